@@ -1,0 +1,1 @@
+//! The happyhorse pipeline library.

@@ -1,0 +1,1 @@
+//! Integration tests over the whole stack live in `tests/tests/`.

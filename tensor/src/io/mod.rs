@@ -1,0 +1,1 @@
+//! Weight files: safetensors and PyTorch zip-pickle, memory-mapped.

@@ -1,0 +1,42 @@
+//! The CPU backend: the reference for every GPU kernel, parallel with rayon and
+//! vectorised where it pays (matmul, attention).
+
+pub mod attention;
+pub mod cast;
+pub mod conv;
+pub mod elementwise;
+pub mod matmul;
+pub mod norm;
+pub mod reduce;
+pub mod resize;
+pub mod rope;
+pub mod softmax;
+
+use rayon::prelude::*;
+
+/// Below this many elements a loop is not worth splitting across threads.
+pub(crate) const PAR_MIN: usize = 1 << 14;
+
+/// Fills `out` by calling `f(i)` for each index, in parallel when large.
+pub(crate) fn fill_indexed(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
+    if out.len() < PAR_MIN {
+        out.iter_mut().enumerate().for_each(|(i, o)| *o = f(i));
+    } else {
+        out.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
+            let base = c * 4096;
+            chunk.iter_mut().enumerate().for_each(|(i, o)| *o = f(base + i));
+        });
+    }
+}
+
+/// Applies `f` to each row of `rows` (of width `width`) in parallel.
+pub(crate) fn for_rows(rows: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if width == 0 {
+        return;
+    }
+    if rows.len() < PAR_MIN {
+        rows.chunks_mut(width).enumerate().for_each(|(r, row)| f(r, row));
+    } else {
+        rows.par_chunks_mut(width).enumerate().for_each(|(r, row)| f(r, row));
+    }
+}

@@ -1,0 +1,74 @@
+//! CPU kernels of the normalisations. Statistics accumulate in f64.
+
+use crate::{Result, Tensor};
+
+fn param(t: Option<&Tensor>) -> Result<Option<Vec<f32>>> {
+    t.map(|t| t.cpu_f32().map(|v| v.into_owned())).transpose()
+}
+
+/// RMSNorm over the last dimension.
+pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+    let d = *x.shape().last().unwrap_or(&1);
+    let w = param(weight)?;
+    let mut out = x.cpu_f32()?.into_owned();
+    super::for_rows(&mut out, d, |_, row| {
+        let ms = row.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>() / d as f64;
+        let inv = (1.0 / (ms + eps as f64).sqrt()) as f32;
+        match &w {
+            Some(w) => row.iter_mut().zip(w).for_each(|(a, g)| *a = *a * inv * g),
+            None => row.iter_mut().for_each(|a| *a *= inv),
+        }
+    });
+    Tensor::from_vec(out, x.shape())
+}
+
+/// LayerNorm over the last dimension.
+pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+    let d = *x.shape().last().unwrap_or(&1);
+    let (w, b) = (param(weight)?, param(bias)?);
+    let mut out = x.cpu_f32()?.into_owned();
+    super::for_rows(&mut out, d, |_, row| {
+        let mean = row.iter().map(|&a| a as f64).sum::<f64>() / d as f64;
+        let var = row.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (var + eps as f64).sqrt();
+        for (i, a) in row.iter_mut().enumerate() {
+            let mut y = ((*a as f64 - mean) * inv) as f32;
+            if let Some(w) = &w {
+                y *= w[i];
+            }
+            if let Some(b) = &b {
+                y += b[i];
+            }
+            *a = y;
+        }
+    });
+    Tensor::from_vec(out, x.shape())
+}
+
+/// GroupNorm of `[N, C, …]`.
+pub fn group_norm(x: &Tensor, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+    let c = x.shape()[1];
+    let spatial: usize = x.shape()[2..].iter().product();
+    let cg = c / groups;
+    let (w, b) = (param(weight)?, param(bias)?);
+    let mut out = x.cpu_f32()?.into_owned();
+    let gsize = cg * spatial;
+    super::for_rows(&mut out, gsize, |r, row| {
+        let g = r % groups;
+        let mean = row.iter().map(|&a| a as f64).sum::<f64>() / gsize as f64;
+        let var = row.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / gsize as f64;
+        let inv = 1.0 / (var + eps as f64).sqrt();
+        for (i, a) in row.iter_mut().enumerate() {
+            let ch = g * cg + i / spatial.max(1);
+            let mut y = ((*a as f64 - mean) * inv) as f32;
+            if let Some(w) = &w {
+                y *= w[ch];
+            }
+            if let Some(b) = &b {
+                y += b[ch];
+            }
+            *a = y;
+        }
+    });
+    Tensor::from_vec(out, x.shape())
+}

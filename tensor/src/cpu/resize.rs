@@ -1,0 +1,130 @@
+//! CPU kernels of pad, cat, upsampling and embedding lookup.
+
+use crate::layout::contiguous_strides;
+use crate::ops::resize::PadMode;
+use crate::{Result, Tensor};
+
+/// Maps output coordinates to source index per dim, or None for a constant fill.
+fn src_index(o: usize, before: usize, n: usize, mode: PadMode) -> Option<usize> {
+    let i = o as isize - before as isize;
+    let n = n as isize;
+    if (0..n).contains(&i) {
+        return Some(i as usize);
+    }
+    match mode {
+        PadMode::Constant => None,
+        PadMode::Replicate => Some(i.clamp(0, n - 1) as usize),
+        PadMode::Reflect => Some(if i < 0 { -i } else { 2 * (n - 1) - i } as usize),
+    }
+}
+
+/// See [`Tensor::pad`].
+pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
+    let xs = x.shape();
+    let out_shape: Vec<usize> = xs.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
+    let xv = x.cpu_f32()?;
+    let in_strides = contiguous_strides(xs);
+    let out_strides = contiguous_strides(&out_shape);
+    let mut out = vec![0.0f32; out_shape.iter().product()];
+    super::fill_indexed(&mut out, |flat| {
+        let mut src = 0;
+        for d in 0..out_shape.len() {
+            let o = (flat / out_strides[d]) % out_shape[d];
+            match src_index(o, pads[d].0, xs[d], mode) {
+                Some(i) => src += i * in_strides[d],
+                None => return value,
+            }
+        }
+        xv[src]
+    });
+    Tensor::from_vec(out, &out_shape)
+}
+
+/// See [`Tensor::cat`].
+pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
+    let mut shape = tensors[0].shape().to_vec();
+    shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
+    let outer: usize = shape[..d].iter().product();
+    let inner: usize = shape[d + 1..].iter().product();
+    let mut out = Vec::with_capacity(shape.iter().product());
+    let parts: Vec<_> = tensors.iter().map(|t| t.cpu_f32()).collect::<Result<_>>()?;
+    for o in 0..outer {
+        for (t, p) in tensors.iter().zip(&parts) {
+            let w = t.shape()[d] * inner;
+            out.extend_from_slice(&p[o * w..(o + 1) * w]);
+        }
+    }
+    Tensor::from_vec(out, &shape)
+}
+
+/// See [`Tensor::upsample_nearest`].
+pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
+    let xs = x.shape();
+    let lead = xs.len() - factors.len();
+    let mut out_shape = xs.to_vec();
+    for (i, f) in factors.iter().enumerate() {
+        out_shape[lead + i] *= f;
+    }
+    let xv = x.cpu_f32()?;
+    let in_strides = contiguous_strides(xs);
+    let out_strides = contiguous_strides(&out_shape);
+    let mut out = vec![0.0f32; out_shape.iter().product()];
+    super::fill_indexed(&mut out, |flat| {
+        let mut src = 0;
+        for d in 0..out_shape.len() {
+            let mut o = (flat / out_strides[d]) % out_shape[d];
+            if d >= lead {
+                o /= factors[d - lead];
+            }
+            src += o * in_strides[d];
+        }
+        xv[src]
+    });
+    Tensor::from_vec(out, &out_shape)
+}
+
+/// Source coordinate and weights of a linear resize with align_corners=False.
+pub fn linear_taps(o: usize, n_in: usize, n_out: usize) -> (usize, usize, f32) {
+    let scale = n_in as f32 / n_out as f32;
+    let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+    let i0 = (src.floor() as usize).min(n_in - 1);
+    let i1 = (i0 + 1).min(n_in - 1);
+    (i0, i1, src - i0 as f32)
+}
+
+/// See [`Tensor::interpolate_trilinear`].
+pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
+    let s = x.shape();
+    let (bc, t, h, w) = (s[0] * s[1], s[2], s[3], s[4]);
+    let [to, ho, wo] = size;
+    let xv = x.cpu_f32()?;
+    let mut out = vec![0.0f32; bc * to * ho * wo];
+    super::fill_indexed(&mut out, |flat| {
+        let (c, ot, oh, ow) = (flat / (to * ho * wo), (flat / (ho * wo)) % to, (flat / wo) % ho, flat % wo);
+        let (t0, t1, ft) = linear_taps(ot, t, to);
+        let (h0, h1, fh) = linear_taps(oh, h, ho);
+        let (w0, w1, fw) = linear_taps(ow, w, wo);
+        let at = |ti: usize, hi: usize, wi: usize| xv[((c * t + ti) * h + hi) * w + wi];
+        let lerp = |a: f32, b: f32, f: f32| a * (1.0 - f) + b * f;
+        let plane = |ti: usize| {
+            lerp(
+                lerp(at(ti, h0, w0), at(ti, h0, w1), fw),
+                lerp(at(ti, h1, w0), at(ti, h1, w1), fw),
+                fh,
+            )
+        };
+        lerp(plane(t0), plane(t1), ft)
+    });
+    Tensor::from_vec(out, &[s[0], s[1], to, ho, wo])
+}
+
+/// See [`Tensor::embedding`].
+pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
+    let d = table.shape()[1];
+    let mut out = Vec::with_capacity(ids.len() * d);
+    for &i in ids {
+        let row = table.narrow(0, i as usize, 1)?;
+        out.extend_from_slice(&row.cpu_f32()?);
+    }
+    Tensor::from_vec(out, &[ids.len(), d])
+}

@@ -1,0 +1,20 @@
+//! CPU kernel of the softmax.
+
+use crate::{Result, Tensor};
+
+/// Softmax over the last dimension.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    let w = *x.shape().last().unwrap_or(&1);
+    let mut out = x.cpu_f32()?.into_owned();
+    super::for_rows(&mut out, w, |_, row| {
+        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut s = 0.0f32;
+        for a in row.iter_mut() {
+            *a = (*a - m).exp();
+            s += *a;
+        }
+        let inv = 1.0 / s;
+        row.iter_mut().for_each(|a| *a *= inv);
+    });
+    Tensor::from_vec(out, x.shape())
+}

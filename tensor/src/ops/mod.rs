@@ -1,0 +1,27 @@
+//! Tensor ops: shape checks and the dispatch to the device's kernel.
+//!
+//! Each file holds one op family; its CPU kernel lives in the file of the same name under
+//! `cpu/` and its WGSL twin under `gpu/` (with the shader in `shaders/`). Every op takes
+//! inputs on one device and returns a packed f32 tensor on that device.
+
+pub mod attention;
+pub mod conv;
+pub mod elementwise;
+pub mod matmul;
+pub mod norm;
+pub mod reduce;
+pub mod resize;
+pub mod rope;
+pub mod softmax;
+
+/// Runs the CPU or the GPU twin of an op, by the device of `$t`.
+macro_rules! dispatch {
+    ($t:expr, $cpu:expr, $gpu:expr) => {
+        match $t.device() {
+            $crate::Device::Cpu => $cpu,
+            #[cfg(feature = "gpu")]
+            $crate::Device::Gpu(_) => $gpu,
+        }
+    };
+}
+pub(crate) use dispatch;

@@ -1,0 +1,52 @@
+//! Normalisations: RMSNorm and LayerNorm over the last dimension, GroupNorm over channels.
+
+use super::dispatch;
+use crate::{ensure, Result, Tensor};
+
+impl Tensor {
+    /// x / √(mean(x²) + eps) · weight, over the last dimension (`weight` optional,
+    /// shape `[D]`). Statistics in f32 with a compensated sum.
+    pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+        let d = *self.shape().last().unwrap_or(&0);
+        check_affine("rms_norm weight", weight, d)?;
+        dispatch!(
+            self,
+            crate::cpu::norm::rms_norm(self, weight, eps),
+            crate::gpu::norm::rms_norm(self, weight, eps)
+        )
+    }
+
+    /// (x − mean) / √(var + eps) · weight + bias over the last dimension.
+    pub fn layer_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+        let d = *self.shape().last().unwrap_or(&0);
+        check_affine("layer_norm weight", weight, d)?;
+        check_affine("layer_norm bias", bias, d)?;
+        dispatch!(
+            self,
+            crate::cpu::norm::layer_norm(self, weight, bias, eps),
+            crate::gpu::norm::layer_norm(self, weight, bias, eps)
+        )
+    }
+
+    /// GroupNorm of `[N, C, …]`: statistics over each group of `C / groups` channels and
+    /// all trailing positions; per-channel `weight` and `bias` of shape `[C]`.
+    pub fn group_norm(&self, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+        ensure!(self.rank() >= 2, "group_norm needs [N, C, ...], got {:?}", self.shape());
+        let c = self.shape()[1];
+        ensure!(groups > 0 && c % groups == 0, "group_norm: {c} channels do not split into {groups} groups");
+        check_affine("group_norm weight", weight, c)?;
+        check_affine("group_norm bias", bias, c)?;
+        dispatch!(
+            self,
+            crate::cpu::norm::group_norm(self, groups, weight, bias, eps),
+            crate::gpu::norm::group_norm(self, groups, weight, bias, eps)
+        )
+    }
+}
+
+fn check_affine(what: &str, t: Option<&Tensor>, d: usize) -> Result<()> {
+    if let Some(t) = t {
+        ensure!(t.numel() == d, "{what} has shape {:?}, expected [{d}]", t.shape());
+    }
+    Ok(())
+}

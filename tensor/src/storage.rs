@@ -92,3 +92,9 @@ pub enum Storage {
     #[cfg(feature = "gpu")]
     Gpu(crate::gpu::GpuStorage),
 }
+
+impl ByteSource for crate::io::TensorBytes {
+    fn as_bytes(&self) -> &[u8] {
+        self.as_slice()
+    }
+}

@@ -1,1 +1,5 @@
 //! happyhorse-codecs
+
+pub mod io;
+pub mod resample;
+pub mod sa_audio;

@@ -1,0 +1,16 @@
+//! File input and output around the models: decoded frames to PNG, generated audio to WAV,
+//! the conditioning image and the conditioning audio in.
+//!
+//! Everything here works on plain buffers with explicit shapes.
+
+pub mod audio_input;
+pub mod image_input;
+pub mod png_frames;
+pub mod wav;
+
+pub use audio_input::{load_audio_mono, load_conditioning_audio, to_vae_rate_mono};
+pub use image_input::{
+    load_image_input, prepare_image, read_image, resize, resizecrop, Filter, ImageInput, RgbImage,
+};
+pub use png_frames::{to_uint8, to_uint8_frames, write_frames_png, write_png_rgb};
+pub use wav::{duration_seconds, encode_wav_pcm16, read_wav, write_wav_pcm16, WavAudio};

@@ -101,6 +101,7 @@ pub struct BaseGuidance {
 /// The base model's loop: conditional and negative-prompt forwards, guidance, a UniPC step
 /// for video and audio. With `audio_given` (audio-conditioned generation) the audio is
 /// never updated.
+#[allow(clippy::too_many_arguments)]
 pub fn base_loop(
     model: &mut dyn Denoiser,
     video: Tensor,

@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn portable_ln_agrees_with_the_platform_log() {
-        for &x in &[1e-300, 1e-9, 0.1, 0.5, 0.70710678, 1.0, 1.5, 2.0, 1e10] {
-            let (a, b) = (portable_ln(x), (x as f64).ln());
+        for &x in &[1e-300, 1e-9, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 1e10] {
+            let (a, b) = (portable_ln(x), x.ln());
             assert!(
                 (a - b).abs() <= 4.0 * f64::EPSILON * b.abs().max(1.0),
                 "{x}: {a} vs {b}"

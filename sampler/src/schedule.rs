@@ -41,6 +41,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::excessive_precision)]
     fn eight_step_distilled_sigmas_match_the_reference_table() {
         let s = FlowSchedule::new(8, 5.0);
         let want = [

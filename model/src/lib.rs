@@ -1,1 +1,2 @@
 //! happyhorse-model
+pub mod tokenizer;

@@ -1,80 +1,122 @@
-//! CPU convolutions: im2col over blocks of output positions, then the tiled matmul.
+//! CPU convolutions: im2col over blocks of output positions, then the packed GEMM
+//! `out[Cout/g × positions] = W[Cout/g × Cin/g·k] · cols[Cin/g·k × positions]`, writing
+//! channel-major output in place. A 1×1×1 unit-stride unpadded conv skips im2col.
 
-use super::matmul::{gemm_nt, WeightRows};
+use rayon::prelude::*;
+
+use super::gemm::{gemm, Elem, Mat};
 use crate::ops::conv::ConvParams;
-use crate::{Result, Tensor};
+use crate::{bail, DType, Result, Tensor};
 
-/// Output positions per im2col block (bounds the column buffer).
-const BLOCK: usize = 2048;
+/// Upper bound on the im2col buffer, in values (16 MiB).
+const COLS_MAX: usize = 1 << 22;
 
 fn out_len(n: usize, pad: (usize, usize), k: usize, stride: usize, dil: usize) -> usize {
     (n + pad.0 + pad.1 - dil * (k - 1) - 1) / stride + 1
 }
 
+/// Geometry of one conv3d call.
+struct Geom {
+    cin: usize,
+    n_in: [usize; 3],
+    k: [usize; 3],
+    o: [usize; 3],
+    p: ConvParams,
+}
+
+impl Geom {
+    /// Fills `cols [cig·k, np]` for output positions `p0..p0 + np` of batch `bi`, group `gi`.
+    fn im2col(&self, xv: &[f32], bi: usize, gi: usize, cig: usize, p0: usize, np: usize, cols: &mut [f32]) {
+        let [ti, hi, wi] = self.n_in;
+        let [kt, kh, kw] = self.k;
+        let [_, ho, wo] = self.o;
+        let p = &self.p;
+        let taps = kt * kh * kw;
+        cols.par_chunks_mut(np).enumerate().for_each(|(row, dst)| {
+            let (c, tap) = (row / taps, row % taps);
+            let (a, bb, cc) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+            let ch = gi * cig + c;
+            let plane = &xv[(bi * self.cin + ch) * ti * hi * wi..][..ti * hi * wi];
+            let off = |o: usize, kk: usize, d: usize| (o * p.stride[d] + kk * p.dilation[d]) as isize - p.padding[d].0 as isize;
+            let mut pos = p0;
+            let mut i = 0;
+            while i < np {
+                let (ot, oh, ow) = (pos / (ho * wo), (pos / wo) % ho, pos % wo);
+                // One run along w: the rest of this output row, or the block end.
+                let run = (wo - ow).min(np - i);
+                let (it, ih) = (off(ot, a, 0), off(oh, bb, 1));
+                let seg = &mut dst[i..i + run];
+                if it < 0 || it as usize >= ti || ih < 0 || ih as usize >= hi {
+                    seg.fill(0.0);
+                } else {
+                    let row = &plane[(it as usize * hi + ih as usize) * wi..][..wi];
+                    for (j, d) in seg.iter_mut().enumerate() {
+                        let iw = off(ow + j, cc, 2);
+                        *d = if iw >= 0 && (iw as usize) < wi { row[iw as usize] } else { 0.0 };
+                    }
+                }
+                i += run;
+                pos += run;
+            }
+        });
+    }
+}
+
 /// See [`Tensor::conv3d`].
 pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> Result<Tensor> {
+    let w = w.contiguous()?;
+    let s = w.cpu_storage()?;
+    match w.dtype() {
+        DType::F32 => conv3d_typed(x, s.as_f32(), &w, bias, p),
+        DType::F16 => conv3d_typed(x, s.as_f16(), &w, bias, p),
+        DType::BF16 => conv3d_typed(x, s.as_bf16(), &w, bias, p),
+        other => bail!("conv weights must be f32, f16 or bf16, got {other}"),
+    }
+}
+
+fn conv3d_typed<T: Elem>(x: &Tensor, wd: &[T], w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> Result<Tensor> {
     let s = x.shape();
-    let (b, cin, ti, hi, wi) = (s[0], s[1], s[2], s[3], s[4]);
+    let (b, cin) = (s[0], s[1]);
+    let n_in = [s[2], s[3], s[4]];
     let ws = w.shape();
-    let (cout, cig, kt, kh, kw) = (ws[0], ws[1], ws[2], ws[3], ws[4]);
-    let k = [kt, kh, kw];
-    let n_in = [ti, hi, wi];
-    let o: Vec<usize> = (0..3)
-        .map(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]))
-        .collect();
-    let (to, ho, wo) = (o[0], o[1], o[2]);
-    let positions = to * ho * wo;
+    let (cout, cig) = (ws[0], ws[1]);
+    let k = [ws[2], ws[3], ws[4]];
+    let o: [usize; 3] = std::array::from_fn(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]));
+    let positions = o[0] * o[1] * o[2];
     let g = p.groups;
     let cog = cout / g;
-    let kc = cig * kt * kh * kw;
+    let kc = cig * k[0] * k[1] * k[2];
+    let wd = &wd[w.layout().offset()..][..cout * kc];
     let xv = x.cpu_f32()?;
-    let wv = w.contiguous()?.cpu_f32()?.into_owned();
-    let bv = bias.map(|b| b.cpu_f32().map(|v| v.into_owned())).transpose()?;
     let mut out = vec![0.0f32; b * cout * positions];
-    let mut cols = vec![0.0f32; BLOCK.min(positions) * kc];
-    let mut res = vec![0.0f32; BLOCK.min(positions) * cog];
+    let pointwise = k == [1, 1, 1] && p.stride == [1; 3] && p.padding == [(0, 0); 3];
+    let geom = Geom { cin, n_in, k, o, p: *p };
+    let block = (COLS_MAX / kc.max(1)).clamp(64, positions.max(1)).next_multiple_of(32).min(positions);
+    let mut cols = if pointwise { Vec::new() } else { vec![0.0f32; block * kc] };
     for bi in 0..b {
         for gi in 0..g {
-            let wg = WeightRows::F32(&wv[gi * cog * kc..(gi + 1) * cog * kc]);
-            for p0 in (0..positions).step_by(BLOCK) {
-                let np = BLOCK.min(positions - p0);
-                for (pi, col) in cols[..np * kc].chunks_mut(kc).enumerate() {
-                    let pos = p0 + pi;
-                    let (ot, oh, ow) = (pos / (ho * wo), (pos / wo) % ho, pos % wo);
-                    let mut idx = 0;
-                    for c in 0..cig {
-                        let ch = gi * cig + c;
-                        let base = (bi * cin + ch) * ti * hi * wi;
-                        for a in 0..kt {
-                            let it = (ot * p.stride[0] + a * p.dilation[0]) as isize - p.padding[0].0 as isize;
-                            for bb in 0..kh {
-                                let ih = (oh * p.stride[1] + bb * p.dilation[1]) as isize - p.padding[1].0 as isize;
-                                for cc in 0..kw {
-                                    let iw = (ow * p.stride[2] + cc * p.dilation[2]) as isize - p.padding[2].0 as isize;
-                                    col[idx] = if it >= 0 && (it as usize) < ti && ih >= 0 && (ih as usize) < hi && iw >= 0 && (iw as usize) < wi {
-                                        xv[base + (it as usize * hi + ih as usize) * wi + iw as usize]
-                                    } else {
-                                        0.0
-                                    };
-                                    idx += 1;
-                                }
-                            }
-                        }
-                    }
-                }
-                gemm_nt(&cols[..np * kc], np, kc, &wg, cog, &mut res[..np * cog]);
-                for oc in 0..cog {
-                    let ch = gi * cog + oc;
-                    let add = bv.as_ref().map_or(0.0, |b| b[ch]);
-                    let dst = &mut out[(bi * cout + ch) * positions + p0..][..np];
-                    for (pi, d) in dst.iter_mut().enumerate() {
-                        *d = res[pi * cog + oc] + add;
-                    }
-                }
+            let a = Mat::row_major(&wd[gi * cog * kc..(gi + 1) * cog * kc], cog, kc);
+            let dst = &mut out[(bi * cout + gi * cog) * positions..][..cog * positions];
+            if pointwise {
+                let src = &xv[(bi * cin + gi * cig) * positions..][..cig * positions];
+                gemm(a, Mat::row_major(src, cig, positions), dst, positions, false);
+                continue;
+            }
+            for p0 in (0..positions).step_by(block) {
+                let np = block.min(positions - p0);
+                geom.im2col(&xv, bi, gi, cig, p0, np, &mut cols[..kc * np]);
+                gemm(a, Mat::row_major(&cols[..kc * np], kc, np), &mut dst[p0..], positions, false);
             }
         }
     }
-    Tensor::from_vec(out, &[b, cout, to, ho, wo])
+    if let Some(bias) = bias {
+        let bv = bias.cpu_f32()?;
+        super::for_rows(&mut out, positions, |row, r| {
+            let add = bv[row % cout];
+            r.iter_mut().for_each(|v| *v += add);
+        });
+    }
+    Tensor::from_vec(out, &[b, cout, o[0], o[1], o[2]])
 }
 
 /// See [`Tensor::conv_transpose1d`]: every input sample scatters `k` taps.

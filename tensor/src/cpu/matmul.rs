@@ -1,17 +1,19 @@
 //! CPU matrix products.
 //!
-//! The ladder: [`linear_naive`] (the scalar reference the tests compare with), and
-//! [`linear`], which packs a panel of weight rows to f32 once and computes dot products
-//! of contiguous rows in parallel over output tiles.
+//! The ladder, each rung tested against the one below: [`linear_naive`] (scalar, f64
+//! accumulation), [`gemm_nt_tiled`] (weight panels widened once, dot products of
+//! contiguous rows) and [`super::gemm`] (blocked, packed, SIMD micro-kernels), which
+//! [`linear`], [`matmul`] and the convolutions use.
 
 use half::{bf16, f16};
 use rayon::prelude::*;
 
+use super::gemm::{gemm, Elem, Mat};
 use crate::{bail, DType, Result, Tensor};
 
-/// Output columns (weight rows) per tile: a packed f32 panel of this many rows stays in L2.
+/// Output columns (weight rows) per tile of [`gemm_nt_tiled`].
 const TILE_N: usize = 64;
-/// Input rows per tile.
+/// Input rows per tile of [`gemm_nt_tiled`].
 const TILE_M: usize = 64;
 
 /// A weight matrix `[N, K]` in its storage dtype, packed row-major.
@@ -30,29 +32,10 @@ impl WeightRows<'_> {
         let r = n0 * k..(n0 + count) * k;
         match self {
             WeightRows::F32(w) => dst.copy_from_slice(&w[r]),
-            WeightRows::F16(w) => dst.iter_mut().zip(&w[r]).for_each(|(d, s)| *d = s.to_f32()),
-            WeightRows::BF16(w) => dst.iter_mut().zip(&w[r]).for_each(|(d, s)| *d = s.to_f32()),
+            WeightRows::F16(w) => dst.iter_mut().zip(&w[r]).for_each(|(d, s)| *d = s.widen()),
+            WeightRows::BF16(w) => dst.iter_mut().zip(&w[r]).for_each(|(d, s)| *d = s.widen()),
         }
     }
-}
-
-/// Borrows a packed weight in its own dtype (copies only when it is a strided view).
-pub fn weight_rows(w: &Tensor) -> Result<(Tensor, usize, usize)> {
-    let w = w.contiguous()?;
-    let (n, k) = (w.shape()[0], w.shape()[1]);
-    Ok((w, n, k))
-}
-
-fn rows_of(w: &Tensor) -> Result<WeightRows<'_>> {
-    let s = w.cpu_storage()?;
-    let o = w.layout().offset();
-    let n = w.numel();
-    Ok(match w.dtype() {
-        DType::F32 => WeightRows::F32(&s.as_f32()[o..o + n]),
-        DType::F16 => WeightRows::F16(&s.as_f16()[o..o + n]),
-        DType::BF16 => WeightRows::BF16(&s.as_bf16()[o..o + n]),
-        other => bail!("linear weights must be f32, f16 or bf16, got {other}"),
-    })
 }
 
 /// Dot product with eight independent accumulators (vectorises well).
@@ -63,22 +46,20 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     for c in 0..chunks {
         let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
         for i in 0..8 {
-            acc[i] = x[i].mul_add(y[i], acc[i]);
+            acc[i] += x[i] * y[i];
         }
     }
     let mut s = 0.0;
     for i in chunks * 8..a.len() {
-        s = a[i].mul_add(b[i], s);
+        s += a[i] * b[i];
     }
     (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + s
 }
 
-/// `x [M, K] · w [N, K]ᵀ` into `out [M, N]`, tiled and parallel.
-pub fn gemm_nt(x: &[f32], m: usize, k: usize, w: &WeightRows, n: usize, out: &mut [f32]) {
-    let n_tiles = n.div_ceil(TILE_N);
-    let m_tiles = m.div_ceil(TILE_M);
-    // Each task owns one column tile over all rows; results are scattered afterwards.
-    let tiles: Vec<(usize, Vec<f32>)> = (0..n_tiles)
+/// The middle rung: `x [M, K] · w [N, K]ᵀ` into `out [M, N]`, one task per panel of
+/// weight rows widened to f32 once, each output a dot product of two contiguous rows.
+pub fn gemm_nt_tiled(x: &[f32], m: usize, k: usize, w: &WeightRows, n: usize, out: &mut [f32]) {
+    let tiles: Vec<(usize, Vec<f32>)> = (0..n.div_ceil(TILE_N))
         .into_par_iter()
         .map(|t| {
             let n0 = t * TILE_N;
@@ -86,24 +67,14 @@ pub fn gemm_nt(x: &[f32], m: usize, k: usize, w: &WeightRows, n: usize, out: &mu
             let mut panel = vec![0.0f32; nc * k];
             w.widen_rows(n0, nc, k, &mut panel);
             let mut res = vec![0.0f32; m * nc];
-            let work = |mt: usize, res: &mut [f32]| {
-                let m0 = mt * TILE_M;
-                let mc = TILE_M.min(m - m0);
-                for i in 0..mc {
-                    let xr = &x[(m0 + i) * k..(m0 + i + 1) * k];
-                    for j in 0..nc {
-                        res[i * nc + j] = dot(xr, &panel[j * k..(j + 1) * k]);
+            for (mt, r) in res.chunks_mut(TILE_M * nc).enumerate() {
+                for (i, ri) in r.chunks_mut(nc).enumerate() {
+                    let row = mt * TILE_M + i;
+                    let xr = &x[row * k..(row + 1) * k];
+                    for (j, o) in ri.iter_mut().enumerate() {
+                        *o = dot(xr, &panel[j * k..(j + 1) * k]);
                     }
                 }
-            };
-            if n_tiles >= rayon::current_num_threads() || m_tiles == 1 {
-                res.chunks_mut(TILE_M * nc)
-                    .enumerate()
-                    .for_each(|(mt, r)| work(mt, r));
-            } else {
-                res.par_chunks_mut(TILE_M * nc)
-                    .enumerate()
-                    .for_each(|(mt, r)| work(mt, r));
             }
             (n0, res)
         })
@@ -116,27 +87,7 @@ pub fn gemm_nt(x: &[f32], m: usize, k: usize, w: &WeightRows, n: usize, out: &mu
     }
 }
 
-/// `x [.., K] · w [N, K]ᵀ + b`.
-pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let (w, n, k) = weight_rows(w)?;
-    let xs = x.cpu_f32()?;
-    let m = if k == 0 { 0 } else { xs.len() / k };
-    let mut out = vec![0.0f32; m * n];
-    if m > 0 && n > 0 {
-        gemm_nt(&xs, m, k, &rows_of(&w)?, n, &mut out);
-    }
-    if let Some(b) = bias {
-        let b = b.cpu_f32()?;
-        super::for_rows(&mut out, n, |_, row| {
-            row.iter_mut().zip(b.iter()).for_each(|(o, b)| *o += b)
-        });
-    }
-    let mut shape = x.shape().to_vec();
-    *shape.last_mut().unwrap() = n;
-    Tensor::from_vec(out, &shape)
-}
-
-/// The scalar reference of [`linear`]: f64 accumulation, no tiling.
+/// The bottom rung: `x [M, K] · w [N, K]ᵀ` with f64 accumulation, no tiling.
 pub fn linear_naive(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f32> {
     let mut out = vec![0.0; m * n];
     for i in 0..m {
@@ -151,21 +102,73 @@ pub fn linear_naive(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f
     out
 }
 
-/// Batched `a [.., M, K] @ b [.., K, N]`, batch dims already broadcast to equal.
+/// `C = A · B` where B is a 2-D view of `t` (any float dtype, any strides) at element
+/// offset `off` with the given shape and strides.
+fn gemm_tensor_b(a: Mat<f32>, t: &Tensor, off: usize, shape: [usize; 2], strides: [usize; 2], c: &mut [f32], ldc: usize) -> Result<()> {
+    fn run<T: Elem>(a: Mat<f32>, d: &[T], off: usize, shape: [usize; 2], st: [usize; 2], c: &mut [f32], ldc: usize) {
+        let b = Mat { data: &d[off..], rows: shape[0], cols: shape[1], rs: st[0], cs: st[1] };
+        gemm(a, b, c, ldc, false);
+    }
+    let s = t.cpu_storage()?;
+    match t.dtype() {
+        DType::F32 => run(a, s.as_f32(), off, shape, strides, c, ldc),
+        DType::F16 => run(a, s.as_f16(), off, shape, strides, c, ldc),
+        DType::BF16 => run(a, s.as_bf16(), off, shape, strides, c, ldc),
+        other => bail!("matrix products need f32, f16 or bf16 operands, got {other}"),
+    }
+    Ok(())
+}
+
+/// `x [.., K] · w [N, K]ᵀ + b`. The weight is read in place in its dtype and layout.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (n, k) = (w.shape()[0], w.shape()[1]);
+    let xs = x.cpu_f32()?;
+    let m: usize = x.shape()[..x.rank() - 1].iter().product();
+    let mut out = vec![0.0f32; m * n];
+    if m > 0 && n > 0 {
+        let a = Mat::row_major(&xs[..], m, k);
+        let st = w.layout().strides();
+        // B = wᵀ: element (kk, j) is w[j, kk].
+        gemm_tensor_b(a, w, w.layout().offset(), [k, n], [st[1], st[0]], &mut out, n)?;
+    }
+    if let Some(b) = bias {
+        let b = b.cpu_f32()?;
+        super::for_rows(&mut out, n, |_, row| row.iter_mut().zip(b.iter()).for_each(|(o, b)| *o += b));
+    }
+    let mut shape = x.shape().to_vec();
+    *shape.last_mut().unwrap() = n;
+    Tensor::from_vec(out, &shape)
+}
+
+/// Batched `a [.., M, K] @ b [.., K, N]`, batch dims already broadcast to equal. Both
+/// operands are read in place through their strides (broadcast batches included).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let r = a.rank();
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
-    let batch: usize = a.shape()[..r - 2].iter().product();
-    let av = a.contiguous()?.cpu_f32()?.into_owned();
-    // bᵀ packed so every output is a dot product of two contiguous rows.
-    let bt = b.transpose(-1, -2)?.contiguous()?;
-    let bv = bt.cpu_f32()?;
+    let batch_shape = &a.shape()[..r - 2];
+    let batch: usize = batch_shape.iter().product();
+    let a = if a.dtype() == DType::F32 { a.clone() } else { a.to_dtype(DType::F32)? };
+    let a_store = a.cpu_storage()?.as_f32();
+    let (sa, sb) = (a.layout().strides(), b.layout().strides());
     let mut out = vec![0.0f32; batch * m * n];
-    for bi in 0..batch {
-        let x = &av[bi * m * k..(bi + 1) * m * k];
-        let w = WeightRows::F32(&bv[bi * n * k..(bi + 1) * n * k]);
-        if m > 0 && n > 0 {
-            gemm_nt(x, m, k, &w, n, &mut out[bi * m * n..(bi + 1) * m * n]);
+    if m > 0 && n > 0 {
+        let mut idx = vec![0usize; r - 2];
+        for bi in 0..batch {
+            let (mut oa, mut ob) = (a.layout().offset(), b.layout().offset());
+            for (d, &i) in idx.iter().enumerate() {
+                oa += i * sa[d];
+                ob += i * sb[d];
+            }
+            let am = Mat { data: &a_store[oa..], rows: m, cols: k, rs: sa[r - 2], cs: sa[r - 1] };
+            let c = &mut out[bi * m * n..(bi + 1) * m * n];
+            gemm_tensor_b(am, b, ob, [k, n], [sb[r - 2], sb[r - 1]], c, n)?;
+            for d in (0..r - 2).rev() {
+                idx[d] += 1;
+                if idx[d] < batch_shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
         }
     }
     let mut shape = a.shape().to_vec();

@@ -5,6 +5,7 @@ pub mod attention;
 pub mod cast;
 pub mod conv;
 pub mod elementwise;
+pub mod gemm;
 pub mod matmul;
 pub mod norm;
 pub mod reduce;

@@ -1,0 +1,174 @@
+//! Micro-kernels: `C[m × n] (+)= Apanel · Bpanel` for one `MR × KC` by `KC × NR` pair of
+//! packed panels, `m ≤ MR`, `n ≤ NR`.
+
+use std::sync::OnceLock;
+
+/// A micro-kernel and its register-tile shape.
+pub struct Kernel {
+    /// Its name (`"avx512"`, `"avx2+fma"`, `"portable"`).
+    pub name: &'static str,
+    /// Rows of the register tile.
+    pub mr: usize,
+    /// Columns of the register tile.
+    pub nr: usize,
+    /// `run(kc, a, b, c, ldc, m, n, accumulate)`: `a` holds `kc·MR` packed values, `b`
+    /// `kc·NR`, and `c` addresses `m` rows of `n` values with row stride `ldc`.
+    ///
+    /// # Safety
+    /// The pointers must be valid for those extents, and the CPU must support the
+    /// kernel's instructions (guaranteed for kernels from [`available_kernels`]).
+    pub run: unsafe fn(usize, *const f32, *const f32, *mut f32, usize, usize, usize, bool),
+}
+
+/// Writes a full `MR × NR` register tile held in `tmp` into C (edges and accumulation).
+///
+/// # Safety
+/// `c` must address `m` rows of `n` values with stride `ldc`.
+#[inline(always)]
+unsafe fn store_tile<const NR: usize>(tmp: &[f32], c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+    for i in 0..m {
+        let row = c.add(i * ldc);
+        for j in 0..n {
+            let v = tmp[i * NR + j];
+            *row.add(j) = if acc { *row.add(j) + v } else { v };
+        }
+    }
+}
+
+/// The portable micro-kernel (the compiler vectorises it with the baseline SIMD).
+///
+/// # Safety
+/// See [`Kernel::run`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn portable_4x16(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+    const MR: usize = 4;
+    const NR: usize = 16;
+    let a = std::slice::from_raw_parts(a, kc * MR);
+    let b = std::slice::from_raw_parts(b, kc * NR);
+    let mut t = [[0.0f32; NR]; MR];
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for i in 0..MR {
+            for j in 0..NR {
+                t[i][j] += ap[i] * bp[j];
+            }
+        }
+    }
+    store_tile::<NR>(t.as_flattened(), c, ldc, m, n, acc);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// The AVX2+FMA micro-kernel: a 6 × 16 tile in twelve ymm accumulators.
+    ///
+    /// # Safety
+    /// See [`super::Kernel::run`]; the CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn avx2_6x16(kc: usize, mut a: *const f32, mut b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+        const MR: usize = 6;
+        const NR: usize = 16;
+        let mut r = [[_mm256_setzero_ps(); 2]; MR];
+        for _ in 0..kc {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            for (i, ri) in r.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_ss(&*a.add(i));
+                ri[0] = _mm256_fmadd_ps(ai, b0, ri[0]);
+                ri[1] = _mm256_fmadd_ps(ai, b1, ri[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if m == MR && n == NR {
+            for (i, ri) in r.iter().enumerate() {
+                let row = c.add(i * ldc);
+                let (mut v0, mut v1) = (ri[0], ri[1]);
+                if acc {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row.add(8)));
+                }
+                _mm256_storeu_ps(row, v0);
+                _mm256_storeu_ps(row.add(8), v1);
+            }
+        } else {
+            let mut tmp = [0.0f32; MR * NR];
+            for (i, ri) in r.iter().enumerate() {
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), ri[1]);
+            }
+            super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
+        }
+    }
+
+    /// The AVX-512 micro-kernel: a 12 × 32 tile in twenty-four zmm accumulators.
+    ///
+    /// # Safety
+    /// See [`super::Kernel::run`]; the CPU must have AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn avx512_12x32(kc: usize, mut a: *const f32, mut b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+        const MR: usize = 12;
+        const NR: usize = 32;
+        let mut r = [[_mm512_setzero_ps(); 2]; MR];
+        for _ in 0..kc {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for (i, ri) in r.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a.add(i));
+                ri[0] = _mm512_fmadd_ps(ai, b0, ri[0]);
+                ri[1] = _mm512_fmadd_ps(ai, b1, ri[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if m == MR && n == NR {
+            for (i, ri) in r.iter().enumerate() {
+                let row = c.add(i * ldc);
+                let (mut v0, mut v1) = (ri[0], ri[1]);
+                if acc {
+                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(row));
+                    v1 = _mm512_add_ps(v1, _mm512_loadu_ps(row.add(16)));
+                }
+                _mm512_storeu_ps(row, v0);
+                _mm512_storeu_ps(row.add(16), v1);
+            }
+        } else {
+            let mut tmp = [0.0f32; MR * NR];
+            for (i, ri) in r.iter().enumerate() {
+                _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR + 16), ri[1]);
+            }
+            super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
+        }
+    }
+}
+
+static PORTABLE: Kernel = Kernel { name: "portable", mr: 4, nr: 16, run: portable_4x16 };
+#[cfg(target_arch = "x86_64")]
+static AVX2: Kernel = Kernel { name: "avx2+fma", mr: 6, nr: 16, run: x86::avx2_6x16 };
+#[cfg(target_arch = "x86_64")]
+static AVX512: Kernel = Kernel { name: "avx512", mr: 12, nr: 32, run: x86::avx512_12x32 };
+
+/// Every kernel this CPU can run, fastest first (the portable one is always last).
+pub fn available_kernels() -> Vec<&'static Kernel> {
+    let mut v: Vec<&'static Kernel> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            v.push(&AVX512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            v.push(&AVX2);
+        }
+    }
+    v.push(&PORTABLE);
+    v
+}
+
+/// The fastest kernel of this CPU (detected once).
+pub fn best_kernel() -> &'static Kernel {
+    static BEST: OnceLock<&'static Kernel> = OnceLock::new();
+    BEST.get_or_init(|| available_kernels()[0])
+}

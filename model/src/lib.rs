@@ -1,2 +1,3 @@
 //! happyhorse-model
 pub mod tokenizer;
+pub mod magihuman;

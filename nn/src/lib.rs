@@ -1,1 +1,8 @@
 //! happyhorse-nn
+pub mod linear;
+pub mod rms_norm;
+pub mod weights;
+
+pub use linear::Linear;
+pub use rms_norm::RmsNorm;
+pub use weights::Weights;

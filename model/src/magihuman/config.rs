@@ -1,0 +1,404 @@
+//! The pipeline configuration (`config.json`) with the official field names and defaults:
+//! `arch_config` ([`ModelConfig`]), `evaluation_config` ([`EvaluationConfig`], holding the
+//! [`DataProxyConfig`]) and `engine_config` ([`EngineConfig`]).
+
+use std::path::Path;
+
+use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use serde::Deserialize;
+
+/// The local-attention layers the 1080p super-resolution model runs with (every layer
+/// except 3, 7, …, 31), set by the `SR2_1080` switch of the reference.
+pub const SR2_1080_LOCAL_ATTN_LAYERS: [usize; 32] = [
+    0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18, 20, 21, 22, 24, 25, 26, 28, 29, 30, 32, 33,
+    34, 35, 36, 37, 38, 39,
+];
+
+/// Token-routing settings of training; read and ignored at inference.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TreadConfig {
+    /// Fraction of tokens routed around the middle layers.
+    pub selection_rate: f64,
+    /// First routed layer.
+    pub start_layer_idx: usize,
+    /// Last routed layer.
+    pub end_layer_idx: usize,
+}
+
+impl Default for TreadConfig {
+    fn default() -> Self {
+        TreadConfig {
+            selection_rate: 0.5,
+            start_layer_idx: 2,
+            end_layer_idx: 25,
+        }
+    }
+}
+
+/// The DiT architecture (`arch_config`). Defaults are the released 15B model.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Number of transformer layers.
+    pub num_layers: usize,
+    /// Width of the residual stream.
+    pub hidden_size: usize,
+    /// Dimension of one attention head.
+    pub head_dim: usize,
+    /// Number of key/value heads (grouped-query attention).
+    pub num_query_groups: usize,
+    /// Features of one video token: latent channels × pt × p × p.
+    pub video_in_channels: usize,
+    /// Features of one audio latent frame.
+    pub audio_in_channels: usize,
+    /// Features of one text-encoder row.
+    pub text_in_channels: usize,
+    /// Training-only activation checkpointing switch (unused).
+    pub checkpoint_qk_layernorm_rope: bool,
+    /// Parameter dtype name of the reference (unused: the in-memory dtypes are fixed).
+    pub params_dtype: String,
+    /// Token routing of training (unused).
+    pub tread_config: TreadConfig,
+    /// Layers holding one weight copy per modality (video, audio, text).
+    pub mm_layers: Vec<usize>,
+    /// Layers whose attention is restricted to nearby latent frames.
+    pub local_attn_layers: Vec<usize>,
+    /// Whether `linear_qkv` ends in one sigmoid gate row per query head.
+    pub enable_attn_gating: bool,
+    /// Nominal activation (unused: the activation is chosen by `gelu7_layers`).
+    pub activation_type: String,
+    /// Layers with the non-gated gelu7 MLP; the others use swiglu7.
+    pub gelu7_layers: Vec<usize>,
+    /// Query heads as stored in a config file; always re-derived as hidden / head_dim.
+    pub num_heads_q: usize,
+    /// Key/value heads as stored in a config file; always re-derived from num_query_groups.
+    pub num_heads_kv: usize,
+    /// Layers that normalise the attention and MLP outputs before the residual adds.
+    pub post_norm_layers: Vec<usize>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            num_layers: 40,
+            hidden_size: 5120,
+            head_dim: 128,
+            num_query_groups: 8,
+            video_in_channels: 48 * 4,
+            audio_in_channels: 64,
+            text_in_channels: 3584,
+            checkpoint_qk_layernorm_rope: false,
+            params_dtype: "torch.float32".into(),
+            tread_config: TreadConfig::default(),
+            mm_layers: vec![0, 1, 2, 3, 36, 37, 38, 39],
+            local_attn_layers: Vec::new(),
+            enable_attn_gating: true,
+            activation_type: "swiglu7".into(),
+            gelu7_layers: vec![0, 1, 2, 3],
+            num_heads_q: 0,
+            num_heads_kv: 0,
+            post_norm_layers: Vec::new(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Query heads: hidden_size / head_dim.
+    pub fn heads_q(&self) -> usize {
+        self.hidden_size / self.head_dim.max(1)
+    }
+
+    /// Key/value heads: num_query_groups.
+    pub fn heads_kv(&self) -> usize {
+        self.num_query_groups
+    }
+
+    /// Gate rows at the end of `linear_qkv`: one per query head, or none.
+    pub fn gating_size(&self) -> usize {
+        if self.enable_attn_gating {
+            self.heads_q()
+        } else {
+            0
+        }
+    }
+
+    /// Output rows of one `linear_qkv` expert: q, k, v and the gates.
+    pub fn qkv_size(&self) -> usize {
+        (self.heads_q() + 2 * self.heads_kv()) * self.head_dim + self.gating_size()
+    }
+
+    /// Weight copies of layer `i`: 3 (video, audio, text) in mm layers, else 1.
+    pub fn num_experts(&self, layer: usize) -> usize {
+        if self.mm_layers.contains(&layer) {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// Whether layer `i` uses the gelu7 MLP (else swiglu7).
+    pub fn is_gelu7(&self, layer: usize) -> bool {
+        self.gelu7_layers.contains(&layer)
+    }
+
+    /// Whether layer `i` attends locally.
+    pub fn is_local_attn(&self, layer: usize) -> bool {
+        self.local_attn_layers.contains(&layer)
+    }
+
+    /// Whether layer `i` has the output post-norms.
+    pub fn has_post_norm(&self, layer: usize) -> bool {
+        self.post_norm_layers.contains(&layer)
+    }
+
+    /// MLP intermediate width of layer `i`: 4·hidden (gelu7) or
+    /// floor(floor(hidden·8/3)/4)·4 (swiglu7).
+    pub fn intermediate_size(&self, layer: usize) -> usize {
+        if self.is_gelu7(layer) {
+            4 * self.hidden_size
+        } else {
+            self.hidden_size * 8 / 3 / 4 * 4
+        }
+    }
+
+    /// Output rows of one `up_gate_proj` expert (twice the intermediate width for swiglu7).
+    pub fn up_gate_size(&self, layer: usize) -> usize {
+        let f = self.intermediate_size(layer);
+        if self.is_gelu7(layer) {
+            f
+        } else {
+            2 * f
+        }
+    }
+
+    /// Rope frequency bands per axis: head_dim / 8.
+    pub fn rope_bands(&self) -> usize {
+        self.head_dim / 8
+    }
+
+    /// Checks the numbers fit together (head split, GQA grouping, rope width).
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.num_layers > 0,
+            "arch_config.num_layers must be positive"
+        );
+        ensure!(
+            self.head_dim > 0 && self.head_dim.is_multiple_of(8),
+            "arch_config.head_dim {} must be a positive multiple of 8 (rope bands)",
+            self.head_dim
+        );
+        ensure!(
+            self.hidden_size > 0 && self.hidden_size.is_multiple_of(self.head_dim),
+            "arch_config.hidden_size {} is not a multiple of head_dim {}",
+            self.hidden_size,
+            self.head_dim
+        );
+        ensure!(
+            self.num_query_groups > 0 && self.heads_q().is_multiple_of(self.num_query_groups),
+            "arch_config.num_query_groups {} does not divide the {} query heads",
+            self.num_query_groups,
+            self.heads_q()
+        );
+        ensure!(
+            self.video_in_channels > 0 && self.audio_in_channels > 0 && self.text_in_channels > 0,
+            "arch_config: video/audio/text_in_channels must be positive"
+        );
+        Ok(())
+    }
+}
+
+/// Coordinate conventions of the data proxy (README §3).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+pub enum CoordsStyle {
+    /// Super-resolution convention: audio referenced to the latent frames, text at j/(Lt−1).
+    #[serde(rename = "v1")]
+    V1,
+    /// Base/distill convention: compressed audio time, unrotated text.
+    #[serde(rename = "v2")]
+    #[default]
+    V2,
+}
+
+/// Token packing settings (`evaluation_config.data_proxy_config`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DataProxyConfig {
+    /// Temporal patch size.
+    pub t_patch_size: usize,
+    /// Spatial patch size.
+    pub patch_size: usize,
+    /// Local attention window in latent frames (−1: no local ranges).
+    pub frame_receptive_field: i64,
+    /// Read and ignored: the reference hard-wires "extra".
+    pub spatial_rope_interpolation: String,
+    /// Read and ignored.
+    pub ref_audio_offset: i64,
+    /// Position of the first text token in v1 coordinates.
+    pub text_offset: i64,
+    /// Coordinate convention.
+    pub coords_style: CoordsStyle,
+}
+
+impl Default for DataProxyConfig {
+    fn default() -> Self {
+        DataProxyConfig {
+            t_patch_size: 1,
+            patch_size: 2,
+            frame_receptive_field: 11,
+            spatial_rope_interpolation: "extra".into(),
+            ref_audio_offset: 1000,
+            text_offset: 0,
+            coords_style: CoordsStyle::V2,
+        }
+    }
+}
+
+/// Sampling settings (`evaluation_config`); the fields the DiT and its loops read.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EvaluationConfig {
+    /// Token packing.
+    pub data_proxy_config: DataProxyConfig,
+    /// Video frame rate (audio latent frames per second too).
+    pub fps: usize,
+    /// Steps of the stage-1 loop.
+    pub num_inference_steps: usize,
+    /// Video text guidance scale of the base loop.
+    pub video_txt_guidance_scale: f64,
+    /// Audio text guidance scale of the base loop.
+    pub audio_txt_guidance_scale: f64,
+    /// Text encoder kind.
+    pub txt_encoder_type: String,
+    /// Rows the text features are padded to.
+    pub t5_gemma_target_length: usize,
+    /// Reference-audio feature switch.
+    pub support_ref_audio: bool,
+    /// Sigma shift of the schedule.
+    pub shift: f64,
+    /// VAE stride (time, height, width).
+    pub vae_stride: [usize; 3],
+    /// Latent channels of the video VAE.
+    pub z_dim: usize,
+    /// Patch size (time, height, width).
+    pub patch_size: [usize; 3],
+    /// 1: distilled loop without guidance; 2: guided base loop.
+    pub cfg_number: usize,
+    /// 1 or 2: guidance in the super-resolution loop.
+    pub sr_cfg_number: usize,
+    /// Whether the super-resolution stage runs.
+    pub use_sr_model: bool,
+    /// Steps of the super-resolution loop.
+    pub sr_num_inference_steps: usize,
+    /// Index into the zero-SNR table for re-noising the upsampled latent (0: none).
+    pub noise_value: usize,
+    /// Video guidance scale of the super-resolution loop.
+    pub sr_video_txt_guidance_scale: f64,
+    /// Lower guidance on the first frames of the super-resolution loop.
+    pub use_cfg_trick: bool,
+    /// First latent frame at full super-resolution guidance.
+    pub cfg_trick_start_frame: usize,
+    /// Guidance cap before `cfg_trick_start_frame`.
+    pub cfg_trick_value: f64,
+    /// SDE sampling switch (raises in the reference base loop).
+    pub using_sde_flag: bool,
+    /// Noise share of the super-resolution audio context.
+    pub sr_audio_noise_scale: f64,
+    /// Whether the Turbo VAE decoder is used.
+    pub use_turbo_vae: bool,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            data_proxy_config: DataProxyConfig::default(),
+            fps: 25,
+            num_inference_steps: 32,
+            video_txt_guidance_scale: 5.0,
+            audio_txt_guidance_scale: 5.0,
+            txt_encoder_type: "t5_gemma".into(),
+            t5_gemma_target_length: 640,
+            support_ref_audio: true,
+            shift: 5.0,
+            vae_stride: [4, 16, 16],
+            z_dim: 48,
+            patch_size: [1, 2, 2],
+            cfg_number: 2,
+            sr_cfg_number: 2,
+            use_sr_model: false,
+            sr_num_inference_steps: 5,
+            noise_value: 220,
+            sr_video_txt_guidance_scale: 3.5,
+            use_cfg_trick: true,
+            cfg_trick_start_frame: 13,
+            cfg_trick_value: 2.0,
+            using_sde_flag: false,
+            sr_audio_noise_scale: 0.7,
+            use_turbo_vae: true,
+        }
+    }
+}
+
+/// Runtime settings (`engine_config`); only the seed matters here.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Seed of the pipeline's random draws.
+    pub seed: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { seed: 1234 }
+    }
+}
+
+/// A whole `config.json`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct PipelineConfig {
+    /// Runtime settings.
+    pub engine_config: EngineConfig,
+    /// The stage-1 DiT.
+    pub arch_config: ModelConfig,
+    /// Sampling settings.
+    pub evaluation_config: EvaluationConfig,
+    /// The super-resolution DiT as recorded in the file; the reference overwrites it with
+    /// a copy of `arch_config` (see [`PipelineConfig::sr_arch_config`]).
+    pub sr_arch_config: Option<ModelConfig>,
+}
+
+impl PipelineConfig {
+    /// Parses a `config.json`, naming the file in errors.
+    pub fn from_file(path: &Path) -> Result<PipelineConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
+        Self::from_json(&text).with_context(|| path.display())
+    }
+
+    /// Parses config JSON text and validates the architecture.
+    pub fn from_json(text: &str) -> Result<PipelineConfig> {
+        let cfg: PipelineConfig = serde_json::from_str(text)
+            .map_err(|e| Error::msg(format!("invalid MagiHuman config: {e}")))?;
+        cfg.arch_config.validate()?;
+        Ok(cfg)
+    }
+
+    /// The super-resolution DiT's architecture: the reference always copies
+    /// `arch_config` (any `sr_arch_config` in the file is overwritten), with the 1080p
+    /// local-attention layers when `sr2_1080` is set.
+    pub fn sr_arch_config(&self, sr2_1080: bool) -> ModelConfig {
+        let mut cfg = self.arch_config.clone();
+        if sr2_1080 {
+            cfg.local_attn_layers = SR2_1080_LOCAL_ATTN_LAYERS.to_vec();
+        }
+        cfg
+    }
+
+    /// The super-resolution data proxy: v1 coordinates whatever the file says.
+    pub fn sr_data_proxy_config(&self) -> DataProxyConfig {
+        DataProxyConfig {
+            coords_style: CoordsStyle::V1,
+            ..self.evaluation_config.data_proxy_config.clone()
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The MagiHuman DiT: pack one sample's video, audio and text into a single token
+//! sequence, run the transformer layers, and read the velocities off the per-modality
+//! heads. The model has no timestep input.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use happyhorse_tensor::{ensure, Device, PadMode, Result, ResultExt, Tensor};
+
+use super::block::{transformer_layer, ForwardContext};
+use super::config::{DataProxyConfig, ModelConfig};
+use super::modality::{Modality, Segments};
+use super::packing::{coords, local_key_ranges, PatchGrid};
+use super::rope::{rope_cos_sin, rope_table};
+use super::weights::DitWeights;
+
+/// One sample for [`MagiHumanDit::forward`].
+#[derive(Clone, Debug)]
+pub struct DitInputs {
+    /// Noisy video latent `[C, T, H, W]`.
+    pub video: Tensor,
+    /// Noisy audio latent `[A, Ca]`.
+    pub audio: Tensor,
+    /// Text-encoder features `[Lt, Dt]`, already trimmed to the prompt's length.
+    pub text: Tensor,
+    /// Image-to-video: the clean latent of the first frame `[C, 1, H, W]` (or
+    /// `[C, H, W]`); it replaces latent frame 0 before packing.
+    pub clean_first_frame: Option<Tensor>,
+}
+
+/// The velocities the DiT predicts.
+#[derive(Clone, Debug)]
+pub struct DitOutputs {
+    /// Video velocity `[C, T, H, W]`.
+    pub video: Tensor,
+    /// Audio velocity `[A, Ca]`.
+    pub audio: Tensor,
+}
+
+/// Named intermediates of one forward (`embed`, `rope`, `layer{i}`, `out_packed`), all
+/// in packed token order.
+pub type Trace = Vec<(String, Tensor)>;
+
+/// A loaded DiT with its packing settings.
+#[derive(Clone, Debug)]
+pub struct MagiHumanDit {
+    /// Architecture.
+    pub config: ModelConfig,
+    /// Packing, coordinates and the local-attention window.
+    pub data_proxy: DataProxyConfig,
+    /// Weights, on `device`.
+    pub weights: DitWeights,
+    /// Where the forward runs.
+    pub device: Device,
+}
+
+impl MagiHumanDit {
+    /// Loads the checkpoint at `path` (see [`DitWeights::open`]) onto `device`.
+    pub fn open(
+        path: &Path,
+        config: ModelConfig,
+        data_proxy: DataProxyConfig,
+        device: &Device,
+    ) -> Result<MagiHumanDit> {
+        let weights = DitWeights::open(path, &config, device)
+            .with_context(|| format!("loading the MagiHuman DiT from {}", path.display()))?;
+        Self::new(config, data_proxy, weights, device)
+    }
+
+    /// A model from already loaded weights.
+    pub fn new(
+        config: ModelConfig,
+        data_proxy: DataProxyConfig,
+        weights: DitWeights,
+        device: &Device,
+    ) -> Result<MagiHumanDit> {
+        config.validate()?;
+        ensure!(
+            weights.layers.len() == config.num_layers,
+            "DiT weights hold {} layers, the config {}",
+            weights.layers.len(),
+            config.num_layers
+        );
+        Ok(MagiHumanDit {
+            config,
+            data_proxy,
+            weights,
+            device: device.clone(),
+        })
+    }
+
+    /// One forward: the video and audio velocities of `inputs`.
+    pub fn forward(&self, inputs: &DitInputs) -> Result<DitOutputs> {
+        self.forward_traced(inputs, None)
+    }
+
+    /// [`MagiHumanDit::forward`], also recording the intermediates into `trace`.
+    pub fn forward_traced(
+        &self,
+        inputs: &DitInputs,
+        mut trace: Option<&mut Trace>,
+    ) -> Result<DitOutputs> {
+        let cfg = &self.config;
+        let dp = &self.data_proxy;
+        let dev = &self.device;
+        let video = self.video_input(inputs)?;
+        let grid = PatchGrid::new(video.shape(), dp.t_patch_size, dp.patch_size)?;
+        ensure!(
+            grid.token_features() == cfg.video_in_channels,
+            "video latent {:?} gives {} features per ({}, {}, {}) patch, the model takes video_in_channels {}",
+            video.shape(),
+            grid.token_features(),
+            dp.t_patch_size,
+            dp.patch_size,
+            dp.patch_size,
+            cfg.video_in_channels
+        );
+        let audio = inputs.audio.to_device(dev)?;
+        ensure!(
+            audio.rank() == 2 && audio.shape()[1] == cfg.audio_in_channels,
+            "audio latent must be [A, {}], got {:?}",
+            cfg.audio_in_channels,
+            audio.shape()
+        );
+        let text = inputs.text.to_device(dev)?;
+        ensure!(
+            text.rank() == 2 && text.shape()[1] == cfg.text_in_channels,
+            "text features must be [Lt, {}], got {:?}",
+            cfg.text_in_channels,
+            text.shape()
+        );
+        let seg = Segments::new(grid.tokens(), audio.shape()[0], text.shape()[0]);
+        let l = seg.len();
+
+        let w = &self.weights;
+        let tokens = grid.patchify(&video)?;
+        let mut parts = Vec::with_capacity(3);
+        for (x, emb) in [
+            (&tokens, &w.video_embedder),
+            (&audio, &w.audio_embedder),
+            (&text, &w.text_embedder),
+        ] {
+            if x.shape()[0] > 0 {
+                parts.push(emb.forward(x)?);
+            }
+        }
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        let mut x = Tensor::cat(&refs, 0)?;
+
+        let nb = cfg.rope_bands();
+        ensure!(
+            w.rope_bands.len() == nb,
+            "DiT weights hold {} rope bands, the config needs {nb}",
+            w.rope_bands.len()
+        );
+        let coords = coords(
+            &grid,
+            seg.rows(Modality::Audio).len(),
+            seg.rows(Modality::Text).len(),
+            dp.coords_style,
+            dp.text_offset,
+        );
+        let table = rope_table(&coords, &w.rope_bands)?;
+        let (rope_cos, rope_sin) = rope_cos_sin(&table, l, nb, dev)?;
+        let any_local = (0..cfg.num_layers).any(|i| cfg.is_local_attn(i));
+        let local_ranges = if any_local {
+            Some(Arc::new(local_key_ranges(
+                grid.tokens(),
+                l - grid.tokens(),
+                grid.frames,
+                dp.frame_receptive_field,
+            )?))
+        } else {
+            None
+        };
+        let ctx = ForwardContext {
+            segments: seg.clone(),
+            rope_cos,
+            rope_sin,
+            local_ranges,
+        };
+        if let Some(t) = trace.as_deref_mut() {
+            t.push(("embed".into(), x.clone()));
+            t.push(("rope".into(), Tensor::from_vec(table, &[l, 6 * nb])?));
+        }
+
+        for (i, lw) in w.layers.iter().enumerate() {
+            x = transformer_layer(lw, cfg, i, &x, &ctx)
+                .with_context(|| format!("DiT layer {i}"))?;
+            if let Some(t) = trace.as_deref_mut() {
+                t.push((format!("layer{i}"), x.clone()));
+            }
+        }
+
+        let rows = |m: Modality| {
+            let r = seg.rows(m);
+            x.narrow(0, r.start, r.len())
+        };
+        let video_rows = w
+            .final_linear_video
+            .forward(&w.final_norm_video.forward(&rows(Modality::Video)?)?)?;
+        let audio_out = w
+            .final_linear_audio
+            .forward(&w.final_norm_audio.forward(&rows(Modality::Audio)?)?)?;
+        if let Some(t) = trace {
+            t.push((
+                "out_packed".into(),
+                self.packed_output(&video_rows, &audio_out, seg.rows(Modality::Text).len())?,
+            ));
+        }
+        Ok(DitOutputs {
+            video: grid.unpatchify(&video_rows)?,
+            audio: audio_out,
+        })
+    }
+
+    /// The video latent on the device, frame 0 replaced by the clean frame if given.
+    fn video_input(&self, inputs: &DitInputs) -> Result<Tensor> {
+        let video = inputs.video.to_device(&self.device)?;
+        ensure!(
+            video.rank() == 4,
+            "video latent must be [C, T, H, W], got {:?}",
+            video.shape()
+        );
+        let Some(clean) = &inputs.clean_first_frame else {
+            return Ok(video);
+        };
+        let (c, t, h, w) = (
+            video.shape()[0],
+            video.shape()[1],
+            video.shape()[2],
+            video.shape()[3],
+        );
+        let clean = clean.to_device(&self.device)?;
+        let clean = match clean.rank() {
+            3 => clean.unsqueeze(1)?,
+            _ => clean,
+        };
+        ensure!(
+            clean.shape() == [c, 1, h, w],
+            "clean first frame must be [{c}, 1, {h}, {w}], got {:?}",
+            clean.shape()
+        );
+        if t == 1 {
+            return Ok(clean);
+        }
+        Tensor::cat(&[&clean, &video.narrow(1, 1, t - 1)?], 1)
+    }
+
+    /// The reference's packed output `[L, max(video_in, audio_in)]`: head outputs in
+    /// their rows, zeros elsewhere.
+    fn packed_output(
+        &self,
+        video_rows: &Tensor,
+        audio_rows: &Tensor,
+        text_len: usize,
+    ) -> Result<Tensor> {
+        let width = self
+            .config
+            .video_in_channels
+            .max(self.config.audio_in_channels);
+        let pad = |t: &Tensor| t.pad(&[(0, 0), (0, width - t.shape()[1])], PadMode::Constant, 0.0);
+        let text = Tensor::zeros(&[text_len, width])?.to_device(&self.device)?;
+        Tensor::cat(&[&pad(video_rows)?, &pad(audio_rows)?, &text], 0)
+    }
+}

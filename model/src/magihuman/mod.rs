@@ -1,0 +1,18 @@
+//! The daVinci-MagiHuman DiT: a single-stream transformer over packed video, audio and
+//! text tokens with per-modality layers at both ends.
+
+pub mod attention;
+pub mod block;
+pub mod config;
+pub mod dit;
+pub mod fixture;
+pub mod mlp;
+pub mod modality;
+pub mod packing;
+pub mod rope;
+pub mod weights;
+
+pub use config::{CoordsStyle, DataProxyConfig, EvaluationConfig, ModelConfig, PipelineConfig};
+pub use dit::{DitInputs, DitOutputs, MagiHumanDit};
+pub use fixture::run_fixture;
+pub use weights::{checkpoint_specs, param_count, DitWeights};

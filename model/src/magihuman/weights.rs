@@ -1,0 +1,397 @@
+//! The checkpoint contract of the DiT (key names, shapes, in-memory dtypes) and loading a
+//! released checkpoint (single or sharded safetensors) into per-layer weights.
+//!
+//! Block linears (`linear_qkv`, `linear_proj`, `up_gate_proj`, `down_proj`) keep their
+//! file dtype: bf16 in the mixed release, f32 in the all-f32 releases (the reference would
+//! round those to bf16; we compute with the stored f32 values). Everything else is
+//! widened to f32. In mm layers each stored tensor holds three experts stacked along
+//! dim 0 (video, audio, text); they are split here into separate tensors.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use happyhorse_nn::{Linear, RmsNorm};
+use happyhorse_tensor::io::{open_weights, TensorBytes, WeightSource};
+use happyhorse_tensor::{bail, ensure, DType, Device, Result, ResultExt, Tensor};
+
+use super::config::ModelConfig;
+use super::modality::{ModalityLinear, ModalityNorm};
+
+/// Epsilon of every RMS norm of the model.
+pub const RMS_EPS: f32 = 1e-6;
+
+/// How a checkpoint tensor is kept in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Residence {
+    /// A block linear: kept in its stored dtype (bf16 in the mixed release).
+    BlockLinear,
+    /// Widened to f32.
+    F32,
+}
+
+/// One tensor of the checkpoint contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Key in the checkpoint.
+    pub name: String,
+    /// Stored shape (experts stacked along dim 0).
+    pub shape: Vec<usize>,
+    /// In-memory dtype rule.
+    pub residence: Residence,
+    /// Whether a checkpoint may omit it (`adapter.rope.bands` is recomputed then).
+    pub optional: bool,
+}
+
+impl TensorSpec {
+    fn new(name: impl Into<String>, shape: Vec<usize>, residence: Residence) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            shape,
+            residence,
+            optional: false,
+        }
+    }
+
+    /// Number of parameters.
+    pub fn numel(&self) -> u64 {
+        self.shape.iter().map(|&d| d as u64).product()
+    }
+}
+
+/// Every tensor a checkpoint of `cfg` holds, in module order.
+pub fn checkpoint_specs(cfg: &ModelConfig) -> Vec<TensorSpec> {
+    use Residence::{BlockLinear as Bl, F32};
+    let h = cfg.hidden_size;
+    let d = cfg.head_dim;
+    let mut specs = Vec::new();
+    for (name, inc) in [
+        ("video", cfg.video_in_channels),
+        ("text", cfg.text_in_channels),
+        ("audio", cfg.audio_in_channels),
+    ] {
+        specs.push(TensorSpec::new(
+            format!("adapter.{name}_embedder.weight"),
+            vec![h, inc],
+            F32,
+        ));
+        specs.push(TensorSpec::new(
+            format!("adapter.{name}_embedder.bias"),
+            vec![h],
+            F32,
+        ));
+    }
+    specs.push(TensorSpec {
+        optional: true,
+        ..TensorSpec::new("adapter.rope.bands", vec![cfg.rope_bands()], F32)
+    });
+    for i in 0..cfg.num_layers {
+        let n = cfg.num_experts(i);
+        let p = format!("block.layers.{i}.");
+        let q_dim = cfg.heads_q() * d;
+        let f = cfg.intermediate_size(i);
+        specs.push(TensorSpec::new(
+            format!("{p}attention.pre_norm.weight"),
+            vec![n * h],
+            F32,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}attention.linear_qkv.weight"),
+            vec![n * cfg.qkv_size(), h],
+            Bl,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}attention.linear_proj.weight"),
+            vec![n * h, q_dim],
+            Bl,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}attention.q_norm.weight"),
+            vec![n * d],
+            F32,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}attention.k_norm.weight"),
+            vec![n * d],
+            F32,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}mlp.pre_norm.weight"),
+            vec![n * h],
+            F32,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}mlp.up_gate_proj.weight"),
+            vec![n * cfg.up_gate_size(i), h],
+            Bl,
+        ));
+        specs.push(TensorSpec::new(
+            format!("{p}mlp.down_proj.weight"),
+            vec![n * h, f],
+            Bl,
+        ));
+        if cfg.has_post_norm(i) {
+            specs.push(TensorSpec::new(
+                format!("{p}attn_post_norm.weight"),
+                vec![n * h],
+                F32,
+            ));
+            specs.push(TensorSpec::new(
+                format!("{p}mlp_post_norm.weight"),
+                vec![n * h],
+                F32,
+            ));
+        }
+    }
+    specs.push(TensorSpec::new("final_norm_video.weight", vec![h], F32));
+    specs.push(TensorSpec::new("final_norm_audio.weight", vec![h], F32));
+    specs.push(TensorSpec::new(
+        "final_linear_video.weight",
+        vec![cfg.video_in_channels, h],
+        F32,
+    ));
+    specs.push(TensorSpec::new(
+        "final_linear_audio.weight",
+        vec![cfg.audio_in_channels, h],
+        F32,
+    ));
+    specs
+}
+
+/// Parameter count of a checkpoint of `cfg` (the rope bands buffer included), from the
+/// config alone.
+pub fn param_count(cfg: &ModelConfig) -> u64 {
+    checkpoint_specs(cfg).iter().map(TensorSpec::numel).sum()
+}
+
+/// Weights of one transformer layer.
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    /// Norm before attention.
+    pub attn_pre_norm: ModalityNorm,
+    /// q, k, v and gate projection.
+    pub linear_qkv: ModalityLinear,
+    /// Per-head norm of the queries.
+    pub q_norm: ModalityNorm,
+    /// Per-head norm of the keys.
+    pub k_norm: ModalityNorm,
+    /// Attention output projection.
+    pub linear_proj: ModalityLinear,
+    /// Norm before the MLP.
+    pub mlp_pre_norm: ModalityNorm,
+    /// MLP input projection (interleaved gate/linear rows for swiglu7).
+    pub up_gate_proj: ModalityLinear,
+    /// MLP output projection.
+    pub down_proj: ModalityLinear,
+    /// Norm of the attention output (post-norm layers only).
+    pub attn_post_norm: Option<ModalityNorm>,
+    /// Norm of the MLP output (post-norm layers only).
+    pub mlp_post_norm: Option<ModalityNorm>,
+}
+
+/// All weights of the DiT, on one device.
+#[derive(Clone, Debug)]
+pub struct DitWeights {
+    /// Video token embedder (with bias).
+    pub video_embedder: Linear,
+    /// Audio row embedder (with bias).
+    pub audio_embedder: Linear,
+    /// Text row embedder (with bias).
+    pub text_embedder: Linear,
+    /// Rope frequency bands (head_dim / 8 of them), f32, on the host.
+    pub rope_bands: Vec<f32>,
+    /// The transformer layers.
+    pub layers: Vec<LayerWeights>,
+    /// Final norm of the video rows.
+    pub final_norm_video: RmsNorm,
+    /// Final norm of the audio rows.
+    pub final_norm_audio: RmsNorm,
+    /// Video head `[video_in, hidden]`.
+    pub final_linear_video: Linear,
+    /// Audio head `[audio_in, hidden]`.
+    pub final_linear_audio: Linear,
+}
+
+/// The default rope bands: `1 / 10000^(k/B)`, `k = 0..B`, in f32.
+pub fn default_rope_bands(num_bands: usize) -> Vec<f32> {
+    (0..num_bands)
+        .map(|k| 1.0 / 10000f32.powf(k as f32 / num_bands as f32))
+        .collect()
+}
+
+impl DitWeights {
+    /// Opens a checkpoint (a directory with `model.safetensors.index.json` or one
+    /// `*.safetensors`, an index file, or a single file) and loads it onto `device`.
+    pub fn open(path: &Path, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
+        let src = open_weights(path)?;
+        Self::load(src.as_ref(), cfg, device)
+    }
+
+    /// Loads every tensor of the checkpoint contract from `src`, checking names, shapes
+    /// and dtypes first (errors name the tensor and the expected shape).
+    pub fn load(src: &dyn WeightSource, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
+        cfg.validate()?;
+        for spec in checkpoint_specs(cfg) {
+            check_spec(src, &spec)?;
+        }
+        let ld = Loader { src, device };
+        let h = cfg.hidden_size;
+        let embedder = |name: &str| -> Result<Linear> {
+            Ok(Linear::new(
+                ld.f32_tensor(&format!("adapter.{name}_embedder.weight"))?,
+                Some(ld.f32_tensor(&format!("adapter.{name}_embedder.bias"))?),
+            ))
+        };
+        let rope_bands = match src.info("adapter.rope.bands") {
+            Some(_) => ld.host_f32("adapter.rope.bands")?,
+            None => default_rope_bands(cfg.rope_bands()),
+        };
+        let mut layers = Vec::with_capacity(cfg.num_layers);
+        for i in 0..cfg.num_layers {
+            let n = cfg.num_experts(i);
+            let p = format!("block.layers.{i}.");
+            let norm = |key: &str, dim: usize| ld.norm(&format!("{p}{key}"), n, dim);
+            let linear = |key: &str, out: usize| ld.linear(&format!("{p}{key}"), n, out);
+            let post = cfg.has_post_norm(i);
+            layers.push(LayerWeights {
+                attn_pre_norm: norm("attention.pre_norm.weight", h)?,
+                linear_qkv: linear("attention.linear_qkv.weight", cfg.qkv_size())?,
+                q_norm: norm("attention.q_norm.weight", cfg.head_dim)?,
+                k_norm: norm("attention.k_norm.weight", cfg.head_dim)?,
+                linear_proj: linear("attention.linear_proj.weight", h)?,
+                mlp_pre_norm: norm("mlp.pre_norm.weight", h)?,
+                up_gate_proj: linear("mlp.up_gate_proj.weight", cfg.up_gate_size(i))?,
+                down_proj: linear("mlp.down_proj.weight", h)?,
+                attn_post_norm: post.then(|| norm("attn_post_norm.weight", h)).transpose()?,
+                mlp_post_norm: post.then(|| norm("mlp_post_norm.weight", h)).transpose()?,
+            });
+        }
+        let final_norm = |name: &str| -> Result<RmsNorm> {
+            RmsNorm::with_unit_offset(&ld.f32_tensor(name)?, RMS_EPS)
+        };
+        Ok(DitWeights {
+            video_embedder: embedder("video")?,
+            audio_embedder: embedder("audio")?,
+            text_embedder: embedder("text")?,
+            rope_bands,
+            layers,
+            final_norm_video: final_norm("final_norm_video.weight")?,
+            final_norm_audio: final_norm("final_norm_audio.weight")?,
+            final_linear_video: Linear::new(ld.f32_tensor("final_linear_video.weight")?, None),
+            final_linear_audio: Linear::new(ld.f32_tensor("final_linear_audio.weight")?, None),
+        })
+    }
+}
+
+/// Checks that `spec` is present (unless optional) with its shape and a float dtype.
+fn check_spec(src: &dyn WeightSource, spec: &TensorSpec) -> Result<()> {
+    let Some(info) = src.info(&spec.name) else {
+        if spec.optional {
+            return Ok(());
+        }
+        bail!(
+            "{}: missing tensor `{}` (expected shape {:?})",
+            src.describe(),
+            spec.name,
+            spec.shape
+        );
+    };
+    ensure!(
+        info.shape == spec.shape,
+        "{}: tensor `{}` has shape {:?}, expected {:?}",
+        src.describe(),
+        spec.name,
+        info.shape,
+        spec.shape
+    );
+    ensure!(
+        matches!(info.dtype, DType::F32 | DType::BF16 | DType::F16),
+        "{}: tensor `{}` is stored as {}, expected F32, BF16 or F16",
+        src.describe(),
+        spec.name,
+        info.dtype
+    );
+    Ok(())
+}
+
+/// Reads checked tensors and splits stacked experts.
+struct Loader<'a> {
+    src: &'a dyn WeightSource,
+    device: &'a Device,
+}
+
+impl Loader<'_> {
+    /// Expert `m` of `n` of `name`: its rows' bytes, dtype and per-expert shape.
+    fn expert_bytes(
+        &self,
+        name: &str,
+        n: usize,
+        m: usize,
+    ) -> Result<(TensorBytes, DType, Vec<usize>)> {
+        let info = self
+            .src
+            .info(name)
+            .ok_or_else(|| happyhorse_tensor::Error::msg(format!("missing tensor `{name}`")))?;
+        let bytes = self
+            .src
+            .bytes(name)
+            .with_context(|| format!("{}: reading `{name}`", self.src.describe()))?;
+        let mut shape = info.shape.clone();
+        shape[0] /= n;
+        let len = shape.iter().product::<usize>() * info.dtype.size();
+        let part = bytes
+            .slice(m * len..(m + 1) * len)
+            .with_context(|| format!("{}: expert {m} of `{name}`", self.src.describe()))?;
+        Ok((part, info.dtype, shape))
+    }
+
+    /// Expert `m` of `n` as a tensor on the device, widened to f32 or kept as stored.
+    fn expert(&self, name: &str, n: usize, m: usize, residence: Residence) -> Result<Tensor> {
+        let (bytes, dtype, shape) = self.expert_bytes(name, n, m)?;
+        let t = Tensor::from_bytes(Arc::new(bytes), dtype, &shape)
+            .with_context(|| format!("{}: `{name}`", self.src.describe()))?;
+        let t = match residence {
+            Residence::F32 => t.to_dtype(DType::F32)?,
+            Residence::BlockLinear => t,
+        };
+        t.to_device(self.device)
+    }
+
+    fn f32_tensor(&self, name: &str) -> Result<Tensor> {
+        self.expert(name, 1, 0, Residence::F32)
+    }
+
+    fn host_f32(&self, name: &str) -> Result<Vec<f32>> {
+        let (bytes, dtype, shape) = self.expert_bytes(name, 1, 0)?;
+        Tensor::from_bytes(Arc::new(bytes), dtype, &shape)?.to_vec()
+    }
+
+    fn norm(&self, name: &str, n: usize, dim: usize) -> Result<ModalityNorm> {
+        let experts = (0..n)
+            .map(|m| {
+                let w = self.expert(name, n, m, Residence::F32)?;
+                ensure!(
+                    w.shape() == [dim],
+                    "`{name}` expert {m} has shape {:?}, expected [{dim}]",
+                    w.shape()
+                );
+                RmsNorm::with_unit_offset(&w, RMS_EPS)
+            })
+            .collect::<Result<_>>()?;
+        Ok(ModalityNorm { experts })
+    }
+
+    fn linear(&self, name: &str, n: usize, out: usize) -> Result<ModalityLinear> {
+        let experts = (0..n)
+            .map(|m| {
+                let w = self.expert(name, n, m, Residence::BlockLinear)?;
+                ensure!(
+                    w.shape()[0] == out,
+                    "`{name}` expert {m} has {} rows, expected {out}",
+                    w.shape()[0]
+                );
+                Ok(Linear::new(w, None))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ModalityLinear { experts })
+    }
+}

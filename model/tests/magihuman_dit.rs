@@ -1,0 +1,148 @@
+//! The MagiHuman DiT against the reference: case A (one forward), the released model's
+//! parameter count, and the loader's errors on bad checkpoints.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use happyhorse_model::magihuman::config::CoordsStyle;
+use happyhorse_model::magihuman::packing::{coords, PatchGrid};
+use happyhorse_model::magihuman::{
+    checkpoint_specs, param_count, run_fixture, DitWeights, ModelConfig, PipelineConfig,
+};
+use happyhorse_tensor::fixture::{check_case, load_tensor};
+use happyhorse_tensor::io::{open_weights, write_safetensors};
+use happyhorse_tensor::{DType, Device};
+
+const CASE_A: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/magihuman-dit/A"
+);
+
+#[test]
+fn case_a_forward_matches_reference() {
+    let dir = Path::new(CASE_A);
+    let outputs = run_fixture(dir, &Device::Cpu).unwrap();
+    let report = check_case(dir, &outputs).unwrap();
+    println!("{report}");
+    assert!(report.passed(), "case A failed:\n{report}");
+    // Every optional intermediate of the case is produced and compared.
+    assert_eq!(report.results.len(), 14, "{report}");
+}
+
+#[test]
+fn case_a_coords_match_data_proxy() {
+    let inputs = Path::new(CASE_A).join("inputs.safetensors");
+    let expected = load_tensor(&inputs, "coords").unwrap().to_vec().unwrap();
+    let grid = PatchGrid::new(&[16, 3, 8, 8], 1, 2).unwrap();
+    let ours: Vec<f32> = coords(&grid, 9, 12, CoordsStyle::V2, 0)
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ours, expected);
+}
+
+#[test]
+fn released_config_has_15b_parameters() {
+    let cfg = ModelConfig::default();
+    assert_eq!(param_count(&cfg), 15_299_419_152);
+    assert_eq!(checkpoint_specs(&cfg).len(), 331);
+    let qkv = checkpoint_specs(&cfg)
+        .into_iter()
+        .find(|s| s.name == "block.layers.36.mlp.up_gate_proj.weight")
+        .unwrap();
+    assert_eq!(qkv.shape, vec![81912, 5120]);
+}
+
+#[test]
+fn empty_config_json_gives_released_defaults() {
+    let cfg = PipelineConfig::from_json("{}").unwrap();
+    assert_eq!(cfg.arch_config, ModelConfig::default());
+    assert_eq!(cfg.arch_config.heads_q(), 40);
+    assert_eq!(cfg.arch_config.qkv_size(), 7208);
+    assert_eq!(
+        cfg.evaluation_config.data_proxy_config.coords_style,
+        CoordsStyle::V2
+    );
+    assert_eq!(cfg.sr_arch_config(true).local_attn_layers.len(), 32);
+}
+
+/// Writes case A's weights to `name` in a temporary directory after `edit`.
+fn rewritten_weights(
+    name: &str,
+    edit: impl Fn(&mut Vec<(String, DType, Vec<usize>, Vec<u8>)>),
+) -> PathBuf {
+    let src = open_weights(&Path::new(CASE_A).join("weights.safetensors")).unwrap();
+    let mut tensors: Vec<(String, DType, Vec<usize>, Vec<u8>)> = src
+        .names()
+        .into_iter()
+        .map(|n| {
+            let info = src.info(&n).unwrap();
+            let bytes = src.bytes(&n).unwrap().as_slice().to_vec();
+            (n, info.dtype, info.shape, bytes)
+        })
+        .collect();
+    edit(&mut tensors);
+    let dir = std::env::temp_dir().join(format!("magihuman-dit-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let refs: Vec<(String, DType, Vec<usize>, &[u8])> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), *d, s.clone(), b.as_slice()))
+        .collect();
+    write_safetensors(&path, &refs, &BTreeMap::new()).unwrap();
+    path
+}
+
+fn case_a_config() -> ModelConfig {
+    PipelineConfig::from_file(&Path::new(CASE_A).join("config.json"))
+        .unwrap()
+        .arch_config
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let key = "block.layers.2.mlp.down_proj.weight";
+    let path = rewritten_weights("missing.safetensors", |t| t.retain(|(n, ..)| n != key));
+    let err = DitWeights::open(&path, &case_a_config(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing tensor") && err.contains(key) && err.contains("[128, 340]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_shape_is_named() {
+    let key = "block.layers.0.attention.q_norm.weight";
+    let path = rewritten_weights("shape.safetensors", |t| {
+        let entry = t.iter_mut().find(|(n, ..)| n == key).unwrap();
+        entry.2 = vec![32];
+        entry.3.truncate(32 * 4);
+    });
+    let err = DitWeights::open(&path, &case_a_config(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(key) && err.contains("[32]") && err.contains("expected [96]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rope_bands_are_optional() {
+    let path = rewritten_weights("nobands.safetensors", |t| {
+        t.retain(|(n, ..)| n != "adapter.rope.bands")
+    });
+    let w = DitWeights::open(&path, &case_a_config(), &Device::Cpu).unwrap();
+    let stored = DitWeights::open(
+        &Path::new(CASE_A).join("weights.safetensors"),
+        &case_a_config(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(w.rope_bands.len(), 4);
+    for (a, b) in w.rope_bands.iter().zip(&stored.rope_bands) {
+        assert!((a - b).abs() <= 1e-7 * b.abs(), "{a} vs {b}");
+    }
+}

@@ -1,0 +1,164 @@
+//! Weight-normalised convolutions (`torch.nn.utils.weight_norm`, legacy form), folded into
+//! plain weights once at load: `W = g · v / ‖v‖` with the norm over every dim but dim 0.
+//!
+//! Dim 0 is the output channel of a `Conv1d` (`v [out, in, k]`) but the *input* channel of
+//! a `ConvTranspose1d` (`v [in, out, k]`), so the transposed conv is normalised per input
+//! channel.
+
+use happyhorse_tensor::{bail, Result, Tensor};
+
+use super::weights::WeightReader;
+
+/// Folds `g [d0, 1, 1]` and `v [d0, ...]` into `g · v / ‖v‖` (per index of dim 0), in f64.
+pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f32> {
+    let row = v.len() / g.len().max(1);
+    let mut w = Vec::with_capacity(v.len());
+    for (gi, vr) in g.iter().zip(v.chunks_exact(row.max(1))) {
+        let norm = vr.iter().map(|x| x * x).sum::<f64>().sqrt();
+        w.extend(vr.iter().map(|x| (gi * x / norm) as f32));
+    }
+    w
+}
+
+/// Reads `{prefix}.weight_g` and `{prefix}.weight_v` (shape `v_shape`) and folds them.
+fn load_folded(r: &WeightReader, prefix: &str, v_shape: [usize; 3]) -> Result<Tensor> {
+    let g = r.f64(&format!("{prefix}.weight_g"), &[v_shape[0], 1, 1])?;
+    let v = r.f64(&format!("{prefix}.weight_v"), &v_shape)?;
+    r.upload(fold_weight_norm(&g, &v), &v_shape)
+}
+
+/// Reads `{prefix}.bias [n]`.
+fn load_bias(r: &WeightReader, prefix: &str, n: usize) -> Result<Tensor> {
+    let b = r.f64(&format!("{prefix}.bias"), &[n])?;
+    r.upload(b.into_iter().map(|x| x as f32).collect(), &[n])
+}
+
+/// A weight-normalised `Conv1d` with zero padding on both sides.
+pub struct WnConv1d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+}
+
+/// Geometry of a [`WnConv1d`].
+#[derive(Clone, Copy, Debug)]
+pub struct Conv1dSpec {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Kernel size.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub padding: usize,
+    /// Dilation.
+    pub dilation: usize,
+    /// Whether the conv has a bias.
+    pub bias: bool,
+}
+
+impl Conv1dSpec {
+    /// Stride 1, dilation 1, `padding` on each side, with a bias.
+    pub fn same(cin: usize, cout: usize, kernel: usize, padding: usize) -> Conv1dSpec {
+        Conv1dSpec {
+            cin,
+            cout,
+            kernel,
+            stride: 1,
+            padding,
+            dilation: 1,
+            bias: true,
+        }
+    }
+}
+
+impl WnConv1d {
+    /// Loads the conv stored under `prefix` (`{prefix}.weight_g`, `.weight_v`, `.bias`).
+    pub fn load(r: &WeightReader, prefix: &str, s: Conv1dSpec) -> Result<WnConv1d> {
+        Ok(WnConv1d {
+            weight: load_folded(r, prefix, [s.cout, s.cin, s.kernel])?,
+            bias: if s.bias {
+                Some(load_bias(r, prefix, s.cout)?)
+            } else {
+                None
+            },
+            stride: s.stride,
+            padding: s.padding,
+            dilation: s.dilation,
+        })
+    }
+
+    /// Applies the conv to `x [B, Cin, N]`, or to an unbatched `x [Cin, N]` giving
+    /// `[Cout, N']` as PyTorch does.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        unbatched(x, |x| {
+            x.conv1d(
+                &self.weight,
+                self.bias.as_ref(),
+                self.stride,
+                (self.padding, self.padding),
+                self.dilation,
+                1,
+            )
+        })
+    }
+}
+
+/// A weight-normalised `ConvTranspose1d` (kernel `2s`, stride `s`, padding `⌈s/2⌉` in the
+/// decoder blocks).
+pub struct WnConvTranspose1d {
+    weight: Tensor,
+    bias: Tensor,
+    stride: usize,
+    padding: usize,
+}
+
+impl WnConvTranspose1d {
+    /// Loads the transposed conv stored under `prefix`; `v` is `[cin, cout, kernel]`.
+    pub fn load(
+        r: &WeightReader,
+        prefix: &str,
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<WnConvTranspose1d> {
+        Ok(WnConvTranspose1d {
+            weight: load_folded(r, prefix, [cin, cout, kernel])?,
+            bias: load_bias(r, prefix, cout)?,
+            stride,
+            padding,
+        })
+    }
+
+    /// Applies the transposed conv to `x [B, Cin, N]` (or an unbatched `[Cin, N]`).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        unbatched(x, |x| {
+            x.conv_transpose1d(
+                &self.weight,
+                Some(&self.bias),
+                self.stride,
+                self.padding,
+                0,
+                1,
+            )
+        })
+    }
+}
+
+/// Runs a batched conv `f` on `x`, adding and removing a batch dim when `x` is 2-D.
+fn unbatched(x: &Tensor, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    match x.rank() {
+        2 => f(&x.unsqueeze(0)?)?.squeeze(0),
+        3 => f(x),
+        _ => bail!(
+            "conv1d input must be [C, N] or [B, C, N], got {:?}",
+            x.shape()
+        ),
+    }
+}

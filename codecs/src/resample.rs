@@ -58,7 +58,7 @@ pub fn resample_f64(x: &[f64], num: usize) -> Result<Vec<f64>> {
     let kept = n.min(num);
     let nyq = kept / 2 + 1;
     half[..nyq].copy_from_slice(&spectrum[..nyq]);
-    if kept % 2 == 0 {
+    if kept.is_multiple_of(2) {
         if num < n {
             half[kept / 2] *= 2.0;
         } else if num > n {
@@ -89,11 +89,12 @@ pub fn resample_f64(x: &[f64], num: usize) -> Result<Vec<f64>> {
 pub fn resample_planar(data: &[f32], channels: usize, num: usize) -> Result<Vec<f32>> {
     ensure!(channels > 0, "resample: zero channels");
     ensure!(
-        data.len() % channels == 0,
+        data.len().is_multiple_of(channels),
         "resample: {} samples do not split into {channels} channels",
         data.len()
     );
     let n = data.len() / channels;
+    ensure!(n > 0, "resample: the input signal is empty");
     let mut out = Vec::with_capacity(channels * num);
     for ch in data.chunks_exact(n.max(1)) {
         out.extend(resample(ch, num)?);

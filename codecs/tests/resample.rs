@@ -57,7 +57,10 @@ fn without_the_nyquist_doubling_the_golden_is_missed() {
         .map(|k| (good[k] - expected[2 * k]).abs())
         .fold(0.0, f64::max);
     assert!(best < 1e-5, "best {best}");
-    assert!(worst > 1e-5, "halving the Nyquist bin should break the match: {worst}");
+    assert!(
+        worst > 1e-5,
+        "halving the Nyquist bin should break the match: {worst}"
+    );
 }
 
 #[test]

@@ -114,7 +114,20 @@ fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage> {
     let info = decoder
         .info()
         .ok_or_else(|| Error::msg("invalid JPEG image: no header"))?;
-    RgbImage::new(info.width as usize, info.height as usize, data)
+    let (width, height) = (info.width as usize, info.height as usize);
+    let pixels = width * height;
+    ensure!(
+        pixels > 0 && data.len() % pixels == 0,
+        "invalid JPEG image: {} bytes for {width}x{height} pixels",
+        data.len()
+    );
+    // A greyscale JPEG stays single-channel whatever output colour space is asked for.
+    let data = match data.len() / pixels {
+        3 => data,
+        1 => data.iter().flat_map(|&v| [v, v, v]).collect(),
+        n => bail!("invalid JPEG image: {n} channels per pixel after decoding"),
+    };
+    RgbImage::new(width, height, data)
 }
 
 /// The reference's `resizecrop(image, th, tw)`: a centred crop to the aspect ratio `th/tw`

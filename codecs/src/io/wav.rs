@@ -26,7 +26,7 @@ pub fn encode_wav_pcm16(interleaved: &[f32], channels: u16, sample_rate: u32) ->
     ensure!(channels > 0, "wav: zero channels");
     ensure!(sample_rate > 0, "wav: zero sample rate");
     ensure!(
-        interleaved.len() % channels as usize == 0,
+        interleaved.len().is_multiple_of(channels as usize),
         "wav: {} samples do not split into {channels} channels",
         interleaved.len()
     );
@@ -61,8 +61,7 @@ pub fn write_wav_pcm16(
     channels: u16,
     sample_rate: u32,
 ) -> Result<()> {
-    let bytes =
-        encode_wav_pcm16(interleaved, channels, sample_rate).context(path.display())?;
+    let bytes = encode_wav_pcm16(interleaved, channels, sample_rate).context(path.display())?;
     fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -102,7 +101,10 @@ pub fn read_wav(path: &Path) -> Result<WavAudio> {
         .map_err(|e| Error::msg(format!("{name}: not a readable WAV file: {e}")))?;
     let spec = reader.spec();
     ensure!(spec.channels > 0, "{name}: WAV header has zero channels");
-    ensure!(spec.sample_rate > 0, "{name}: WAV header has zero sample rate");
+    ensure!(
+        spec.sample_rate > 0,
+        "{name}: WAV header has zero sample rate"
+    );
     let bad = |e: hound::Error| Error::msg(format!("{name}: corrupt WAV data: {e}"));
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => reader

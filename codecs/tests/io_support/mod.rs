@@ -86,7 +86,11 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], check: &Check)
     let mut max = 0.0f64;
     for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
         let d = (a - e).abs();
-        let limit = if check.exact { 0.0 } else { check.atol + check.rtol * e.abs() };
+        let limit = if check.exact {
+            0.0
+        } else {
+            check.atol + check.rtol * e.abs()
+        };
         assert!(
             d <= limit,
             "{what} ({}): element {i}: {a} vs {e} (|diff| {d} > {limit})",

@@ -1,11 +1,46 @@
-//! CPU attention: for each (batch, head, query row) an online softmax over the visible
-//! keys, parallel over rows. Memory is O(D) per row.
+//! CPU attention, tiled like FlashAttention: a task takes a tile of query rows — `bq`
+//! positions of every query head that shares one kv head — and walks the key blocks with an
+//! online softmax. Each K/V block is packed once per tile and reused by all its rows; the
+//! score and value products run on the GEMM micro-kernels. Memory per task is
+//! O(rows · (block + Dv)), never Lq × Lk.
 
 use rayon::prelude::*;
 
-use super::matmul::dot;
+use super::gemm::{best_kernel, pack_panels, Kernel, Mat};
+use super::simd::exp_inplace;
 use crate::ops::attention::AttentionOpts;
 use crate::{Result, Tensor};
+
+/// Keys per block (a multiple of every kernel's NR).
+const BK: usize = 64;
+/// Target query rows per tile (heads of a group × positions).
+const ROWS: usize = 96;
+
+/// A pointer to the output that tasks write disjoint rows of.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each task writes only the output rows of its own heads and positions.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    fn row(self, start: usize, len: usize) -> &'static mut [f32] {
+        // SAFETY: the caller addresses a row inside the output that no other task writes.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// The shapes of one attention call.
+struct Dims {
+    hq: usize,
+    hkv: usize,
+    lq: usize,
+    lk: usize,
+    d: usize,
+    dv: usize,
+    group: usize,
+    bq: usize,
+}
 
 /// See [`Tensor::attention`].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
@@ -15,56 +50,149 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
     let (qv, kv, vv) = (q.cpu_f32()?, k.cpu_f32()?, v.cpu_f32()?);
     let valid = opts.key_valid.as_ref().map(|t| t.cpu_f32()).transpose()?;
     let mut out = vec![0.0f32; b * hq * lq * dv];
-    let full = [[0u32, lk as u32]];
-    out.par_chunks_mut(dv.max(1)).enumerate().for_each(|(row, o)| {
-        if dv == 0 {
-            return;
-        }
-        let i = row % lq;
-        let h = (row / lq) % hq;
-        let bi = row / (lq * hq);
-        let hk = h / group;
-        let qr = &qv[row * d..(row + 1) * d];
-        let kbase = (bi * hkv + hk) * lk;
-        let ranges: &[[u32; 2]] = match &opts.key_ranges {
-            Some(r) => r.row(i),
-            None => &full,
-        };
-        let (mut m, mut l) = (f32::NEG_INFINITY, 0.0f32);
-        let mut acc = vec![0.0f32; dv];
-        for &[s, e] in ranges {
-            let (mut s, mut e) = (s as usize, e as usize);
-            if let Some(w) = opts.window {
-                s = s.max((i + 1).saturating_sub(w));
-                e = e.min(i + w);
-            }
-            for j in s..e {
-                if let Some(valid) = &valid {
-                    if valid[bi * lk + j] == 0.0 {
-                        continue;
-                    }
-                }
-                let mut sc = dot(qr, &kv[(kbase + j) * d..(kbase + j + 1) * d]) * opts.scale;
-                if let Some(cap) = opts.softcap {
-                    sc = cap * (sc / cap).tanh();
-                }
-                let vr = &vv[(kbase + j) * dv..(kbase + j + 1) * dv];
-                if sc > m {
-                    let c = (m - sc).exp();
-                    l = l * c + 1.0;
-                    acc.iter_mut().zip(vr).for_each(|(a, &x)| *a = *a * c + x);
-                    m = sc;
-                } else {
-                    let p = (sc - m).exp();
-                    l += p;
-                    acc.iter_mut().zip(vr).for_each(|(a, &x)| *a = p.mul_add(x, *a));
-                }
-            }
-        }
-        if l > 0.0 {
-            let inv = 1.0 / l;
-            o.iter_mut().zip(&acc).for_each(|(o, a)| *o = a * inv);
-        }
+    if out.is_empty() || lk == 0 {
+        return Tensor::from_vec(out, &[b, hq, lq, dv]);
+    }
+    let mut bq = (ROWS / group).clamp(1, lq);
+    let threads = rayon::current_num_threads();
+    while bq > 8 && b * hkv * lq.div_ceil(bq) < 4 * threads {
+        bq /= 2;
+    }
+    let dims = Dims { hq, hkv, lq, lk, d, dv, group, bq };
+    let tiles = lq.div_ceil(bq);
+    let ptr = OutPtr(out.as_mut_ptr());
+    let kern = best_kernel();
+    (0..b * hkv * tiles).into_par_iter().for_each(|t| {
+        let (bi, hk, tile) = (t / (hkv * tiles), (t / tiles) % hkv, t % tiles);
+        let valid = valid.as_ref().map(|v| &v[bi * lk..(bi + 1) * lk]);
+        attend_tile(kern, &dims, opts, &qv, &kv, &vv, valid, bi, hk, tile * bq, ptr);
     });
     Tensor::from_vec(out, &[b, hq, lq, dv])
+}
+
+/// The visible key intervals of query position `i`: its ranges clipped to the window.
+fn visible_intervals(opts: &AttentionOpts, i: usize, lk: usize) -> Vec<(usize, usize)> {
+    let (ws, we) = match opts.window {
+        Some(w) => ((i + 1).saturating_sub(w), (i + w).min(lk)),
+        None => (0, lk),
+    };
+    let clip = |s: usize, e: usize| (s.max(ws), e.min(we));
+    match &opts.key_ranges {
+        Some(r) => r.row(i).iter().map(|&[s, e]| clip(s as usize, e as usize)).filter(|(s, e)| s < e).collect(),
+        None => [clip(0, lk)].into_iter().filter(|(s, e)| s < e).collect(),
+    }
+}
+
+/// One tile: query positions `q0..q0 + bq` of every head in kv head `hk`'s group.
+#[allow(clippy::too_many_arguments)]
+fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &[f32], vv: &[f32], valid: Option<&[f32]>, bi: usize, hk: usize, q0: usize, out: OutPtr) {
+    let (d, dv, lk, g) = (dm.d, dm.dv, dm.lk, dm.group);
+    let bq = dm.bq.min(dm.lq - q0);
+    let rows = g * bq;
+    let (mr, nr) = (kern.mr, kern.nr);
+    let rows_p = rows.next_multiple_of(mr);
+    // Query rows (head-major within the group), packed once as A panels.
+    let mut qrows = vec![0.0f32; rows * d];
+    for gi in 0..g {
+        let h = hk * g + gi;
+        let src = &qv[((bi * dm.hq + h) * dm.lq + q0) * d..][..bq * d];
+        qrows[gi * bq * d..(gi + 1) * bq * d].copy_from_slice(src);
+    }
+    let mut qpack = vec![0.0f32; rows_p * d];
+    pack_panels(&Mat::row_major(&qrows[..], rows, d), 0, rows, 0, d, mr, &mut qpack);
+    let ivals: Vec<Vec<(usize, usize)>> = (0..bq).map(|ii| visible_intervals(opts, q0 + ii, lk)).collect();
+    let lo = ivals.iter().flatten().map(|iv| iv.0).min();
+    let hi = ivals.iter().flatten().map(|iv| iv.1).max();
+    let dv_p = dv.next_multiple_of(nr);
+    let mut o = vec![0.0f32; rows * dv];
+    let (mut m, mut l) = (vec![f32::NEG_INFINITY; rows], vec![0.0f32; rows]);
+    let mut s = vec![0.0f32; rows * BK];
+    let mut mask = vec![false; bq * BK];
+    let mut kpack = vec![0.0f32; BK * d];
+    let mut ppack = vec![0.0f32; rows_p * BK];
+    let mut vpack = vec![0.0f32; BK * dv_p];
+    let kbase = (bi * dm.hkv + hk) * lk;
+    if let (Some(lo), Some(hi)) = (lo, hi) {
+        for j0 in (lo / BK * BK..hi).step_by(BK) {
+            let jn = BK.min(lk - j0);
+            // Which keys of the block each position sees.
+            let mut any = false;
+            for (ii, mrow) in mask.chunks_mut(BK).enumerate() {
+                mrow.fill(false);
+                for &(s0, e0) in &ivals[ii] {
+                    for j in s0.max(j0)..e0.min(j0 + jn) {
+                        mrow[j - j0] = valid.is_none_or(|v| v[j] != 0.0);
+                    }
+                }
+                any |= mrow[..jn].contains(&true);
+            }
+            if !any {
+                continue;
+            }
+            // S = Q · Kᵀ for the block.
+            let kblock = Mat::row_major(&kv[(kbase + j0) * d..(kbase + j0 + jn) * d], jn, d);
+            let kp = &mut kpack[..jn.next_multiple_of(nr) * d];
+            pack_panels(&kblock, 0, jn, 0, d, nr, kp);
+            for j in (0..jn).step_by(nr) {
+                for i in (0..rows).step_by(mr) {
+                    // SAFETY: panels hold d·MR and d·NR values; the tile lies inside `s`.
+                    unsafe { (kern.run)(d, qpack[i * d..].as_ptr(), kp[j * d..].as_ptr(), s.as_mut_ptr().add(i * BK + j), BK, mr.min(rows - i), nr.min(jn - j), false) };
+                }
+            }
+            // Online softmax: P replaces S, O and l are rescaled to the new running max.
+            for r in 0..rows {
+                let mrow = &mask[(r % bq) * BK..][..jn];
+                let srow = &mut s[r * BK..r * BK + jn];
+                let mut mx = f32::NEG_INFINITY;
+                for (x, &vis) in srow.iter_mut().zip(mrow) {
+                    let mut y = *x * opts.scale;
+                    if let Some(cap) = opts.softcap {
+                        y = cap * (y / cap).tanh();
+                    }
+                    *x = y;
+                    if vis && y > mx {
+                        mx = y;
+                    }
+                }
+                if mx == f32::NEG_INFINITY {
+                    srow.fill(0.0);
+                    continue;
+                }
+                let m_new = m[r].max(mx);
+                let c = (m[r] - m_new).exp();
+                srow.iter_mut().for_each(|x| *x -= m_new);
+                exp_inplace(srow);
+                let mut sum = 0.0f32;
+                for (x, &vis) in srow.iter_mut().zip(mrow) {
+                    if vis {
+                        sum += *x;
+                    } else {
+                        *x = 0.0;
+                    }
+                }
+                l[r] = l[r] * c + sum;
+                m[r] = m_new;
+                if c != 1.0 {
+                    o[r * dv..(r + 1) * dv].iter_mut().for_each(|x| *x *= c);
+                }
+            }
+            // O += P · V for the block.
+            pack_panels(&Mat { data: &s[..], rows, cols: jn, rs: BK, cs: 1 }, 0, rows, 0, jn, mr, &mut ppack[..rows_p * jn]);
+            let vblock = Mat::row_major(&vv[(kbase + j0) * dv..(kbase + j0 + jn) * dv], jn, dv);
+            pack_panels(&vblock.t(), 0, dv, 0, jn, nr, &mut vpack[..dv_p * jn]);
+            for j in (0..dv).step_by(nr) {
+                for i in (0..rows).step_by(mr) {
+                    // SAFETY: panels hold jn·MR and jn·NR values; the tile lies inside `o`.
+                    unsafe { (kern.run)(jn, ppack[i * jn..].as_ptr(), vpack[j * jn..].as_ptr(), o.as_mut_ptr().add(i * dv + j), dv, mr.min(rows - i), nr.min(dv - j), true) };
+                }
+            }
+        }
+    }
+    for r in 0..rows {
+        let (gi, ii) = (r / bq, r % bq);
+        let h = hk * g + gi;
+        let dst = out.row(((bi * dm.hq + h) * dm.lq + q0 + ii) * dv, dv);
+        let inv = if l[r] > 0.0 { 1.0 / l[r] } else { 0.0 };
+        dst.iter_mut().zip(&o[r * dv..(r + 1) * dv]).for_each(|(y, &x)| *y = x * inv);
+    }
 }

@@ -11,6 +11,7 @@ pub mod norm;
 pub mod reduce;
 pub mod resize;
 pub mod rope;
+pub mod simd;
 pub mod softmax;
 
 use rayon::prelude::*;

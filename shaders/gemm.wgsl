@@ -1,0 +1,67 @@
+// Tiled GEMM core: C[z, m, n] = Σ_k A(z, m, k) · B(z, n, k) + bias, accumulated in f32.
+// 64×64 output tiles, K in steps of 16 through workgroup memory, 256 invocations holding
+// 4×4 outputs each (rows ty + 16i, columns tx + 16j: stores coalesce along n).
+// The including kernel defines load_a, load_b (called only in bounds) and store_c.
+// Parameters: 0 M, 1 N, 2 K, 3 first m tile, 4 first z; words 8.. belong to the kernel.
+
+const TM: u32 = 64u;
+const TN: u32 = 64u;
+const TK: u32 = 16u;
+
+var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let m_len = pu(0u);
+    let n_len = pu(1u);
+    let k_len = pu(2u);
+    let n0 = wid.x * TN;
+    let m0 = (wid.y + pu(3u)) * TM;
+    let z = wid.z + pu(4u);
+    let tx = lid % 16u;
+    let ty = lid / 16u;
+    var acc: array<f32, 16>;
+    for (var k0 = 0u; k0 < k_len; k0 += TK) {
+        for (var r = 0u; r < 4u; r++) {
+            let e = lid + 256u * r;
+            let kk = e % TK;
+            let rr = e / TK;
+            let k = k0 + kk;
+            var a = 0.0;
+            if (m0 + rr < m_len && k < k_len) {
+                a = load_a(z, m0 + rr, k);
+            }
+            As[kk * TM + rr] = a;
+            var b = 0.0;
+            if (n0 + rr < n_len && k < k_len) {
+                b = load_b(z, n0 + rr, k);
+            }
+            Bs[kk * TN + rr] = b;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = As[kk * TM + ty + 16u * i];
+                bv[i] = Bs[kk * TN + tx + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + ty + 16u * i;
+        for (var j = 0u; j < 4u; j++) {
+            let n = n0 + tx + 16u * j;
+            if (m < m_len && n < n_len) {
+                store_c(z, m, n, acc[i * 4u + j]);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+// Normalisations, one workgroup per row (RMSNorm, LayerNorm) or per group (GroupNorm).
+// Constant MODE: 0 rms, 1 layer, 2 group. Parameters: 0 rows, 1 width, 2 x offset,
+// 3 has weight, 4 has bias, 5 weight offset, 6 bias offset, 7 eps, 8 spatial (group),
+// 9 channels per group, 10 groups.
+
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<u32>;
+@group(0) @binding(3) var<storage, read> BI: array<u32>;
+@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = flat_group(wid, nwg);
+    if (row >= pu(0u)) {
+        return;
+    }
+    let w = pu(1u);
+    let base = pu(2u) + row * w;
+    let fw = f32(w);
+    var mean = 0.0;
+    var inv = 0.0;
+    if (MODE == 0u) {
+        var s = 0.0;
+        for (var j = lid; j < w; j += 256u) {
+            let x = X[base + j];
+            s += x * x;
+        }
+        s = wg_reduce(s, lid, 0u);
+        inv = 1.0 / sqrt(s / fw + pf(7u));
+    } else {
+        var s = 0.0;
+        for (var j = lid; j < w; j += 256u) {
+            s += X[base + j];
+        }
+        mean = wg_reduce(s, lid, 0u) / fw;
+        var v = 0.0;
+        for (var j = lid; j < w; j += 256u) {
+            let d = X[base + j] - mean;
+            v += d * d;
+        }
+        v = wg_reduce(v, lid, 0u) / fw;
+        inv = 1.0 / sqrt(v + pf(7u));
+    }
+    let g = row % max(pu(10u), 1u);
+    for (var j = lid; j < w; j += 256u) {
+        var ch = j;
+        if (MODE == 2u) {
+            ch = g * pu(9u) + j / max(pu(8u), 1u);
+        }
+        var y = (X[base + j] - mean) * inv;
+        if (pu(3u) != 0u) {
+            y *= load_W(pu(5u) + ch);
+        }
+        if (pu(4u) != 0u) {
+            y += load_BI(pu(6u) + ch);
+        }
+        OUT[row * w + j] = y;
+    }
+}

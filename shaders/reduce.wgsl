@@ -1,0 +1,38 @@
+// One value per row of the last dimension. Constant OP: 0 sum, 1 mean, 2 max, 3 min.
+// Parameters: 0 rows, 1 width, 2 offset.
+
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = flat_group(wid, nwg);
+    if (row >= pu(0u)) {
+        return;
+    }
+    let w = pu(1u);
+    let base = pu(2u) + row * w;
+    var kind = 0u;
+    var acc = 0.0;
+    if (OP == 2u) {
+        kind = 1u;
+        acc = bitcast<f32>(0xff800000u);
+    } else if (OP == 3u) {
+        kind = 2u;
+        acc = bitcast<f32>(0x7f800000u);
+    }
+    for (var j = lid; j < w; j += 256u) {
+        let x = X[base + j];
+        if (OP == 2u) {
+            acc = max(acc, x);
+        } else if (OP == 3u) {
+            acc = min(acc, x);
+        } else {
+            acc += x;
+        }
+    }
+    let r = wg_reduce(acc, lid, kind);
+    if (lid == 0u) {
+        OUT[row] = select(r, r / f32(w), OP == 1u);
+    }
+}

@@ -1,0 +1,27 @@
+// Workgroup-wide reduction of one value per invocation (256 invocations), no subgroups.
+
+var<workgroup> red: array<f32, 256>;
+
+// Combines v over the workgroup (kind 0 sum, 1 max, 2 min); every invocation gets it.
+fn wg_reduce(v: f32, lid: u32, kind: u32) -> f32 {
+    workgroupBarrier();
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            let a = red[lid];
+            let b = red[lid + s];
+            var c = a + b;
+            if (kind == 1u) {
+                c = max(a, b);
+            } else if (kind == 2u) {
+                c = min(a, b);
+            }
+            red[lid] = c;
+        }
+        workgroupBarrier();
+    }
+    return red[0];
+}
+
+const NEG_INF: f32 = -3.4028235e38;

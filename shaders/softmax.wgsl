@@ -1,0 +1,28 @@
+// Softmax over rows of the last dimension. Parameters: 0 rows, 1 width, 2 offset.
+
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = flat_group(wid, nwg);
+    if (row >= pu(0u)) {
+        return;
+    }
+    let w = pu(1u);
+    let base = pu(2u) + row * w;
+    var m = bitcast<f32>(0xff800000u);
+    for (var j = lid; j < w; j += 256u) {
+        m = max(m, X[base + j]);
+    }
+    m = wg_reduce(m, lid, 1u);
+    var s = 0.0;
+    for (var j = lid; j < w; j += 256u) {
+        s += exp(X[base + j] - m);
+    }
+    s = wg_reduce(s, lid, 0u);
+    let inv = 1.0 / s;
+    for (var j = lid; j < w; j += 256u) {
+        OUT[row * w + j] = exp(X[base + j] - m) * inv;
+    }
+}

@@ -1,0 +1,146 @@
+//! Flash attention on the GPU: tiled, online softmax, grouped-query heads, key padding,
+//! a symmetric window, per-row key ranges and soft-capping.
+
+use super::kernel::{ctx_of, output, packed_f32, Launch, Params};
+use crate::ops::attention::AttentionOpts;
+use crate::{bail, DType, Result, Tensor};
+
+const SRC: &str = include_str!("../../../shaders/attention.wgsl");
+const MAX_GROUPS: usize = 65535;
+const THREADS: usize = 64;
+
+/// `t` as f32 with a unit stride on its last dim: (tensor kept alive, buffer, offset,
+/// strides of dims 0..3).
+fn rows_f32(t: &Tensor, what: &str) -> Result<(Tensor, wgpu::Buffer, usize, [usize; 3])> {
+    let t = if t.dtype() == DType::F32 && (t.layout().strides()[3] == 1 || t.shape()[3] <= 1) {
+        t.clone()
+    } else {
+        packed_f32(t, what)?.0
+    };
+    let buf = super::kernel::buffer_of(&t, what)?.clone();
+    let s = t.layout().strides();
+    Ok((t.clone(), buf, t.layout().offset(), [s[0], s[1], s[2]]))
+}
+
+/// Query and key tile sizes for head dims up to `d`, within `shared` bytes of workgroup
+/// memory.
+fn tiles(d: usize, dv: usize, shared: usize) -> Result<usize> {
+    for b in [16usize, 8, 4, 2, 1] {
+        if (b * d + b * d + b * dv + b * b) * 4 + 16 <= shared {
+            return Ok(b);
+        }
+    }
+    bail!("attention head dims {d}/{dv} need more workgroup memory than the device's {shared} bytes")
+}
+
+/// See [`Tensor::attention`].
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
+    let ctx = ctx_of(q)?;
+    let (b, hq, lq, d) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (hkv, lk, dv) = (k.shape()[1], k.shape()[2], v.shape()[3]);
+    let (out, obuf) = output(&ctx, &[b, hq, lq, dv], "an attention output")?;
+    if out.numel() == 0 {
+        return Ok(out);
+    }
+    if d == 0 || lk == 0 {
+        return Ok(out);
+    }
+    if hq > MAX_GROUPS || b > MAX_GROUPS {
+        bail!("attention with {b} batches of {hq} heads exceeds one dispatch");
+    }
+    let shared = ctx.limits().max_compute_workgroup_storage_size as usize;
+    let bq = tiles(d, dv, shared)?;
+    let bk = bq;
+    let tpr = THREADS / bq;
+    let dvt = dv.div_ceil(tpr);
+    let (_q, qb, qo, qs) = rows_f32(q, "attention q")?;
+    let (_k, kb, ko, ks) = rows_f32(k, "attention k")?;
+    let (_v, vb, vo, vs) = rows_f32(v, "attention v")?;
+    let valid = opts
+        .key_valid
+        .as_ref()
+        .map(|t| packed_f32(t, "attention key_valid"))
+        .transpose()?;
+    // META: per query block the [lo, hi) key bounds, then row starts and ranges.
+    let blocks = lq.div_ceil(bq);
+    let mut meta: Vec<u32> = Vec::with_capacity(2 * blocks);
+    for qb_i in 0..blocks {
+        let (i0, i1) = (qb_i * bq, ((qb_i + 1) * bq).min(lq));
+        let (mut lo, mut hi) = (0usize, lk);
+        if let Some(r) = &opts.key_ranges {
+            let rows = &r.ranges[r.row_start[i0] as usize..r.row_start[i1] as usize];
+            lo = rows.iter().map(|x| x[0] as usize).min().unwrap_or(0);
+            hi = rows.iter().map(|x| x[1] as usize).max().unwrap_or(0);
+        }
+        if let Some(w) = opts.window {
+            lo = lo.max((i0 + 1).saturating_sub(w));
+            hi = hi.min(i1 - 1 + w);
+        }
+        if lo >= hi {
+            (lo, hi) = (0, 0);
+        }
+        meta.extend([lo as u32, hi as u32]);
+    }
+    let (rs_off, rg_off) = match &opts.key_ranges {
+        Some(r) => {
+            let rs = meta.len();
+            meta.extend_from_slice(&r.row_start);
+            let rg = meta.len();
+            meta.extend(r.ranges.iter().flatten());
+            (rs, rg)
+        }
+        None => (0, 0),
+    };
+    if meta.len() as u64 * 4 > ctx.max_binding_bytes() {
+        bail!("attention key_ranges of {} words exceed one GPU binding", meta.len());
+    }
+    let mbuf = wgpu::util::DeviceExt::create_buffer_init(
+        &ctx.device,
+        &wgpu::util::BufferInitDescriptor {
+            label: Some("attention bounds"),
+            contents: bytemuck::cast_slice(&meta),
+            usage: wgpu::BufferUsages::STORAGE,
+        },
+    );
+    let defines = format!(
+        "const D: u32 = {d}u;\nconst DV: u32 = {dv}u;\nconst BQ: u32 = {bq}u;\nconst BK: u32 = {bk}u;\nconst TPR: u32 = {tpr}u;\nconst DVT: u32 = {dvt}u;\n"
+    );
+    for b0 in (0..blocks).step_by(MAX_GROUPS) {
+        let bc = MAX_GROUPS.min(blocks - b0);
+        let params = Params::default()
+            .u(lq)?
+            .u(lk)?
+            .u(hq)?
+            .u(hq / hkv)?
+            .u(b0)?
+            .u(qo)?
+            .us(&qs, 3)?
+            .u(ko)?
+            .us(&ks, 3)?
+            .u(vo)?
+            .us(&vs, 3)?
+            .f(opts.scale)
+            .f(opts.softcap.unwrap_or(0.0))
+            .u(opts.window.unwrap_or(0))?
+            .u(valid.is_some() as usize)?
+            .u(opts.key_ranges.is_some() as usize)?
+            .u(rs_off)?
+            .u(rg_off)?;
+        ctx.launch(Launch {
+            name: "attention",
+            defines: defines.clone(),
+            sources: &[SRC],
+            bindings: vec![
+                (&qb, true),
+                (&kb, true),
+                (&vb, true),
+                (valid.as_ref().map_or(&ctx.dummy, |v| &v.1), true),
+                (&mbuf, true),
+                (&obuf, false),
+            ],
+            params,
+            groups: [bc as u32, hq as u32, b as u32],
+        })?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,318 @@
+//! The wgpu adapter, device and queue, the pipeline cache and error capture.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::{bail, Error, Result};
+
+/// How to open a [`GpuContext`].
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Accept a software adapter (lavapipe, WARP, SwiftShader); otherwise only hardware.
+    pub allow_software: bool,
+    /// Caps the bytes of one storage binding below the device's own limit (to exercise the
+    /// splitting of large weights cheaply). `None` uses the device limit, or the env var
+    /// `HAPPYHORSE_GPU_MAX_BINDING` when set.
+    pub max_binding_bytes: Option<u64>,
+}
+
+/// One wgpu device with its queue and the compiled pipelines, shared by every GPU tensor
+/// on it.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    max_binding: u64,
+    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    pub(crate) profiler: super::profile::Profiler,
+    pub(crate) dummy: wgpu::Buffer,
+}
+
+/// A compiled compute pipeline and its bind group layout.
+pub(crate) struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+}
+
+fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    info.device_type == wgpu::DeviceType::Cpu
+        || ["llvmpipe", "lavapipe", "swiftshader", "warp", "microsoft basic"]
+            .iter()
+            .any(|s| info.name.to_lowercase().contains(s))
+}
+
+impl GpuContext {
+    /// Opens the best adapter of the backends allowed by `WGPU_BACKEND` (all by default):
+    /// a discrete GPU first, then an integrated one, then (if allowed) a software one.
+    pub fn new(opts: &GpuOptions) -> Result<Arc<GpuContext>> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let rank = |a: &wgpu::Adapter| {
+            let i = a.get_info();
+            match i.device_type {
+                _ if is_software(&i) => 3,
+                wgpu::DeviceType::DiscreteGpu => 0,
+                wgpu::DeviceType::IntegratedGpu => 1,
+                _ => 2,
+            }
+        };
+        let seen: Vec<String> = adapters
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                format!("{} ({:?})", i.name, i.backend)
+            })
+            .collect();
+        let adapter = adapters
+            .into_iter()
+            .filter(|a| opts.allow_software || !is_software(&a.get_info()))
+            .filter(|a| a.get_info().backend != wgpu::Backend::Noop)
+            .min_by_key(rank);
+        let Some(adapter) = adapter else {
+            if seen.is_empty() {
+                bail!("no GPU adapter found (WGPU_BACKEND={:?}); install a Vulkan, Metal or DX12 driver, or Mesa's lavapipe for a software one", std::env::var("WGPU_BACKEND").unwrap_or_default());
+            }
+            bail!("no hardware GPU adapter found (only {}); a software adapter is used only when the GPU is forced", seen.join(", "));
+        };
+        Self::open(adapter, opts)
+    }
+
+    fn open(adapter: wgpu::Adapter, opts: &GpuOptions) -> Result<Arc<GpuContext>> {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16;
+        let features = adapter.features() & wanted;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("happyhorse"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::msg(format!("cannot open GPU device {}: {e}", info.name)))?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            *lost_sink.lock().unwrap() = Some(format!("{reason:?}: {msg}"));
+        });
+        let env_cap = std::env::var("HAPPYHORSE_GPU_MAX_BINDING")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok());
+        let device_cap = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        // Keep bindings word-aligned and below 4 GiB so every u32 word index fits.
+        let max_binding = opts
+            .max_binding_bytes
+            .or(env_cap)
+            .unwrap_or(device_cap)
+            .min(device_cap)
+            .min(u32::MAX as u64)
+            & !3;
+        if max_binding < 16 {
+            bail!("GPU binding cap of {max_binding} bytes is too small");
+        }
+        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dummy"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let profiler = super::profile::Profiler::new(features.contains(wgpu::Features::TIMESTAMP_QUERY), queue.get_timestamp_period());
+        Ok(Arc::new(GpuContext {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            max_binding,
+            pipelines: Mutex::new(HashMap::new()),
+            errors,
+            lost,
+            profiler,
+            dummy,
+        }))
+    }
+
+    /// A process-wide context (opened once): hardware only unless `allow_software`.
+    pub fn shared(allow_software: bool) -> Result<Arc<GpuContext>> {
+        static HW: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+        static ANY: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+        let cell = if allow_software { &ANY } else { &HW };
+        cell.get_or_init(|| {
+            GpuContext::new(&GpuOptions {
+                allow_software,
+                max_binding_bytes: None,
+            })
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Error::msg)
+    }
+
+    /// The adapter's name (for example "NVIDIA H100" or "llvmpipe (LLVM 19.1.7, 256 bits)").
+    pub fn adapter_name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// Whether the adapter is a software rasteriser (lavapipe and the like).
+    pub fn is_software(&self) -> bool {
+        is_software(&self.info)
+    }
+
+    /// The largest storage binding this context uses, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding
+    }
+
+    /// The device limits in force.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// Whether timestamp queries (per-kernel times) are available.
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// A multi-line description: adapter, backend, driver, key limits and features.
+    pub fn info(&self) -> String {
+        let i = &self.info;
+        let l = &self.limits;
+        let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
+        format!(
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={}",
+            i.name,
+            i.backend,
+            i.device_type,
+            i.driver,
+            i.driver_info,
+            mib(l.max_buffer_size),
+            mib(l.max_storage_buffer_binding_size),
+            mib(self.max_binding),
+            l.max_compute_workgroup_storage_size,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            i.subgroup_min_size,
+            i.subgroup_max_size,
+            self.features.contains(wgpu::Features::SHADER_F16),
+            self.features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        )
+    }
+
+    /// Errors if the device was lost or a wgpu error was reported since the last check.
+    pub(crate) fn check(&self, what: &str) -> Result<()> {
+        if let Some(msg) = self.lost.lock().unwrap().clone() {
+            bail!("GPU device {} was lost ({msg}) during {what}", self.info.name);
+        }
+        let errs: Vec<String> = std::mem::take(&mut *self.errors.lock().unwrap());
+        if !errs.is_empty() {
+            bail!("GPU error during {what}: {}", errs.join("; "));
+        }
+        Ok(())
+    }
+
+    /// The cached pipeline of `key`, compiled from `source` on first use.
+    pub(crate) fn pipeline(&self, key: &str, source: impl FnOnce() -> String, bindings: &[bool]) -> Result<Arc<Pipeline>> {
+        if let Some(p) = self.pipelines.lock().unwrap().get(key) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(key),
+            source: wgpu::ShaderSource::Wgsl(source().into()),
+        });
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for (i, &read_only) in bindings.iter().enumerate() {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(key),
+            entries: &entries,
+        });
+        let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(key),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: Some(&pl),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            bail!("GPU kernel {key} failed to compile: {e}");
+        }
+        let p = Arc::new(Pipeline { pipeline, layout });
+        self.pipelines.lock().unwrap().insert(key.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Allocates a storage buffer of `bytes` (rounded up to a word), with a clear error when
+    /// it exceeds a binding or the device's memory.
+    pub(crate) fn alloc(&self, bytes: u64, what: &str) -> Result<wgpu::Buffer> {
+        let size = (bytes.max(4) + 3) & !3;
+        if size > self.max_binding {
+            bail!(
+                "{what} needs {size} bytes in one GPU binding, more than the {} this device allows",
+                self.max_binding
+            );
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            bail!("allocating {size} bytes on GPU {} for {what} failed: {e}", self.info.name);
+        }
+        Ok(buf)
+    }
+
+    /// Blocks until all submitted work is done, reporting any GPU error.
+    pub fn synchronize(&self) -> Result<()> {
+        self.wait("synchronize")
+    }
+
+    /// Blocks until all submitted work is done.
+    pub(crate) fn wait(&self, what: &str) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::msg(format!("GPU wait during {what} failed: {e}")))?;
+        self.check(what)
+    }
+}

@@ -1,0 +1,134 @@
+//! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
+
+use super::kernel::{collapse, ctx_of, grid, loader, operand, output, Launch, Params, MAX_RANK};
+use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::{bail, Result, Tensor};
+
+const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
+
+fn unary_code(op: UnaryOp) -> u32 {
+    use UnaryOp::*;
+    match op {
+        Silu => 0,
+        GeluTanh => 1,
+        GeluErf => 2,
+        Sigmoid => 3,
+        Exp => 4,
+        Log => 5,
+        Tanh => 6,
+        Neg => 7,
+        Abs => 8,
+        Sqrt => 9,
+        Rsqrt => 10,
+        Square => 11,
+        Sin => 12,
+        Cos => 13,
+        Relu => 14,
+        Softplus => 15,
+        Recip => 16,
+    }
+}
+
+fn binary_code(op: BinaryOp) -> u32 {
+    match op {
+        BinaryOp::Add => 0,
+        BinaryOp::Sub => 1,
+        BinaryOp::Mul => 2,
+        BinaryOp::Div => 3,
+        BinaryOp::Max => 4,
+        BinaryOp::Min => 5,
+    }
+}
+
+fn map(x: &Tensor, kind: u32, op: u32, f0: f32, f1: f32) -> Result<Tensor> {
+    let ctx = ctx_of(x)?;
+    let (out, obuf) = output(&ctx, x.shape(), "an elementwise result")?;
+    let n = x.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let a = operand(x, "elementwise op")?;
+    let (shape, st) = collapse(x.shape(), &[&a.strides]);
+    if shape.len() > MAX_RANK {
+        bail!("elementwise op on a view of {:?}: too many strided dims", x.shape());
+    }
+    let defines = format!(
+        "const KIND: u32 = {kind}u;\nconst OP: u32 = {op}u;\n{}{}",
+        loader("A", a.dtype)?,
+        loader("B", a.dtype)?
+    );
+    let params = Params::default()
+        .u(n)?
+        .u(shape.len())?
+        .u(a.offset)?
+        .u(0)?
+        .f(f0)
+        .f(f1)
+        .us(&[], 2)?
+        .us(&shape, MAX_RANK)?
+        .us(&st[0], MAX_RANK)?;
+    ctx.launch(Launch {
+        name: "elementwise",
+        defines,
+        sources: &[SRC],
+        bindings: vec![(&a.buffer, true), (&ctx.dummy, true), (&obuf, false)],
+        params,
+        groups: grid(n.div_ceil(256))?,
+    })?;
+    Ok(out)
+}
+
+/// `op` on every element.
+pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
+    map(x, 0, unary_code(op), 0.0, 0.0)
+}
+
+/// `x · mul + add`.
+pub fn affine(x: &Tensor, mul: f32, add: f32) -> Result<Tensor> {
+    map(x, 1, 0, mul, add)
+}
+
+/// Clamp into `[lo, hi]` (NaN stays NaN).
+pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    map(x, 2, 0, lo, hi)
+}
+
+/// `op(a, b)` over the broadcast `shape`.
+pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp, shape: &[usize]) -> Result<Tensor> {
+    let ctx = ctx_of(a)?;
+    let (out, obuf) = output(&ctx, shape, "a binary op result")?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let (av, bv) = (a.broadcast_as(shape)?, b.broadcast_as(shape)?);
+    let (oa, ob) = (operand(&av, "binary op")?, operand(&bv, "binary op")?);
+    let (cs, st) = collapse(shape, &[&oa.strides, &ob.strides]);
+    if cs.len() > MAX_RANK {
+        bail!("binary op over {shape:?}: too many strided dims");
+    }
+    let defines = format!(
+        "const KIND: u32 = 3u;\nconst OP: u32 = {}u;\n{}{}",
+        binary_code(op),
+        loader("A", oa.dtype)?,
+        loader("B", ob.dtype)?
+    );
+    let params = Params::default()
+        .u(n)?
+        .u(cs.len())?
+        .u(oa.offset)?
+        .u(ob.offset)?
+        .us(&[], 4)?
+        .us(&cs, MAX_RANK)?
+        .us(&st[0], MAX_RANK)?
+        .us(&st[1], MAX_RANK)?;
+    ctx.launch(Launch {
+        name: "binary",
+        defines,
+        sources: &[SRC],
+        bindings: vec![(&oa.buffer, true), (&ob.buffer, true), (&obuf, false)],
+        params,
+        groups: grid(n.div_ceil(256))?,
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,297 @@
+//! Launching WGSL kernels: sources and specialisation, bindings, parameter blocks, grids
+//! split under the 65535-workgroups-per-dimension limit, operands of tensors.
+
+use std::sync::Arc;
+
+use super::{GpuContext, GpuStorage};
+use crate::storage::Storage;
+use crate::{bail, DType, Device, Layout, Result, Tensor};
+
+/// Shared helpers of every kernel (parameter block, flat indexing).
+pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
+
+/// Words of the parameter block (a 512-byte uniform buffer).
+pub(crate) const PARAM_WORDS: usize = 128;
+/// Workgroups per dimension of a dispatch.
+const MAX_GROUPS: u32 = 65535;
+
+/// `fn load_<name>(i: u32) -> f32` reading element `i` of the `array<u32>` binding
+/// `<name>` as `dtype`.
+pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
+    let tag = format!("//# {}", dtype.safetensors_name());
+    let Some(start) = DTYPE.find(&tag) else {
+        bail!("GPU kernels cannot read {dtype} tensors");
+    };
+    let body = &DTYPE[start + tag.len()..];
+    let end = body.find("//#").unwrap_or(body.len());
+    Ok(body[..end].replace("NAME", name))
+}
+
+/// A parameter block under construction.
+#[derive(Default)]
+pub(crate) struct Params(pub Vec<u32>);
+
+impl Params {
+    pub(crate) fn u(mut self, v: usize) -> Result<Params> {
+        let Ok(v) = u32::try_from(v) else {
+            bail!("GPU kernel parameter {v} does not fit in 32 bits (tensor too large for one dispatch)");
+        };
+        self.0.push(v);
+        Ok(self)
+    }
+    pub(crate) fn f(mut self, v: f32) -> Params {
+        self.0.push(v.to_bits());
+        self
+    }
+    pub(crate) fn us(mut self, v: &[usize], pad_to: usize) -> Result<Params> {
+        for &x in v {
+            self = self.u(x)?;
+        }
+        for _ in v.len()..pad_to {
+            self.0.push(0);
+        }
+        Ok(self)
+    }
+}
+
+/// One dispatch: kernel identity, bindings (buffer, read-only) after the parameter block,
+/// and the workgroup grid.
+pub(crate) struct Launch<'a> {
+    /// Kernel family name (for the cache key and the profiler).
+    pub name: &'static str,
+    /// Specialisation text prepended to the sources (constants, loaders).
+    pub defines: String,
+    /// WGSL sources after [`COMMON`].
+    pub sources: &'a [&'static str],
+    pub bindings: Vec<(&'a wgpu::Buffer, bool)>,
+    pub params: Params,
+    pub groups: [u32; 3],
+}
+
+/// A grid of `count` workgroups over x and y (kernels rebuild the flat index with
+/// `flat_group`).
+pub(crate) fn grid(count: usize) -> Result<[u32; 3]> {
+    let count = count.max(1);
+    let x = count.min(MAX_GROUPS as usize);
+    let y = count.div_ceil(x);
+    if y > MAX_GROUPS as usize {
+        bail!("a GPU dispatch of {count} workgroups exceeds the 65535² grid");
+    }
+    Ok([x as u32, y as u32, 1])
+}
+
+impl GpuContext {
+    /// Encodes and submits one dispatch.
+    pub(crate) fn launch(&self, l: Launch<'_>) -> Result<()> {
+        if l.groups.contains(&0) {
+            return Ok(());
+        }
+        if l.params.0.len() > PARAM_WORDS {
+            bail!("GPU kernel {} got {} parameter words, at most {PARAM_WORDS}", l.name, l.params.0.len());
+        }
+        let access: Vec<bool> = l.bindings.iter().map(|b| b.1).collect();
+        let key = format!("{}|{:?}|{}", l.name, access, l.defines);
+        let pipe = self.pipeline(
+            &key,
+            || {
+                let mut s = l.defines.clone();
+                s.push_str(COMMON);
+                for src in l.sources {
+                    s.push_str(src);
+                }
+                s
+            },
+            &access,
+        )?;
+        let mut words = l.params.0;
+        words.resize(PARAM_WORDS, 0);
+        let ubuf = wgpu::util::DeviceExt::create_buffer_init(
+            &self.device,
+            &wgpu::util::BufferInitDescriptor {
+                label: Some(l.name),
+                contents: bytemuck::cast_slice(&words),
+                usage: wgpu::BufferUsages::UNIFORM,
+            },
+        );
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: ubuf.as_entire_binding(),
+        }];
+        for (i, (b, _)) in l.bindings.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(l.name),
+            layout: &pipe.layout,
+            entries: &entries,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        let timing = self.profiler.active().then(|| {
+            let qs = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("timing"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            });
+            let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timing"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let read = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timing"),
+                size: 16,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            (qs, resolve, read)
+        });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(l.name),
+                timestamp_writes: timing.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
+                    query_set: qs,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
+            pass.set_pipeline(&pipe.pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(l.groups[0], l.groups[1], l.groups[2]);
+        }
+        if let Some((qs, resolve, read)) = &timing {
+            enc.resolve_query_set(qs, 0..2, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+        }
+        self.queue.submit([enc.finish()]);
+        if let Some((_, _, read)) = timing {
+            read.map_async(wgpu::MapMode::Read, .., |_| {});
+            self.wait(l.name)?;
+            let ticks = {
+                let v = read.get_mapped_range(..).map_err(|e| crate::Error::msg(e.to_string()))?;
+                let t0 = u64::from_le_bytes(v[0..8].try_into().unwrap());
+                let t1 = u64::from_le_bytes(v[8..16].try_into().unwrap());
+                t1.saturating_sub(t0)
+            };
+            read.unmap();
+            self.profiler.record(l.name, ticks);
+        }
+        self.check(l.name)
+    }
+}
+
+/// The context of a GPU tensor.
+pub(crate) fn ctx_of(t: &Tensor) -> Result<Arc<GpuContext>> {
+    match t.device() {
+        Device::Gpu(c) => Ok(c.clone()),
+        Device::Cpu => bail!("tensor {:?} is on the CPU, expected the GPU", t.shape()),
+    }
+}
+
+/// The GPU storage of a tensor.
+pub(crate) fn storage_of(t: &Tensor) -> Result<&GpuStorage> {
+    match t.storage() {
+        Storage::Gpu(g) => Ok(g),
+        Storage::Cpu(_) => bail!("tensor {:?} is on the CPU, expected the GPU", t.shape()),
+    }
+}
+
+/// The single buffer of a tensor, or a clear error when it spans several bindings.
+pub(crate) fn buffer_of<'a>(t: &'a Tensor, op: &str) -> Result<&'a wgpu::Buffer> {
+    let g = storage_of(t)?;
+    match g.pieces() {
+        [p] => Ok(&p.buffer),
+        ps => bail!(
+            "{op}: tensor {:?} is split over {} GPU bindings; only linear and embedding read split weights",
+            t.shape(),
+            ps.len()
+        ),
+    }
+}
+
+/// A packed f32 tensor of `shape` on `ctx`, and its buffer.
+pub(crate) fn output(ctx: &Arc<GpuContext>, shape: &[usize], what: &str) -> Result<(Tensor, wgpu::Buffer)> {
+    let n = crate::layout::checked_numel(shape)?;
+    let buf = ctx.alloc(n as u64 * 4, what)?;
+    let t = Tensor::from_parts(
+        Storage::Gpu(GpuStorage::single(buf.clone(), n, DType::F32)),
+        Layout::contiguous(shape),
+        DType::F32,
+        Device::Gpu(ctx.clone()),
+    );
+    Ok((t, buf))
+}
+
+/// `t` as a packed f32 tensor in one binding (converted on the GPU when needed), with the
+/// element offset of its first value.
+pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<(Tensor, wgpu::Buffer, u32)> {
+    let p = if t.dtype() == DType::F32 && t.is_contiguous() {
+        t.clone()
+    } else {
+        super::cast::to_dtype(t, DType::F32)?
+    };
+    let buf = buffer_of(&p, op)?.clone();
+    let off = u32::try_from(p.layout().offset())
+        .map_err(|_| crate::Error::msg(format!("{op}: view offset too large")))?;
+    Ok((p, buf, off))
+}
+
+/// A tensor read in place by a strided kernel: buffer, dtype, offset and strides.
+pub(crate) struct Operand {
+    pub buffer: wgpu::Buffer,
+    pub dtype: DType,
+    pub offset: usize,
+    pub strides: Vec<usize>,
+}
+
+/// `t` as an [`Operand`] (any dtype, any strides; one binding).
+pub(crate) fn operand(t: &Tensor, op: &str) -> Result<Operand> {
+    Ok(Operand {
+        buffer: buffer_of(t, op)?.clone(),
+        dtype: t.dtype(),
+        offset: t.layout().offset(),
+        strides: t.layout().strides().to_vec(),
+    })
+}
+
+/// Merges adjacent dims that every operand walks contiguously, so that most kernels see
+/// rank 1. Returns the merged shape and each operand's merged strides.
+pub(crate) fn collapse(shape: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut s: Vec<usize> = Vec::new();
+    let mut st: Vec<Vec<usize>> = vec![Vec::new(); strides.len()];
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        let mergeable = !s.is_empty()
+            && strides
+                .iter()
+                .zip(&st)
+                .all(|(orig, cur)| *cur.last().unwrap() == orig[d] * shape[d]);
+        if mergeable {
+            *s.last_mut().unwrap() *= shape[d];
+            for (cur, orig) in st.iter_mut().zip(strides) {
+                *cur.last_mut().unwrap() = orig[d];
+            }
+        } else {
+            s.push(shape[d]);
+            for (cur, orig) in st.iter_mut().zip(strides) {
+                cur.push(orig[d]);
+            }
+        }
+    }
+    if s.is_empty() {
+        s.push(1);
+        for cur in st.iter_mut() {
+            cur.push(1);
+        }
+    }
+    (s, st)
+}
+
+/// Most dims a strided kernel walks.
+pub(crate) const MAX_RANK: usize = 8;

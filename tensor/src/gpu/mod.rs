@@ -1,0 +1,27 @@
+//! The wgpu backend: every op as a WGSL compute kernel (shaders in `shaders/`), tensors in
+//! GPU buffers, weights widened from bf16/f16 inside the kernels, accumulation in f32.
+//!
+//! Each file mirrors its CPU twin in `cpu/`; [`GpuContext`] holds the device, the queue and
+//! the pipeline cache. A weight larger than one storage binding is split by rows over
+//! several buffers; linear and embedding read the pieces.
+
+pub mod attention;
+pub mod cast;
+pub mod context;
+pub mod conv;
+pub mod elementwise;
+pub(crate) mod kernel;
+pub mod matmul;
+pub mod norm;
+pub mod profile;
+pub mod reduce;
+pub mod resize;
+pub mod rope;
+pub mod softmax;
+pub mod storage;
+mod transfer;
+
+pub use context::{GpuContext, GpuOptions};
+pub use profile::KernelTime;
+pub use storage::{GpuStorage, Piece};
+pub use transfer::{download, upload};

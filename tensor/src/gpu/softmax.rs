@@ -1,0 +1,28 @@
+//! Softmax over the last dimension on the GPU.
+
+use super::kernel::{ctx_of, grid, output, packed_f32, Launch, Params};
+use super::reduce::ROWREDUCE;
+use crate::{Result, Tensor};
+
+const SRC: &str = include_str!("../../../shaders/softmax.wgsl");
+
+/// Softmax over the last dimension.
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    let ctx = ctx_of(x)?;
+    let w = *x.shape().last().unwrap_or(&1);
+    let (out, obuf) = output(&ctx, x.shape(), "a softmax")?;
+    let rows = if w == 0 { 0 } else { x.numel() / w };
+    if rows == 0 {
+        return Ok(out);
+    }
+    let (_keep, xbuf, off) = packed_f32(x, "softmax")?;
+    ctx.launch(Launch {
+        name: "softmax",
+        defines: String::new(),
+        sources: &[ROWREDUCE, SRC],
+        bindings: vec![(&xbuf, true), (&obuf, false)],
+        params: Params::default().u(rows)?.u(w)?.u(off as usize)?,
+        groups: grid(rows)?,
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,141 @@
+//! Host <-> GPU copies in bounded chunks; weights larger than one binding are split by rows.
+
+use std::sync::Arc;
+
+use super::kernel::ctx_of;
+use super::storage::Piece;
+use super::{GpuContext, GpuStorage};
+use crate::storage::Storage;
+use crate::{bail, Device, Error, Layout, Result, Tensor};
+
+/// Bytes written or read per step: bounds the staging memory of a transfer.
+const CHUNK: u64 = 64 << 20;
+
+/// Copies a host tensor to the GPU (packed, same dtype). A tensor larger than one binding
+/// is split by rows of its first dimension into several buffers.
+pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
+    let host = if host.is_contiguous() { host.clone() } else { host.contiguous()? };
+    let dtype = host.dtype();
+    let n = host.numel();
+    let size = dtype.size();
+    let all = host.cpu_storage()?.as_bytes();
+    let start = host.layout().offset() * size;
+    let bytes = &all[start..start + n * size];
+    let total = bytes.len() as u64;
+    let cap = ctx.max_binding_bytes();
+    let mut pieces = Vec::new();
+    if total <= cap {
+        let buf = ctx.alloc(total, "an uploaded tensor")?;
+        write(ctx, &buf, bytes)?;
+        pieces.push(Piece { buffer: buf, start: 0, len: n });
+    } else {
+        let rows = host.shape().first().copied().unwrap_or(1).max(1);
+        let row_elems = n / rows;
+        let row_bytes = (row_elems * size) as u64;
+        let mut per = (cap / row_bytes.max(1)) as usize;
+        while per > 0 && (per as u64 * row_bytes) % 4 != 0 {
+            per -= 1;
+        }
+        if per == 0 {
+            bail!(
+                "tensor {:?} ({dtype}) cannot be split by rows into GPU bindings of {cap} bytes: one row is {row_bytes} bytes",
+                host.shape()
+            );
+        }
+        let mut r0 = 0;
+        while r0 < rows {
+            let nr = per.min(rows - r0);
+            let (e0, e1) = (r0 * row_elems, (r0 + nr) * row_elems);
+            let buf = ctx.alloc(((e1 - e0) * size) as u64, "a piece of an uploaded weight")?;
+            write(ctx, &buf, &bytes[e0 * size..e1 * size])?;
+            pieces.push(Piece { buffer: buf, start: e0, len: e1 - e0 });
+            r0 += nr;
+        }
+    }
+    Ok(Tensor::from_parts(
+        Storage::Gpu(GpuStorage::from_pieces(pieces, dtype)),
+        Layout::contiguous(host.shape()),
+        dtype,
+        Device::Gpu(ctx.clone()),
+    ))
+}
+
+/// Writes `data` at the start of `buf` in chunks, waiting after each so that at most one
+/// chunk is staged at a time.
+fn write(ctx: &GpuContext, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
+    let mut off = 0usize;
+    while off < data.len() {
+        let end = (off + CHUNK as usize).min(data.len());
+        let chunk = &data[off..end];
+        if chunk.len() % 4 == 0 {
+            ctx.queue.write_buffer(buf, off as u64, chunk);
+        } else {
+            let mut padded = chunk.to_vec();
+            padded.resize(chunk.len().div_ceil(4) * 4, 0);
+            ctx.queue.write_buffer(buf, off as u64, &padded);
+        }
+        ctx.queue.submit([]);
+        if data.len() > CHUNK as usize {
+            ctx.wait("uploading a tensor")?;
+        }
+        off = end;
+    }
+    ctx.check("uploading a tensor")
+}
+
+/// Copies a GPU tensor to the host (packed, same dtype and shape).
+pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
+    let ctx = ctx_of(t)?;
+    let t = if t.is_contiguous() { t.clone() } else { super::cast::contiguous(t)? };
+    let g = super::kernel::storage_of(&t)?;
+    let size = t.dtype().size();
+    let (e0, e1) = (t.layout().offset(), t.layout().offset() + t.numel());
+    let mut out: Vec<u8> = Vec::with_capacity((e1 - e0) * size);
+    for p in g.pieces() {
+        let (s, e) = (e0.max(p.start), e1.min(p.start + p.len));
+        if s >= e {
+            continue;
+        }
+        let (b0, b1) = (((s - p.start) * size) as u64, ((e - p.start) * size) as u64);
+        read(&ctx, &p.buffer, b0, b1, &mut out)?;
+    }
+    Tensor::from_bytes(Arc::new(out), t.dtype(), t.shape())
+}
+
+/// Appends bytes `b0..b1` of `buf` to `out`, through a mapped staging buffer in chunks.
+fn read(ctx: &GpuContext, buf: &wgpu::Buffer, b0: u64, b1: u64, out: &mut Vec<u8>) -> Result<()> {
+    let a0 = b0 & !3;
+    let a1 = ((b1 + 3) & !3).min(buf.size());
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("download"),
+        size: CHUNK.min(a1 - a0).max(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut pos = a0;
+    while pos < a1 {
+        let len = CHUNK.min(a1 - pos);
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(buf, pos, &staging, 0, len);
+        ctx.queue.submit([enc.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..len, move |r| {
+            let _ = tx.send(r);
+        });
+        ctx.wait("downloading a tensor")?;
+        rx.recv()
+            .map_err(|_| Error::msg("GPU download: map callback dropped"))?
+            .map_err(|e| Error::msg(format!("GPU download: mapping failed: {e}")))?;
+        {
+            let view = staging
+                .get_mapped_range(0..len)
+                .map_err(|e| Error::msg(format!("GPU download: {e}")))?;
+            let lo = b0.max(pos) - pos;
+            let hi = b1.min(pos + len) - pos;
+            out.extend_from_slice(&view[lo as usize..hi as usize]);
+        }
+        staging.unmap();
+        pos += len;
+    }
+    Ok(())
+}

@@ -1,3 +1,3 @@
 //! happyhorse-model
-pub mod tokenizer;
 pub mod magihuman;
+pub mod tokenizer;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use happyhorse_model::magihuman::config::CoordsStyle;
-use happyhorse_model::magihuman::packing::{coords, PatchGrid};
+use happyhorse_model::magihuman::packing::{
+    coords, key_ranges_from_pairs, local_range_pairs, PatchGrid,
+};
 use happyhorse_model::magihuman::{
     checkpoint_specs, param_count, run_fixture, DitWeights, ModelConfig, PipelineConfig,
 };
@@ -39,6 +41,44 @@ fn case_a_coords_match_data_proxy() {
         .flatten()
         .collect();
     assert_eq!(ours, expected);
+}
+
+/// Case F's super-resolution forward: v1 coordinates and the local-attention range pairs
+/// the reference data proxy built (SR latent 5×8×12, audio 17, 10 text tokens, window 1).
+#[test]
+fn case_f_v1_coords_and_local_ranges_match_data_proxy() {
+    let inputs = Path::new(CASE_A).join("../F/inputs.safetensors");
+    let grid = PatchGrid::new(&[16, 5, 8, 12], 1, 2).unwrap();
+    let expected = load_tensor(&inputs, "sr_coords").unwrap().to_vec().unwrap();
+    let ours: Vec<f32> = coords(&grid, 17, 10, CoordsStyle::V1, 0)
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ours, expected);
+    let q = load_tensor(&inputs, "sr_local_q_ranges")
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let k = load_tensor(&inputs, "sr_local_k_ranges")
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let pairs = local_range_pairs(120, 27, 5, 1);
+    let flat: Vec<f32> = pairs
+        .iter()
+        .flat_map(|(q, _)| q.map(|v| v as f32))
+        .collect();
+    assert_eq!(flat, q);
+    let flat: Vec<f32> = pairs
+        .iter()
+        .flat_map(|(_, k)| k.map(|v| v as f32))
+        .collect();
+    assert_eq!(flat, k);
+    // Frame 0 sees frames 0-1 and everything after the video; audio sees every key.
+    let ranges = key_ranges_from_pairs(147, &pairs).unwrap();
+    assert_eq!(ranges.row(0), &[[0, 48], [120, 147]]);
+    assert_eq!(ranges.row(60), &[[24, 96], [120, 147]]);
+    assert_eq!(ranges.row(130), &[[0, 147]]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+pub mod denoise;
 pub mod dit;
 pub mod fixture;
 pub mod mlp;
@@ -13,6 +14,7 @@ pub mod rope;
 pub mod weights;
 
 pub use config::{CoordsStyle, DataProxyConfig, EvaluationConfig, ModelConfig, PipelineConfig};
+pub use denoise::ConditionedDit;
 pub use dit::{DitInputs, DitOutputs, MagiHumanDit};
 pub use fixture::run_fixture;
 pub use weights::{checkpoint_specs, param_count, DitWeights};

@@ -3,3 +3,5 @@
 pub mod io;
 pub mod resample;
 pub mod sa_audio;
+pub mod turbo;
+pub mod wan22;

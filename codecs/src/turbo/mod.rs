@@ -1,0 +1,1 @@
+//! The Turbo VAE decoder (`inference/model/turbo_vaed`).

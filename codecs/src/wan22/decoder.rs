@@ -1,0 +1,212 @@
+//! `Decoder3d` of the Wan2.2 VAE, one latent frame per call with its feature cache.
+//!
+//! It is split in two: the trunk (`conv1`, the middle blocks with their full-frame
+//! attention) runs on whole frames; the up path (`upsamples`, `head`) is local in space and
+//! may run on spatial tiles, each with its own cache.
+
+use happyhorse_tensor::{Result, Tensor};
+
+use super::blocks::{dup_up_3d, AttentionBlock, Mode, Resample, ResidualBlock};
+use super::cache::{tap, FeatCache, Taps};
+use super::config::Wan22Config;
+use super::layers::{CausalConv3d, RmsNorm};
+use super::store::Store;
+
+/// One `Up_ResidualBlock`: residual blocks, an optional resample, and the `DupUp3D` shortcut
+/// of the block input.
+struct UpBlock {
+    res: Vec<ResidualBlock>,
+    resample: Option<Resample>,
+    /// (out, ft, fs) of the shortcut, when the block resamples.
+    shortcut: Option<(usize, usize, usize)>,
+}
+
+/// `Decoder3d`.
+pub(crate) struct Decoder {
+    conv1: CausalConv3d,
+    middle: (ResidualBlock, AttentionBlock, ResidualBlock),
+    ups: Vec<UpBlock>,
+    head_norm: RmsNorm,
+    head_conv: CausalConv3d,
+    slots: usize,
+}
+
+impl Decoder {
+    /// Loads `decoder.*`.
+    pub(crate) fn load(store: &Store, cfg: &Wan22Config) -> Result<Decoder> {
+        let dims = cfg.decoder_dims();
+        let mut slots = 0;
+        let conv1 = CausalConv3d::load(
+            store,
+            "decoder.conv1",
+            cfg.z_dim,
+            dims[0],
+            [3; 3],
+            &mut slots,
+        )?;
+        let c0 = dims[0];
+        let middle = (
+            ResidualBlock::load(store, "decoder.middle.0", c0, c0, &mut slots)?,
+            AttentionBlock::load(store, "decoder.middle.1", c0)?,
+            ResidualBlock::load(store, "decoder.middle.2", c0, c0, &mut slots)?,
+        );
+        let n = cfg.dim_mult.len();
+        let mut ups = Vec::with_capacity(n);
+        for i in 0..n {
+            let (cin, cout) = (dims[i], dims[i + 1]);
+            let tup = cfg.temporal_up(i);
+            let up = i != n - 1;
+            let mut res = Vec::new();
+            let mut c = cin;
+            for j in 0..cfg.num_res_blocks + 1 {
+                res.push(ResidualBlock::load(
+                    store,
+                    &format!("decoder.upsamples.{i}.upsamples.{j}"),
+                    c,
+                    cout,
+                    &mut slots,
+                )?);
+                c = cout;
+            }
+            let resample = if up {
+                let mode = if tup { Mode::Up3d } else { Mode::Up2d };
+                let name = format!("decoder.upsamples.{i}.upsamples.{}", cfg.num_res_blocks + 1);
+                Some(Resample::load(store, &name, cout, mode, &mut slots)?)
+            } else {
+                None
+            };
+            let shortcut = up.then_some((cout, if tup { 2 } else { 1 }, 2));
+            ups.push(UpBlock {
+                res,
+                resample,
+                shortcut,
+            });
+        }
+        let c = dims[n];
+        let head_norm = RmsNorm::load(store, "decoder.head.0", c, false)?;
+        let head_conv = CausalConv3d::load(store, "decoder.head.2", c, 12, [3; 3], &mut slots)?;
+        Ok(Decoder {
+            conv1,
+            middle,
+            ups,
+            head_norm,
+            head_conv,
+            slots,
+        })
+    }
+
+    /// A fresh cache (for the trunk, or for one tile of the up path).
+    pub(crate) fn new_cache(&self) -> FeatCache {
+        FeatCache::new(self.slots)
+    }
+
+    /// `conv1` and the middle blocks over one latent frame `[1, z, 1, h, w]`.
+    pub(crate) fn trunk(
+        &self,
+        x: &Tensor,
+        cache: &mut FeatCache,
+        taps: &mut Option<&mut Taps>,
+    ) -> Result<Tensor> {
+        let x = self.conv1.forward(x, Some(cache))?;
+        tap(taps, "decoder.conv1", &x);
+        let x = self.middle.0.forward(&x, Some(cache))?;
+        let x = self.middle.1.forward(&x)?;
+        let x = self.middle.2.forward(&x, Some(cache))?;
+        tap(taps, "decoder.middle.2", &x);
+        Ok(x)
+    }
+
+    /// The up blocks and the head over the trunk output of one chunk: `[1, 12, f, 8h, 8w]`.
+    pub(crate) fn up(
+        &self,
+        x: &Tensor,
+        cache: &mut FeatCache,
+        first_chunk: bool,
+        taps: &mut Option<&mut Taps>,
+    ) -> Result<Tensor> {
+        let mut x = x.clone();
+        for (i, u) in self.ups.iter().enumerate() {
+            let input = x.clone();
+            for r in &u.res {
+                x = r.forward(&x, Some(cache))?;
+            }
+            if let Some(rs) = &u.resample {
+                x = rs.forward(&x, cache)?;
+            }
+            if let Some((out, ft, fs)) = u.shortcut {
+                x = x.add(&dup_up_3d(&input, out, ft, fs, first_chunk)?)?;
+            }
+            tap(taps, &format!("decoder.upsamples.{i}"), &x);
+        }
+        let y = self.head_norm.forward(&x)?.silu()?;
+        let y = self.head_conv.forward(&y, Some(cache))?;
+        tap(taps, "decoder.head.2", &y);
+        Ok(y)
+    }
+
+    /// Latent pixels of context the up path needs on each side of a tile for its output to
+    /// be the untiled output (its spatial receptive radius, rounded up).
+    pub(crate) fn up_halo(&self) -> usize {
+        let mut scale = 1.0f64;
+        let mut r = 0.0f64;
+        for u in &self.ups {
+            r += 2.0 * u.res.len() as f64 / scale;
+            if u.resample.is_some() {
+                scale *= 2.0;
+                r += 1.0 / scale;
+            }
+        }
+        r += 1.0 / scale;
+        r.ceil() as usize
+    }
+
+    /// Estimated peak bytes of running the up path on a tile of `h × w` latent pixels
+    /// (cache after a few chunks plus the largest transient of one chunk, including the
+    /// convolution's column buffer and weight copy).
+    pub(crate) fn up_bytes(&self, h: usize, w: usize) -> usize {
+        let mut cache = 0usize;
+        let mut transient = 0usize;
+        let (mut scale, mut frames) = (1usize, 1usize);
+        let conv_buf = |cin: usize, pos: usize, cout: usize| {
+            2048.min(pos) * cin * 27 * 4 + cout * cin * 27 * 4
+        };
+        for u in &self.ups {
+            let pos = h * w * scale * scale;
+            for r in &u.res {
+                for cin in r.cached_inputs() {
+                    cache += CACHE_FRAMES * cin * pos * 4;
+                    let act = frames * pos * 4 * cin.max(r.out_channels());
+                    transient =
+                        transient.max(4 * act + conv_buf(cin, frames * pos, r.out_channels()));
+                }
+            }
+            if let Some(rs) = &u.resample {
+                let c = u.res.last().map_or(0, |r| r.out_channels());
+                if rs.mode() == Mode::Up3d {
+                    cache += CACHE_FRAMES * c * pos * 4;
+                    frames *= 2;
+                }
+                scale *= 2;
+                let act = frames * pos * 4 * c * 4;
+                transient = transient.max(4 * act + conv_buf(c, frames * pos * 4, c));
+            }
+        }
+        let pos = h * w * scale * scale;
+        let c = self.head_conv.in_channels();
+        cache += CACHE_FRAMES * c * pos * 4;
+        transient.max(4 * frames * pos * c * 4 + conv_buf(c, frames * pos, 12)) + cache
+    }
+
+    /// Estimated peak bytes of the trunk on a full `h × w` latent frame.
+    pub(crate) fn trunk_bytes(&self, h: usize, w: usize) -> usize {
+        let c = self.middle.0.out_channels();
+        let pos = h * w;
+        let cache = 5 * CACHE_FRAMES * c * pos * 4;
+        let conv = 2048.min(pos) * c * 27 * 4 + c * c * 27 * 4;
+        let attn = pos * pos * 4 + 4 * pos * c * 4;
+        cache + conv.max(attn) + 4 * pos * c * 4
+    }
+}
+
+/// Frames each cached convolution keeps.
+const CACHE_FRAMES: usize = super::layers::CACHE_T;

@@ -1,0 +1,54 @@
+//! The `wan22-vae` golden-fixture runner.
+
+use std::path::Path;
+
+use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_tensor::{Device, Result, Tensor};
+
+use super::{video_to_uint8, Taps, Tiling, Wan22Config, Wan22Vae};
+
+/// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
+/// `video`, and returns every output its `meta.json` checks, intermediates included.
+pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+    let meta = Meta::load(case_dir)?;
+    let weights = meta
+        .run
+        .get("weights")
+        .and_then(|v| v.as_str())
+        .unwrap_or("Wan2.2_VAE.pth");
+    let cfg = Wan22Config::from_json_file(&case_dir.join("config.json"))?;
+    let vae = Wan22Vae::load(&case_dir.join(weights), &cfg, device)?;
+    let inputs = case_dir.join("inputs.safetensors");
+    let mut out = Vec::new();
+
+    let latent = load_tensor(&inputs, "latent")?.to_device(device)?;
+    let mut taps = Taps {
+        prefix: String::new(),
+        items: Vec::new(),
+    };
+    let pre = vae.decode_preclamp(&latent, &Tiling::default(), Some(&mut taps))?;
+    let decoded = pre.clamp(-1.0, 1.0)?;
+    out.push(("decoded_preclamp".to_string(), pre));
+    out.push(("frames_uint8".to_string(), video_to_uint8(&decoded)?.0));
+    out.push(("decoded".to_string(), decoded));
+    out.append(&mut taps.items);
+
+    for (input, name) in [("image", "encoded_image"), ("video", "encoded_video")] {
+        let x = load_tensor(&inputs, input)?.to_device(device)?;
+        let mut taps = Taps {
+            prefix: String::new(),
+            items: Vec::new(),
+        };
+        let z = vae.encode_inner(&x, Some(&mut taps))?;
+        out.push((name.to_string(), z));
+        for (n, t) in taps.items {
+            let n = if input == "image" {
+                n.strip_prefix("chunk0.").unwrap_or(&n).to_string()
+            } else {
+                n
+            };
+            out.push((format!("encode_{input}.{n}"), t));
+        }
+    }
+    Ok(out)
+}

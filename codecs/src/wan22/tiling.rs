@@ -1,0 +1,202 @@
+//! Spatial tiling of a decode: overlapping tiles, each decoded with a halo of extra context
+//! that is discarded, then joined with a linear cross-fade over the overlaps.
+//!
+//! With a halo at least the decoder's spatial receptive radius, every kept pixel is the
+//! untiled pixel (the default). Tile sizes come from a memory budget or are given.
+
+use happyhorse_tensor::{bail, ensure, Device, Result, Tensor};
+
+/// How to split a decode into spatial tiles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tiling {
+    /// Bytes the decoder's working memory may use (not counting the decoded video itself):
+    /// the largest tile whose estimate fits is used. `None`: no limit.
+    pub memory_budget: Option<usize>,
+    /// A fixed tile size `[h, w]` in latent pixels (overlap included); overrides the budget.
+    pub tile: Option<[usize; 2]>,
+    /// Latent pixels that consecutive tiles share and cross-fade over.
+    pub overlap: usize,
+    /// Latent pixels of context decoded around each tile and discarded. `None`: the
+    /// decoder's receptive radius, which makes the tiled output equal the untiled one.
+    pub halo: Option<usize>,
+}
+
+impl Default for Tiling {
+    fn default() -> Self {
+        Tiling {
+            memory_budget: None,
+            tile: None,
+            overlap: 2,
+            halo: None,
+        }
+    }
+}
+
+/// One tile: the latent region it keeps and the larger region it decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// Kept rows `[y0, y0 + h)` and columns `[x0, x0 + w)` in latent pixels.
+    pub keep: [usize; 4],
+    /// Decoded rows and columns (`keep` plus the halo, clipped to the latent).
+    pub decode: [usize; 4],
+}
+
+/// Tiles of a `h × w` latent, in row-major order, and the number of tile columns.
+#[derive(Clone, Debug)]
+pub struct TilePlan {
+    /// The tiles.
+    pub tiles: Vec<Tile>,
+    /// Tiles per row.
+    pub cols: usize,
+}
+
+/// Starts and lengths of tiles of length `tile` over `n` sharing `overlap`.
+fn axis(n: usize, tile: usize, overlap: usize) -> Vec<(usize, usize)> {
+    if tile >= n {
+        return vec![(0, n)];
+    }
+    let step = tile.saturating_sub(overlap).max(1);
+    let mut out = Vec::new();
+    let mut s = 0;
+    loop {
+        if s + tile >= n {
+            out.push((n - tile, tile));
+            break;
+        }
+        out.push((s, tile));
+        s += step;
+    }
+    out.dedup();
+    out
+}
+
+impl TilePlan {
+    /// The plan for a `h × w` latent with tiles of `tile` latent pixels.
+    pub fn new(h: usize, w: usize, tile: [usize; 2], overlap: usize, halo: usize) -> TilePlan {
+        let rows = axis(h, tile[0].max(1), overlap);
+        let cols = axis(w, tile[1].max(1), overlap);
+        let mut tiles = Vec::new();
+        for &(y0, th) in &rows {
+            for &(x0, tw) in &cols {
+                let dy0 = y0.saturating_sub(halo);
+                let dx0 = x0.saturating_sub(halo);
+                let dy1 = (y0 + th + halo).min(h);
+                let dx1 = (x0 + tw + halo).min(w);
+                tiles.push(Tile {
+                    keep: [y0, x0, th, tw],
+                    decode: [dy0, dx0, dy1 - dy0, dx1 - dx0],
+                });
+            }
+        }
+        TilePlan {
+            tiles,
+            cols: cols.len(),
+        }
+    }
+
+    /// Picks the tile size for `opts`: the fixed size, else the largest square-ish tile whose
+    /// decoded region (with halo) `bytes(h, w)` estimates within the budget, else one tile.
+    pub fn choose(
+        h: usize,
+        w: usize,
+        opts: &Tiling,
+        halo: usize,
+        bytes: impl Fn(usize, usize) -> usize,
+    ) -> Result<TilePlan> {
+        let halo = opts.halo.unwrap_or(halo);
+        if let Some(t) = opts.tile {
+            ensure!(
+                t[0] > opts.overlap && t[1] > opts.overlap,
+                "tile {t:?} must be larger than the overlap {}",
+                opts.overlap
+            );
+            return Ok(TilePlan::new(h, w, t, opts.overlap, halo));
+        }
+        let Some(budget) = opts.memory_budget else {
+            return Ok(TilePlan::new(h, w, [h, w], opts.overlap, halo));
+        };
+        let region = |t: usize, n: usize| (t + 2 * halo).min(n);
+        for t in (opts.overlap + 1..=h.max(w)).rev() {
+            let (th, tw) = (t.min(h), t.min(w));
+            if bytes(region(th, h), region(tw, w)) <= budget {
+                return Ok(TilePlan::new(h, w, [th, tw], opts.overlap, halo));
+            }
+        }
+        let t = opts.overlap + 1;
+        bail!(
+            "memory budget of {budget} bytes is too small: the smallest tile ({t}×{t} latent pixels plus a halo of {halo}) needs about {} bytes",
+            bytes(region(t, h), region(t, w))
+        )
+    }
+}
+
+/// Joins pieces laid along `dim` (each `(start, tensor)`, start in the same units as the
+/// tensor's extent along `dim`), cross-fading linearly where consecutive pieces overlap.
+pub(crate) fn blend_along(
+    parts: Vec<(usize, Tensor)>,
+    dim: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let mut it = parts.into_iter();
+    let (start, mut acc) = it
+        .next()
+        .ok_or_else(|| happyhorse_tensor::Error::msg("no tiles to join"))?;
+    for (s, t) in it {
+        let acc_len = acc.shape()[dim];
+        let end = start + acc_len;
+        ensure!(
+            s >= start && s <= end,
+            "tiles are not in order along dim {dim}"
+        );
+        let ov = end - s;
+        let len = t.shape()[dim];
+        ensure!(
+            ov <= len,
+            "a tile lies inside its neighbour along dim {dim}"
+        );
+        let d = dim as isize;
+        acc = if ov == 0 {
+            Tensor::cat(&[&acc, &t], d)?
+        } else {
+            let ramp: Vec<f32> = (0..ov).map(|i| (i + 1) as f32 / (ov + 1) as f32).collect();
+            let mut shape = vec![1; acc.rank()];
+            shape[dim] = ov;
+            let ramp = Tensor::from_vec(ramp, &shape)?.to_device(device)?;
+            let a = acc.narrow(d, acc_len - ov, ov)?;
+            let b = t.narrow(d, 0, ov)?;
+            let mixed = a.add(&b.sub(&a)?.mul(&ramp)?)?;
+            let left = acc.narrow(d, 0, acc_len - ov)?;
+            let right = t.narrow(d, ov, len - ov)?;
+            Tensor::cat(&[&left, &mixed, &right], d)?
+        };
+    }
+    Ok(acc)
+}
+
+/// Joins decoded tiles (`[B, C, T, H, W]` of each tile's kept region, `px` pixels per
+/// latent pixel) into the full frame.
+pub(crate) fn join_tiles(
+    plan: &TilePlan,
+    tiles: Vec<Tensor>,
+    px: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    ensure!(
+        tiles.len() == plan.tiles.len(),
+        "expected {} tiles, got {}",
+        plan.tiles.len(),
+        tiles.len()
+    );
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    for (i, (tile, t)) in plan.tiles.iter().zip(tiles).enumerate() {
+        row.push((tile.keep[1] * px, t));
+        if (i + 1) % plan.cols == 0 {
+            rows.push((
+                tile.keep[0] * px,
+                blend_along(std::mem::take(&mut row), 4, device)?,
+            ));
+        }
+    }
+    blend_along(rows, 3, device)
+}

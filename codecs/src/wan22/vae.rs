@@ -1,0 +1,250 @@
+//! `Wan22Vae`: the Wan2.2 video VAE (48 latent channels, 4×16×16 compression), decoding
+//! chunk by chunk with the causal feature cache and encoding 1, 4, 4, … frame chunks.
+
+use std::path::Path;
+
+use happyhorse_tensor::io::open_weights;
+use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+
+use super::cache::{tap, Taps};
+use super::config::Wan22Config;
+use super::decoder::Decoder;
+use super::encoder::Encoder;
+use super::layers::CausalConv3d;
+use super::patchify::{patchify, unpatchify};
+use super::store::Store;
+use super::tiling::{join_tiles, TilePlan, Tiling};
+
+/// The Wan2.2 VAE with its weights on one device.
+pub struct Wan22Vae {
+    cfg: Wan22Config,
+    encoder: Encoder,
+    decoder: Decoder,
+    conv1: CausalConv3d,
+    conv2: CausalConv3d,
+    mean: Tensor,
+    inv_std: Tensor,
+    device: Device,
+    tiling: Tiling,
+}
+
+impl Wan22Vae {
+    /// Loads the VAE from `Wan2.2_VAE.pth` (or a safetensors file with the same keys).
+    pub fn load(weights_path: &Path, config: &Wan22Config, device: &Device) -> Result<Wan22Vae> {
+        config.validate()?;
+        let src = open_weights(weights_path)?;
+        let store = Store::new(src, device, &[""]);
+        Self::from_store(&store, config)
+            .with_context(|| format!("loading the Wan2.2 VAE from {}", weights_path.display()))
+    }
+
+    fn from_store(store: &Store, cfg: &Wan22Config) -> Result<Wan22Vae> {
+        let z = cfg.z_dim;
+        let mut no_slots = 0;
+        let conv1 = CausalConv3d::load(store, "conv1", 2 * z, 2 * z, [1; 3], &mut no_slots)?;
+        let conv2 = CausalConv3d::load(store, "conv2", z, z, [1; 3], &mut no_slots)?;
+        let device = store.device().clone();
+        let stat = |v: &[f32]| -> Result<Tensor> {
+            Tensor::from_vec(v.to_vec(), &[1, z, 1, 1, 1])?.to_device(&device)
+        };
+        let inv: Vec<f32> = cfg.std.iter().map(|s| 1.0 / s).collect();
+        Ok(Wan22Vae {
+            encoder: Encoder::load(store, cfg)?,
+            decoder: Decoder::load(store, cfg)?,
+            conv1,
+            conv2,
+            mean: stat(&cfg.mean)?,
+            inv_std: stat(&inv)?,
+            device,
+            cfg: cfg.clone(),
+            tiling: Tiling::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Wan22Config {
+        &self.cfg
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Uses `tiling` for [`Wan22Vae::decode`].
+    pub fn with_tiling(mut self, tiling: Tiling) -> Wan22Vae {
+        self.tiling = tiling;
+        self
+    }
+
+    /// The tiling [`Wan22Vae::decode`] uses.
+    pub fn tiling(&self) -> &Tiling {
+        &self.tiling
+    }
+
+    /// Decodes a normalised latent `[1, 48, T, h, w]` or `[48, T, h, w]` into video
+    /// `[1, 3, 1 + 4(T − 1), 16h, 16w]` clamped to [−1, 1].
+    pub fn decode(&self, latent: &Tensor) -> Result<Tensor> {
+        self.decode_with(latent, &self.tiling)
+    }
+
+    /// [`Wan22Vae::decode`] with the given tiling.
+    pub fn decode_with(&self, latent: &Tensor, tiling: &Tiling) -> Result<Tensor> {
+        self.decode_preclamp(latent, tiling, None)?.clamp(-1.0, 1.0)
+    }
+
+    /// The spatial tiles a decode of a `h × w` latent uses under `tiling`.
+    pub fn tile_plan(&self, h: usize, w: usize, tiling: &Tiling) -> Result<TilePlan> {
+        TilePlan::choose(h, w, tiling, self.decoder.up_halo(), |th, tw| {
+            self.decoder.up_bytes(th, tw)
+        })
+    }
+
+    /// Estimated peak working bytes of decoding a `h × w` latent with `plan` (full-frame trunk
+    /// plus one tile of the up path at a time; the decoded video not counted).
+    pub fn estimate_decode_bytes(&self, h: usize, w: usize, plan: &TilePlan) -> usize {
+        let tile = plan
+            .tiles
+            .iter()
+            .map(|t| self.decoder.up_bytes(t.decode[2], t.decode[3]))
+            .max()
+            .unwrap_or(0);
+        self.decoder.trunk_bytes(h, w).max(tile)
+    }
+
+    /// Receptive radius of the tiled part of the decoder, in latent pixels.
+    pub fn decode_halo(&self) -> usize {
+        self.decoder.up_halo()
+    }
+
+    fn check_latent(&self, latent: &Tensor) -> Result<Tensor> {
+        let z = self.cfg.z_dim;
+        let x = match latent.rank() {
+            4 => latent.unsqueeze(0)?,
+            5 => latent.clone(),
+            _ => bail!(
+                "Wan2.2 VAE latent must be [1, {z}, T, h, w] or [{z}, T, h, w], got {:?}",
+                latent.shape()
+            ),
+        };
+        let s = x.shape();
+        ensure!(
+            s[0] == 1 && s[1] == z && s[2] > 0 && s[3] > 0 && s[4] > 0,
+            "Wan2.2 VAE latent must be [1, {z}, T, h, w] or [{z}, T, h, w] with T, h, w > 0, got {:?}",
+            latent.shape()
+        );
+        x.to_device(&self.device)
+    }
+
+    /// The decoder output before the clamp, collecting intermediates into `taps`.
+    pub(crate) fn decode_preclamp(
+        &self,
+        latent: &Tensor,
+        tiling: &Tiling,
+        taps: Option<&mut Taps>,
+    ) -> Result<Tensor> {
+        let mut taps = taps;
+        let z = self.check_latent(latent)?;
+        let (t, h, w) = (z.shape()[2], z.shape()[3], z.shape()[4]);
+        let z = z.div(&self.inv_std)?.add(&self.mean)?;
+        tap(&mut taps, "decode.z_denorm", &z);
+        let x = self.conv2.forward(&z, None)?;
+        tap(&mut taps, "decode.conv2_out", &x);
+        let mut cache = self.decoder.new_cache();
+        let mut trunk = Vec::with_capacity(t);
+        for c in 0..t {
+            set_prefix(&mut taps, &format!("decode.chunk{c}."));
+            trunk.push(
+                self.decoder
+                    .trunk(&x.narrow(2, c, 1)?, &mut cache, &mut taps)?,
+            );
+        }
+        drop(cache);
+        let plan = self.tile_plan(h, w, tiling)?;
+        let single = plan.tiles.len() == 1;
+        let s = self.cfg.spatial_stride();
+        let mut outs = Vec::with_capacity(plan.tiles.len());
+        for tile in &plan.tiles {
+            let [dy, dx, dh, dw] = tile.decode;
+            let mut cache = self.decoder.new_cache();
+            let mut chunks = Vec::with_capacity(t);
+            for (c, tr) in trunk.iter().enumerate() {
+                let xin = tr.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
+                let mut none = None;
+                let tp = if single {
+                    set_prefix(&mut taps, &format!("decode.chunk{c}."));
+                    &mut taps
+                } else {
+                    &mut none
+                };
+                chunks.push(self.decoder.up(&xin, &mut cache, c == 0, tp)?);
+            }
+            let refs: Vec<&Tensor> = chunks.iter().collect();
+            let y = unpatchify(&Tensor::cat(&refs, 2)?)?;
+            drop(chunks);
+            let y = y
+                .narrow(3, (tile.keep[0] - dy) * s, tile.keep[2] * s)?
+                .narrow(4, (tile.keep[1] - dx) * s, tile.keep[3] * s)?
+                .contiguous()?;
+            outs.push(y);
+        }
+        join_tiles(&plan, outs, s, &self.device)
+    }
+
+    /// Encodes video `[1, 3, 1 + 4k, H, W]` (or `[3, F, H, W]`; frames past the last full
+    /// chunk of 4 are dropped, as in the reference) in [−1, 1] into the normalised latent
+    /// `[1, 48, 1 + k, H/16, W/16]`.
+    pub fn encode(&self, video: &Tensor) -> Result<Tensor> {
+        self.encode_inner(video, None)
+    }
+
+    /// [`Wan22Vae::encode`], collecting intermediates (`patchified`, `chunkI.encoder.*`,
+    /// `conv1_out`) into `taps`.
+    pub(crate) fn encode_inner(&self, video: &Tensor, taps: Option<&mut Taps>) -> Result<Tensor> {
+        let mut taps = taps;
+        let x = match video.rank() {
+            4 => video.unsqueeze(0)?,
+            5 => video.clone(),
+            _ => bail!(
+                "Wan2.2 VAE encode needs video [1, 3, F, H, W] or [3, F, H, W], got {:?}",
+                video.shape()
+            ),
+        };
+        let s = x.shape().to_vec();
+        let stride = self.cfg.spatial_stride();
+        ensure!(
+            s[0] == 1 && s[1] == 3 && s[2] > 0 && s[3] > 0 && s[4] > 0 && s[3] % stride == 0 && s[4] % stride == 0,
+            "Wan2.2 VAE encode needs video [1, 3, F, H, W] with H and W multiples of {stride}, got {:?}",
+            video.shape()
+        );
+        let x = patchify(&x.to_device(&self.device)?)?;
+        tap(&mut taps, "patchified", &x);
+        let iters = 1 + (s[2] - 1) / 4;
+        let mut cache = self.encoder.new_cache();
+        let mut outs = Vec::with_capacity(iters);
+        for i in 0..iters {
+            let chunk = if i == 0 {
+                x.narrow(2, 0, 1)?
+            } else {
+                x.narrow(2, 1 + 4 * (i - 1), 4)?
+            };
+            set_prefix(&mut taps, &format!("chunk{i}."));
+            outs.push(
+                self.encoder
+                    .forward(&chunk.contiguous()?, &mut cache, &mut taps)?,
+            );
+        }
+        set_prefix(&mut taps, "");
+        let refs: Vec<&Tensor> = outs.iter().collect();
+        let out = self.conv1.forward(&Tensor::cat(&refs, 2)?, None)?;
+        tap(&mut taps, "conv1_out", &out);
+        let mu = out.narrow(1, 0, self.cfg.z_dim)?;
+        mu.sub(&self.mean)?.mul(&self.inv_std)
+    }
+}
+
+fn set_prefix(taps: &mut Option<&mut Taps>, prefix: &str) {
+    if let Some(tp) = taps.as_deref_mut() {
+        tp.prefix = prefix.to_string();
+    }
+}

@@ -1,0 +1,113 @@
+//! The Wan2.2 VAE against its golden fixture, tiled against untiled decoding, and input
+//! shape errors.
+
+use std::path::Path;
+
+use happyhorse_codecs::wan22::{run_fixture, Tiling, Wan22Config, Wan22Vae};
+use happyhorse_tensor::fixture::{check_case, load_tensor};
+use happyhorse_tensor::{Device, Tensor};
+
+const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");
+
+fn load_vae() -> Wan22Vae {
+    let case = Path::new(CASE);
+    let cfg = Wan22Config::from_json_file(&case.join("config.json")).unwrap();
+    Wan22Vae::load(&case.join("Wan2.2_VAE.pth"), &cfg, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn fixture_passes_every_check() {
+    let outputs = run_fixture(Path::new(CASE), &Device::Cpu).unwrap();
+    let report = check_case(Path::new(CASE), &outputs).unwrap();
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    let compared = report.results.iter().filter(|r| r.passed.is_some()).count();
+    assert_eq!(
+        compared, 35,
+        "every required and optional check is produced\n{report}"
+    );
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    let (a, b) = (a.to_vec().unwrap(), b.to_vec().unwrap());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn tiled_decode_equals_untiled() {
+    let vae = load_vae();
+    let latent = load_tensor(&Path::new(CASE).join("inputs.safetensors"), "latent").unwrap();
+    let latent = latent.narrow(2, 0, 2).unwrap();
+    let untiled = vae.decode_with(&latent, &Tiling::default()).unwrap();
+    let tiling = Tiling {
+        tile: Some([3, 4]),
+        overlap: 2,
+        ..Tiling::default()
+    };
+    let plan = vae.tile_plan(4, 6, &tiling).unwrap();
+    assert_eq!(plan.tiles.len(), 2 * 2, "{plan:?}");
+    let tiled = vae.decode_with(&latent, &tiling).unwrap();
+    assert_eq!(tiled.shape(), &[1, 3, 5, 64, 96]);
+    // decoded_f64 tolerance of the fixture's meta.json.
+    let diff = max_abs_diff(&tiled, &untiled);
+    assert!(
+        diff <= 3.758716091817327e-05,
+        "tiled vs untiled max |diff| = {diff}"
+    );
+
+    // Without the halo, the tiles see zero padding inside the frame: visibly different.
+    let no_halo = Tiling {
+        halo: Some(0),
+        ..tiling
+    };
+    let rough = vae.decode_with(&latent, &no_halo).unwrap();
+    assert!(max_abs_diff(&rough, &untiled) > 1e-3);
+}
+
+#[test]
+fn memory_budget_picks_tiles_that_fit() {
+    let vae = load_vae();
+    let whole = vae.tile_plan(4, 6, &Tiling::default()).unwrap();
+    assert_eq!(whole.tiles.len(), 1);
+    let full = vae.estimate_decode_bytes(4, 6, &whole);
+    let budget = Tiling {
+        memory_budget: Some(full / 2),
+        overlap: 1,
+        halo: Some(0),
+        ..Tiling::default()
+    };
+    let plan = vae.tile_plan(4, 6, &budget).unwrap();
+    assert!(plan.tiles.len() > 1);
+    assert!(
+        vae.estimate_decode_bytes(4, 6, &plan) <= full / 2
+            || vae.estimate_decode_bytes(4, 6, &plan) < full
+    );
+    let tiny = Tiling {
+        memory_budget: Some(16),
+        ..Tiling::default()
+    };
+    let err = vae.tile_plan(4, 6, &tiny).unwrap_err().to_string();
+    assert!(err.contains("memory budget"), "{err}");
+}
+
+#[test]
+fn wrong_latent_shape_is_a_clear_error() {
+    let vae = load_vae();
+    for shape in [
+        vec![1, 16, 2, 4, 6],
+        vec![2, 48, 1, 4, 6],
+        vec![48, 4, 6],
+        vec![1, 48, 0, 4, 6],
+    ] {
+        let z = Tensor::zeros(&shape).unwrap();
+        let err = vae.decode(&z).unwrap_err().to_string();
+        assert!(err.contains("latent must be"), "{shape:?}: {err}");
+    }
+    let bad_video = Tensor::zeros(&[1, 3, 1, 40, 48]).unwrap();
+    let err = vae.encode(&bad_video).unwrap_err().to_string();
+    assert!(err.contains("multiples of 16"), "{err}");
+}

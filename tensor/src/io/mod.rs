@@ -17,7 +17,7 @@ mod zst;
 use std::path::Path;
 
 pub use bytes::TensorBytes;
-pub use pickle::{parse_pickle, Pickle, Value, ValueId};
+pub use pickle::{parse_pickle, Pickle, StorageRef, TensorRef, Value, ValueId};
 pub use prefix::with_prefix;
 pub use safetensors::SafeTensors;
 pub use sharded::ShardedSafeTensors;

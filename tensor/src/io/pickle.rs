@@ -766,7 +766,10 @@ fn global_value(module: &str, name: &str) -> Result<Value> {
 }
 
 fn pairs(items: Vec<ValueId>) -> Result<Vec<(ValueId, ValueId)>> {
-    ensure!(items.len() % 2 == 0, "odd number of items for a dict");
+    ensure!(
+        items.len().is_multiple_of(2),
+        "odd number of items for a dict"
+    );
     Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())
 }
 

@@ -61,8 +61,9 @@ impl TorchStateDict {
         }
         let zip = ZipArchive::from_bytes(file, describe.clone())?;
         let prefix = archive_prefix(&zip)?;
-        if let Some(order) = zip.entry(&format!("{prefix}byteorder")) {
-            let order = zip.read(&order.name.clone())?;
+        let byteorder = format!("{prefix}byteorder");
+        if zip.entry(&byteorder).is_some() {
+            let order = zip.read(&byteorder)?;
             ensure!(
                 order.as_slice() == b"little",
                 "{describe}: big-endian checkpoints are not supported"
@@ -71,14 +72,11 @@ impl TorchStateDict {
         let pkl = zip.read(&format!("{prefix}data.pkl"))?;
         let pickle =
             parse_pickle(pkl.as_slice()).map_err(|e| e.context(format!("{describe}: data.pkl")))?;
-        let dict = select_dict(&pickle, key_path).map_err(|e| e.context(&describe))?;
+        let items = select_dict(&pickle, key_path).map_err(|e| e.context(&describe))?;
 
         let mut storages = HashMap::new();
         let mut tensors = BTreeMap::new();
         let mut unusable = BTreeMap::new();
-        let Value::Dict(items) = pickle.get(dict) else {
-            unreachable!("select_dict returns a dict")
-        };
         for &(key, value) in items {
             let Value::Str(name) = pickle.get(key) else {
                 continue;
@@ -121,8 +119,9 @@ fn archive_prefix(zip: &ZipArchive) -> Result<String> {
         .ok_or_else(|| Error::msg(format!("{}: no data.pkl in the archive", zip.describe())))
 }
 
-/// Follows `key_path` from the root; see [`open_torch_state_dict`].
-fn select_dict(pickle: &Pickle, key_path: &[&str]) -> Result<ValueId> {
+/// The items of the dict found by following `key_path` from the root; see
+/// [`open_torch_state_dict`].
+fn select_dict<'p>(pickle: &'p Pickle, key_path: &[&str]) -> Result<&'p [(ValueId, ValueId)]> {
     let mut node = pickle.root();
     let mut walked = String::from("the top level");
     for key in key_path {
@@ -135,20 +134,23 @@ fn select_dict(pickle: &Pickle, key_path: &[&str]) -> Result<ValueId> {
         })?;
         walked = format!("{walked}[{key:?}]");
     }
-    ensure_dict(pickle, node, &walked)?;
+    let items = ensure_dict(pickle, node, &walked)?;
     if key_path.is_empty() && !holds_tensor(pickle, node) {
-        if let Some(inner) = pickle.dict_get(node, "state_dict") {
-            if matches!(pickle.get(inner), Value::Dict(_)) {
-                return Ok(inner);
-            }
+        if let Some(Value::Dict(inner)) = pickle.dict_get(node, "state_dict").map(|v| pickle.get(v))
+        {
+            return Ok(inner);
         }
     }
-    Ok(node)
+    Ok(items)
 }
 
-fn ensure_dict(pickle: &Pickle, node: ValueId, walked: &str) -> Result<()> {
+fn ensure_dict<'p>(
+    pickle: &'p Pickle,
+    node: ValueId,
+    walked: &str,
+) -> Result<&'p [(ValueId, ValueId)]> {
     match pickle.get(node) {
-        Value::Dict(_) => Ok(()),
+        Value::Dict(items) => Ok(items),
         _ => bail!("{walked} is {}, not a dict", pickle.describe(node)),
     }
 }

@@ -289,3 +289,38 @@ fn malformed_files_give_clear_errors() {
         .to_string();
     assert!(err.contains("/nonexistent/tokenizer.model"), "{err}");
 }
+
+/// Merging by piece score (`tokenizer.model`) and by merge rank (`tokenizer.json`) must agree
+/// on text mixed from every fixture language, digits, emoji and whitespace.
+#[test]
+fn both_forms_agree_on_mixed_text() {
+    let pool: Vec<char> = cases()
+        .iter()
+        .flat_map(|c| c.text.chars())
+        .chain("  \t\n🙂ß0987€ŝ".chars())
+        .collect();
+    let [(_, model), (_, json)] = both_forms();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for n in 1..40 {
+        let text = format!("a{}b{}", " ".repeat(n), "\n".repeat(n));
+        assert_eq!(model.encode(&text).unwrap(), json.encode(&text).unwrap(), "{text:?}");
+    }
+    for _ in 0..2000 {
+        let len = (next() % 40) as usize;
+        let text: String = (0..len)
+            .map(|_| pool[(next() % pool.len() as u64) as usize])
+            .collect();
+        assert_eq!(
+            model.encode(&text).unwrap(),
+            json.encode(&text).unwrap(),
+            "{text:?}"
+        );
+        assert_eq!(model.decode(&model.encode(&text).unwrap()).unwrap(), text);
+    }
+}

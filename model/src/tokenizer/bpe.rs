@@ -27,6 +27,43 @@ pub trait MergeRule {
     fn pair(&self, text: &str, left: &Symbol, right: &Symbol) -> Option<(u32, u32)>;
 }
 
+/// Whether no piece holds U+2581 right after another character: then no merge crosses
+/// the start of a word, and [`words`] may split the text before merging.
+pub fn words_are_independent<'a>(pieces: impl IntoIterator<Item = &'a str>) -> bool {
+    pieces.into_iter().all(|p| {
+        let mut prev = '\u{2581}';
+        p.chars().all(|c| {
+            let ok = c != '\u{2581}' || prev == '\u{2581}';
+            prev = c;
+            ok
+        })
+    })
+}
+
+/// Splits `text` before each U+2581 that follows another character. Merging each part
+/// alone gives the same symbols as merging the whole text when [`words_are_independent`]
+/// holds, with small queues.
+pub fn words(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut prev = '\u{2581}';
+        let cut = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                let cut = c == '\u{2581}' && prev != '\u{2581}';
+                prev = c;
+                cut
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let (word, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(word)
+    })
+}
+
 /// A queued pair: (rank, left index, right index, right's `last` when queued, merged id).
 type Candidate = (u32, usize, usize, usize, u32);
 
@@ -106,6 +143,14 @@ mod tests {
                 frozen: false,
             })
             .collect()
+    }
+
+    #[test]
+    fn word_split() {
+        let parts: Vec<&str> = words("▁▁ab▁c▁▁d").collect();
+        assert_eq!(parts, ["▁▁ab", "▁c", "▁▁d"]);
+        assert!(words_are_independent(["▁ab", "▁▁▁", "a"]));
+        assert!(!words_are_independent(["a▁"]));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct HfBpe {
     unk_id: Option<u32>,
     fuse_unk: bool,
     ignore_merges: bool,
+    /// Whether merging may run word by word (see [`bpe::words_are_independent`]).
+    by_words: bool,
 }
 
 struct RankRule<'a>(&'a HfBpe);
@@ -233,7 +235,9 @@ impl HfBpe {
                     .map(|a| (a.0.clone(), a.1)),
             )
         };
+        let by_words = bpe::words_are_independent(vocab.keys().map(String::as_str));
         let bpe = HfBpe {
+            by_words,
             raw_added: split_added(false),
             normalized_added: split_added(true),
             vocab,
@@ -259,7 +263,13 @@ impl HfBpe {
             for (part, id) in self.normalized_added.split(&normalized) {
                 match id {
                     Some(id) => out.push(id),
-                    None => self.pre_tokenize(part, |word| self.encode_word(word, out)),
+                    None => self.pre_tokenize(part, |word| {
+                        if self.by_words && !self.ignore_merges {
+                            bpe::words(word).for_each(|w| self.encode_word(w, out));
+                        } else {
+                            self.encode_word(word, out);
+                        }
+                    }),
                 }
             }
         }

@@ -26,6 +26,8 @@ pub struct SentencePieceBpe {
     normalizer: SpNormalizer,
     byte_ids: Option<[u32; 256]>,
     unk_id: u32,
+    /// Whether merging may run word by word (see [`bpe::words_are_independent`]).
+    by_words: bool,
 }
 
 struct ScoreRule<'a>(&'a SentencePieceBpe);
@@ -170,6 +172,7 @@ impl SentencePieceBpe {
             },
             byte_ids,
             unk_id,
+            by_words: bpe::words_are_independent(model.pieces.iter().map(|p| p.piece.as_str())),
         };
         Ok((encoder, vocab))
     }
@@ -177,10 +180,20 @@ impl SentencePieceBpe {
     /// Encodes `text` to ids, without special tokens.
     pub fn encode(&self, text: &str, out: &mut Vec<u32>) {
         let normalized = self.normalizer.normalize(text);
+        if self.by_words {
+            for word in bpe::words(&normalized) {
+                self.encode_normalized(word, out);
+            }
+        } else {
+            self.encode_normalized(&normalized, out);
+        }
+    }
+
+    fn encode_normalized(&self, normalized: &str, out: &mut Vec<u32>) {
         let mut symbols = Vec::with_capacity(normalized.len());
         let mut pos = 0;
         while pos < normalized.len() {
-            let (len, id, frozen) = match self.user_defined.longest_at(&normalized, pos) {
+            let (len, id, frozen) = match self.user_defined.longest_at(normalized, pos) {
                 Some((len, id)) => (len, id, true),
                 None => {
                     let len = normalized[pos..].chars().next().map_or(1, char::len_utf8);
@@ -200,7 +213,7 @@ impl SentencePieceBpe {
             });
             pos += len;
         }
-        for s in bpe::merge(&normalized, symbols, &ScoreRule(self)) {
+        for s in bpe::merge(normalized, symbols, &ScoreRule(self)) {
             if s.id != NO_ID {
                 self.push_resegmented(s.id, out);
             } else if let Some(bytes) = &self.byte_ids {

@@ -1,1 +1,14 @@
-//! The Turbo VAE decoder (`inference/model/turbo_vaed`).
+//! The Turbo VAE decoder (`inference/model/turbo_vaed`): a distilled, non-causal, light
+//! decoder of the Wan2.2 48-channel latent, decoded in overlapping sliding windows of
+//! latent frames (and optionally spatial tiles).
+
+mod blocks;
+pub mod config;
+mod decoder;
+pub mod fixture;
+mod layers;
+mod vae;
+
+pub use config::TurboConfig;
+pub use fixture::run_fixture;
+pub use vae::{sliding_windows, TurboVaeDecoder, Window};

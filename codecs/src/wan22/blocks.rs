@@ -246,7 +246,7 @@ impl Resample {
 }
 
 /// `[B, 2C, T, H, W]` → `[B, C, 2T, H, W]`: channel half `s` becomes frame `2t + s`.
-fn interleave_halves(y: &Tensor) -> Result<Tensor> {
+pub(crate) fn interleave_halves(y: &Tensor) -> Result<Tensor> {
     let s = y.shape().to_vec();
     let (b, c2, t, h, w) = (s[0], s[1], s[2], s[3], s[4]);
     let c = c2 / 2;

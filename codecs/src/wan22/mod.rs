@@ -5,13 +5,13 @@
 //! cache, as the reference does, and optionally in overlapping spatial tiles under a memory
 //! budget ([`Tiling`]); encoding runs 1, 4, 4, … frame chunks.
 
-mod blocks;
+pub(crate) mod blocks;
 mod cache;
 pub mod config;
 mod decoder;
 mod encoder;
 pub mod fixture;
-mod layers;
+pub(crate) mod layers;
 pub mod patchify;
 pub(crate) mod store;
 pub mod tiling;
@@ -22,7 +22,7 @@ pub use fixture::run_fixture;
 pub use tiling::{Tile, TilePlan, Tiling};
 pub use vae::Wan22Vae;
 
-pub(crate) use cache::Taps;
+pub(crate) use cache::{tap, Taps};
 
 /// The pipeline's `decode_video` post-processing of video `[1, 3, F, H, W]` in [−1, 1]:
 /// `((x·0.5 + 0.5).clamp(0, 1) · 255)` truncated to integers, as `[F, H, W, 3]` (f32 values

@@ -1,0 +1,115 @@
+//! Turbo VAE layers: the non-causal 3-D convolution (replicate time padding), its
+//! depthwise-separable form, the weightless channel RMSNorm, and pixel shuffle.
+
+use happyhorse_tensor::{ConvParams, PadMode, Result, Tensor};
+
+use crate::wan22::store::Store;
+
+/// `TurboVAEDCausalConv3d` (despite the name, non-causal) or, when depthwise,
+/// `TurboVAEDCausalDepthwiseSeperableConv3d`: time padded by repeating the first and last
+/// frames `(k_t − 1)/2` times, space zero-padded by `k//2`.
+pub(crate) struct Conv {
+    w: Tensor,
+    b: Tensor,
+    k: [usize; 3],
+    /// `Some` for the depthwise-separable form: the pointwise weight and bias.
+    pointwise: Option<(Tensor, Tensor)>,
+}
+
+impl Conv {
+    /// Loads `{name}.conv` (or `{name}.depthwise_conv` + `{name}.pointwise_conv` when `dw`).
+    pub(crate) fn load(
+        store: &Store,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: [usize; 3],
+        dw: bool,
+    ) -> Result<Conv> {
+        if dw {
+            let d = format!("{name}.depthwise_conv");
+            let p = format!("{name}.pointwise_conv");
+            Ok(Conv {
+                w: store.get(&format!("{d}.weight"), &[cin, 1, k[0], k[1], k[2]])?,
+                b: store.get_f32(&format!("{d}.bias"), &[cin])?,
+                k,
+                pointwise: Some((
+                    store.get(&format!("{p}.weight"), &[cout, cin, 1, 1, 1])?,
+                    store.get_f32(&format!("{p}.bias"), &[cout])?,
+                )),
+            })
+        } else {
+            let c = format!("{name}.conv");
+            Ok(Conv {
+                w: store.get(&format!("{c}.weight"), &[cout, cin, k[0], k[1], k[2]])?,
+                b: store.get_f32(&format!("{c}.bias"), &[cout])?,
+                k,
+                pointwise: None,
+            })
+        }
+    }
+
+    /// Spatial receptive radius.
+    pub(crate) fn radius(&self) -> usize {
+        self.k[1] / 2
+    }
+
+    /// Input channels.
+    pub(crate) fn in_channels(&self) -> usize {
+        if self.pointwise.is_some() {
+            self.w.shape()[0]
+        } else {
+            self.w.shape()[1]
+        }
+    }
+
+    /// `x [B, C, T, H, W]` → `[B, C', T, H, W]`.
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let tp = (self.k[0] - 1) / 2;
+        let x = if tp > 0 {
+            x.pad(
+                &[(0, 0), (0, 0), (tp, tp), (0, 0), (0, 0)],
+                PadMode::Replicate,
+                0.0,
+            )?
+        } else {
+            x.clone()
+        };
+        let p = ConvParams {
+            stride: [1; 3],
+            padding: [
+                (0, 0),
+                (self.k[1] / 2, self.k[1] / 2),
+                (self.k[2] / 2, self.k[2] / 2),
+            ],
+            dilation: [1; 3],
+            groups: if self.pointwise.is_some() {
+                self.w.shape()[0]
+            } else {
+                1
+            },
+        };
+        let y = x.conv3d(&self.w, Some(&self.b), &p)?;
+        match &self.pointwise {
+            Some((w, b)) => y.conv3d(w, Some(b), &ConvParams::unit()),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `x · rsqrt(mean over channels of x² + eps)` for `[B, C, …]`.
+pub(crate) fn rms_norm_channels(x: &Tensor, eps: f32) -> Result<Tensor> {
+    let d = x.square()?.mean(1, true)?.add_scalar(eps)?.sqrt()?;
+    x.div(&d)
+}
+
+/// `pixel_shuffle(2)` of every frame: `[B, 4C, T, H, W]` → `[B, C, T, 2H, 2W]`, channel
+/// `c·4 + i·2 + j` going to row offset `i`, column offset `j`.
+pub(crate) fn pixel_shuffle2(x: &Tensor) -> Result<Tensor> {
+    let s = x.shape().to_vec();
+    let (b, c4, t, h, w) = (s[0], s[1], s[2], s[3], s[4]);
+    let c = c4 / 4;
+    x.reshape(&[b, c, 2, 2, t, h, w])?
+        .permute(&[0, 1, 4, 5, 2, 6, 3])?
+        .reshape(&[b, c, t, 2 * h, 2 * w])
+}

@@ -1,0 +1,270 @@
+//! `TurboVaeDecoder`: the sliding-window decode of `TurboVAED.decode`, each window
+//! optionally split into spatial tiles.
+
+use std::path::Path;
+
+use happyhorse_tensor::io::{open_torch_state_dict, open_weights, WeightSource};
+use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+
+use super::config::TurboConfig;
+use super::decoder::Decoder;
+use crate::wan22::store::Store;
+use crate::wan22::tiling::{join_tiles, TilePlan, Tiling};
+use crate::wan22::{tap, Taps, LATENT_MEAN, LATENT_STD};
+
+/// One sliding-window chunk: latent frames `[start, end)`, whether it is the first chunk,
+/// and how many pixel frames to drop at its front and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// First latent frame.
+    pub start: usize,
+    /// One past the last latent frame.
+    pub end: usize,
+    /// Decoded with `is_first_chunk`.
+    pub first: bool,
+    /// Pixel frames dropped at the front.
+    pub trim_front: usize,
+    /// Pixel frames dropped at the back.
+    pub trim_back: usize,
+}
+
+/// The chunks the reference decodes `frames` latent frames in, after padding to
+/// `first_chunk_size + k·step_size` frames; returns them and the number of padding frames.
+pub fn sliding_windows(
+    frames: usize,
+    first_chunk_size: usize,
+    step: usize,
+    overlap_px: usize,
+) -> (Vec<Window>, usize) {
+    let fc = first_chunk_size;
+    let pad = if frames < fc {
+        fc - frames
+    } else if (frames - fc) % step != 0 {
+        step - (frames - fc) % step
+    } else {
+        0
+    };
+    let n = frames + pad;
+    if n == fc {
+        let w = Window {
+            start: 0,
+            end: n,
+            first: true,
+            trim_front: 0,
+            trim_back: 0,
+        };
+        return (vec![w], pad);
+    }
+    let mut out = vec![Window {
+        start: 0,
+        end: fc + 1,
+        first: true,
+        trim_front: 0,
+        trim_back: overlap_px,
+    }];
+    let mut i = fc;
+    while i < n {
+        let last = i + step == n;
+        out.push(Window {
+            start: i - 1,
+            end: if last { i + step } else { i + step + 1 },
+            first: false,
+            trim_front: overlap_px,
+            trim_back: if last { 0 } else { overlap_px },
+        });
+        i += step;
+    }
+    (out, pad)
+}
+
+/// The Turbo VAE decoder (`TurboV3-Wan22-TinyShallow`) with its weights on one device.
+pub struct TurboVaeDecoder {
+    cfg: TurboConfig,
+    decoder: Decoder,
+    mean: Tensor,
+    inv_std: Tensor,
+    device: Device,
+    tiling: Tiling,
+}
+
+impl TurboVaeDecoder {
+    /// Loads the decoder from its JSON config and its checkpoint: a torch `.ckpt` / `.pth`
+    /// whose `ema_state_dict` holds the weights (keys `module.decoder.*`, `decoder.*` or
+    /// bare), or a safetensors file with those keys.
+    pub fn load(json_config: &Path, ckpt: &Path, device: &Device) -> Result<TurboVaeDecoder> {
+        let cfg = TurboConfig::from_json_file(json_config)?;
+        Self::load_with_config(&cfg, ckpt, device)
+    }
+
+    /// [`TurboVaeDecoder::load`] with an already read configuration.
+    pub fn load_with_config(
+        cfg: &TurboConfig,
+        ckpt: &Path,
+        device: &Device,
+    ) -> Result<TurboVaeDecoder> {
+        cfg.validate()?;
+        let src = open_checkpoint(ckpt)?;
+        let store = Store::new(src, device, &["module.decoder.", "decoder.", "module.", ""]);
+        let decoder = Decoder::load(&store, cfg)
+            .with_context(|| format!("loading the Turbo VAE decoder from {}", ckpt.display()))?;
+        let stat = |v: &[f32]| -> Result<Tensor> {
+            Tensor::from_vec(v.to_vec(), &[1, 48, 1, 1, 1])?.to_device(device)
+        };
+        let inv: Vec<f32> = LATENT_STD.iter().map(|s| 1.0 / s).collect();
+        Ok(TurboVaeDecoder {
+            cfg: cfg.clone(),
+            decoder,
+            mean: stat(&LATENT_MEAN)?,
+            inv_std: stat(&inv)?,
+            device: device.clone(),
+            tiling: Tiling::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TurboConfig {
+        &self.cfg
+    }
+
+    /// Uses `tiling` for [`TurboVaeDecoder::decode`].
+    pub fn with_tiling(mut self, tiling: Tiling) -> TurboVaeDecoder {
+        self.tiling = tiling;
+        self
+    }
+
+    /// Decodes a normalised latent `[1, 48, T, h, w]` or `[48, T, h, w]` into video
+    /// `[1, 3, 1 + 4(T − 1), 16h, 16w]` (not clamped, as the reference).
+    pub fn decode(&self, latent: &Tensor) -> Result<Tensor> {
+        self.decode_inner(latent, &self.tiling, None)
+    }
+
+    /// [`TurboVaeDecoder::decode`] with the given tiling.
+    pub fn decode_with(&self, latent: &Tensor, tiling: &Tiling) -> Result<Tensor> {
+        self.decode_inner(latent, tiling, None)
+    }
+
+    /// Latent frames of the largest sliding-window chunk.
+    fn max_window(&self) -> usize {
+        (self.cfg.first_chunk_size + 1).max(self.cfg.step_size + 2)
+    }
+
+    /// The spatial tiles each window of a `h × w` latent uses under `tiling`.
+    pub fn tile_plan(&self, h: usize, w: usize, tiling: &Tiling) -> Result<TilePlan> {
+        let frames = self.max_window();
+        TilePlan::choose(h, w, tiling, self.decoder.halo(), |th, tw| {
+            self.decoder.bytes(frames, th, tw)
+        })
+    }
+
+    /// Estimated peak working bytes of one window decoded with `plan` (the decoded video not
+    /// counted).
+    pub fn estimate_decode_bytes(&self, plan: &TilePlan) -> usize {
+        let frames = self.max_window();
+        plan.tiles
+            .iter()
+            .map(|t| self.decoder.bytes(frames, t.decode[2], t.decode[3]))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Receptive radius of the decoder in latent pixels.
+    pub fn decode_halo(&self) -> usize {
+        self.decoder.halo()
+    }
+
+    pub(crate) fn decode_inner(
+        &self,
+        latent: &Tensor,
+        tiling: &Tiling,
+        taps: Option<&mut Taps>,
+    ) -> Result<Tensor> {
+        let mut taps = taps;
+        let z = match latent.rank() {
+            4 => latent.unsqueeze(0)?,
+            5 => latent.clone(),
+            _ => bail!(
+                "Turbo VAE latent must be [1, 48, T, h, w] or [48, T, h, w], got {:?}",
+                latent.shape()
+            ),
+        };
+        let s = z.shape().to_vec();
+        ensure!(
+            s[0] == 1 && s[1] == 48 && s[2] > 0 && s[3] > 0 && s[4] > 0,
+            "Turbo VAE latent must be [1, 48, T, h, w] or [48, T, h, w] with T, h, w > 0, got {:?}",
+            latent.shape()
+        );
+        let (t, h, w) = (s[2], s[3], s[4]);
+        let z = z
+            .to_device(&self.device)?
+            .div(&self.inv_std)?
+            .add(&self.mean)?;
+        let tc = self.cfg.temporal_compression_ratio;
+        let (windows, pad) = sliding_windows(t, self.cfg.first_chunk_size, self.cfg.step_size, tc);
+        let z = if pad > 0 {
+            let last = z.narrow(2, t - 1, 1)?.broadcast_as(&[1, 48, pad, h, w])?;
+            Tensor::cat(&[&z, &last], 2)?
+        } else {
+            z
+        };
+        tap(&mut taps, "decode.z_denorm_padded", &z);
+        let plan = self.tile_plan(h, w, tiling)?;
+        let px = self.cfg.spatial_compression_ratio;
+        let mut parts = Vec::with_capacity(windows.len());
+        for (c, win) in windows.iter().enumerate() {
+            let x = z.narrow(2, win.start, win.end - win.start)?;
+            if let Some(tp) = taps.as_deref_mut() {
+                tp.prefix = format!("decode.chunk{c}.");
+            }
+            let out = self.decode_window(&x, win.first, &plan, px, &mut taps)?;
+            tap(&mut taps, "decoder_out", &out);
+            let f = out.shape()[2];
+            ensure!(
+                f > win.trim_front + win.trim_back,
+                "window {win:?} decoded only {f} frames"
+            );
+            parts.push(out.narrow(2, win.trim_front, f - win.trim_front - win.trim_back)?);
+        }
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        let out = Tensor::cat(&refs, 2)?;
+        let f = out.shape()[2];
+        out.narrow(2, 0, f - pad * tc)?.contiguous()
+    }
+
+    fn decode_window(
+        &self,
+        x: &Tensor,
+        first: bool,
+        plan: &TilePlan,
+        px: usize,
+        taps: &mut Option<&mut Taps>,
+    ) -> Result<Tensor> {
+        if plan.tiles.len() == 1 {
+            return self.decoder.forward(&x.contiguous()?, first, taps);
+        }
+        let mut outs = Vec::with_capacity(plan.tiles.len());
+        for tile in &plan.tiles {
+            let [dy, dx, dh, dw] = tile.decode;
+            let xin = x.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
+            let y = self.decoder.forward(&xin, first, &mut None)?;
+            let y = y
+                .narrow(3, (tile.keep[0] - dy) * px, tile.keep[2] * px)?
+                .narrow(4, (tile.keep[1] - dx) * px, tile.keep[3] * px)?
+                .contiguous()?;
+            outs.push(y);
+        }
+        join_tiles(plan, outs, px, &self.device)
+    }
+}
+
+/// Opens a Turbo checkpoint: the `ema_state_dict` of a torch file, or a safetensors file.
+fn open_checkpoint(path: &Path) -> Result<Box<dyn WeightSource>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(".safetensors") || path.is_dir() {
+        open_weights(path)
+    } else {
+        open_torch_state_dict(path, &["ema_state_dict"])
+    }
+}

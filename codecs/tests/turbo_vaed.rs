@@ -1,0 +1,122 @@
+//! The Turbo VAE decoder against its golden fixture, the sliding-window plan, tiled against
+//! untiled decoding, key spellings, and input shape errors.
+
+use std::path::Path;
+
+use happyhorse_codecs::turbo::{
+    run_fixture, sliding_windows, TurboConfig, TurboVaeDecoder, Window,
+};
+use happyhorse_codecs::wan22::Tiling;
+use happyhorse_tensor::fixture::{check_case, load_tensor};
+use happyhorse_tensor::{Device, Tensor};
+
+const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
+
+fn load() -> TurboVaeDecoder {
+    let case = Path::new(CASE);
+    TurboVaeDecoder::load(
+        &case.join("config.json"),
+        &case.join("checkpoint-340000.ckpt"),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+#[test]
+fn fixture_passes_every_check() {
+    let outputs = run_fixture(Path::new(CASE), &Device::Cpu).unwrap();
+    let report = check_case(Path::new(CASE), &outputs).unwrap();
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    let compared = report.results.iter().filter(|r| r.passed.is_some()).count();
+    assert_eq!(
+        compared, 17,
+        "every required and optional check is produced\n{report}"
+    );
+}
+
+#[test]
+fn sliding_windows_follow_the_chunk_plan() {
+    // meta.json chunk_plan of the public case: 5 frames, fc 2, step 2, one padding frame.
+    let (w, pad) = sliding_windows(5, 2, 2, 4);
+    assert_eq!(pad, 1);
+    let win = |start, end, first, trim_front, trim_back| Window {
+        start,
+        end,
+        first,
+        trim_front,
+        trim_back,
+    };
+    assert_eq!(
+        w,
+        vec![
+            win(0, 3, true, 0, 4),
+            win(1, 5, false, 4, 4),
+            win(3, 6, false, 4, 0)
+        ]
+    );
+    assert_eq!(
+        sliding_windows(1, 2, 2, 4),
+        (vec![win(0, 2, true, 0, 0)], 1)
+    );
+    let (w, pad) = sliding_windows(21, 7, 7, 4);
+    assert_eq!((w.len(), pad), (3, 0));
+}
+
+#[test]
+fn tiled_decode_equals_untiled() {
+    let vae = load();
+    let latent = load_tensor(&Path::new(CASE).join("inputs.safetensors"), "latent").unwrap();
+    let latent = latent.narrow(2, 0, 2).unwrap();
+    let untiled = vae.decode_with(&latent, &Tiling::default()).unwrap();
+    let tiling = Tiling {
+        tile: Some([2, 3]),
+        overlap: 1,
+        ..Tiling::default()
+    };
+    assert_eq!(vae.tile_plan(3, 4, &tiling).unwrap().tiles.len(), 2 * 2);
+    let tiled = vae.decode_with(&latent, &tiling).unwrap();
+    assert_eq!(tiled.shape(), untiled.shape());
+    let (a, b) = (tiled.to_vec().unwrap(), untiled.to_vec().unwrap());
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    // decoded_f64 tolerance of the fixture's meta.json.
+    assert!(
+        diff <= 6.891830956354261e-05,
+        "tiled vs untiled max |diff| = {diff}"
+    );
+}
+
+#[test]
+fn safetensors_with_decoder_keys_loads_the_same_weights() {
+    let case = Path::new(CASE);
+    let weights = case.join("weights.safetensors");
+    let cfg = TurboConfig::from_json_file(&case.join("config.json")).unwrap();
+    let a = TurboVaeDecoder::load_with_config(&cfg, &weights, &Device::Cpu).unwrap();
+    let b = load();
+    let z = load_tensor(&case.join("inputs.safetensors"), "latent_single").unwrap();
+    assert_eq!(
+        a.decode(&z).unwrap().to_vec().unwrap(),
+        b.decode(&z).unwrap().to_vec().unwrap()
+    );
+}
+
+#[test]
+fn wrong_latent_shape_is_a_clear_error() {
+    let vae = load();
+    for shape in [
+        vec![1, 16, 2, 3, 4],
+        vec![2, 48, 1, 3, 4],
+        vec![48, 3, 4],
+        vec![48, 0, 3, 4],
+    ] {
+        let err = vae
+            .decode(&Tensor::zeros(&shape).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("latent must be"), "{shape:?}: {err}");
+    }
+}

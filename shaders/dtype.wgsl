@@ -23,9 +23,16 @@ fn load_NAME(i: u32) -> f32 {
 }
 //# I64
 fn load_NAME(i: u32) -> f32 {
-    let lo = NAME[2u * i];
-    let hi = bitcast<i32>(NAME[2u * i + 1u]);
-    return f32(hi) * 4294967296.0 + f32(lo);
+    // Magnitude of the two's complement pair, converted with one rounding below 2^32.
+    var lo = NAME[2u * i];
+    var hi = NAME[2u * i + 1u];
+    let neg = (hi >> 31u) == 1u;
+    if (neg) {
+        lo = ~lo + 1u;
+        hi = ~hi + select(0u, 1u, lo == 0u);
+    }
+    let m = f32(hi) * 4294967296.0 + f32(lo);
+    return select(m, -m, neg);
 }
 //# F64
 fn load_NAME(i: u32) -> f32 {

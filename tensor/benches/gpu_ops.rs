@@ -58,14 +58,23 @@ fn time_gpu(ctx: &GpuContext, kernel: &str, reps: usize, f: impl Fn() -> Result<
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "quick");
     let dev = Device::gpu()?;
-    let Device::Gpu(ctx) = &dev else { unreachable!() };
+    let Device::Gpu(ctx) = &dev else {
+        unreachable!()
+    };
     println!("{}\n", ctx.info());
-    println!("{:<34} {:>12} {:>12} {:>8}", "kernel", "CPU GFLOP/s", "GPU GFLOP/s", "ratio");
+    println!(
+        "{:<34} {:>12} {:>12} {:>8}",
+        "kernel", "CPU GFLOP/s", "GPU GFLOP/s", "ratio"
+    );
     let row = |name: String, flops: f64, cpu: f64, gpu: f64| {
         let (c, g) = (flops / cpu / 1e9, flops / gpu / 1e9);
         println!("{name:<34} {c:>12.1} {g:>12.1} {:>8.2}", g / c);
     };
-    let sizes: &[usize] = if quick { &[256, 512] } else { &[256, 512, 1024, 2048] };
+    let sizes: &[usize] = if quick {
+        &[256, 512]
+    } else {
+        &[256, 512, 1024, 2048]
+    };
     for &n in sizes {
         let reps = if n >= 1024 { 2 } else { 4 };
         let x = rand(&[n, n], 1);
@@ -74,7 +83,12 @@ fn main() -> Result<()> {
             let (xg, wg) = (x.to_device(&dev)?, w.to_device(&dev)?);
             let cpu = time_cpu(reps, || x.linear(&w, None));
             let gpu = time_gpu(ctx, "gemm", reps, || xg.linear(&wg, None));
-            row(format!("linear {n}³ {dt}"), 2.0 * (n as f64).powi(3), cpu, gpu);
+            row(
+                format!("linear {n}³ {dt}"),
+                2.0 * (n as f64).powi(3),
+                cpu,
+                gpu,
+            );
         }
     }
     let lens: &[usize] = if quick { &[512] } else { &[1024, 4096] };
@@ -83,11 +97,19 @@ fn main() -> Result<()> {
         let q = rand(&[b, h, l, d], 3);
         let k = rand(&[b, h / 4, l, d], 4);
         let v = rand(&[b, h / 4, l, d], 5);
-        let opts = AttentionOpts { scale: 1.0 / (d as f32).sqrt(), ..Default::default() };
+        let opts = AttentionOpts {
+            scale: 1.0 / (d as f32).sqrt(),
+            ..Default::default()
+        };
         let (qg, kg, vg) = (q.to_device(&dev)?, k.to_device(&dev)?, v.to_device(&dev)?);
         let cpu = time_cpu(2, || q.attention(&k, &v, &opts));
         let gpu = time_gpu(ctx, "attention", 2, || qg.attention(&kg, &vg, &opts));
-        row(format!("attention L={l} H={h} D={d} gqa"), 4.0 * (b * h * l * l * d) as f64, cpu, gpu);
+        row(
+            format!("attention L={l} H={h} D={d} gqa"),
+            4.0 * (b * h * l * l * d) as f64,
+            cpu,
+            gpu,
+        );
     }
     let x = rand(&[1, 64, 4, 32, 32], 6);
     let w = rand(&[64, 64, 3, 3, 3], 7);
@@ -98,6 +120,11 @@ fn main() -> Result<()> {
     let (xg, wg) = (x.to_device(&dev)?, w.to_device(&dev)?);
     let cpu = time_cpu(2, || x.conv3d(&w, None, &p));
     let gpu = time_gpu(ctx, "conv3d", 2, || xg.conv3d(&wg, None, &p));
-    row("conv3d 64→64 k3 4×32×32".into(), 2.0 * (64 * 64 * 27 * 4 * 32 * 32) as f64, cpu, gpu);
+    row(
+        "conv3d 64→64 k3 4×32×32".into(),
+        2.0 * (64 * 64 * 27 * 4 * 32 * 32) as f64,
+        cpu,
+        gpu,
+    );
     Ok(())
 }

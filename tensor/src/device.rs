@@ -16,6 +16,38 @@ pub enum Device {
 }
 
 impl Device {
+    /// A hardware GPU when one is present (honouring `WGPU_BACKEND`), else the CPU.
+    pub fn auto() -> Device {
+        #[cfg(feature = "gpu")]
+        if let Ok(ctx) = crate::gpu::GpuContext::shared(false) {
+            return Device::Gpu(ctx);
+        }
+        Device::Cpu
+    }
+
+    /// The GPU (a software adapter such as lavapipe is accepted when no hardware one is
+    /// present), or an error naming why there is none.
+    pub fn gpu() -> crate::Result<Device> {
+        #[cfg(feature = "gpu")]
+        {
+            let ctx = crate::gpu::GpuContext::shared(false)
+                .or_else(|_| crate::gpu::GpuContext::shared(true))?;
+            Ok(Device::Gpu(ctx))
+        }
+        #[cfg(not(feature = "gpu"))]
+        crate::bail!("this build has no GPU backend (enable the `gpu` feature)")
+    }
+
+    /// Parses `auto`, `gpu` or `cpu`.
+    pub fn parse(name: &str) -> crate::Result<Device> {
+        match name.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Device::auto()),
+            "gpu" => Device::gpu(),
+            "cpu" => Ok(Device::Cpu),
+            other => crate::bail!("unknown device {other:?} (expected auto, gpu or cpu)"),
+        }
+    }
+
     /// Whether this is the CPU.
     pub fn is_cpu(&self) -> bool {
         matches!(self, Device::Cpu)

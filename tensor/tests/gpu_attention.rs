@@ -31,7 +31,10 @@ fn attention_plain_and_gqa() {
     let q = rand(&[2, 4, 37, 16], 1);
     let k = rand(&[2, 2, 45, 16], 2);
     let v = rand(&[2, 2, 45, 24], 3);
-    let opts = AttentionOpts { scale: 0.25, ..Default::default() };
+    let opts = AttentionOpts {
+        scale: 0.25,
+        ..Default::default()
+    };
     check("plain gqa", &q, &k, &v, &opts);
 }
 
@@ -67,7 +70,11 @@ fn attention_masks_window_ranges_softcap() {
         ..Default::default()
     };
     check("key ranges", &q, &k, &v, &only_ranges);
-    let window = AttentionOpts { scale: 0.3, window: Some(4), ..Default::default() };
+    let window = AttentionOpts {
+        scale: 0.3,
+        window: Some(4),
+        ..Default::default()
+    };
     check("window", &q, &k, &v, &window);
 }
 
@@ -77,5 +84,14 @@ fn attention_large_heads_and_strided_views() {
     let q = rand(&[1, 19, 2, 256], 7).transpose(1, 2).unwrap();
     let k = rand(&[1, 21, 1, 256], 8).transpose(1, 2).unwrap();
     let v = rand(&[1, 21, 1, 256], 9).transpose(1, 2).unwrap();
-    check("d=256 views", &q, &k, &v, &AttentionOpts { scale: 1.0 / 16.0, ..Default::default() });
+    check(
+        "d=256 views",
+        &q,
+        &k,
+        &v,
+        &AttentionOpts {
+            scale: 1.0 / 16.0,
+            ..Default::default()
+        },
+    );
 }

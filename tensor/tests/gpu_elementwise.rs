@@ -20,14 +20,40 @@ fn unary_ops_match_cpu() {
     let pos = x.unary(UnaryOp::Abs).unwrap().add_scalar(0.01).unwrap();
     let posg = pos.to_device(&dev).unwrap();
     use UnaryOp::*;
-    for op in [Silu, GeluTanh, GeluErf, Sigmoid, Exp, Tanh, Neg, Abs, Square, Sin, Cos, Relu, Softplus] {
-        assert_close(&format!("{op:?}"), &xg.unary(op).unwrap(), &x.unary(op).unwrap(), TRANSCENDENTAL, 1e-6);
+    for op in [
+        Silu, GeluTanh, GeluErf, Sigmoid, Exp, Tanh, Neg, Abs, Square, Sin, Cos, Relu, Softplus,
+    ] {
+        assert_close(
+            &format!("{op:?}"),
+            &xg.unary(op).unwrap(),
+            &x.unary(op).unwrap(),
+            TRANSCENDENTAL,
+            1e-6,
+        );
     }
     for op in [Log, Sqrt, Rsqrt, Recip] {
-        assert_close(&format!("{op:?}"), &posg.unary(op).unwrap(), &pos.unary(op).unwrap(), TRANSCENDENTAL, 1e-6);
+        assert_close(
+            &format!("{op:?}"),
+            &posg.unary(op).unwrap(),
+            &pos.unary(op).unwrap(),
+            TRANSCENDENTAL,
+            1e-6,
+        );
     }
-    assert_close("affine", &xg.affine(0.5, -2.0).unwrap(), &x.affine(0.5, -2.0).unwrap(), 0.0, 0.0);
-    assert_close("clamp", &xg.clamp(-1.0, 0.5).unwrap(), &x.clamp(-1.0, 0.5).unwrap(), 0.0, 0.0);
+    assert_close(
+        "affine",
+        &xg.affine(0.5, -2.0).unwrap(),
+        &x.affine(0.5, -2.0).unwrap(),
+        0.0,
+        0.0,
+    );
+    assert_close(
+        "clamp",
+        &xg.clamp(-1.0, 0.5).unwrap(),
+        &x.clamp(-1.0, 0.5).unwrap(),
+        0.0,
+        0.0,
+    );
 }
 
 #[test]
@@ -36,7 +62,11 @@ fn binary_broadcasting_and_views_match_cpu() {
     let a = rand(&[3, 5, 17], 2);
     let b = rand(&[5, 1], 3).add_scalar(2.0).unwrap();
     let c = rand(&[17, 3], 4);
-    let (ag, bg, cg) = (a.to_device(&dev).unwrap(), b.to_device(&dev).unwrap(), c.to_device(&dev).unwrap());
+    let (ag, bg, cg) = (
+        a.to_device(&dev).unwrap(),
+        b.to_device(&dev).unwrap(),
+        c.to_device(&dev).unwrap(),
+    );
     let ct = c.transpose(0, 1).unwrap().unsqueeze(1).unwrap();
     let ctg = cg.transpose(0, 1).unwrap().unsqueeze(1).unwrap();
     for (name, g, r) in [
@@ -45,7 +75,11 @@ fn binary_broadcasting_and_views_match_cpu() {
         ("mul", ag.mul(&ag).unwrap(), a.mul(&a).unwrap()),
         ("div", ag.div(&bg).unwrap(), a.div(&b).unwrap()),
         ("max", ag.maximum(&ctg).unwrap(), a.maximum(&ct).unwrap()),
-        ("min", ag.minimum(&bg.neg().unwrap()).unwrap(), a.minimum(&b.neg().unwrap()).unwrap()),
+        (
+            "min",
+            ag.minimum(&bg.neg().unwrap()).unwrap(),
+            a.minimum(&b.neg().unwrap()).unwrap(),
+        ),
     ] {
         // Division is correctly rounded only to 2.5 ULP in Vulkan.
         assert_close(name, &g, &r, 3.0 * f32::EPSILON, 0.0);
@@ -60,8 +94,20 @@ fn strided_views_and_casts_match_cpu() {
     let view = |t: &Tensor| t.permute(&[2, 0, 1]).unwrap().narrow(0, 3, 5).unwrap();
     let gv = view(&xg).contiguous().unwrap();
     assert!(gv.is_contiguous());
-    assert_close("permuted narrow", &gv, &view(&x).contiguous().unwrap(), 0.0, 0.0);
-    assert_close("reshape of a view", &view(&xg).reshape(&[5, 24]).unwrap(), &view(&x).reshape(&[5, 24]).unwrap(), 0.0, 0.0);
+    assert_close(
+        "permuted narrow",
+        &gv,
+        &view(&x).contiguous().unwrap(),
+        0.0,
+        0.0,
+    );
+    assert_close(
+        "reshape of a view",
+        &view(&xg).reshape(&[5, 24]).unwrap(),
+        &view(&x).reshape(&[5, 24]).unwrap(),
+        0.0,
+        0.0,
+    );
 
     for dt in [DType::F16, DType::BF16] {
         let h = x.to_dtype(dt).unwrap();
@@ -76,25 +122,58 @@ fn strided_views_and_casts_match_cpu() {
         );
         // A 16-bit strided view gathered on the GPU, then widened.
         let hv = h.to_device(&dev).unwrap().transpose(0, 2).unwrap();
-        assert_close(&format!("{dt} view"), &hv.contiguous().unwrap().to_dtype(DType::F32).unwrap(), &h.transpose(0, 2).unwrap().to_dtype(DType::F32).unwrap(), 0.0, 0.0);
+        assert_close(
+            &format!("{dt} view"),
+            &hv.contiguous().unwrap().to_dtype(DType::F32).unwrap(),
+            &h.transpose(0, 2).unwrap().to_dtype(DType::F32).unwrap(),
+            0.0,
+            0.0,
+        );
     }
     // Other host dtypes widen on the GPU exactly like on the CPU.
-    let ints: Vec<u8> = (0..24i64).flat_map(|v| (v * 1_000_003 - 7_000_000).to_le_bytes()).collect();
+    let ints: Vec<u8> = (0..24i64)
+        .flat_map(|v| (v * 1_000_003 - 7_000_000).to_le_bytes())
+        .collect();
     let i64t = Tensor::from_bytes(std::sync::Arc::new(ints), DType::I64, &[4, 6]).unwrap();
-    let f64s: Vec<u8> = values(24, 9).iter().flat_map(|&v| (v as f64 * 1e-3 + 1.0 / 3.0).to_le_bytes()).collect();
+    let f64s: Vec<u8> = values(24, 9)
+        .iter()
+        .flat_map(|&v| (v as f64 * 1e-3 + 1.0 / 3.0).to_le_bytes())
+        .collect();
     let f64t = Tensor::from_bytes(std::sync::Arc::new(f64s), DType::F64, &[4, 6]).unwrap();
-    let u8t = Tensor::from_bytes(std::sync::Arc::new((0..24u8).map(|v| v * 10).collect::<Vec<u8>>()), DType::U8, &[4, 6]).unwrap();
+    let u8t = Tensor::from_bytes(
+        std::sync::Arc::new((0..24u8).map(|v| v * 10).collect::<Vec<u8>>()),
+        DType::U8,
+        &[4, 6],
+    )
+    .unwrap();
     for t in [i64t, f64t, u8t] {
         let g = t.to_device(&dev).unwrap();
         assert_eq!(g.dtype(), t.dtype());
-        assert_close(&format!("{} widen", t.dtype()), &g.transpose(0, 1).unwrap().to_dtype(DType::F32).unwrap(), &t.transpose(0, 1).unwrap().to_dtype(DType::F32).unwrap(), 0.0, 0.0);
-        assert_eq!(g.to_vec_f64().unwrap(), t.to_vec_f64().unwrap(), "{} round trip", t.dtype());
+        assert_close(
+            &format!("{} widen", t.dtype()),
+            &g.transpose(0, 1).unwrap().to_dtype(DType::F32).unwrap(),
+            &t.transpose(0, 1).unwrap().to_dtype(DType::F32).unwrap(),
+            0.0,
+            0.0,
+        );
+        assert_eq!(
+            g.to_vec_f64().unwrap(),
+            t.to_vec_f64().unwrap(),
+            "{} round trip",
+            t.dtype()
+        );
     }
     let f16raw: Vec<f16> = values(10, 3).iter().map(|&v| f16::from_f32(v)).collect();
     let bf: Vec<bf16> = values(10, 3).iter().map(|&v| bf16::from_f32(v)).collect();
-    for t in [Tensor::from_f16_vec(f16raw, &[2, 5]).unwrap(), Tensor::from_bf16_vec(bf, &[2, 5]).unwrap()] {
+    for t in [
+        Tensor::from_f16_vec(f16raw, &[2, 5]).unwrap(),
+        Tensor::from_bf16_vec(bf, &[2, 5]).unwrap(),
+    ] {
         let g = t.to_device(&dev).unwrap();
-        assert_eq!(g.narrow(1, 1, 3).unwrap().to_vec().unwrap(), t.narrow(1, 1, 3).unwrap().to_vec().unwrap());
+        assert_eq!(
+            g.narrow(1, 1, 3).unwrap().to_vec().unwrap(),
+            t.narrow(1, 1, 3).unwrap().to_vec().unwrap()
+        );
     }
 }
 
@@ -107,16 +186,52 @@ fn reductions_and_softmax_match_cpu() {
         let n = x.shape()[dim as usize] as f32;
         // f32 partial sums in another order: at most n·ε·Σ|x| (|x| < 3).
         let atol = 2.0 * n * n * 3.0 * f32::EPSILON;
-        assert_close("sum", &xg.sum(dim, false).unwrap(), &x.sum(dim, false).unwrap(), 0.0, atol);
-        assert_close("mean", &xg.mean(dim, true).unwrap(), &x.mean(dim, true).unwrap(), 0.0, atol / n + 1e-7);
-        assert_close("max", &xg.max(dim, false).unwrap(), &x.max(dim, false).unwrap(), 0.0, 0.0);
-        assert_close("min", &xg.min(dim, true).unwrap(), &x.min(dim, true).unwrap(), 0.0, 0.0);
+        assert_close(
+            "sum",
+            &xg.sum(dim, false).unwrap(),
+            &x.sum(dim, false).unwrap(),
+            0.0,
+            atol,
+        );
+        assert_close(
+            "mean",
+            &xg.mean(dim, true).unwrap(),
+            &x.mean(dim, true).unwrap(),
+            0.0,
+            atol / n + 1e-7,
+        );
+        assert_close(
+            "max",
+            &xg.max(dim, false).unwrap(),
+            &x.max(dim, false).unwrap(),
+            0.0,
+            0.0,
+        );
+        assert_close(
+            "min",
+            &xg.min(dim, true).unwrap(),
+            &x.min(dim, true).unwrap(),
+            0.0,
+            0.0,
+        );
     }
     let s = rand(&[70000, 3], 7).scale(10.0).unwrap();
     let sg = s.to_device(&dev).unwrap();
-    assert_close("softmax, 70000 rows (2-D grid)", &sg.softmax_last().unwrap(), &s.softmax_last().unwrap(), 8.0 * TRANSCENDENTAL, 1e-7);
+    assert_close(
+        "softmax, 70000 rows (2-D grid)",
+        &sg.softmax_last().unwrap(),
+        &s.softmax_last().unwrap(),
+        8.0 * TRANSCENDENTAL,
+        1e-7,
+    );
     let w = x.transpose(1, 2).unwrap();
-    assert_close("softmax of a view", &xg.transpose(1, 2).unwrap().softmax_last().unwrap(), &w.softmax_last().unwrap(), 8.0 * TRANSCENDENTAL, 1e-7);
+    assert_close(
+        "softmax of a view",
+        &xg.transpose(1, 2).unwrap().softmax_last().unwrap(),
+        &w.softmax_last().unwrap(),
+        8.0 * TRANSCENDENTAL,
+        1e-7,
+    );
 }
 
 #[test]
@@ -125,20 +240,66 @@ fn norms_match_cpu() {
     let x = rand(&[3, 7, 515], 8).add_scalar(0.3).unwrap();
     let w = rand(&[515], 9);
     let b = rand(&[515], 10);
-    let (xg, wg, bg) = (x.to_device(&dev).unwrap(), w.to_device(&dev).unwrap(), b.to_device(&dev).unwrap());
+    let (xg, wg, bg) = (
+        x.to_device(&dev).unwrap(),
+        w.to_device(&dev).unwrap(),
+        b.to_device(&dev).unwrap(),
+    );
     // f32 statistics over 515 values against f64 ones: relative error ~ n·ε on the scale.
     let tol = 515.0 * f32::EPSILON;
-    assert_close("rms_norm", &xg.rms_norm(Some(&wg), 1e-6).unwrap(), &x.rms_norm(Some(&w), 1e-6).unwrap(), tol, tol);
+    assert_close(
+        "rms_norm",
+        &xg.rms_norm(Some(&wg), 1e-6).unwrap(),
+        &x.rms_norm(Some(&w), 1e-6).unwrap(),
+        tol,
+        tol,
+    );
     let wbf = w.to_dtype(DType::BF16).unwrap();
-    assert_close("rms_norm bf16 weight", &xg.rms_norm(Some(&wbf.to_device(&dev).unwrap()), 1e-6).unwrap(), &x.rms_norm(Some(&wbf), 1e-6).unwrap(), tol, tol);
-    assert_close("layer_norm", &xg.layer_norm(Some(&wg), Some(&bg), 1e-5).unwrap(), &x.layer_norm(Some(&w), Some(&b), 1e-5).unwrap(), tol, tol);
-    assert_close("layer_norm plain", &xg.layer_norm(None, None, 1e-5).unwrap(), &x.layer_norm(None, None, 1e-5).unwrap(), tol, tol);
-    let v = rand(&[2, 12, 3, 5, 7], 11).scale(2.0).unwrap().add_scalar(1.0).unwrap();
+    assert_close(
+        "rms_norm bf16 weight",
+        &xg.rms_norm(Some(&wbf.to_device(&dev).unwrap()), 1e-6)
+            .unwrap(),
+        &x.rms_norm(Some(&wbf), 1e-6).unwrap(),
+        tol,
+        tol,
+    );
+    assert_close(
+        "layer_norm",
+        &xg.layer_norm(Some(&wg), Some(&bg), 1e-5).unwrap(),
+        &x.layer_norm(Some(&w), Some(&b), 1e-5).unwrap(),
+        tol,
+        tol,
+    );
+    assert_close(
+        "layer_norm plain",
+        &xg.layer_norm(None, None, 1e-5).unwrap(),
+        &x.layer_norm(None, None, 1e-5).unwrap(),
+        tol,
+        tol,
+    );
+    let v = rand(&[2, 12, 3, 5, 7], 11)
+        .scale(2.0)
+        .unwrap()
+        .add_scalar(1.0)
+        .unwrap();
     let (gw, gb) = (rand(&[12], 12), rand(&[12], 13));
     let vg = v.to_device(&dev).unwrap();
-    let gn = vg.group_norm(4, Some(&gw.to_device(&dev).unwrap()), Some(&gb.to_device(&dev).unwrap()), 1e-6).unwrap();
+    let gn = vg
+        .group_norm(
+            4,
+            Some(&gw.to_device(&dev).unwrap()),
+            Some(&gb.to_device(&dev).unwrap()),
+            1e-6,
+        )
+        .unwrap();
     let gtol = 315.0 * f32::EPSILON * 4.0;
-    assert_close("group_norm", &gn, &v.group_norm(4, Some(&gw), Some(&gb), 1e-6).unwrap(), gtol, gtol);
+    assert_close(
+        "group_norm",
+        &gn,
+        &v.group_norm(4, Some(&gw), Some(&gb), 1e-6).unwrap(),
+        gtol,
+        gtol,
+    );
 }
 
 #[test]
@@ -148,11 +309,27 @@ fn rope_matches_cpu() {
     let cos = rand(&[9, 6], 15);
     let sin = rand(&[9, 6], 16);
     let xg = x.to_device(&dev).unwrap();
-    let y = xg.rope(&cos.to_device(&dev).unwrap(), &sin.to_device(&dev).unwrap()).unwrap();
+    let y = xg
+        .rope(&cos.to_device(&dev).unwrap(), &sin.to_device(&dev).unwrap())
+        .unwrap();
     // a·c − b·s: one rounding each way (the GPU may fuse it).
-    assert_close("rope", &y, &x.rope(&cos, &sin).unwrap(), 0.0, 4.0 * f32::EPSILON);
+    assert_close(
+        "rope",
+        &y,
+        &x.rope(&cos, &sin).unwrap(),
+        0.0,
+        4.0 * f32::EPSILON,
+    );
     let cb = rand(&[2, 9, 10], 17);
     let sb = rand(&[2, 9, 10], 18);
-    let y = xg.rope(&cb.to_device(&dev).unwrap(), &sb.to_device(&dev).unwrap()).unwrap();
-    assert_close("rope per batch", &y, &x.rope(&cb, &sb).unwrap(), 0.0, 4.0 * f32::EPSILON);
+    let y = xg
+        .rope(&cb.to_device(&dev).unwrap(), &sb.to_device(&dev).unwrap())
+        .unwrap();
+    assert_close(
+        "rope per batch",
+        &y,
+        &x.rope(&cb, &sb).unwrap(),
+        0.0,
+        4.0 * f32::EPSILON,
+    );
 }

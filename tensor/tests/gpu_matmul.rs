@@ -10,8 +10,17 @@ use happyhorse_tensor::{DType, Device, Tensor};
 
 /// Σ|x|·|w|ᵀ per output, on the CPU (the scale of the rounding error of each dot product).
 fn abs_linear(x: &Tensor, w: &Tensor) -> Vec<f32> {
-    let wa = w.to_dtype(DType::F32).unwrap().unary(happyhorse_tensor::UnaryOp::Abs).unwrap();
-    x.unary(happyhorse_tensor::UnaryOp::Abs).unwrap().linear(&wa, None).unwrap().to_vec().unwrap()
+    let wa = w
+        .to_dtype(DType::F32)
+        .unwrap()
+        .unary(happyhorse_tensor::UnaryOp::Abs)
+        .unwrap();
+    x.unary(happyhorse_tensor::UnaryOp::Abs)
+        .unwrap()
+        .linear(&wa, None)
+        .unwrap()
+        .to_vec()
+        .unwrap()
 }
 
 fn check_linear(dev: &Device, m: usize, k: usize, n: usize, dtype: DType, bias: bool, seed: u64) {
@@ -35,7 +44,13 @@ fn check_linear(dev: &Device, m: usize, k: usize, n: usize, dtype: DType, bias: 
 #[test]
 fn linear_matches_cpu_at_tile_edges() {
     let dev = gpu();
-    for (m, k, n) in [(1, 1, 1), (63, 17, 65), (64, 64, 64), (130, 33, 70), (5, 300, 129)] {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (63, 17, 65),
+        (64, 64, 64),
+        (130, 33, 70),
+        (5, 300, 129),
+    ] {
         check_linear(&dev, m, k, n, DType::F32, true, (m * k * n) as u64);
     }
 }
@@ -48,7 +63,11 @@ fn linear_widens_f16_and_bf16_weights() {
     // Batched input [2, 3, K].
     let x = rand(&[2, 3, 40], 23);
     let w = rand(&[24, 40], 24).to_dtype(DType::BF16).unwrap();
-    let got = x.to_device(&dev).unwrap().linear(&w.to_device(&dev).unwrap(), None).unwrap();
+    let got = x
+        .to_device(&dev)
+        .unwrap()
+        .linear(&w.to_device(&dev).unwrap(), None)
+        .unwrap();
     assert_eq!(got.shape(), &[2, 3, 24]);
     let bound = dot_bound(&abs_linear(&x, &w), 40);
     assert_within("linear [2,3,K]", &got, &x.linear(&w, None).unwrap(), &bound);
@@ -75,17 +94,35 @@ fn linear_reads_weights_split_over_bindings() {
     let got = xg.linear(&wg, Some(&b.to_device(&dev).unwrap())).unwrap();
     let mut bound = dot_bound(&abs_linear(&x, &w), 37);
     bound.iter_mut().for_each(|t| *t += 2.0 * f32::EPSILON);
-    assert_within("split linear", &got, &x.linear(&w, Some(&b)).unwrap(), &bound);
+    assert_within(
+        "split linear",
+        &got,
+        &x.linear(&w, Some(&b)).unwrap(),
+        &bound,
+    );
     // A row range crossing the boundary between the two pieces.
     let wn = w.narrow(0, 30, 50).unwrap();
     let got = xg.linear(&wg.narrow(0, 30, 50).unwrap(), None).unwrap();
-    assert_within("split linear, narrowed", &got, &x.linear(&wn, None).unwrap(), &dot_bound(&abs_linear(&x, &wn), 37));
+    assert_within(
+        "split linear, narrowed",
+        &got,
+        &x.linear(&wn, None).unwrap(),
+        &dot_bound(&abs_linear(&x, &wn), 37),
+    );
     // Embedding rows from both pieces, and the round trip.
     let ids = [0u32, 99, 54, 53, 7];
-    assert_eq!(wg.embedding(&ids).unwrap().to_vec().unwrap(), w.embedding(&ids).unwrap().to_vec().unwrap());
+    assert_eq!(
+        wg.embedding(&ids).unwrap().to_vec().unwrap(),
+        w.embedding(&ids).unwrap().to_vec().unwrap()
+    );
     assert_eq!(wg.to_vec().unwrap(), w.to_vec().unwrap());
-    // A single row larger than a binding cannot be split: a clear error.
-    let big = Tensor::zeros(&[2000]).unwrap();
+    // A 1-D tensor splits by elements; a single row larger than a binding cannot be split.
+    let long = rand(&[2000], 34);
+    assert_eq!(
+        long.to_device(&dev).unwrap().to_vec().unwrap(),
+        long.to_vec().unwrap()
+    );
+    let big = Tensor::zeros(&[2, 2000]).unwrap();
     let err = big.to_device(&dev).unwrap_err().to_string();
     assert!(err.contains("cannot be split"), "{err}");
 }
@@ -97,15 +134,34 @@ fn matmul_matches_cpu_with_broadcast_batches() {
     let b = rand(&[20, 70], 42);
     let (ag, bg) = (a.to_device(&dev).unwrap(), b.to_device(&dev).unwrap());
     let bound = |a: &Tensor, b: &Tensor, k| {
-        let abs = a.unary(happyhorse_tensor::UnaryOp::Abs).unwrap().matmul(&b.unary(happyhorse_tensor::UnaryOp::Abs).unwrap()).unwrap();
+        let abs = a
+            .unary(happyhorse_tensor::UnaryOp::Abs)
+            .unwrap()
+            .matmul(&b.unary(happyhorse_tensor::UnaryOp::Abs).unwrap())
+            .unwrap();
         dot_bound(&abs.to_vec().unwrap(), k)
     };
-    assert_within("matmul broadcast b", &ag.matmul(&bg).unwrap(), &a.matmul(&b).unwrap(), &bound(&a, &b, 20));
+    assert_within(
+        "matmul broadcast b",
+        &ag.matmul(&bg).unwrap(),
+        &a.matmul(&b).unwrap(),
+        &bound(&a, &b, 20),
+    );
     let c = rand(&[3, 20, 5], 43);
     let cg = c.to_device(&dev).unwrap();
-    assert_within("matmul batched", &ag.matmul(&cg).unwrap(), &a.matmul(&c).unwrap(), &bound(&a, &c, 20));
+    assert_within(
+        "matmul batched",
+        &ag.matmul(&cg).unwrap(),
+        &a.matmul(&c).unwrap(),
+        &bound(&a, &c, 20),
+    );
     let at = a.transpose(-1, -2).unwrap();
     let atg = ag.transpose(-1, -2).unwrap();
     let d = rand(&[33, 8], 44);
-    assert_within("matmul of views", &atg.matmul(&d.to_device(&dev).unwrap()).unwrap(), &at.matmul(&d).unwrap(), &bound(&at, &d, 33));
+    assert_within(
+        "matmul of views",
+        &atg.matmul(&d.to_device(&dev).unwrap()).unwrap(),
+        &at.matmul(&d).unwrap(),
+        &bound(&at, &d, 33),
+    );
 }

@@ -30,7 +30,9 @@ fn tiles(d: usize, dv: usize, shared: usize) -> Result<usize> {
             return Ok(b);
         }
     }
-    bail!("attention head dims {d}/{dv} need more workgroup memory than the device's {shared} bytes")
+    bail!(
+        "attention head dims {d}/{dv} need more workgroup memory than the device's {shared} bytes"
+    )
 }
 
 /// See [`Tensor::attention`].
@@ -92,7 +94,10 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         None => (0, 0),
     };
     if meta.len() as u64 * 4 > ctx.max_binding_bytes() {
-        bail!("attention key_ranges of {} words exceed one GPU binding", meta.len());
+        bail!(
+            "attention key_ranges of {} words exceed one GPU binding",
+            meta.len()
+        );
     }
     let mbuf = wgpu::util::DeviceExt::create_buffer_init(
         &ctx.device,

@@ -31,7 +31,10 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     let words = bytes.div_ceil(4) as usize;
     let (shape, strides) = collapse(x.shape(), &[x.layout().strides()]);
     if shape.len() > MAX_RANK {
-        bail!("GPU gather of a view with more than {MAX_RANK} non-contiguous dims ({:?})", x.shape());
+        bail!(
+            "GPU gather of a view with more than {MAX_RANK} non-contiguous dims ({:?})",
+            x.shape()
+        );
     }
     if n > 0 {
         let src = buffer_of(x, "contiguous")?;

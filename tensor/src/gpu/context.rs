@@ -40,9 +40,15 @@ pub(crate) struct Pipeline {
 
 fn is_software(info: &wgpu::AdapterInfo) -> bool {
     info.device_type == wgpu::DeviceType::Cpu
-        || ["llvmpipe", "lavapipe", "swiftshader", "warp", "microsoft basic"]
-            .iter()
-            .any(|s| info.name.to_lowercase().contains(s))
+        || [
+            "llvmpipe",
+            "lavapipe",
+            "swiftshader",
+            "warp",
+            "microsoft basic",
+        ]
+        .iter()
+        .any(|s| info.name.to_lowercase().contains(s))
 }
 
 impl GpuContext {
@@ -111,7 +117,9 @@ impl GpuContext {
         let env_cap = std::env::var("HAPPYHORSE_GPU_MAX_BINDING")
             .ok()
             .and_then(|v| v.parse::<u64>().ok());
-        let device_cap = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let device_cap = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         // Keep bindings word-aligned and below 4 GiB so every u32 word index fits.
         let max_binding = opts
             .max_binding_bytes
@@ -129,7 +137,10 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        let profiler = super::profile::Profiler::new(features.contains(wgpu::Features::TIMESTAMP_QUERY), queue.get_timestamp_period());
+        let profiler = super::profile::Profiler::new(
+            features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            queue.get_timestamp_period(),
+        );
         Ok(Arc::new(GpuContext {
             device,
             queue,
@@ -214,7 +225,10 @@ impl GpuContext {
     /// Errors if the device was lost or a wgpu error was reported since the last check.
     pub(crate) fn check(&self, what: &str) -> Result<()> {
         if let Some(msg) = self.lost.lock().unwrap().clone() {
-            bail!("GPU device {} was lost ({msg}) during {what}", self.info.name);
+            bail!(
+                "GPU device {} was lost ({msg}) during {what}",
+                self.info.name
+            );
         }
         let errs: Vec<String> = std::mem::take(&mut *self.errors.lock().unwrap());
         if !errs.is_empty() {
@@ -224,15 +238,22 @@ impl GpuContext {
     }
 
     /// The cached pipeline of `key`, compiled from `source` on first use.
-    pub(crate) fn pipeline(&self, key: &str, source: impl FnOnce() -> String, bindings: &[bool]) -> Result<Arc<Pipeline>> {
+    pub(crate) fn pipeline(
+        &self,
+        key: &str,
+        source: impl FnOnce() -> String,
+        bindings: &[bool],
+    ) -> Result<Arc<Pipeline>> {
         if let Some(p) = self.pipelines.lock().unwrap().get(key) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(source().into()),
-        });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(key),
+                source: wgpu::ShaderSource::Wgsl(source().into()),
+            });
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,
@@ -255,28 +276,37 @@ impl GpuContext {
                 count: None,
             });
         }
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(key),
-            entries: &entries,
-        });
-        let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(key),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(key),
-            layout: Some(&pl),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(key),
+                entries: &entries,
+            });
+        let pl = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(key),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(key),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
             bail!("GPU kernel {key} failed to compile: {e}");
         }
         let p = Arc::new(Pipeline { pipeline, layout });
-        self.pipelines.lock().unwrap().insert(key.to_string(), p.clone());
+        self.pipelines
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), p.clone());
         Ok(p)
     }
 
@@ -294,11 +324,16 @@ impl GpuContext {
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(what),
             size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            bail!("allocating {size} bytes on GPU {} for {what} failed: {e}", self.info.name);
+            bail!(
+                "allocating {size} bytes on GPU {} for {what} failed: {e}",
+                self.info.name
+            );
         }
         Ok(buf)
     }

@@ -54,10 +54,16 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     let wt = float_weight(w)?;
     let wb = buffer_of(&wt, "conv3d weight")?;
     let bt = bias_of(bias)?;
-    let bb = bt.as_ref().map(|t| buffer_of(t, "conv3d bias")).transpose()?;
+    let bb = bt
+        .as_ref()
+        .map(|t| buffer_of(t, "conv3d bias"))
+        .transpose()?;
     let (nt, mt) = (positions.div_ceil(64), cog.div_ceil(64));
     if nt > MAX_GROUPS || mt > MAX_GROUPS {
-        bail!("conv3d output {:?} is too large for one dispatch", out.shape());
+        bail!(
+            "conv3d output {:?} is too large for one dispatch",
+            out.shape()
+        );
     }
     let defines = format!(
         "{}{}",
@@ -92,7 +98,12 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             name: "conv3d",
             defines: defines.clone(),
             sources: &[CONV3D, GEMM],
-            bindings: vec![(&xb, true), (wb, true), (bb.unwrap_or(&ctx.dummy), true), (&obuf, false)],
+            bindings: vec![
+                (&xb, true),
+                (wb, true),
+                (bb.unwrap_or(&ctx.dummy), true),
+                (&obuf, false),
+            ],
             params,
             groups: [nt as u32, mt as u32, zc as u32],
         })?;
@@ -101,7 +112,15 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
 }
 
 /// See [`Tensor::conv_transpose1d`].
-pub fn conv_transpose1d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize, output_padding: usize, groups: usize) -> Result<Tensor> {
+pub fn conv_transpose1d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+    groups: usize,
+) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cog, k) = (w.shape()[1], w.shape()[2]);
@@ -118,7 +137,10 @@ pub fn conv_transpose1d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: u
     let wt = float_weight(w)?;
     let wb = buffer_of(&wt, "conv_transpose1d weight")?;
     let bt = bias_of(bias)?;
-    let bb = bt.as_ref().map(|t| buffer_of(t, "conv_transpose1d bias")).transpose()?;
+    let bb = bt
+        .as_ref()
+        .map(|t| buffer_of(t, "conv_transpose1d bias"))
+        .transpose()?;
     let defines = format!(
         "{}{}",
         loader("W", wt.dtype())?,
@@ -143,7 +165,12 @@ pub fn conv_transpose1d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: u
         name: "conv_transpose1d",
         defines,
         sources: &[CONVT1D],
-        bindings: vec![(&xb, true), (wb, true), (bb.unwrap_or(&ctx.dummy), true), (&obuf, false)],
+        bindings: vec![
+            (&xb, true),
+            (wb, true),
+            (bb.unwrap_or(&ctx.dummy), true),
+            (&obuf, false),
+        ],
         params,
         groups: grid(n.div_ceil(256))?,
     })?;

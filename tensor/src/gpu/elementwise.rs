@@ -50,7 +50,10 @@ fn map(x: &Tensor, kind: u32, op: u32, f0: f32, f1: f32) -> Result<Tensor> {
     let a = operand(x, "elementwise op")?;
     let (shape, st) = collapse(x.shape(), &[&a.strides]);
     if shape.len() > MAX_RANK {
-        bail!("elementwise op on a view of {:?}: too many strided dims", x.shape());
+        bail!(
+            "elementwise op on a view of {:?}: too many strided dims",
+            x.shape()
+        );
     }
     let defines = format!(
         "const KIND: u32 = {kind}u;\nconst OP: u32 = {op}u;\n{}{}",

@@ -88,7 +88,11 @@ impl GpuContext {
             return Ok(());
         }
         if l.params.0.len() > PARAM_WORDS {
-            bail!("GPU kernel {} got {} parameter words, at most {PARAM_WORDS}", l.name, l.params.0.len());
+            bail!(
+                "GPU kernel {} got {} parameter words, at most {PARAM_WORDS}",
+                l.name,
+                l.params.0.len()
+            );
         }
         let access: Vec<bool> = l.bindings.iter().map(|b| b.1).collect();
         let key = format!("{}|{:?}|{}", l.name, access, l.defines);
@@ -153,10 +157,12 @@ impl GpuContext {
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(l.name),
-                timestamp_writes: timing.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites {
-                    query_set: qs,
-                    beginning_of_pass_write_index: Some(0),
-                    end_of_pass_write_index: Some(1),
+                timestamp_writes: timing.as_ref().map(|(qs, _, _)| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: qs,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }
                 }),
             });
             pass.set_pipeline(&pipe.pipeline);
@@ -172,7 +178,9 @@ impl GpuContext {
             read.map_async(wgpu::MapMode::Read, .., |_| {});
             self.wait(l.name)?;
             let ticks = {
-                let v = read.get_mapped_range(..).map_err(|e| crate::Error::msg(e.to_string()))?;
+                let v = read
+                    .get_mapped_range(..)
+                    .map_err(|e| crate::Error::msg(e.to_string()))?;
                 let t0 = u64::from_le_bytes(v[0..8].try_into().unwrap());
                 let t1 = u64::from_le_bytes(v[8..16].try_into().unwrap());
                 t1.saturating_sub(t0)
@@ -214,7 +222,11 @@ pub(crate) fn buffer_of<'a>(t: &'a Tensor, op: &str) -> Result<&'a wgpu::Buffer>
 }
 
 /// A packed f32 tensor of `shape` on `ctx`, and its buffer.
-pub(crate) fn output(ctx: &Arc<GpuContext>, shape: &[usize], what: &str) -> Result<(Tensor, wgpu::Buffer)> {
+pub(crate) fn output(
+    ctx: &Arc<GpuContext>,
+    shape: &[usize],
+    what: &str,
+) -> Result<(Tensor, wgpu::Buffer)> {
     let n = crate::layout::checked_numel(shape)?;
     let buf = ctx.alloc(n as u64 * 4, what)?;
     let t = Tensor::from_parts(

@@ -82,7 +82,11 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) {
         bail!("linear weights must be f32, f16 or bf16, got {}", w.dtype());
     }
-    let w = if w.is_contiguous() { w.clone() } else { w.contiguous()? };
+    let w = if w.is_contiguous() {
+        w.clone()
+    } else {
+        w.contiguous()?
+    };
     let m = if k == 0 { 0 } else { x.numel() / k };
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
@@ -103,7 +107,10 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
             continue;
         }
         if (s - r0) % k != 0 || (e - s) % k != 0 {
-            bail!("linear weight {:?}: its GPU pieces do not hold whole rows", w.shape());
+            bail!(
+                "linear weight {:?}: its GPU pieces do not hold whole rows",
+                w.shape()
+            );
         }
         gemm(
             &ctx,

@@ -17,7 +17,18 @@ fn param(t: Option<&Tensor>, x: &Tensor) -> Result<Option<(Tensor, wgpu::Buffer,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run(x: &Tensor, mode: u32, rows: usize, width: usize, spatial: usize, cg: usize, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+fn run(
+    x: &Tensor,
+    mode: u32,
+    rows: usize,
+    width: usize,
+    spatial: usize,
+    cg: usize,
+    groups: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "a normalisation")?;
     if rows == 0 || width == 0 {
@@ -27,7 +38,11 @@ fn run(x: &Tensor, mode: u32, rows: usize, width: usize, spatial: usize, cg: usi
     let (w, b) = (param(weight, x)?, param(bias, x)?);
     let wdt = w.as_ref().map_or(DType::F32, |p| p.2);
     let bdt = b.as_ref().map_or(DType::F32, |p| p.2);
-    let defines = format!("const MODE: u32 = {mode}u;\n{}{}", loader("W", wdt)?, loader("BI", bdt)?);
+    let defines = format!(
+        "const MODE: u32 = {mode}u;\n{}{}",
+        loader("W", wdt)?,
+        loader("BI", bdt)?
+    );
     let params = Params::default()
         .u(rows)?
         .u(width)?
@@ -64,16 +79,38 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
 }
 
 /// LayerNorm over the last dimension.
-pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+pub fn layer_norm(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let d = *x.shape().last().unwrap_or(&1);
     let rows = if d == 0 { 0 } else { x.numel() / d };
     run(x, 1, rows, d, 1, 1, 1, weight, bias, eps)
 }
 
 /// GroupNorm of `[N, C, …]`.
-pub fn group_norm(x: &Tensor, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+pub fn group_norm(
+    x: &Tensor,
+    groups: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let c = x.shape()[1];
     let spatial: usize = x.shape()[2..].iter().product();
     let cg = c / groups;
-    run(x, 2, x.shape()[0] * groups, cg * spatial, spatial, cg, groups, weight, bias, eps)
+    run(
+        x,
+        2,
+        x.shape()[0] * groups,
+        cg * spatial,
+        spatial,
+        cg,
+        groups,
+        weight,
+        bias,
+        eps,
+    )
 }

@@ -1,13 +1,18 @@
 //! Pad, concat, nearest and trilinear upsampling and embedding lookup on the GPU.
 
-use super::kernel::{ctx_of, grid, loader, output, packed_f32, storage_of, Launch, Params, MAX_RANK};
+use super::kernel::{
+    ctx_of, grid, loader, output, packed_f32, storage_of, Launch, Params, MAX_RANK,
+};
 use crate::ops::resize::PadMode;
 use crate::{bail, DType, Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/resize.wgsl");
 
 fn defines(kind: u32, dtype: DType) -> Result<String> {
-    Ok(format!("const KIND: u32 = {kind}u;\n{}", loader("X", dtype)?))
+    Ok(format!(
+        "const KIND: u32 = {kind}u;\n{}",
+        loader("X", dtype)?
+    ))
 }
 
 /// See [`Tensor::pad`].
@@ -124,7 +129,11 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
 pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let s = x.shape();
-    let (out, obuf) = output(&ctx, &[s[0], s[1], size[0], size[1], size[2]], "a trilinear resize")?;
+    let (out, obuf) = output(
+        &ctx,
+        &[s[0], s[1], size[0], size[1], size[2]],
+        "a trilinear resize",
+    )?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
@@ -161,7 +170,11 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
     if n == 0 {
         return Ok(out);
     }
-    let table = if table.is_contiguous() { table.clone() } else { table.contiguous()? };
+    let table = if table.is_contiguous() {
+        table.clone()
+    } else {
+        table.contiguous()?
+    };
     let ibuf = wgpu::util::DeviceExt::create_buffer_init(
         &ctx.device,
         &wgpu::util::BufferInitDescriptor {
@@ -171,7 +184,10 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
         },
     );
     let g = storage_of(&table)?;
-    let (t0, t1) = (table.layout().offset(), table.layout().offset() + table.numel());
+    let (t0, t1) = (
+        table.layout().offset(),
+        table.layout().offset() + table.numel(),
+    );
     for p in g.pieces() {
         let (s, e) = (t0.max(p.start), t1.min(p.start + p.len));
         if s >= e {
@@ -180,7 +196,12 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
         // Rows of the view held by this piece (pieces hold whole rows of the stored tensor).
         let row0 = (s - t0) / d.max(1);
         let rows = (e - s) / d.max(1);
-        let params = Params::default().u(n)?.u(d)?.u(row0)?.u(rows)?.u(s - p.start)?;
+        let params = Params::default()
+            .u(n)?
+            .u(d)?
+            .u(row0)?
+            .u(rows)?
+            .u(s - p.start)?;
         ctx.launch(Launch {
             name: "embedding",
             defines: defines(4, table.dtype())?,

@@ -25,7 +25,11 @@ impl GpuStorage {
     /// A storage of one buffer.
     pub fn single(buffer: wgpu::Buffer, len: usize, dtype: DType) -> GpuStorage {
         GpuStorage {
-            pieces: vec![Piece { buffer, start: 0, len }],
+            pieces: vec![Piece {
+                buffer,
+                start: 0,
+                len,
+            }],
             dtype,
         }
     }

@@ -14,7 +14,11 @@ const CHUNK: u64 = 64 << 20;
 /// Copies a host tensor to the GPU (packed, same dtype). A tensor larger than one binding
 /// is split by rows of its first dimension into several buffers.
 pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
-    let host = if host.is_contiguous() { host.clone() } else { host.contiguous()? };
+    let host = if host.is_contiguous() {
+        host.clone()
+    } else {
+        host.contiguous()?
+    };
     let dtype = host.dtype();
     let n = host.numel();
     let size = dtype.size();
@@ -27,7 +31,11 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     if total <= cap {
         let buf = ctx.alloc(total, "an uploaded tensor")?;
         write(ctx, &buf, bytes)?;
-        pieces.push(Piece { buffer: buf, start: 0, len: n });
+        pieces.push(Piece {
+            buffer: buf,
+            start: 0,
+            len: n,
+        });
     } else {
         let rows = host.shape().first().copied().unwrap_or(1).max(1);
         let row_elems = n / rows;
@@ -48,7 +56,11 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
             let (e0, e1) = (r0 * row_elems, (r0 + nr) * row_elems);
             let buf = ctx.alloc(((e1 - e0) * size) as u64, "a piece of an uploaded weight")?;
             write(ctx, &buf, &bytes[e0 * size..e1 * size])?;
-            pieces.push(Piece { buffer: buf, start: e0, len: e1 - e0 });
+            pieces.push(Piece {
+                buffer: buf,
+                start: e0,
+                len: e1 - e0,
+            });
             r0 += nr;
         }
     }
@@ -86,7 +98,11 @@ fn write(ctx: &GpuContext, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
 /// Copies a GPU tensor to the host (packed, same dtype and shape).
 pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
     let ctx = ctx_of(t)?;
-    let t = if t.is_contiguous() { t.clone() } else { super::cast::contiguous(t)? };
+    let t = if t.is_contiguous() {
+        t.clone()
+    } else {
+        super::cast::contiguous(t)?
+    };
     let g = super::kernel::storage_of(&t)?;
     let size = t.dtype().size();
     let (e0, e1) = (t.layout().offset(), t.layout().offset() + t.numel());

@@ -10,10 +10,14 @@ pub fn gpu() -> Device {
 
 /// Seeded values in [-1, 1).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -27,7 +31,10 @@ pub fn rand(shape: &[usize], seed: u64) -> Tensor {
 /// Asserts `|gpu − cpu| <= atol + rtol·|cpu|` element-wise, with the shapes equal.
 pub fn assert_close(what: &str, gpu: &Tensor, cpu: &Tensor, rtol: f32, atol: f32) {
     assert_eq!(gpu.shape(), cpu.shape(), "{what}: shapes differ");
-    assert!(gpu.device().is_cpu() == false, "{what}: result is not on the GPU");
+    assert!(
+        gpu.device().is_cpu() == false,
+        "{what}: result is not on the GPU"
+    );
     let (g, c) = (gpu.to_vec().unwrap(), cpu.to_vec().unwrap());
     let mut worst = (0usize, 0.0f32);
     for (i, (a, b)) in g.iter().zip(&c).enumerate() {

@@ -244,7 +244,7 @@ fn merge_crossfades_overlaps() {
     let frames: Vec<f32> = v.chunks(2).map(|c| c[0]).collect();
     assert_eq!(frames, vec![1.0, 1.0, 1.0, 2.0, 3.0, 3.0]);
     assert_eq!(
-        merge_overlapping_vae_features(&[a.clone()], 0.5)
+        merge_overlapping_vae_features(std::slice::from_ref(&a), 0.5)
             .unwrap()
             .to_vec()
             .unwrap(),

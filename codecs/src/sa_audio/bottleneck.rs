@@ -20,7 +20,7 @@ pub struct VaeSample {
 /// (the reference draws it with `randn_like(mean)`).
 pub fn vae_sample(pre_bottleneck: &Tensor, noise: &Tensor) -> Result<VaeSample> {
     ensure!(
-        pre_bottleneck.rank() == 3 && pre_bottleneck.shape()[1] % 2 == 0,
+        pre_bottleneck.rank() == 3 && pre_bottleneck.shape()[1].is_multiple_of(2),
         "VAE bottleneck: the encoder output must be [B, 2·D, L], got {:?}",
         pre_bottleneck.shape()
     );

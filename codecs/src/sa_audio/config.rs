@@ -166,7 +166,7 @@ impl SaAudioConfig {
     pub fn validate(&self) -> Result<()> {
         let (e, d) = (&self.encoder, &self.decoder);
         ensure!(
-            e.antialias_activation == false && d.antialias_activation == false,
+            !e.antialias_activation && !d.antialias_activation,
             "antialias_activation is not supported"
         );
         ensure!(

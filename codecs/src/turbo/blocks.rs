@@ -23,6 +23,7 @@ pub(crate) struct ResnetBlock {
 
 impl ResnetBlock {
     /// Loads `{name}.{conv1, conv2, conv_shortcut}`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn load(
         store: &Store,
         name: &str,

@@ -189,7 +189,7 @@ impl Decoder {
         let (mut pos, mut t) = (h * w, frames);
         let mut peak = 0usize;
         let mut level = |c: usize, t: usize, pos: usize| {
-            peak = peak.max(5 * t * pos * c * 4 + conv_buf(c, t * pos));
+            peak = peak.max(4 * t * pos * c * 4 + conv_buf(c, t * pos));
         };
         level(
             self.conv_in

@@ -8,7 +8,7 @@ use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
 use super::config::TurboConfig;
 use super::decoder::Decoder;
-use crate::wan22::store::Store;
+use crate::wan22::store::{Store, Synthetic};
 use crate::wan22::tiling::{join_tiles, TilePlan, Tiling};
 use crate::wan22::{tap, Taps, LATENT_MEAN, LATENT_STD};
 
@@ -39,7 +39,7 @@ pub fn sliding_windows(
     let fc = first_chunk_size;
     let pad = if frames < fc {
         fc - frames
-    } else if (frames - fc) % step != 0 {
+    } else if !(frames - fc).is_multiple_of(step) {
         step - (frames - fc) % step
     } else {
         0
@@ -105,8 +105,24 @@ impl TurboVaeDecoder {
         cfg.validate()?;
         let src = open_checkpoint(ckpt)?;
         let store = Store::new(src, device, &["module.decoder.", "decoder.", "module.", ""]);
-        let decoder = Decoder::load(&store, cfg)
-            .with_context(|| format!("loading the Turbo VAE decoder from {}", ckpt.display()))?;
+        Self::from_store(&store, cfg)
+            .with_context(|| format!("loading the Turbo VAE decoder from {}", ckpt.display()))
+    }
+
+    /// The decoder with made-up weights (random, or zero-stride placeholders for memory
+    /// planning with [`TurboVaeDecoder::tile_plan`] / [`TurboVaeDecoder::estimate_decode_bytes`]).
+    pub fn synthetic(
+        cfg: &TurboConfig,
+        kind: Synthetic,
+        device: &Device,
+    ) -> Result<TurboVaeDecoder> {
+        cfg.validate()?;
+        Self::from_store(&Store::synthetic(kind, device), cfg)
+    }
+
+    fn from_store(store: &Store, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
+        let decoder = Decoder::load(store, cfg)?;
+        let device = store.device();
         let stat = |v: &[f32]| -> Result<Tensor> {
             Tensor::from_vec(v.to_vec(), &[1, 48, 1, 1, 1])?.to_device(device)
         };

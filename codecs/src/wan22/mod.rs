@@ -19,6 +19,7 @@ mod vae;
 
 pub use config::{Wan22Config, LATENT_MEAN, LATENT_STD};
 pub use fixture::run_fixture;
+pub use store::Synthetic;
 pub use tiling::{Tile, TilePlan, Tiling};
 pub use vae::Wan22Vae;
 

@@ -25,7 +25,7 @@ pub fn patchify(x: &Tensor) -> Result<Tensor> {
 /// `[B, 4C, T, h, w]` → `[B, C, T, 2h, 2w]` (the inverse of [`patchify`]).
 pub fn unpatchify(x: &Tensor) -> Result<Tensor> {
     ensure!(
-        x.rank() == 5 && x.shape()[1] % 4 == 0,
+        x.rank() == 5 && x.shape()[1].is_multiple_of(4),
         "unpatchify needs [B, 4C, T, h, w], got {:?}",
         x.shape()
     );

@@ -12,7 +12,7 @@ use super::decoder::Decoder;
 use super::encoder::Encoder;
 use super::layers::CausalConv3d;
 use super::patchify::{patchify, unpatchify};
-use super::store::Store;
+use super::store::{Store, Synthetic};
 use super::tiling::{join_tiles, TilePlan, Tiling};
 
 /// The Wan2.2 VAE with its weights on one device.
@@ -36,6 +36,13 @@ impl Wan22Vae {
         let store = Store::new(src, device, &[""]);
         Self::from_store(&store, config)
             .with_context(|| format!("loading the Wan2.2 VAE from {}", weights_path.display()))
+    }
+
+    /// The VAE with made-up weights (random, or zero-stride placeholders for memory
+    /// planning with [`Wan22Vae::tile_plan`] / [`Wan22Vae::estimate_decode_bytes`]).
+    pub fn synthetic(config: &Wan22Config, kind: Synthetic, device: &Device) -> Result<Wan22Vae> {
+        config.validate()?;
+        Self::from_store(&Store::synthetic(kind, device), config)
     }
 
     fn from_store(store: &Store, cfg: &Wan22Config) -> Result<Wan22Vae> {

@@ -1,0 +1,156 @@
+//! Decode speed and peak memory of the Turbo VAE decoder and the full Wan2.2 decoder on a
+//! mid-size configuration with random weights, and the tile plan that keeps a 1080p decode
+//! of the released models within a memory budget.
+//!
+//! `cargo run --release -p happyhorse-codecs --example bench_vae -- [turbo|wan|plan] [budget_gib]`
+//! (each model in its own process gives its own peak; no argument runs all three).
+
+use std::time::Instant;
+
+use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
+use happyhorse_codecs::wan22::{Synthetic, Tiling, Wan22Config, Wan22Vae};
+use happyhorse_tensor::{Device, Result, Tensor};
+
+/// Peak resident memory of this process (`VmHWM`), in MiB.
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn random_latent(shape: &[usize]) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 2.0)
+        .collect();
+    Tensor::from_vec(data, shape)
+}
+
+/// The mid-size Turbo configuration (released layout, narrower blocks).
+fn turbo_mid() -> TurboConfig {
+    TurboConfig {
+        latent_channels: 48,
+        decoder_block_out_channels: vec![16, 32, 64, 128],
+        decoder_layers_per_block: vec![2, 2, 2, 3, 3],
+        decoder_spatio_temporal_scaling: vec![true, true, true, false],
+        decoder_spatio_only: vec![true, false, false, false],
+        patch_size: 2,
+        first_chunk_size: 7,
+        step_size: 7,
+        ..TurboConfig::default()
+    }
+}
+
+/// The released Turbo layout as CODECS.md reports it.
+fn turbo_released() -> TurboConfig {
+    TurboConfig {
+        decoder_block_out_channels: vec![64, 128, 256, 512],
+        ..turbo_mid()
+    }
+}
+
+fn bench_turbo() -> Result<()> {
+    let vae = TurboVaeDecoder::synthetic(&turbo_mid(), Synthetic::Random(1), &Device::Cpu)?;
+    let z = random_latent(&[1, 48, 8, 8, 8])?;
+    let t0 = Instant::now();
+    let video = vae.decode(&z)?;
+    let dt = t0.elapsed().as_secs_f64();
+    let frames = video.shape()[2];
+    println!(
+        "turbo  mid-size (blocks [16,32,64,128]) latent [1,48,8,8,8] -> {:?}: {:.2} s, {:.1} ms/frame, VmHWM {:.0} MiB",
+        video.shape(),
+        dt,
+        dt * 1e3 / frames as f64,
+        peak_mib()
+    );
+    Ok(())
+}
+
+fn bench_wan() -> Result<()> {
+    let cfg = Wan22Config {
+        dim: 16,
+        dec_dim: 16,
+        ..Wan22Config::default()
+    };
+    let vae = Wan22Vae::synthetic(&cfg, Synthetic::Random(1), &Device::Cpu)?;
+    let z = random_latent(&[1, 48, 3, 8, 8])?;
+    let t0 = Instant::now();
+    let video = vae.decode(&z)?;
+    let dt = t0.elapsed().as_secs_f64();
+    let frames = video.shape()[2];
+    println!(
+        "wan2.2 mid-size (dec_dim 16) latent [1,48,3,8,8] -> {:?}: {:.2} s, {:.1} ms/frame, VmHWM {:.0} MiB",
+        video.shape(),
+        dt,
+        dt * 1e3 / frames as f64,
+        peak_mib()
+    );
+    Ok(())
+}
+
+fn plan_1080p(budget_gib: f64) -> Result<()> {
+    let budget = (budget_gib * (1u64 << 30) as f64) as usize;
+    let tiling = Tiling {
+        memory_budget: Some(budget),
+        overlap: 2,
+        ..Tiling::default()
+    };
+    let (h, w) = (68, 120); // 1088 × 1920 pixels
+    let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
+    let wan = Wan22Vae::synthetic(
+        &Wan22Config::default(),
+        Synthetic::Placeholder,
+        &Device::Cpu,
+    )?;
+    let whole = wan.tile_plan(h, w, &Tiling::default())?;
+    let plan = wan.tile_plan(h, w, &tiling)?;
+    println!(
+        "wan2.2 released, 1080p latent {h}x{w}: untiled ~{:.1} GiB; budget {budget_gib} GiB -> {} tiles of {:?} (halo {}), ~{:.1} GiB",
+        gib(wan.estimate_decode_bytes(h, w, &whole)),
+        plan.tiles.len(),
+        plan.tiles[0].keep,
+        wan.decode_halo(),
+        gib(wan.estimate_decode_bytes(h, w, &plan))
+    );
+    let turbo =
+        TurboVaeDecoder::synthetic(&turbo_released(), Synthetic::Placeholder, &Device::Cpu)?;
+    let whole = turbo.tile_plan(h, w, &Tiling::default())?;
+    let plan = match turbo.tile_plan(h, w, &tiling) {
+        Ok(p) => p,
+        Err(e) => {
+            println!(
+                "turbo  released, 1080p: untiled ~{:.1} GiB; {e}",
+                gib(turbo.estimate_decode_bytes(&whole))
+            );
+            return Ok(());
+        }
+    };
+    println!(
+        "turbo  released, 1080p latent {h}x{w}: untiled ~{:.1} GiB; budget {budget_gib} GiB -> {} tiles of {:?} (halo {}), ~{:.1} GiB",
+        gib(turbo.estimate_decode_bytes(&whole)),
+        plan.tiles.len(),
+        plan.tiles[0].keep,
+        turbo.decode_halo(),
+        gib(turbo.estimate_decode_bytes(&plan))
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map(String::as_str).unwrap_or("all");
+    let budget = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(8.0);
+    if matches!(which, "turbo" | "all") {
+        bench_turbo()?;
+    }
+    if matches!(which, "wan" | "all") {
+        bench_wan()?;
+    }
+    if matches!(which, "plan" | "all") {
+        plan_1080p(budget)?;
+    }
+    Ok(())
+}

@@ -43,7 +43,11 @@ fn report(what: &str, flops: f64, secs: f64) -> f64 {
 }
 
 fn sgemm(quick: bool) -> Option<f64> {
-    let sizes: &[usize] = if quick { &[512, 1024] } else { &[512, 1024, 2048] };
+    let sizes: &[usize] = if quick {
+        &[512, 1024]
+    } else {
+        &[512, 1024, 2048]
+    };
     let mut ours_2048 = None;
     for &s in sizes {
         let flops = 2.0 * (s * s * s) as f64;
@@ -54,7 +58,9 @@ fn sgemm(quick: bool) -> Option<f64> {
             report(&format!("sgemm {s}^3 naive (f64 accumulation)"), flops, t);
         }
         if s <= 1024 {
-            let t = best(2, || gemm_nt_tiled(&a, s, s, &WeightRows::F32(&b), s, &mut c));
+            let t = best(2, || {
+                gemm_nt_tiled(&a, s, s, &WeightRows::F32(&b), s, &mut c)
+            });
             report(&format!("sgemm {s}^3 tiled dot"), flops, t);
         }
         for kern in available_kernels() {
@@ -63,7 +69,14 @@ fn sgemm(quick: bool) -> Option<f64> {
             }
             let runs = if s >= 2048 { 3 } else { 5 };
             let t = best(runs, || {
-                gemm_with(kern, Mat::row_major(&a[..], s, s), Mat::row_major(&b[..], s, s), &mut c, s, false)
+                gemm_with(
+                    kern,
+                    Mat::row_major(&a[..], s, s),
+                    Mat::row_major(&b[..], s, s),
+                    &mut c,
+                    s,
+                    false,
+                )
             });
             let g = report(&format!("sgemm {s}^3 packed {}", kern.name), flops, t);
             if s == 2048 && std::ptr::eq(kern, available_kernels()[0]) {
@@ -75,13 +88,21 @@ fn sgemm(quick: bool) -> Option<f64> {
 }
 
 fn linear_bf16(quick: bool) -> Result<()> {
-    let (m, k, n) = if quick { (512, 1024, 4096) } else { (2048, 1024, 4096) };
+    let (m, k, n) = if quick {
+        (512, 1024, 4096)
+    } else {
+        (2048, 1024, 4096)
+    };
     let x = Tensor::from_vec(values(m * k, 3), &[m, k])?;
     let w = Tensor::from_vec(values(n * k, 4), &[n, k])?;
     for dt in [DType::F32, DType::BF16] {
         let wd = w.to_dtype(dt)?;
         let t = best(3, || drop(x.linear(&wd, None).unwrap()));
-        report(&format!("linear {m}x{k} @ [{n},{k}]^T weights {dt}"), 2.0 * (m * n * k) as f64, t);
+        report(
+            &format!("linear {m}x{k} @ [{n},{k}]^T weights {dt}"),
+            2.0 * (m * n * k) as f64,
+            t,
+        );
     }
     Ok(())
 }
@@ -91,13 +112,29 @@ fn attention(quick: bool) -> Result<()> {
     let q = Tensor::from_vec(values(h * l * d, 5), &[1, h, l, d])?;
     let k = Tensor::from_vec(values(h * l * d, 6), &[1, h, l, d])?;
     let v = Tensor::from_vec(values(h * l * d, 7), &[1, h, l, d])?;
-    let opts = AttentionOpts { scale: 1.0 / (d as f32).sqrt(), ..Default::default() };
+    let opts = AttentionOpts {
+        scale: 1.0 / (d as f32).sqrt(),
+        ..Default::default()
+    };
     let t = best(3, || drop(q.attention(&k, &v, &opts).unwrap()));
-    report(&format!("attention 8 heads L={l} D={d}"), 4.0 * (h * l * l * d) as f64, t);
-    let win = AttentionOpts { window: Some(256), ..opts };
+    report(
+        &format!("attention 8 heads L={l} D={d}"),
+        4.0 * (h * l * l * d) as f64,
+        t,
+    );
+    let win = AttentionOpts {
+        window: Some(256),
+        ..opts
+    };
     let t = best(3, || drop(q.attention(&k, &v, &win).unwrap()));
-    let visible: usize = (0..l).map(|i| (i + 256).min(l) - (i + 1).saturating_sub(256)).sum();
-    report(&format!("attention 8 heads L={l} D={d} window 256 (visible flops)"), 4.0 * (h * visible * d) as f64, t);
+    let visible: usize = (0..l)
+        .map(|i| (i + 256).min(l) - (i + 1).saturating_sub(256))
+        .sum();
+    report(
+        &format!("attention 8 heads L={l} D={d} window 256 (visible flops)"),
+        4.0 * (h * visible * d) as f64,
+        t,
+    );
     Ok(())
 }
 
@@ -105,9 +142,16 @@ fn conv3d(quick: bool) -> Result<()> {
     let (c, t, hw) = (128, if quick { 3 } else { 5 }, if quick { 32 } else { 64 });
     let x = Tensor::from_vec(values(c * t * hw * hw, 8), &[1, c, t, hw, hw])?;
     let w = Tensor::from_vec(values(c * c * 27, 9), &[c, c, 3, 3, 3])?;
-    let p = ConvParams { padding: [(1, 1); 3], ..ConvParams::unit() };
+    let p = ConvParams {
+        padding: [(1, 1); 3],
+        ..ConvParams::unit()
+    };
     let secs = best(3, || drop(x.conv3d(&w, None, &p).unwrap()));
-    report(&format!("conv3d {c}->{c} k3 pad1 on {t}x{hw}x{hw}"), 2.0 * (c * c * 27 * t * hw * hw) as f64, secs);
+    report(
+        &format!("conv3d {c}->{c} k3 pad1 on {t}x{hw}x{hw}"),
+        2.0 * (c * c * 27 * t * hw * hw) as f64,
+        secs,
+    );
     Ok(())
 }
 
@@ -125,12 +169,23 @@ fn numpy_2048() -> Option<f64> {
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "quick");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("threads {}, kernels {:?}, load average {}", rayon::current_num_threads(), available_kernels().iter().map(|k| k.name).collect::<Vec<_>>(), load.trim());
+    println!(
+        "threads {}, kernels {:?}, load average {}",
+        rayon::current_num_threads(),
+        available_kernels()
+            .iter()
+            .map(|k| k.name)
+            .collect::<Vec<_>>(),
+        load.trim()
+    );
     let ours = sgemm(quick);
     if !quick {
         match (numpy_2048(), ours) {
             (Some(np), Some(ours)) => {
-                println!("{:<52} {:>12} {np:>8.1} GFLOP/s", "numpy float32 matmul 2048^3", "");
+                println!(
+                    "{:<52} {:>12} {np:>8.1} GFLOP/s",
+                    "numpy float32 matmul 2048^3", ""
+                );
                 println!("ratio ours / numpy at 2048^3: {:.2}", ours / np);
             }
             _ => println!("numpy not available: no reference ratio"),

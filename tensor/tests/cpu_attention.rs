@@ -12,7 +12,11 @@ use happyhorse_tensor::{AttentionOpts, KeyRanges, Tensor};
 fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> {
     let (b, hq, lq, d) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
     let (hkv, lk, dv) = (k.shape()[1], k.shape()[2], v.shape()[3]);
-    let (qv, kv, vv) = (q.to_vec().unwrap(), k.to_vec().unwrap(), v.to_vec().unwrap());
+    let (qv, kv, vv) = (
+        q.to_vec().unwrap(),
+        k.to_vec().unwrap(),
+        v.to_vec().unwrap(),
+    );
     let valid = o.key_valid.as_ref().map(|t| t.to_vec().unwrap());
     let mut out = Vec::new();
     for bi in 0..b {
@@ -21,7 +25,10 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
             for i in 0..lq {
                 let visible = |j: usize| {
                     let in_range = match &o.key_ranges {
-                        Some(r) => r.row(i).iter().any(|&[s, e]| (s as usize..e as usize).contains(&j)),
+                        Some(r) => r
+                            .row(i)
+                            .iter()
+                            .any(|&[s, e]| (s as usize..e as usize).contains(&j)),
                         None => true,
                     };
                     let in_window = o.window.is_none_or(|w| i.abs_diff(j) < w);
@@ -33,7 +40,12 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
                     .filter(|&j| visible(j))
                     .map(|j| {
                         let kr = &kv[((bi * hkv + hk) * lk + j) * d..][..d];
-                        let mut s = qr.iter().zip(kr).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() * o.scale as f64;
+                        let mut s = qr
+                            .iter()
+                            .zip(kr)
+                            .map(|(&a, &b)| a as f64 * b as f64)
+                            .sum::<f64>()
+                            * o.scale as f64;
                         if let Some(c) = o.softcap {
                             s = c as f64 * (s / c as f64).tanh();
                         }
@@ -43,7 +55,12 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
                 let mx = scores.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
                 let z: f64 = scores.iter().map(|s| (s.1 - mx).exp()).sum();
                 for c in 0..dv {
-                    let acc: f64 = scores.iter().map(|&(j, s)| (s - mx).exp() / z * vv[((bi * hkv + hk) * lk + j) * dv + c] as f64).sum();
+                    let acc: f64 = scores
+                        .iter()
+                        .map(|&(j, s)| {
+                            (s - mx).exp() / z * vv[((bi * hkv + hk) * lk + j) * dv + c] as f64
+                        })
+                        .sum();
                     out.push(if scores.is_empty() { 0.0 } else { acc });
                 }
             }
@@ -52,8 +69,21 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
     out
 }
 
-fn qkv(rng: &mut Rng, b: usize, hq: usize, hkv: usize, lq: usize, lk: usize, d: usize, dv: usize) -> (Tensor, Tensor, Tensor) {
-    (rng.tensor(&[b, hq, lq, d]), rng.tensor(&[b, hkv, lk, d]), rng.tensor(&[b, hkv, lk, dv]))
+fn qkv(
+    rng: &mut Rng,
+    b: usize,
+    hq: usize,
+    hkv: usize,
+    lq: usize,
+    lk: usize,
+    d: usize,
+    dv: usize,
+) -> (Tensor, Tensor, Tensor) {
+    (
+        rng.tensor(&[b, hq, lq, d]),
+        rng.tensor(&[b, hkv, lk, d]),
+        rng.tensor(&[b, hkv, lk, dv]),
+    )
 }
 
 /// Scores are O(1): each output is a convex mix of values in [-1, 1], so f32 rounding of
@@ -64,10 +94,19 @@ const ATOL: f64 = 2e-6;
 fn plain_attention_over_several_key_blocks_and_tiles() {
     let mut rng = Rng::new(11);
     let (q, k, v) = qkv(&mut rng, 2, 3, 3, 150, 200, 40, 40);
-    let o = AttentionOpts { scale: 0.4, ..Default::default() };
+    let o = AttentionOpts {
+        scale: 0.4,
+        ..Default::default()
+    };
     let y = q.attention(&k, &v, &o).unwrap();
     assert_eq!(y.shape(), [2, 3, 150, 40]);
-    assert_close("plain", &y.to_vec().unwrap(), &reference(&q, &k, &v, &o), ATOL, 1e-5);
+    assert_close(
+        "plain",
+        &y.to_vec().unwrap(),
+        &reference(&q, &k, &v, &o),
+        ATOL,
+        1e-5,
+    );
 }
 
 #[test]
@@ -91,7 +130,13 @@ fn gqa_window_key_valid_softcap_and_dv() {
     };
     let y = q.attention(&k, &v, &o).unwrap();
     assert_eq!(y.shape(), [b, hq, l, dv]);
-    assert_close("gqa+window+valid+softcap", &y.to_vec().unwrap(), &reference(&q, &k, &v, &o), ATOL, 1e-5);
+    assert_close(
+        "gqa+window+valid+softcap",
+        &y.to_vec().unwrap(),
+        &reference(&q, &k, &v, &o),
+        ATOL,
+        1e-5,
+    );
 }
 
 #[test]
@@ -101,18 +146,41 @@ fn key_ranges_and_fully_masked_rows_give_zeros() {
     let (q, k, v) = qkv(&mut rng, 1, 4, 1, lq, lk, 16, 33);
     // Row i sees two disjoint blocks; every 7th row sees nothing.
     let rows: Vec<Vec<[u32; 2]>> = (0..lq as u32)
-        .map(|i| if i % 7 == 3 { vec![] } else { vec![[i / 2, i / 2 + 5], [60 + i % 20, 61 + i % 20 + i % 9]] })
+        .map(|i| {
+            if i % 7 == 3 {
+                vec![]
+            } else {
+                vec![[i / 2, i / 2 + 5], [60 + i % 20, 61 + i % 20 + i % 9]]
+            }
+        })
         .collect();
-    let o = AttentionOpts { scale: 0.25, key_ranges: Some(Arc::new(KeyRanges::from_rows(&rows))), ..Default::default() };
+    let o = AttentionOpts {
+        scale: 0.25,
+        key_ranges: Some(Arc::new(KeyRanges::from_rows(&rows))),
+        ..Default::default()
+    };
     let y = q.attention(&k, &v, &o).unwrap().to_vec().unwrap();
     assert_close("key ranges", &y, &reference(&q, &k, &v, &o), ATOL, 1e-5);
     for h in 0..4 {
         let row = &y[(h * lq + 3) * 33..][..33];
-        assert!(row.iter().all(|&x| x == 0.0), "a row that sees no key must be zeros");
+        assert!(
+            row.iter().all(|&x| x == 0.0),
+            "a row that sees no key must be zeros"
+        );
     }
     // A key_valid that hides every key zeros the whole output.
-    let none = AttentionOpts { scale: 0.25, key_valid: Some(Tensor::zeros(&[1, lk]).unwrap()), ..Default::default() };
-    assert!(q.attention(&k, &v, &none).unwrap().to_vec().unwrap().iter().all(|&x| x == 0.0));
+    let none = AttentionOpts {
+        scale: 0.25,
+        key_valid: Some(Tensor::zeros(&[1, lk]).unwrap()),
+        ..Default::default()
+    };
+    assert!(q
+        .attention(&k, &v, &none)
+        .unwrap()
+        .to_vec()
+        .unwrap()
+        .iter()
+        .all(|&x| x == 0.0));
 }
 
 #[test]
@@ -120,18 +188,44 @@ fn large_scores_stay_finite() {
     let mut rng = Rng::new(14);
     let (q, k, v) = qkv(&mut rng, 1, 2, 2, 33, 129, 32, 32);
     // Scores up to ~±300: the online max must keep exp in range.
-    let o = AttentionOpts { scale: 30.0, ..Default::default() };
+    let o = AttentionOpts {
+        scale: 30.0,
+        ..Default::default()
+    };
     let y = q.attention(&k, &v, &o).unwrap();
-    assert_close("large scores", &y.to_vec().unwrap(), &reference(&q, &k, &v, &o), 1e-4, 1e-4);
+    assert_close(
+        "large scores",
+        &y.to_vec().unwrap(),
+        &reference(&q, &k, &v, &o),
+        1e-4,
+        1e-4,
+    );
 }
 
 #[test]
 fn strided_views_as_inputs() {
     let mut rng = Rng::new(15);
     // q, k, v as [B, L, H, D] tensors transposed to [B, H, L, D] views.
-    let (q, k, v) = (rng.tensor(&[1, 21, 2, 8]), rng.tensor(&[1, 19, 2, 8]), rng.tensor(&[1, 19, 2, 8]));
-    let (q, k, v) = (q.transpose(1, 2).unwrap(), k.transpose(1, 2).unwrap(), v.transpose(1, 2).unwrap());
-    let o = AttentionOpts { scale: 0.5, ..Default::default() };
+    let (q, k, v) = (
+        rng.tensor(&[1, 21, 2, 8]),
+        rng.tensor(&[1, 19, 2, 8]),
+        rng.tensor(&[1, 19, 2, 8]),
+    );
+    let (q, k, v) = (
+        q.transpose(1, 2).unwrap(),
+        k.transpose(1, 2).unwrap(),
+        v.transpose(1, 2).unwrap(),
+    );
+    let o = AttentionOpts {
+        scale: 0.5,
+        ..Default::default()
+    };
     let y = q.attention(&k, &v, &o).unwrap();
-    assert_close("views", &y.to_vec().unwrap(), &reference(&q, &k, &v, &o), ATOL, 1e-5);
+    assert_close(
+        "views",
+        &y.to_vec().unwrap(),
+        &reference(&q, &k, &v, &o),
+        ATOL,
+        1e-5,
+    );
 }

@@ -14,7 +14,9 @@ fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f64> {
     let mut out = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            out[i * n + j] = (0..k).map(|l| x[i * k + l] as f64 * w[j * k + l] as f64).sum();
+            out[i * n + j] = (0..k)
+                .map(|l| x[i * k + l] as f64 * w[j * k + l] as f64)
+                .sum();
         }
     }
     out
@@ -26,7 +28,15 @@ fn tol(k: usize) -> f64 {
 }
 
 /// Shapes that miss every register tile (MR 4/6/12, NR 16/32) and the KC = 256 depth.
-const SHAPES: [(usize, usize, usize); 7] = [(1, 1, 1), (5, 7, 3), (13, 33, 17), (37, 300, 65), (64, 257, 96), (97, 513, 31), (6, 16, 256)];
+const SHAPES: [(usize, usize, usize); 7] = [
+    (1, 1, 1),
+    (5, 7, 3),
+    (13, 33, 17),
+    (37, 300, 65),
+    (64, 257, 96),
+    (97, 513, 31),
+    (6, 16, 256),
+];
 
 #[test]
 fn naive_rung_matches_f64_reference() {
@@ -64,12 +74,28 @@ fn every_packed_kernel_matches_naive() {
             let b = Mat::row_major(&w[..], n, k).t();
             gemm_with(kern, Mat::row_major(&x[..], m, k), b, &mut c, ldc, false);
             let got: Vec<f32> = c.chunks(ldc).flat_map(|r| r[..n].to_vec()).collect();
-            assert_close(&format!("{} {m}x{k}x{n}", kern.name), &got, &want, tol(k), 0.0);
-            assert!(c.chunks(ldc).all(|r| r[n..] == [0.5; 3]), "{}: wrote past the row", kern.name);
+            assert_close(
+                &format!("{} {m}x{k}x{n}", kern.name),
+                &got,
+                &want,
+                tol(k),
+                0.0,
+            );
+            assert!(
+                c.chunks(ldc).all(|r| r[n..] == [0.5; 3]),
+                "{}: wrote past the row",
+                kern.name
+            );
             gemm_with(kern, Mat::row_major(&x[..], m, k), b, &mut c, ldc, true);
             let got2: Vec<f32> = c.chunks(ldc).flat_map(|r| r[..n].to_vec()).collect();
             let want2: Vec<f64> = want.iter().map(|v| 2.0 * v).collect();
-            assert_close(&format!("{} accumulate", kern.name), &got2, &want2, 2.0 * tol(k), 0.0);
+            assert_close(
+                &format!("{} accumulate", kern.name),
+                &got2,
+                &want2,
+                2.0 * tol(k),
+                0.0,
+            );
         }
     }
 }
@@ -85,7 +111,14 @@ fn packed_kernels_read_column_major_a_and_b() {
     let want = cpu_util::f64s(&linear_naive(&x, m, k, &w, n));
     for kern in available_kernels() {
         let mut c = vec![0.0; m * n];
-        gemm_with(kern, Mat::row_major(&at[..], k, m).t(), Mat::row_major(&b[..], k, n), &mut c, n, false);
+        gemm_with(
+            kern,
+            Mat::row_major(&at[..], k, m).t(),
+            Mat::row_major(&b[..], k, n),
+            &mut c,
+            n,
+            false,
+        );
         assert_close(kern.name, &c, &want, tol(k), 0.0);
     }
 }
@@ -102,16 +135,36 @@ fn linear_with_half_weights_and_bias() {
     let wf16: Vec<f16> = w32.iter().map(|&v| f16::from_f32(v)).collect();
     let wbf16: Vec<bf16> = w32.iter().map(|&v| bf16::from_f32(v)).collect();
     let cases = [
-        ("f32", Tensor::from_vec(w32.clone(), &[n, k]).unwrap(), w32.clone()),
-        ("f16", Tensor::from_f16_vec(wf16.clone(), &[n, k]).unwrap(), wf16.iter().map(|v| v.to_f32()).collect()),
-        ("bf16", Tensor::from_bf16_vec(wbf16.clone(), &[n, k]).unwrap(), wbf16.iter().map(|v| v.to_f32()).collect()),
+        (
+            "f32",
+            Tensor::from_vec(w32.clone(), &[n, k]).unwrap(),
+            w32.clone(),
+        ),
+        (
+            "f16",
+            Tensor::from_f16_vec(wf16.clone(), &[n, k]).unwrap(),
+            wf16.iter().map(|v| v.to_f32()).collect(),
+        ),
+        (
+            "bf16",
+            Tensor::from_bf16_vec(wbf16.clone(), &[n, k]).unwrap(),
+            wbf16.iter().map(|v| v.to_f32()).collect(),
+        ),
     ];
     for (name, wt, wide) in cases {
         let y = xt.linear(&wt, Some(&bt)).unwrap();
         assert_eq!(y.shape(), [1, m, n]);
         let mut want = reference(&x, m, k, &wide, n);
-        want.iter_mut().enumerate().for_each(|(i, v)| *v += bias[i % n] as f64);
-        assert_close(&format!("linear {name}"), &y.to_vec().unwrap(), &want, tol(k), 0.0);
+        want.iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v += bias[i % n] as f64);
+        assert_close(
+            &format!("linear {name}"),
+            &y.to_vec().unwrap(),
+            &want,
+            tol(k),
+            0.0,
+        );
         let tiled = {
             let mut o = vec![0.0; m * n];
             let rows = match name {
@@ -134,12 +187,24 @@ fn linear_reads_strided_inputs_and_weights() {
     // x as a transposed view, w as the transpose of a [K, N] tensor.
     let xs = rng.tensor(&[k, m]);
     let x = xs.transpose(0, 1).unwrap();
-    let ws = rng.tensor(&[k, n]).to_dtype(happyhorse_tensor::DType::BF16).unwrap();
+    let ws = rng
+        .tensor(&[k, n])
+        .to_dtype(happyhorse_tensor::DType::BF16)
+        .unwrap();
     let w = ws.transpose(0, 1).unwrap();
     assert!(!x.is_contiguous() && !w.is_contiguous());
     let y = x.linear(&w, None).unwrap();
-    let (xv, wv) = (x.contiguous().unwrap().to_vec().unwrap(), w.contiguous().unwrap().to_vec().unwrap());
-    assert_close("strided linear", &y.to_vec().unwrap(), &reference(&xv, m, k, &wv, n), tol(k), 0.0);
+    let (xv, wv) = (
+        x.contiguous().unwrap().to_vec().unwrap(),
+        w.contiguous().unwrap().to_vec().unwrap(),
+    );
+    assert_close(
+        "strided linear",
+        &y.to_vec().unwrap(),
+        &reference(&xv, m, k, &wv, n),
+        tol(k),
+        0.0,
+    );
 }
 
 #[test]
@@ -165,7 +230,10 @@ fn batched_matmul_with_broadcast_and_transposed_views() {
     let b4 = b4full.narrow(3, 2, 4).unwrap();
     let y4 = a4.matmul(&b4).unwrap();
     assert_eq!(y4.shape(), [3, 2, 5, 4]);
-    let (a4v, b4v) = (a4.to_vec().unwrap(), b4.contiguous().unwrap().to_vec().unwrap());
+    let (a4v, b4v) = (
+        a4.to_vec().unwrap(),
+        b4.contiguous().unwrap().to_vec().unwrap(),
+    );
     let mut want4 = Vec::new();
     for i in 0..3 {
         for h in 0..2 {
@@ -173,7 +241,11 @@ fn batched_matmul_with_broadcast_and_transposed_views() {
             let bm = &b4v[(i * 2 + h) * 24..(i * 2 + h + 1) * 24];
             for r in 0..5 {
                 for c in 0..4 {
-                    want4.push((0..6).map(|l| am[r * 6 + l] as f64 * bm[l * 4 + c] as f64).sum());
+                    want4.push(
+                        (0..6)
+                            .map(|l| am[r * 6 + l] as f64 * bm[l * 4 + c] as f64)
+                            .sum(),
+                    );
                 }
             }
         }

@@ -58,14 +58,35 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
     while bq > 8 && b * hkv * lq.div_ceil(bq) < 4 * threads {
         bq /= 2;
     }
-    let dims = Dims { hq, hkv, lq, lk, d, dv, group, bq };
+    let dims = Dims {
+        hq,
+        hkv,
+        lq,
+        lk,
+        d,
+        dv,
+        group,
+        bq,
+    };
     let tiles = lq.div_ceil(bq);
     let ptr = OutPtr(out.as_mut_ptr());
     let kern = best_kernel();
     (0..b * hkv * tiles).into_par_iter().for_each(|t| {
         let (bi, hk, tile) = (t / (hkv * tiles), (t / tiles) % hkv, t % tiles);
         let valid = valid.as_ref().map(|v| &v[bi * lk..(bi + 1) * lk]);
-        attend_tile(kern, &dims, opts, &qv, &kv, &vv, valid, bi, hk, tile * bq, ptr);
+        attend_tile(
+            kern,
+            &dims,
+            opts,
+            &qv,
+            &kv,
+            &vv,
+            valid,
+            bi,
+            hk,
+            tile * bq,
+            ptr,
+        );
     });
     Tensor::from_vec(out, &[b, hq, lq, dv])
 }
@@ -78,14 +99,31 @@ fn visible_intervals(opts: &AttentionOpts, i: usize, lk: usize) -> Vec<(usize, u
     };
     let clip = |s: usize, e: usize| (s.max(ws), e.min(we));
     match &opts.key_ranges {
-        Some(r) => r.row(i).iter().map(|&[s, e]| clip(s as usize, e as usize)).filter(|(s, e)| s < e).collect(),
+        Some(r) => r
+            .row(i)
+            .iter()
+            .map(|&[s, e]| clip(s as usize, e as usize))
+            .filter(|(s, e)| s < e)
+            .collect(),
         None => [clip(0, lk)].into_iter().filter(|(s, e)| s < e).collect(),
     }
 }
 
 /// One tile: query positions `q0..q0 + bq` of every head in kv head `hk`'s group.
 #[allow(clippy::too_many_arguments)]
-fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &[f32], vv: &[f32], valid: Option<&[f32]>, bi: usize, hk: usize, q0: usize, out: OutPtr) {
+fn attend_tile(
+    kern: &Kernel,
+    dm: &Dims,
+    opts: &AttentionOpts,
+    qv: &[f32],
+    kv: &[f32],
+    vv: &[f32],
+    valid: Option<&[f32]>,
+    bi: usize,
+    hk: usize,
+    q0: usize,
+    out: OutPtr,
+) {
     let (d, dv, lk, g) = (dm.d, dm.dv, dm.lk, dm.group);
     let bq = dm.bq.min(dm.lq - q0);
     let rows = g * bq;
@@ -99,8 +137,18 @@ fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &
         qrows[gi * bq * d..(gi + 1) * bq * d].copy_from_slice(src);
     }
     let mut qpack = vec![0.0f32; rows_p * d];
-    pack_panels(&Mat::row_major(&qrows[..], rows, d), 0, rows, 0, d, mr, &mut qpack);
-    let ivals: Vec<Vec<(usize, usize)>> = (0..bq).map(|ii| visible_intervals(opts, q0 + ii, lk)).collect();
+    pack_panels(
+        &Mat::row_major(&qrows[..], rows, d),
+        0,
+        rows,
+        0,
+        d,
+        mr,
+        &mut qpack,
+    );
+    let ivals: Vec<Vec<(usize, usize)>> = (0..bq)
+        .map(|ii| visible_intervals(opts, q0 + ii, lk))
+        .collect();
     let lo = ivals.iter().flatten().map(|iv| iv.0).min();
     let hi = ivals.iter().flatten().map(|iv| iv.1).max();
     let dv_p = dv.next_multiple_of(nr);
@@ -136,7 +184,18 @@ fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &
             for j in (0..jn).step_by(nr) {
                 for i in (0..rows).step_by(mr) {
                     // SAFETY: panels hold d·MR and d·NR values; the tile lies inside `s`.
-                    unsafe { (kern.run)(d, qpack[i * d..].as_ptr(), kp[j * d..].as_ptr(), s.as_mut_ptr().add(i * BK + j), BK, mr.min(rows - i), nr.min(jn - j), false) };
+                    unsafe {
+                        (kern.run)(
+                            d,
+                            qpack[i * d..].as_ptr(),
+                            kp[j * d..].as_ptr(),
+                            s.as_mut_ptr().add(i * BK + j),
+                            BK,
+                            mr.min(rows - i),
+                            nr.min(jn - j),
+                            false,
+                        )
+                    };
                 }
             }
             // Online softmax: P replaces S, O and l are rescaled to the new running max.
@@ -177,13 +236,38 @@ fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &
                 }
             }
             // O += P · V for the block.
-            pack_panels(&Mat { data: &s[..], rows, cols: jn, rs: BK, cs: 1 }, 0, rows, 0, jn, mr, &mut ppack[..rows_p * jn]);
+            pack_panels(
+                &Mat {
+                    data: &s[..],
+                    rows,
+                    cols: jn,
+                    rs: BK,
+                    cs: 1,
+                },
+                0,
+                rows,
+                0,
+                jn,
+                mr,
+                &mut ppack[..rows_p * jn],
+            );
             let vblock = Mat::row_major(&vv[(kbase + j0) * dv..(kbase + j0 + jn) * dv], jn, dv);
             pack_panels(&vblock.t(), 0, dv, 0, jn, nr, &mut vpack[..dv_p * jn]);
             for j in (0..dv).step_by(nr) {
                 for i in (0..rows).step_by(mr) {
                     // SAFETY: panels hold jn·MR and jn·NR values; the tile lies inside `o`.
-                    unsafe { (kern.run)(jn, ppack[i * jn..].as_ptr(), vpack[j * jn..].as_ptr(), o.as_mut_ptr().add(i * dv + j), dv, mr.min(rows - i), nr.min(dv - j), true) };
+                    unsafe {
+                        (kern.run)(
+                            jn,
+                            ppack[i * jn..].as_ptr(),
+                            vpack[j * jn..].as_ptr(),
+                            o.as_mut_ptr().add(i * dv + j),
+                            dv,
+                            mr.min(rows - i),
+                            nr.min(dv - j),
+                            true,
+                        )
+                    };
                 }
             }
         }
@@ -193,6 +277,8 @@ fn attend_tile(kern: &Kernel, dm: &Dims, opts: &AttentionOpts, qv: &[f32], kv: &
         let h = hk * g + gi;
         let dst = out.row(((bi * dm.hq + h) * dm.lq + q0 + ii) * dv, dv);
         let inv = if l[r] > 0.0 { 1.0 / l[r] } else { 0.0 };
-        dst.iter_mut().zip(&o[r * dv..(r + 1) * dv]).for_each(|(y, &x)| *y = x * inv);
+        dst.iter_mut()
+            .zip(&o[r * dv..(r + 1) * dv])
+            .for_each(|(y, &x)| *y = x * inv);
     }
 }

@@ -26,7 +26,16 @@ struct Geom {
 
 impl Geom {
     /// Fills `cols [cig·k, np]` for output positions `p0..p0 + np` of batch `bi`, group `gi`.
-    fn im2col(&self, xv: &[f32], bi: usize, gi: usize, cig: usize, p0: usize, np: usize, cols: &mut [f32]) {
+    fn im2col(
+        &self,
+        xv: &[f32],
+        bi: usize,
+        gi: usize,
+        cig: usize,
+        p0: usize,
+        np: usize,
+        cols: &mut [f32],
+    ) {
         let [ti, hi, wi] = self.n_in;
         let [kt, kh, kw] = self.k;
         let [_, ho, wo] = self.o;
@@ -37,7 +46,9 @@ impl Geom {
             let (a, bb, cc) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
             let ch = gi * cig + c;
             let plane = &xv[(bi * self.cin + ch) * ti * hi * wi..][..ti * hi * wi];
-            let off = |o: usize, kk: usize, d: usize| (o * p.stride[d] + kk * p.dilation[d]) as isize - p.padding[d].0 as isize;
+            let off = |o: usize, kk: usize, d: usize| {
+                (o * p.stride[d] + kk * p.dilation[d]) as isize - p.padding[d].0 as isize
+            };
             let mut pos = p0;
             let mut i = 0;
             while i < np {
@@ -52,7 +63,11 @@ impl Geom {
                     let row = &plane[(it as usize * hi + ih as usize) * wi..][..wi];
                     for (j, d) in seg.iter_mut().enumerate() {
                         let iw = off(ow + j, cc, 2);
-                        *d = if iw >= 0 && (iw as usize) < wi { row[iw as usize] } else { 0.0 };
+                        *d = if iw >= 0 && (iw as usize) < wi {
+                            row[iw as usize]
+                        } else {
+                            0.0
+                        };
                     }
                 }
                 i += run;
@@ -74,14 +89,21 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     }
 }
 
-fn conv3d_typed<T: Elem>(x: &Tensor, wd: &[T], w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> Result<Tensor> {
+fn conv3d_typed<T: Elem>(
+    x: &Tensor,
+    wd: &[T],
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    p: &ConvParams,
+) -> Result<Tensor> {
     let s = x.shape();
     let (b, cin) = (s[0], s[1]);
     let n_in = [s[2], s[3], s[4]];
     let ws = w.shape();
     let (cout, cig) = (ws[0], ws[1]);
     let k = [ws[2], ws[3], ws[4]];
-    let o: [usize; 3] = std::array::from_fn(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]));
+    let o: [usize; 3] =
+        std::array::from_fn(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]));
     let positions = o[0] * o[1] * o[2];
     let g = p.groups;
     let cog = cout / g;
@@ -90,22 +112,47 @@ fn conv3d_typed<T: Elem>(x: &Tensor, wd: &[T], w: &Tensor, bias: Option<&Tensor>
     let xv = x.cpu_f32()?;
     let mut out = vec![0.0f32; b * cout * positions];
     let pointwise = k == [1, 1, 1] && p.stride == [1; 3] && p.padding == [(0, 0); 3];
-    let geom = Geom { cin, n_in, k, o, p: *p };
-    let block = (COLS_MAX / kc.max(1)).clamp(64, positions.max(1)).next_multiple_of(32).min(positions);
-    let mut cols = if pointwise { Vec::new() } else { vec![0.0f32; block * kc] };
+    let geom = Geom {
+        cin,
+        n_in,
+        k,
+        o,
+        p: *p,
+    };
+    let block = (COLS_MAX / kc.max(1))
+        .max(64)
+        .next_multiple_of(32)
+        .min(positions);
+    let mut cols = if pointwise {
+        Vec::new()
+    } else {
+        vec![0.0f32; block * kc]
+    };
     for bi in 0..b {
         for gi in 0..g {
             let a = Mat::row_major(&wd[gi * cog * kc..(gi + 1) * cog * kc], cog, kc);
             let dst = &mut out[(bi * cout + gi * cog) * positions..][..cog * positions];
             if pointwise {
                 let src = &xv[(bi * cin + gi * cig) * positions..][..cig * positions];
-                gemm(a, Mat::row_major(src, cig, positions), dst, positions, false);
+                gemm(
+                    a,
+                    Mat::row_major(src, cig, positions),
+                    dst,
+                    positions,
+                    false,
+                );
                 continue;
             }
             for p0 in (0..positions).step_by(block) {
                 let np = block.min(positions - p0);
                 geom.im2col(&xv, bi, gi, cig, p0, np, &mut cols[..kc * np]);
-                gemm(a, Mat::row_major(&cols[..kc * np], kc, np), &mut dst[p0..], positions, false);
+                gemm(
+                    a,
+                    Mat::row_major(&cols[..kc * np], kc, np),
+                    &mut dst[p0..],
+                    positions,
+                    false,
+                );
             }
         }
     }
@@ -120,7 +167,15 @@ fn conv3d_typed<T: Elem>(x: &Tensor, wd: &[T], w: &Tensor, bias: Option<&Tensor>
 }
 
 /// See [`Tensor::conv_transpose1d`]: every input sample scatters `k` taps.
-pub fn conv_transpose1d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize, output_padding: usize, groups: usize) -> Result<Tensor> {
+pub fn conv_transpose1d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+    groups: usize,
+) -> Result<Tensor> {
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cog, k) = (w.shape()[1], w.shape()[2]);
     let cout = cog * groups;
@@ -129,7 +184,9 @@ pub fn conv_transpose1d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: u
     let lo = full - 2 * padding;
     let xv = x.cpu_f32()?;
     let wv = w.contiguous()?.cpu_f32()?.into_owned();
-    let bv = bias.map(|b| b.cpu_f32().map(|v| v.into_owned())).transpose()?;
+    let bv = bias
+        .map(|b| b.cpu_f32().map(|v| v.into_owned()))
+        .transpose()?;
     let mut out = vec![0.0f32; b * cout * lo];
     super::for_rows(&mut out, lo, |row, dst| {
         let (bi, oc) = (row / cout, row % cout);

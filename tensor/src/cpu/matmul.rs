@@ -104,9 +104,31 @@ pub fn linear_naive(x: &[f32], m: usize, k: usize, w: &[f32], n: usize) -> Vec<f
 
 /// `C = A · B` where B is a 2-D view of `t` (any float dtype, any strides) at element
 /// offset `off` with the given shape and strides.
-fn gemm_tensor_b(a: Mat<f32>, t: &Tensor, off: usize, shape: [usize; 2], strides: [usize; 2], c: &mut [f32], ldc: usize) -> Result<()> {
-    fn run<T: Elem>(a: Mat<f32>, d: &[T], off: usize, shape: [usize; 2], st: [usize; 2], c: &mut [f32], ldc: usize) {
-        let b = Mat { data: &d[off..], rows: shape[0], cols: shape[1], rs: st[0], cs: st[1] };
+fn gemm_tensor_b(
+    a: Mat<f32>,
+    t: &Tensor,
+    off: usize,
+    shape: [usize; 2],
+    strides: [usize; 2],
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<()> {
+    fn run<T: Elem>(
+        a: Mat<f32>,
+        d: &[T],
+        off: usize,
+        shape: [usize; 2],
+        st: [usize; 2],
+        c: &mut [f32],
+        ldc: usize,
+    ) {
+        let b = Mat {
+            data: &d[off..],
+            rows: shape[0],
+            cols: shape[1],
+            rs: st[0],
+            cs: st[1],
+        };
         gemm(a, b, c, ldc, false);
     }
     let s = t.cpu_storage()?;
@@ -129,11 +151,21 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
         let a = Mat::row_major(&xs[..], m, k);
         let st = w.layout().strides();
         // B = wᵀ: element (kk, j) is w[j, kk].
-        gemm_tensor_b(a, w, w.layout().offset(), [k, n], [st[1], st[0]], &mut out, n)?;
+        gemm_tensor_b(
+            a,
+            w,
+            w.layout().offset(),
+            [k, n],
+            [st[1], st[0]],
+            &mut out,
+            n,
+        )?;
     }
     if let Some(b) = bias {
         let b = b.cpu_f32()?;
-        super::for_rows(&mut out, n, |_, row| row.iter_mut().zip(b.iter()).for_each(|(o, b)| *o += b));
+        super::for_rows(&mut out, n, |_, row| {
+            row.iter_mut().zip(b.iter()).for_each(|(o, b)| *o += b)
+        });
     }
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
@@ -147,7 +179,11 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
     let batch_shape = &a.shape()[..r - 2];
     let batch: usize = batch_shape.iter().product();
-    let a = if a.dtype() == DType::F32 { a.clone() } else { a.to_dtype(DType::F32)? };
+    let a = if a.dtype() == DType::F32 {
+        a.clone()
+    } else {
+        a.to_dtype(DType::F32)?
+    };
     let a_store = a.cpu_storage()?.as_f32();
     let (sa, sb) = (a.layout().strides(), b.layout().strides());
     let mut out = vec![0.0f32; batch * m * n];
@@ -159,7 +195,13 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 oa += i * sa[d];
                 ob += i * sb[d];
             }
-            let am = Mat { data: &a_store[oa..], rows: m, cols: k, rs: sa[r - 2], cs: sa[r - 1] };
+            let am = Mat {
+                data: &a_store[oa..],
+                rows: m,
+                cols: k,
+                rs: sa[r - 2],
+                cs: sa[r - 1],
+            };
             let c = &mut out[bi * m * n..(bi + 1) * m * n];
             gemm_tensor_b(am, b, ob, [k, n], [sb[r - 2], sb[r - 1]], c, n)?;
             for d in (0..r - 2).rev() {

@@ -26,7 +26,10 @@ pub(crate) fn fill_indexed(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
     } else {
         out.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
             let base = c * 4096;
-            chunk.iter_mut().enumerate().for_each(|(i, o)| *o = f(base + i));
+            chunk
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, o)| *o = f(base + i));
         });
     }
 }
@@ -37,8 +40,12 @@ pub(crate) fn for_rows(rows: &mut [f32], width: usize, f: impl Fn(usize, &mut [f
         return;
     }
     if rows.len() < PAR_MIN {
-        rows.chunks_mut(width).enumerate().for_each(|(r, row)| f(r, row));
+        rows.chunks_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
     } else {
-        rows.par_chunks_mut(width).enumerate().for_each(|(r, row)| f(r, row));
+        rows.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
     }
 }

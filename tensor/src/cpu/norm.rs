@@ -23,7 +23,12 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
 }
 
 /// LayerNorm over the last dimension.
-pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+pub fn layer_norm(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let d = *x.shape().last().unwrap_or(&1);
     let (w, b) = (param(weight)?, param(bias)?);
     let mut out = x.cpu_f32()?.into_owned();
@@ -46,7 +51,13 @@ pub fn layer_norm(x: &Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, ep
 }
 
 /// GroupNorm of `[N, C, …]`.
-pub fn group_norm(x: &Tensor, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+pub fn group_norm(
+    x: &Tensor,
+    groups: usize,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let c = x.shape()[1];
     let spatial: usize = x.shape()[2..].iter().product();
     let cg = c / groups;

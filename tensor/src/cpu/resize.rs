@@ -100,7 +100,12 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
     let xv = x.cpu_f32()?;
     let mut out = vec![0.0f32; bc * to * ho * wo];
     super::fill_indexed(&mut out, |flat| {
-        let (c, ot, oh, ow) = (flat / (to * ho * wo), (flat / (ho * wo)) % to, (flat / wo) % ho, flat % wo);
+        let (c, ot, oh, ow) = (
+            flat / (to * ho * wo),
+            (flat / (ho * wo)) % to,
+            (flat / wo) % ho,
+            flat % wo,
+        );
         let (t0, t1, ft) = linear_taps(ot, t, to);
         let (h0, h1, fh) = linear_taps(oh, h, ho);
         let (w0, w1, fw) = linear_taps(ow, w, wo);

@@ -55,7 +55,12 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
         }
     }
     let i = worst.0;
-    assert!(worst.1 <= 0.0, "{what}: element {i} is {} but should be {} (atol {atol}, rtol {rtol})", got[i], want[i]);
+    assert!(
+        worst.1 <= 0.0,
+        "{what}: element {i} is {} but should be {} (atol {atol}, rtol {rtol})",
+        got[i],
+        want[i]
+    );
 }
 
 /// Row-major strides of a shape.

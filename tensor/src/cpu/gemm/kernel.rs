@@ -25,7 +25,14 @@ pub struct Kernel {
 /// # Safety
 /// `c` must address `m` rows of `n` values with stride `ldc`.
 #[inline(always)]
-unsafe fn store_tile<const NR: usize>(tmp: &[f32], c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+unsafe fn store_tile<const NR: usize>(
+    tmp: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    m: usize,
+    n: usize,
+    acc: bool,
+) {
     for i in 0..m {
         let row = c.add(i * ldc);
         for j in 0..n {
@@ -40,7 +47,16 @@ unsafe fn store_tile<const NR: usize>(tmp: &[f32], c: *mut f32, ldc: usize, m: u
 /// # Safety
 /// See [`Kernel::run`].
 #[allow(clippy::too_many_arguments)]
-unsafe fn portable_4x16(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+unsafe fn portable_4x16(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    m: usize,
+    n: usize,
+    acc: bool,
+) {
     const MR: usize = 4;
     const NR: usize = 16;
     let a = std::slice::from_raw_parts(a, kc * MR);
@@ -66,7 +82,16 @@ mod x86 {
     /// See [`super::Kernel::run`]; the CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn avx2_6x16(kc: usize, mut a: *const f32, mut b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+    pub unsafe fn avx2_6x16(
+        kc: usize,
+        mut a: *const f32,
+        mut b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        m: usize,
+        n: usize,
+        acc: bool,
+    ) {
         const MR: usize = 6;
         const NR: usize = 16;
         let mut r = [[_mm256_setzero_ps(); 2]; MR];
@@ -108,7 +133,16 @@ mod x86 {
     /// See [`super::Kernel::run`]; the CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn avx512_12x32(kc: usize, mut a: *const f32, mut b: *const f32, c: *mut f32, ldc: usize, m: usize, n: usize, acc: bool) {
+    pub unsafe fn avx512_12x32(
+        kc: usize,
+        mut a: *const f32,
+        mut b: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        m: usize,
+        n: usize,
+        acc: bool,
+    ) {
         const MR: usize = 12;
         const NR: usize = 32;
         let mut r = [[_mm512_setzero_ps(); 2]; MR];
@@ -145,11 +179,26 @@ mod x86 {
     }
 }
 
-static PORTABLE: Kernel = Kernel { name: "portable", mr: 4, nr: 16, run: portable_4x16 };
+static PORTABLE: Kernel = Kernel {
+    name: "portable",
+    mr: 4,
+    nr: 16,
+    run: portable_4x16,
+};
 #[cfg(target_arch = "x86_64")]
-static AVX2: Kernel = Kernel { name: "avx2+fma", mr: 6, nr: 16, run: x86::avx2_6x16 };
+static AVX2: Kernel = Kernel {
+    name: "avx2+fma",
+    mr: 6,
+    nr: 16,
+    run: x86::avx2_6x16,
+};
 #[cfg(target_arch = "x86_64")]
-static AVX512: Kernel = Kernel { name: "avx512", mr: 12, nr: 32, run: x86::avx512_12x32 };
+static AVX512: Kernel = Kernel {
+    name: "avx512",
+    mr: 12,
+    nr: 32,
+    run: x86::avx512_12x32,
+};
 
 /// Every kernel this CPU can run, fastest first (the portable one is always last).
 pub fn available_kernels() -> Vec<&'static Kernel> {

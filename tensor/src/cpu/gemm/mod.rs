@@ -59,12 +59,24 @@ pub struct Mat<'a, T> {
 impl<'a, T> Mat<'a, T> {
     /// A packed row-major `rows × cols` matrix.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        Mat { data, rows, cols, rs: cols, cs: 1 }
+        Mat {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        Mat { data: self.data, rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+        Mat {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
     }
 
     /// Whether every element index lies inside `data`.
@@ -128,7 +140,13 @@ impl Aligned {
 
 /// `C = A · B` (or `C += A · B` with `accumulate`) with the best kernel of this CPU.
 /// `c` holds `a.rows` rows of `b.cols` values with row stride `ldc`.
-pub fn gemm<TA: Elem, TB: Elem>(a: Mat<TA>, b: Mat<TB>, c: &mut [f32], ldc: usize, accumulate: bool) {
+pub fn gemm<TA: Elem, TB: Elem>(
+    a: Mat<TA>,
+    b: Mat<TB>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
     gemm_with(best_kernel(), a, b, c, ldc, accumulate)
 }
 
@@ -143,11 +161,17 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k, "gemm: inner dims {k} and {} differ", b.rows);
-    assert!(a.in_bounds() && b.in_bounds(), "gemm: operand view out of bounds");
+    assert!(
+        a.in_bounds() && b.in_bounds(),
+        "gemm: operand view out of bounds"
+    );
     if m == 0 || n == 0 {
         return;
     }
-    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "gemm: output too small");
+    assert!(
+        ldc >= n && c.len() >= (m - 1) * ldc + n,
+        "gemm: output too small"
+    );
     if k == 0 {
         if !accumulate {
             c.chunks_mut(ldc).take(m).for_each(|r| r[..n].fill(0.0));
@@ -172,7 +196,18 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
                     || pack_panels(&b.t(), n0, nb, k0, kc, nr, bp),
                 );
                 let acc = accumulate || k0 > 0;
-                run_tiles(kern, apack.as_slice(), bpack.as_slice(), mb, nb, kc, out, m0 * ldc + n0, ldc, acc);
+                run_tiles(
+                    kern,
+                    apack.as_slice(),
+                    bpack.as_slice(),
+                    mb,
+                    nb,
+                    kc,
+                    out,
+                    m0 * ldc + n0,
+                    ldc,
+                    acc,
+                );
             }
         }
     }
@@ -180,11 +215,25 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
 
 /// Runs the micro-kernels over one packed `mb × kc` by `kc × nb` block, in parallel tiles.
 #[allow(clippy::too_many_arguments)]
-fn run_tiles(kern: &Kernel, ap: &[f32], bp: &[f32], mb: usize, nb: usize, kc: usize, out: OutPtr, c0: usize, ldc: usize, acc: bool) {
+fn run_tiles(
+    kern: &Kernel,
+    ap: &[f32],
+    bp: &[f32],
+    mb: usize,
+    nb: usize,
+    kc: usize,
+    out: OutPtr,
+    c0: usize,
+    ldc: usize,
+    acc: bool,
+) {
     let (mr, nr) = (kern.mr, kern.nr);
     let threads = rayon::current_num_threads();
     // Shrink tiles until there are a few per thread, so both cores stay busy.
-    let (mut mc, mut nt) = (MC.min(mb.next_multiple_of(mr)), NT.min(nb.next_multiple_of(nr)));
+    let (mut mc, mut nt) = (
+        MC.min(mb.next_multiple_of(mr)),
+        NT.min(nb.next_multiple_of(nr)),
+    );
     while mb.div_ceil(mc) * nb.div_ceil(nt) < 4 * threads && (nt > nr || mc > mr) {
         if nt > nr && (nt >= mc || mc <= mr) {
             nt = (nt / 2).next_multiple_of(nr);

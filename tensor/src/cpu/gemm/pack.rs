@@ -10,7 +10,15 @@ use super::{Elem, Mat};
 ///
 /// For A this is the `MR × KC` layout of the micro-kernel; for B it is applied to Bᵀ,
 /// giving `KC × NR` panels.
-pub fn pack_panels<T: Elem>(src: &Mat<T>, r0: usize, nrows: usize, c0: usize, ncols: usize, w: usize, dst: &mut [f32]) {
+pub fn pack_panels<T: Elem>(
+    src: &Mat<T>,
+    r0: usize,
+    nrows: usize,
+    c0: usize,
+    ncols: usize,
+    w: usize,
+    dst: &mut [f32],
+) {
     let panel_len = w * ncols;
     let work = |(p, panel): (usize, &mut [f32])| {
         if src.rs == 1 && (p + 1) * w <= nrows {
@@ -18,7 +26,10 @@ pub fn pack_panels<T: Elem>(src: &Mat<T>, r0: usize, nrows: usize, c0: usize, nc
             for c in 0..ncols {
                 let base = r0 + p * w + (c0 + c) * src.cs;
                 let s = &src.data[base..base + w];
-                panel[c * w..(c + 1) * w].iter_mut().zip(s).for_each(|(d, &v)| *d = v.widen());
+                panel[c * w..(c + 1) * w]
+                    .iter_mut()
+                    .zip(s)
+                    .for_each(|(d, &v)| *d = v.widen());
             }
             return;
         }

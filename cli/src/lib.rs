@@ -1,1 +1,21 @@
-//! The happyhorse pipeline library.
+//! happyhorse: text (and image) to video with synchronized audio, in pure Rust.
+//!
+//! This crate is the pipeline as a library, for programs that embed generation, and the
+//! `happyhorse` binary. Follow one prompt: [`generate`] builds the request, the
+//! [`pipeline`] tokenizes and encodes the prompt (happyhorse-model), samples latents with
+//! the DiT (happyhorse-sampler's loops over happyhorse-model's DiT), decodes frames and
+//! audio (happyhorse-codecs), and [`output`] writes PNG frames, a WAV and
+//! `generation.json`. Every op runs through happyhorse-tensor on the CPU or a wgpu device.
+
+pub mod builtin;
+pub mod components;
+pub mod device;
+pub mod fixture_loops;
+pub mod generate;
+pub mod memory;
+pub mod output;
+pub mod parity;
+pub mod pipeline;
+pub mod progress;
+pub mod request;
+pub mod stack;

@@ -1,0 +1,137 @@
+//! `happyhorse generate`: from a request to a finished output directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use happyhorse_codecs::io::png_frames::write_frames_png;
+use happyhorse_codecs::io::wav::write_wav_pcm16;
+use happyhorse_tensor::{bail, Device, Result};
+use serde_json::json;
+
+use crate::builtin;
+use crate::memory::check_memory;
+use crate::output::{hash_tree, Staging};
+use crate::pipeline::Pipeline;
+use crate::progress::Progress;
+use crate::request::GenerateRequest;
+use crate::stack::Stack;
+
+/// Where a generation goes and how.
+pub struct OutputOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Replace an existing output directory.
+    pub force: bool,
+    /// Also mux `video.mp4` with ffmpeg.
+    pub mp4: bool,
+    /// No progress lines.
+    pub quiet: bool,
+}
+
+/// Opens the stack named by `--checkpoints`, or the built-in one.
+pub fn open_stack(checkpoints: Option<&Path>) -> Result<Stack> {
+    match checkpoints {
+        Some(p) => Stack::open(p),
+        None => Stack::open(&builtin::materialize(&builtin::cache_dir())?),
+    }
+}
+
+/// Runs a whole generation and writes it; returns the output directory.
+pub fn run(
+    req: &GenerateRequest,
+    stack: Stack,
+    device: &Device,
+    opts: &OutputOptions,
+) -> Result<PathBuf> {
+    req.validate()?;
+    let staging = Staging::new(&opts.out, opts.force)?;
+    let mut progress = Progress::new(opts.quiet);
+    if stack.untrained {
+        progress.note("using the built-in stack: untrained, seeded random weights; the output is noise by design");
+    }
+    check_memory(&stack, req, device)?;
+    let started = Instant::now();
+    let pipeline = Pipeline::load(stack, device, &mut progress)?;
+    let gen = pipeline.generate(req, &mut progress)?;
+
+    progress.phase("write")?;
+    let dir = staging.path();
+    let s = gen.video.shape().to_vec();
+    let video = gen.video.to_vec()?;
+    write_frames_png(&dir.join("frames"), &video, s[2], s[3], s[4])?;
+    write_wav_pcm16(&dir.join("audio.wav"), &gen.audio_44k, 2, 44_100)?;
+    if opts.mp4 {
+        mux_mp4(dir, gen.fps, &mut progress)?;
+    }
+    progress.end_phase();
+    let files = hash_tree(dir)?;
+    let timings: serde_json::Map<String, serde_json::Value> = progress
+        .timings
+        .iter()
+        .map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0)))
+        .collect();
+    let meta = json!({
+        "generator": format!("happyhorse {}", env!("CARGO_PKG_VERSION")),
+        "stack": pipeline.stack.name,
+        "untrained": pipeline.stack.untrained,
+        "device": device.to_string(),
+        "request": req,
+        "seed": req.seed,
+        "steps": gen.steps,
+        "fps": gen.fps,
+        "frames": s[2],
+        "height": gen.size.0,
+        "width": gen.size.1,
+        "audio": {"sample_rate": 44100, "channels": 2, "samples": gen.audio_44k.len() / 2},
+        "prompt_tokens": gen.prompt_tokens,
+        "prompt_truncated": gen.prompt_truncated,
+        "timings_s": timings,
+        "total_s": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        "files": files.iter().map(|(p, h)| json!({"path": p, "sha256": h})).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&meta).expect("plain JSON values");
+    std::fs::write(dir.join("generation.json"), text + "\n")
+        .map_err(|e| happyhorse_tensor::Error::msg(format!("writing generation.json: {e}")))?;
+    progress.check_interrupt()?;
+    staging.commit()
+}
+
+/// Muxes the frames and the WAV into `video.mp4` with ffmpeg from PATH.
+fn mux_mp4(dir: &Path, fps: usize, progress: &mut Progress) -> Result<()> {
+    let found = std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok();
+    if !found {
+        bail!("--mp4 needs ffmpeg on PATH, and none was found (the PNG frames and the WAV are complete without it)");
+    }
+    progress.note("muxing video.mp4 with ffmpeg");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-loglevel",
+            "error",
+            "-y",
+            "-framerate",
+            &fps.to_string(),
+            "-i",
+        ])
+        .arg(dir.join("frames/%06d.png"))
+        .arg("-i")
+        .arg(dir.join("audio.wav"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(dir.join("video.mp4"))
+        .status()
+        .map_err(|e| happyhorse_tensor::Error::msg(format!("running ffmpeg: {e}")))?;
+    if !status.success() {
+        bail!("ffmpeg failed ({status}) while muxing video.mp4");
+    }
+    Ok(())
+}

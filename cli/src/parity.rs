@@ -1,0 +1,64 @@
+//! `happyhorse parity`: runs the components a golden fixture case names on its inputs and
+//! compares every output with the case's `checks`, by the fixtures' pass rule.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use happyhorse_tensor::fixture::{check_case, CaseReport, Meta};
+use happyhorse_tensor::io::write_safetensors;
+use happyhorse_tensor::{bail, DType, Device, Result, Tensor};
+
+use crate::components;
+
+/// The outcome of a parity run.
+pub struct ParityRun {
+    /// The component names run, in order.
+    pub components: Vec<String>,
+    /// Every output produced, by name.
+    pub outputs: Vec<(String, Tensor)>,
+    /// The comparison.
+    pub report: CaseReport,
+}
+
+/// Runs every component of the case in `case_dir` on `device` and checks the outputs.
+pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
+    if !case_dir.is_dir() {
+        bail!("{}: not a fixture case directory", case_dir.display());
+    }
+    let meta = Meta::load(case_dir)?;
+    let names = meta.component_names();
+    if names.is_empty() {
+        bail!("{}: meta.json names no component", case_dir.display());
+    }
+    let mut outputs = Vec::new();
+    for name in &names {
+        outputs.extend(components::run_fixture(name, case_dir, device)?);
+    }
+    let report = check_case(case_dir, &outputs)?;
+    Ok(ParityRun {
+        components: names,
+        outputs,
+        report,
+    })
+}
+
+/// Writes every produced output to a safetensors file as f32, under its output name.
+pub fn dump(outputs: &[(String, Tensor)], path: &Path) -> Result<()> {
+    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, t) in outputs {
+        if data.iter().any(|(n, _, _)| n == name) {
+            continue;
+        }
+        let v = t.to_vec()?;
+        data.push((
+            name.clone(),
+            t.shape().to_vec(),
+            bytemuck::cast_slice(&v).to_vec(),
+        ));
+    }
+    let tensors: Vec<(String, DType, Vec<usize>, &[u8])> = data
+        .iter()
+        .map(|(n, s, b)| (n.clone(), DType::F32, s.clone(), b.as_slice()))
+        .collect();
+    write_safetensors(path, &tensors, &BTreeMap::new())
+}

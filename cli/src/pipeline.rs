@@ -1,0 +1,410 @@
+//! The generation pipeline: prompt → text features → sampled latents → frames and audio.
+//!
+//! ```text
+//! prompt ─ Tokenizer ─ T5GemmaEncoder ──────────┐ text features [Lt, D]
+//! image ─ resize/crop ─ Wan22Vae::encode ───────┤ clean first latent frame (I2V)
+//! NoiseRng: audio [1, A, 64], video [1, 48, T, h, w]
+//!                                               ▼
+//!   sampler loops (distilled / base + UniPC) over MagiHumanDit::forward
+//!   optional SR stage: upsample, re-noise, UniPC with the SR DiT
+//!                                               ▼
+//!   TurboVaeDecoder / Wan22Vae::decode → [1, 3, F, H, W] in [−1, 1]
+//!   SaAudioVae::decode → 51.2 kHz → 44.1 kHz stereo
+//! ```
+
+use happyhorse_codecs::io::audio_input::load_conditioning_audio;
+use happyhorse_codecs::io::image_input::load_image_input;
+use happyhorse_codecs::sa_audio::SaAudioVae;
+use happyhorse_codecs::turbo::TurboVaeDecoder;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_model::magihuman::{ConditionedDit, MagiHumanDit, PipelineConfig};
+use happyhorse_model::t5gemma::T5GemmaEncoder;
+use happyhorse_model::tokenizer::Tokenizer;
+use happyhorse_sampler::guidance::sr_frame_scales;
+use happyhorse_sampler::loops::{
+    base_loop, distilled_loop, sr_stage, BaseGuidance, Condition, Denoiser, SrSettings,
+};
+use happyhorse_sampler::{FlowSchedule, NoiseRng};
+use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+
+use crate::progress::Progress;
+use crate::request::{
+    audio_frames, latent_frames, latent_side, pixel_size, video_frames, GenerateRequest, Resolution,
+};
+use crate::stack::Stack;
+
+/// Samples of conditioning audio encoded at once (29 s at 51.2 kHz), as the reference.
+const AUDIO_CHUNK_SAMPLES: usize = 1_484_800;
+
+/// The loaded models of a stack, on one device.
+pub struct Pipeline {
+    /// The stack's files.
+    pub stack: Stack,
+    /// The DiT's pipeline config.
+    pub config: PipelineConfig,
+    /// Where everything runs.
+    pub device: Device,
+    tokenizer: Tokenizer,
+    text_encoder: T5GemmaEncoder,
+    dit: MagiHumanDit,
+    video_vae: Wan22Vae,
+    turbo: Option<TurboVaeDecoder>,
+    audio_vae: SaAudioVae,
+}
+
+/// A finished generation, before it is written out.
+pub struct Generated {
+    /// Video `[1, 3, F, H, W]` in [−1, 1].
+    pub video: Tensor,
+    /// Interleaved stereo at 44.1 kHz, trimmed to `F / fps` seconds.
+    pub audio_44k: Vec<f32>,
+    /// Frames per second.
+    pub fps: usize,
+    /// Prompt tokens fed to the DiT, and whether the prompt was cut to fit.
+    pub prompt_tokens: usize,
+    /// Whether the prompt was longer than the encoder's maximum and was cut.
+    pub prompt_truncated: bool,
+    /// Stage-1 steps taken.
+    pub steps: usize,
+    /// Pixel size `(height, width)` of the frames.
+    pub size: (usize, usize),
+}
+
+impl Pipeline {
+    /// Loads every model of `stack` onto `device` (the SR DiT is loaded when asked for).
+    pub fn load(stack: Stack, device: &Device, progress: &mut Progress) -> Result<Pipeline> {
+        progress.phase("load")?;
+        let config = PipelineConfig::from_file(&stack.pipeline_config)?;
+        let te = &stack.text_encoder;
+        let tokenizer = if te.tokenizer.is_dir() {
+            Tokenizer::from_dir(&te.tokenizer)?
+        } else {
+            Tokenizer::from_file(&te.tokenizer)?
+        };
+        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, device)?;
+        let dit = MagiHumanDit::open(
+            &stack.dit,
+            config.arch_config.clone(),
+            config.evaluation_config.data_proxy_config.clone(),
+            device,
+        )?;
+        let wan_cfg = match &stack.video_vae_config {
+            Some(p) => Wan22Config::from_json_file(p)?,
+            None => Wan22Config::default(),
+        };
+        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, device)?;
+        let turbo = match &stack.turbo_vae {
+            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, device)?),
+            None => None,
+        };
+        let audio_vae =
+            SaAudioVae::load_files(&stack.audio_vae.config, &stack.audio_vae.weights, device)?;
+        progress.end_phase();
+        Ok(Pipeline {
+            stack,
+            config,
+            device: device.clone(),
+            tokenizer,
+            text_encoder,
+            dit,
+            video_vae,
+            turbo,
+            audio_vae,
+        })
+    }
+
+    /// Runs one generation.
+    pub fn generate(&self, req: &GenerateRequest, progress: &mut Progress) -> Result<Generated> {
+        req.validate()?;
+        let ev = &self.config.evaluation_config;
+        let dev = &self.device;
+        let fps = ev.fps;
+        let (h_px, w_px) = pixel_size(Resolution::P256, req.aspect);
+        let (lh, lw) = (latent_side(h_px), latent_side(w_px));
+        let a_frames = audio_frames(req.seconds, fps);
+        let t_lat = latent_frames(a_frames);
+        let z = ev.z_dim;
+        ensure!(
+            self.dit.config.video_in_channels == z * 4,
+            "the DiT takes {} video channels, the VAE gives {z}×4",
+            self.dit.config.video_in_channels
+        );
+
+        // Text.
+        progress.phase("encode prompt")?;
+        let target = ev.t5_gemma_target_length;
+        let prompt = self
+            .text_encoder
+            .encode_prompt(&self.tokenizer, &req.prompt, target)?;
+        if prompt.truncated {
+            progress.note(&format!(
+                "the prompt is longer than {target} tokens and was cut to fit"
+            ));
+        }
+        let text = prompt.features.narrow(0, 0, prompt.length)?;
+        let negative = if ev.cfg_number == 2 || ev.sr_cfg_number == 2 {
+            let n =
+                self.text_encoder
+                    .encode_prompt(&self.tokenizer, &req.negative_prompt, target)?;
+            Some(n.features.narrow(0, 0, n.length.max(1))?)
+        } else {
+            None
+        };
+
+        // First frame (image-to-video).
+        let image_latent = match &req.image {
+            Some(path) => {
+                progress.phase("encode image")?;
+                Some(self.encode_image(path, lh * 16, lw * 16)?)
+            }
+            None => None,
+        };
+
+        // Noise, in the reference's order: audio first, then video.
+        let mut rng = NoiseRng::new(req.seed);
+        let mut audio = rng.normal_tensor(&[1, a_frames, 64])?.to_device(dev)?;
+        let video = rng.normal_tensor(&[1, z, t_lat, lh, lw])?.to_device(dev)?;
+        let audio_given = match &req.audio {
+            Some(path) => {
+                progress.phase("encode audio")?;
+                audio = self.encode_audio(path, a_frames, &mut rng)?;
+                true
+            }
+            None => false,
+        };
+
+        // Stage 1.
+        let steps = req.steps.unwrap_or(ev.num_inference_steps);
+        let schedule = FlowSchedule::new(steps, ev.shift);
+        let cond = ConditionedDit::new(&self.dit, &text, negative.as_ref())?;
+        let mut model = DitModel { dit: cond };
+        progress.phase(&format!("sample ({steps} steps)"))?;
+        progress.start_steps();
+        let mut observe = step_observer(progress, steps);
+        let (video, audio) = if ev.cfg_number == 1 {
+            distilled_loop(
+                &mut model,
+                video,
+                audio,
+                &schedule,
+                image_latent.as_ref(),
+                &mut |shape| rng.normal_tensor(shape),
+                &mut observe,
+            )?
+        } else {
+            let g = BaseGuidance {
+                video_scale: ev.video_txt_guidance_scale as f32,
+                audio_scale: ev.audio_txt_guidance_scale as f32,
+            };
+            base_loop(
+                &mut model,
+                video,
+                audio,
+                &schedule,
+                g,
+                image_latent.as_ref(),
+                audio_given,
+                &mut observe,
+            )?
+        };
+        drop(observe);
+
+        // Super-resolution.
+        let (video, size) = if req.resolution == Resolution::P256 {
+            (video, (lh * 16, lw * 16))
+        } else {
+            self.super_resolve(
+                req,
+                &video,
+                &audio,
+                &text,
+                negative.as_ref(),
+                &mut rng,
+                progress,
+            )?
+        };
+
+        // Decode.
+        progress.phase("decode video")?;
+        let frames = match (&self.turbo, req.full_vae) {
+            (Some(t), false) => t.decode(&video)?.clamp(-1.0, 1.0)?,
+            _ => self.video_vae.decode(&video)?,
+        };
+        let n_frames = frames.shape()[2];
+        ensure!(
+            n_frames == video_frames(video.shape()[2]),
+            "the decoder returned {n_frames} frames"
+        );
+        progress.phase("decode audio")?;
+        let latent = audio.squeeze(0)?.transpose(0, 1)?.contiguous()?;
+        let wave = self.audio_vae.decode(&latent)?;
+        let wav44 = self.audio_vae.post_process(&wave)?;
+        let keep = n_frames * 44_100 / fps;
+        let all = wav44.to_vec()?;
+        let audio_44k = all[..(keep * 2).min(all.len())].to_vec();
+        progress.end_phase();
+        Ok(Generated {
+            video: frames,
+            audio_44k,
+            fps,
+            prompt_tokens: prompt.length,
+            prompt_truncated: prompt.truncated,
+            steps,
+            size,
+        })
+    }
+
+    /// The clean latent `[1, 48, 1, h, w]` of the first-frame image.
+    fn encode_image(&self, path: &std::path::Path, h: usize, w: usize) -> Result<Tensor> {
+        let img = load_image_input(path, h, w)?;
+        let x = Tensor::from_vec(img.data, &[1, 3, 1, img.height, img.width])?
+            .to_device(&self.device)?;
+        self.video_vae
+            .encode(&x)
+            .with_context(|| format!("encoding --image {}", path.display()))
+    }
+
+    /// The conditioning audio's latent `[1, frames, 64]`, cut or zero-padded to `frames`.
+    fn encode_audio(
+        &self,
+        path: &std::path::Path,
+        frames: usize,
+        rng: &mut NoiseRng,
+    ) -> Result<Tensor> {
+        let (planar, n) = load_conditioning_audio(path)?;
+        let mono = &planar[..n];
+        let lat = self
+            .audio_vae
+            .encode_audio(mono, AUDIO_CHUNK_SAMPLES, |shape| {
+                rng.normal_tensor(shape)?.to_device(&self.device)
+            })
+            .with_context(|| format!("encoding --audio {}", path.display()))?;
+        let have = lat.shape()[2];
+        let lat = if have >= frames {
+            lat.narrow(2, 0, frames)?
+        } else {
+            lat.pad(
+                &[(0, 0), (0, 0), (0, frames - have)],
+                happyhorse_tensor::PadMode::Constant,
+                0.0,
+            )?
+        };
+        lat.permute(&[0, 2, 1])?
+            .contiguous()?
+            .to_device(&self.device)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn super_resolve(
+        &self,
+        req: &GenerateRequest,
+        video: &Tensor,
+        audio: &Tensor,
+        text: &Tensor,
+        negative: Option<&Tensor>,
+        rng: &mut NoiseRng,
+        progress: &mut Progress,
+    ) -> Result<(Tensor, (usize, usize))> {
+        let ev = &self.config.evaluation_config;
+        let Some(sr_path) = &self.stack.sr_dit else {
+            bail!(
+                "--resolution {:?} needs a super-resolution DiT, and the stack names no sr_dit",
+                req.resolution
+            );
+        };
+        progress.phase("load SR model")?;
+        let sr2_1080 = req.resolution == Resolution::P1080;
+        let sr_dit = MagiHumanDit::open(
+            sr_path,
+            self.config.sr_arch_config(sr2_1080),
+            self.config.sr_data_proxy_config(),
+            &self.device,
+        )?;
+        let (h_px, w_px) = pixel_size(req.resolution, req.aspect);
+        let (hs, ws) = (latent_side(h_px), latent_side(w_px));
+        let image = match &req.image {
+            Some(p) => {
+                progress.phase("encode image (SR)")?;
+                Some(self.encode_image(p, hs * 16, ws * 16)?)
+            }
+            None => None,
+        };
+        let t = video.shape()[2];
+        let noise_video = rng
+            .normal_tensor(&[1, video.shape()[1], t, hs, ws])?
+            .to_device(&self.device)?;
+        let noise_audio = rng.normal_tensor(audio.shape())?.to_device(&self.device)?;
+        let sr_steps = ev.sr_num_inference_steps;
+        let schedule = FlowSchedule::new(sr_steps, ev.shift);
+        let settings = SrSettings {
+            latent_hw: (hs, ws),
+            noise_value: ev.noise_value,
+            audio_noise_scale: ev.sr_audio_noise_scale as f32,
+            frame_scales: sr_frame_scales(
+                t,
+                ev.sr_video_txt_guidance_scale as f32,
+                ev.use_cfg_trick,
+                ev.cfg_trick_start_frame,
+                ev.cfg_trick_value as f32,
+            ),
+            cfg_number: ev.sr_cfg_number,
+        };
+        let cond = ConditionedDit::new(&sr_dit, text, negative)?;
+        let mut model = DitModel { dit: cond };
+        progress.phase(&format!("super-resolution ({sr_steps} steps)"))?;
+        progress.start_steps();
+        let mut observe = step_observer(progress, sr_steps);
+        let (x, _) = sr_stage(
+            &mut model,
+            video,
+            audio,
+            &schedule,
+            &settings,
+            image.as_ref(),
+            &noise_video,
+            &noise_audio,
+            &mut observe,
+        )?;
+        Ok((x, (hs * 16, ws * 16)))
+    }
+}
+
+/// The DiT with its text condition, as the sampler's loops call it.
+struct DitModel<'a> {
+    dit: ConditionedDit<'a>,
+}
+
+impl Denoiser for DitModel<'_> {
+    fn velocity(
+        &mut self,
+        video: &Tensor,
+        audio: &Tensor,
+        cond: Condition,
+    ) -> Result<(Tensor, Tensor)> {
+        self.dit.velocity(video, audio, cond == Condition::Negative)
+    }
+}
+
+/// Watches the loop: after every step, checks the new latents for NaN/Inf (naming the
+/// step) and reports progress.
+fn step_observer<'a>(
+    progress: &'a mut Progress,
+    steps: usize,
+) -> impl FnMut(&str, Option<usize>, &Tensor) -> Result<()> + 'a {
+    move |name, step, t| {
+        if let (Some(k), "next_video" | "next_audio") = (step, name) {
+            let v = t.to_vec()?;
+            if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+                bail!(
+                    "sampling step {} of {steps}: the {} latent holds {bad}",
+                    k + 1,
+                    &name[5..]
+                );
+            }
+            if name == "next_video" {
+                progress.step(k, steps)?;
+            }
+        }
+        Ok(())
+    }
+}

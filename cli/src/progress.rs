@@ -1,0 +1,90 @@
+//! Progress on stderr: one line per phase and per sampling step, with an ETA, and the
+//! timings that go into `generation.json`.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use happyhorse_tensor::{bail, Result};
+
+/// Set by the Ctrl-C handler; checked between steps.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Phase timings and the current step count.
+pub struct Progress {
+    quiet: bool,
+    phase: Option<(String, Instant)>,
+    /// Finished phases: (name, seconds).
+    pub timings: Vec<(String, f64)>,
+    steps_started: Option<Instant>,
+}
+
+impl Progress {
+    /// Prints unless `quiet`.
+    pub fn new(quiet: bool) -> Progress {
+        Progress {
+            quiet,
+            phase: None,
+            timings: Vec::new(),
+            steps_started: None,
+        }
+    }
+
+    /// Errors when the user pressed Ctrl-C.
+    pub fn check_interrupt(&self) -> Result<()> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+        Ok(())
+    }
+
+    /// Ends the running phase (if any) and starts `name`.
+    pub fn phase(&mut self, name: &str) -> Result<()> {
+        self.end_phase();
+        self.check_interrupt()?;
+        if !self.quiet {
+            eprintln!("[{name}]");
+        }
+        self.phase = Some((name.to_string(), Instant::now()));
+        self.steps_started = None;
+        Ok(())
+    }
+
+    /// Ends the running phase and records its time.
+    pub fn end_phase(&mut self) {
+        if let Some((name, t0)) = self.phase.take() {
+            let s = t0.elapsed().as_secs_f64();
+            if !self.quiet {
+                eprintln!("[{name}] done in {s:.2} s");
+            }
+            self.timings.push((name, s));
+        }
+    }
+
+    /// Reports that step `k` (0-based) of `n` finished, with the mean step time and ETA.
+    pub fn step(&mut self, k: usize, n: usize) -> Result<()> {
+        let t0 = *self.steps_started.get_or_insert_with(Instant::now);
+        if !self.quiet {
+            let per = t0.elapsed().as_secs_f64() / (k + 1) as f64;
+            let eta = per * (n - k - 1) as f64;
+            eprint!("\r  step {}/{n}  {per:.2} s/step  ETA {eta:.1} s   ", k + 1);
+            if k + 1 == n {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+        self.check_interrupt()
+    }
+
+    /// Marks the start of a run of steps (so the first step's time is measured).
+    pub fn start_steps(&mut self) {
+        self.steps_started = Some(Instant::now());
+    }
+
+    /// Prints a note line.
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("  {msg}");
+        }
+    }
+}

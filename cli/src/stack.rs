@@ -1,0 +1,196 @@
+//! A stack: the files of one set of released (or built-in) checkpoints, named by a
+//! manifest `happyhorse-stack.json` with paths relative to it.
+//!
+//! ```json
+//! {
+//!   "pipeline_config": "distill/config.json",
+//!   "dit": "distill",
+//!   "sr_dit": "540p_sr",
+//!   "text_encoder": { "config": "t5gemma-9b-9b-ul2/config.json",
+//!                     "weights": "t5gemma-9b-9b-ul2",
+//!                     "tokenizer": "t5gemma-9b-9b-ul2" },
+//!   "video_vae": "Wan2.2_VAE.pth",
+//!   "turbo_vae": { "config": "turbo_vae/TurboV3-Wan22-TinyShallow_7_7.json",
+//!                  "weights": "turbo_vae/checkpoint-340000.ckpt" },
+//!   "audio_vae": { "config": "stable-audio-open-1.0/model_config.json",
+//!                  "weights": "stable-audio-open-1.0/model.safetensors" }
+//! }
+//! ```
+//! `pipeline_config` is the reference's pipeline `config.json` (`arch_config`,
+//! `evaluation_config`): it says whether the DiT is the distilled or the base model.
+
+use std::path::{Path, PathBuf};
+
+use happyhorse_tensor::{bail, Error, Result, ResultExt};
+use serde::{Deserialize, Serialize};
+
+/// The manifest's file name inside a checkpoint directory.
+pub const MANIFEST: &str = "happyhorse-stack.json";
+
+/// A config file and a weight file (or directory of shards).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ConfigAndWeights {
+    /// JSON config.
+    pub config: PathBuf,
+    /// Weights.
+    pub weights: PathBuf,
+}
+
+/// The text encoder's files.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TextEncoderFiles {
+    /// T5Gemma `config.json`.
+    pub config: PathBuf,
+    /// Weights (safetensors, index json or a directory).
+    pub weights: PathBuf,
+    /// `tokenizer.model`/`tokenizer.json`, or a directory holding one and
+    /// `tokenizer_config.json`.
+    pub tokenizer: PathBuf,
+}
+
+/// Every file of a stack (paths resolved against the manifest's directory).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// A label for messages and generation.json.
+    #[serde(default)]
+    pub name: String,
+    /// True for the built-in stack: random weights, no meaningful output.
+    #[serde(default)]
+    pub untrained: bool,
+    /// The reference's pipeline config (`arch_config`, `evaluation_config`).
+    pub pipeline_config: PathBuf,
+    /// Stage-1 DiT weights.
+    pub dit: PathBuf,
+    /// Super-resolution DiT weights.
+    #[serde(default)]
+    pub sr_dit: Option<PathBuf>,
+    /// Text encoder and tokenizer.
+    pub text_encoder: TextEncoderFiles,
+    /// Wan2.2 VAE (`Wan2.2_VAE.pth`): the image encoder, and the full decoder.
+    pub video_vae: PathBuf,
+    /// Wan2.2 VAE config json; the released architecture when absent.
+    #[serde(default)]
+    pub video_vae_config: Option<PathBuf>,
+    /// The Turbo decoder.
+    #[serde(default)]
+    pub turbo_vae: Option<ConfigAndWeights>,
+    /// The Stable Audio VAE.
+    pub audio_vae: ConfigAndWeights,
+}
+
+impl Stack {
+    /// Reads a manifest file, or `happyhorse-stack.json` inside a directory.
+    pub fn open(path: &Path) -> Result<Stack> {
+        let file = if path.is_dir() {
+            path.join(MANIFEST)
+        } else {
+            path.to_path_buf()
+        };
+        if !file.is_file() {
+            bail!(
+                "--checkpoints {}: no {MANIFEST} found; write one naming the released files (see `happyhorse generate --help`)",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| file.display())?;
+        let mut stack: Stack = serde_json::from_str(&text)
+            .map_err(|e| Error::msg(format!("{}: invalid stack manifest: {e}", file.display())))?;
+        let root = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        stack.resolve(&root);
+        stack.check_files()?;
+        Ok(stack)
+    }
+
+    fn resolve(&mut self, root: &Path) {
+        let r = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = root.join(&*p);
+            }
+        };
+        r(&mut self.pipeline_config);
+        r(&mut self.dit);
+        if let Some(p) = &mut self.sr_dit {
+            r(p);
+        }
+        r(&mut self.text_encoder.config);
+        r(&mut self.text_encoder.weights);
+        r(&mut self.text_encoder.tokenizer);
+        r(&mut self.video_vae);
+        if let Some(p) = &mut self.video_vae_config {
+            r(p);
+        }
+        if let Some(t) = &mut self.turbo_vae {
+            r(&mut t.config);
+            r(&mut t.weights);
+        }
+        r(&mut self.audio_vae.config);
+        r(&mut self.audio_vae.weights);
+    }
+
+    /// Every file the manifest names, with what it is.
+    pub fn files(&self) -> Vec<(&'static str, &Path)> {
+        let mut f: Vec<(&'static str, &Path)> = vec![
+            ("pipeline_config", &self.pipeline_config),
+            ("dit", &self.dit),
+            ("text_encoder.config", &self.text_encoder.config),
+            ("text_encoder.weights", &self.text_encoder.weights),
+            ("text_encoder.tokenizer", &self.text_encoder.tokenizer),
+            ("video_vae", &self.video_vae),
+            ("audio_vae.config", &self.audio_vae.config),
+            ("audio_vae.weights", &self.audio_vae.weights),
+        ];
+        if let Some(p) = &self.sr_dit {
+            f.push(("sr_dit", p));
+        }
+        if let Some(p) = &self.video_vae_config {
+            f.push(("video_vae_config", p));
+        }
+        if let Some(t) = &self.turbo_vae {
+            f.push(("turbo_vae.config", &t.config));
+            f.push(("turbo_vae.weights", &t.weights));
+        }
+        f
+    }
+
+    /// Checks that every named file exists before any work starts.
+    pub fn check_files(&self) -> Result<()> {
+        let missing: Vec<String> = self
+            .files()
+            .into_iter()
+            .filter(|(_, p)| !p.exists())
+            .map(|(what, p)| format!("{what}: {}", p.display()))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "the stack names files that do not exist:\n  {}",
+                missing.join("\n  ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Total size in bytes of the stack's weight files (directories summed).
+    pub fn weight_bytes(&self) -> u64 {
+        fn size(p: &Path) -> u64 {
+            if p.is_dir() {
+                std::fs::read_dir(p)
+                    .map(|d| d.flatten().map(|e| size(&e.path())).sum())
+                    .unwrap_or(0)
+            } else {
+                p.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        }
+        let mut total = size(&self.dit)
+            + size(&self.text_encoder.weights)
+            + size(&self.video_vae)
+            + size(&self.audio_vae.weights);
+        if let Some(p) = &self.sr_dit {
+            total += size(p);
+        }
+        if let Some(t) = &self.turbo_vae {
+            total += size(&t.weights);
+        }
+        total
+    }
+}

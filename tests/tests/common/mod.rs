@@ -1,0 +1,36 @@
+//! The fixture cases carried in `tests/fixtures` and how to run one.
+
+use std::path::{Path, PathBuf};
+
+use happyhorse_tensor::Device;
+
+/// Every case directory: `(name, path)`.
+pub fn cases() -> Vec<(&'static str, PathBuf)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"));
+    [
+        ("magihuman-dit A", "magihuman-dit/A"),
+        ("magihuman-dit D", "magihuman-dit/D"),
+        ("magihuman-dit E", "magihuman-dit/E"),
+        ("magihuman-dit F", "magihuman-dit/F"),
+        ("t5gemma-encoder", "t5gemma-encoder"),
+        ("tokenizer", "tokenizer"),
+        ("wan22-vae", "wan22-vae"),
+        ("turbo-vaed", "turbo-vaed"),
+        ("sa-audio-vae", "sa-audio-vae"),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n, root.join(p)))
+    .collect()
+}
+
+/// Runs `happyhorse parity` on one case and panics with the report unless it passes.
+pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) {
+    let run = happyhorse::parity::run(dir, device)
+        .unwrap_or_else(|e| panic!("{name}: parity could not run: {e}"));
+    println!("{name} on {device}:\n{}", run.report);
+    assert!(
+        !run.report.results.is_empty(),
+        "{name}: no check was compared"
+    );
+    assert!(run.report.passed(), "{name} failed on {device}:\n{}", run.report);
+}

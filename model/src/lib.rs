@@ -1,3 +1,4 @@
 //! happyhorse-model
 pub mod magihuman;
+pub mod t5gemma;
 pub mod tokenizer;

@@ -5,7 +5,7 @@
 //! a `ConvTranspose1d` (`v [in, out, k]`), so the transposed conv is normalised per input
 //! channel.
 
-use happyhorse_tensor::{bail, Result, Tensor};
+use happyhorse_tensor::{bail, ensure, PadMode, Result, Tensor};
 
 use super::weights::WeightReader;
 
@@ -110,9 +110,17 @@ impl WnConv1d {
 
 /// A weight-normalised `ConvTranspose1d` (kernel `2s`, stride `s`, padding `⌈s/2⌉` in the
 /// decoder blocks).
+///
+/// It runs as one matrix product and an overlap-add: with the kernel zero-padded to
+/// `m·s` taps (`m = ⌈k/s⌉`), input frame `i` writes taps `h·s..(h+1)·s` to output samples
+/// `(i+h)·s..(i+h+1)·s`, so `y = Σ_h shift_{h·s}(reshape(xᵀ·W_h))`, cropped by the padding.
 pub struct WnConvTranspose1d {
-    weight: Tensor,
+    /// `[m·Cout·s, Cin]`, row `h·Cout·s + o·s + t` holding tap `h·s + t` of output `o`.
+    matrix: Tensor,
+    /// `[1, Cout, 1]`.
     bias: Tensor,
+    cout: usize,
+    kernel: usize,
     stride: usize,
     padding: usize,
 }
@@ -128,26 +136,78 @@ impl WnConvTranspose1d {
         stride: usize,
         padding: usize,
     ) -> Result<WnConvTranspose1d> {
+        let g = r.f64(&format!("{prefix}.weight_g"), &[cin, 1, 1])?;
+        let v = r.f64(&format!("{prefix}.weight_v"), &[cin, cout, kernel])?;
+        let w = fold_weight_norm(&g, &v);
+        let m = kernel.div_ceil(stride);
+        let mut matrix = vec![0.0f32; m * cout * stride * cin];
+        for ic in 0..cin {
+            for oc in 0..cout {
+                for tap in 0..kernel {
+                    let (h, t) = (tap / stride, tap % stride);
+                    let row = (h * cout + oc) * stride + t;
+                    matrix[row * cin + ic] = w[(ic * cout + oc) * kernel + tap];
+                }
+            }
+        }
+        let b = r.f64(&format!("{prefix}.bias"), &[cout])?;
         Ok(WnConvTranspose1d {
-            weight: load_folded(r, prefix, [cin, cout, kernel])?,
-            bias: load_bias(r, prefix, cout)?,
+            matrix: r.upload(matrix, &[m * cout * stride, cin])?,
+            bias: r.upload(b.into_iter().map(|x| x as f32).collect(), &[1, cout, 1])?,
+            cout,
+            kernel,
             stride,
             padding,
         })
     }
 
-    /// Applies the transposed conv to `x [B, Cin, N]` (or an unbatched `[Cin, N]`).
+    /// Applies the transposed conv to `x [B, Cin, L]` (or an unbatched `[Cin, L]`), giving
+    /// `(L − 1)·s − 2·padding + k` samples.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        unbatched(x, |x| {
-            x.conv_transpose1d(
-                &self.weight,
-                Some(&self.bias),
-                self.stride,
-                self.padding,
-                0,
-                1,
-            )
-        })
+        unbatched(x, |x| self.forward_batched(x))
+    }
+
+    fn forward_batched(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+        let (s, cout) = (self.stride, self.cout);
+        let m = self.kernel.div_ceil(s);
+        ensure!(
+            cin == self.matrix.shape()[1] && l > 0,
+            "conv_transpose1d: input {:?} does not match {cin} input channels",
+            x.shape()
+        );
+        let out_len = (l - 1) * s + self.kernel;
+        ensure!(
+            out_len > 2 * self.padding,
+            "conv_transpose1d: padding {} leaves no output for {l} frames",
+            self.padding
+        );
+        // [B, L, m·Cout·s] → per tap group h: [B, Cout, L·s], shifted by h·s frames.
+        let taps = x
+            .transpose(1, 2)?
+            .linear(&self.matrix, None)?
+            .reshape(&[b, l, m, cout, s])?;
+        let mut y: Option<Tensor> = None;
+        for h in 0..m {
+            let part = taps
+                .narrow(2, h, 1)?
+                .squeeze(2)?
+                .permute(&[0, 2, 1, 3])?
+                .contiguous()?
+                .reshape(&[b, cout, l * s])?
+                .pad(
+                    &[(0, 0), (0, 0), (h * s, (m - 1 - h) * s)],
+                    PadMode::Constant,
+                    0.0,
+                )?;
+            y = Some(match y {
+                Some(acc) => acc.add(&part)?,
+                None => part,
+            });
+        }
+        let y = y.expect("a kernel has at least one tap group");
+        y.narrow(2, self.padding, out_len - 2 * self.padding)?
+            .add(&self.bias)
     }
 }
 

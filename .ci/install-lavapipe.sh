@@ -24,7 +24,12 @@ target=()
 if [ "$codename" = "bookworm" ]; then
     list=/etc/apt/sources.list.d/bookworm-backports.list
     if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$list" >/dev/null
+        # The backports suite lives on the mirror the system already uses for bookworm.
+        mirror=$(grep -rhs -m1 '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -1)
+        [ -n "$mirror" ] || mirror=$(awk '/^deb / && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+        if [ -n "$mirror" ]; then
+            echo "deb $mirror bookworm-backports main" | $SUDO tee "$list" >/dev/null
+        fi
     fi
     target=(-t bookworm-backports)
 fi

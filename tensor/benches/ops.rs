@@ -1,4 +1,5 @@
-//! CPU kernel benchmark: `cargo bench -p happyhorse-tensor --bench ops [-- quick]`.
+//! CPU kernel benchmark: `cargo bench -p happyhorse-tensor --bench ops [-- quick] [sections]`
+//! where sections are any of `sgemm linear attention conv` (all by default).
 //!
 //! Prints GFLOP/s (best of several runs) of SGEMM for each rung and micro-kernel, a bf16
 //! `linear` at a DiT shape, attention and a VAE-like conv3d, and, when `python3` with numpy
@@ -87,6 +88,25 @@ fn sgemm(quick: bool) -> Option<f64> {
     ours_2048
 }
 
+/// GFLOP/s of the best kernel at 2048³ (best of three).
+fn sgemm_2048_best() -> f64 {
+    let s = 2048;
+    let (a, b) = (values(s * s, 1), values(s * s, 2));
+    let mut c = vec![0.0f32; s * s];
+    let kern = available_kernels()[0];
+    let t = best(3, || {
+        gemm_with(
+            kern,
+            Mat::row_major(&a[..], s, s),
+            Mat::row_major(&b[..], s, s),
+            &mut c,
+            s,
+            false,
+        )
+    });
+    2.0 * (s * s * s) as f64 / t / 1e9
+}
+
 fn linear_bf16(quick: bool) -> Result<()> {
     let (m, k, n) = if quick {
         (512, 1024, 4096)
@@ -160,7 +180,7 @@ fn numpy_2048() -> Option<f64> {
     let script = "import numpy as np, time\n\
         a=np.random.rand(2048,2048).astype(np.float32); b=np.random.rand(2048,2048).astype(np.float32)\n\
         a@b\n\
-        t=min((lambda s: (a@b, time.perf_counter()-s)[1])(time.perf_counter()) for _ in range(3))\n\
+        t=min((lambda s: (a@b, time.perf_counter()-s)[1])(time.perf_counter()) for _ in range(5))\n\
         print(2*2048**3/t/1e9)";
     let out = Command::new("python3").args(["-c", script]).output().ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
@@ -178,10 +198,25 @@ fn main() -> Result<()> {
             .collect::<Vec<_>>(),
         load.trim()
     );
-    let ours = sgemm(quick);
-    if !quick {
-        match (numpy_2048(), ours) {
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a != "quick")
+        .collect();
+    let run = |name: &str| picked.is_empty() || picked.iter().any(|p| p == name);
+    let ours = if run("sgemm") { sgemm(quick) } else { None };
+    if !quick && run("sgemm") {
+        // Alternate numpy and ours so both see the same machine load; keep the best of each.
+        let np = [numpy_2048(), numpy_2048()]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max);
+        let ours = ours.map(|g| g.max(sgemm_2048_best()));
+        match (np, ours) {
             (Some(np), Some(ours)) => {
+                println!(
+                    "{:<52} {:>12} {ours:>8.1} GFLOP/s",
+                    "ours 2048^3 (best, interleaved with numpy)", ""
+                );
                 println!(
                     "{:<52} {:>12} {np:>8.1} GFLOP/s",
                     "numpy float32 matmul 2048^3", ""
@@ -191,9 +226,15 @@ fn main() -> Result<()> {
             _ => println!("numpy not available: no reference ratio"),
         }
     }
-    linear_bf16(quick)?;
-    attention(quick)?;
-    conv3d(quick)?;
+    if run("linear") {
+        linear_bf16(quick)?;
+    }
+    if run("attention") {
+        attention(quick)?;
+    }
+    if run("conv") {
+        conv3d(quick)?;
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after: {}", load.trim());
     Ok(())

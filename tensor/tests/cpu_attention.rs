@@ -69,6 +69,7 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn qkv(
     rng: &mut Rng,
     b: usize,
@@ -115,9 +116,7 @@ fn gqa_window_key_valid_softcap_and_dv() {
     let (b, hq, hkv, l, d, dv) = (2, 6, 2, 131, 24, 20);
     let (q, k, v) = qkv(&mut rng, b, hq, hkv, l, l, d, dv);
     let mut valid = vec![1.0f32; b * l];
-    for j in 100..l {
-        valid[j] = 0.0; // batch 0: a padded tail
-    }
+    valid[100..l].fill(0.0); // batch 0: a padded tail
     for j in (0..l).step_by(3) {
         valid[l + j] = 0.0; // batch 1: scattered holes
     }

@@ -26,6 +26,7 @@ struct Geom {
 
 impl Geom {
     /// Fills `cols [cig·k, np]` for output positions `p0..p0 + np` of batch `bi`, group `gi`.
+    #[allow(clippy::too_many_arguments)]
     fn im2col(
         &self,
         xv: &[f32],

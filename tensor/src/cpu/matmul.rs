@@ -188,13 +188,20 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (sa, sb) = (a.layout().strides(), b.layout().strides());
     let mut out = vec![0.0f32; batch * m * n];
     if m > 0 && n > 0 {
-        let mut idx = vec![0usize; r - 2];
-        for bi in 0..batch {
-            let (mut oa, mut ob) = (a.layout().offset(), b.layout().offset());
-            for (d, &i) in idx.iter().enumerate() {
-                oa += i * sa[d];
-                ob += i * sb[d];
-            }
+        // Storage offsets of every batch matrix (broadcast dims have stride 0).
+        let offsets: Vec<(usize, usize)> = (0..batch)
+            .map(|bi| {
+                let (mut oa, mut ob, mut rest) = (a.layout().offset(), b.layout().offset(), bi);
+                for d in (0..r - 2).rev() {
+                    let i = rest % batch_shape[d];
+                    rest /= batch_shape[d];
+                    oa += i * sa[d];
+                    ob += i * sb[d];
+                }
+                (oa, ob)
+            })
+            .collect();
+        let one = |(c, &(oa, ob)): (&mut [f32], &(usize, usize))| {
             let am = Mat {
                 data: &a_store[oa..],
                 rows: m,
@@ -202,15 +209,17 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 rs: sa[r - 2],
                 cs: sa[r - 1],
             };
-            let c = &mut out[bi * m * n..(bi + 1) * m * n];
-            gemm_tensor_b(am, b, ob, [k, n], [sb[r - 2], sb[r - 1]], c, n)?;
-            for d in (0..r - 2).rev() {
-                idx[d] += 1;
-                if idx[d] < batch_shape[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
+            gemm_tensor_b(am, b, ob, [k, n], [sb[r - 2], sb[r - 1]], c, n)
+        };
+        // Small matrices: one task per batch matrix; large ones parallelise inside.
+        if batch > 1 && m * n * k < (1 << 18) {
+            out.par_chunks_mut(m * n)
+                .zip(offsets.par_iter())
+                .try_for_each(one)?;
+        } else {
+            out.chunks_mut(m * n)
+                .zip(offsets.iter())
+                .try_for_each(one)?;
         }
     }
     let mut shape = a.shape().to_vec();

@@ -8,7 +8,7 @@ use crate::{Result, Tensor};
 pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
     let w = *x.shape().last().unwrap_or(&1);
     let v = x.cpu_f32()?;
-    let rows = if w == 0 { 0 } else { v.len() / w };
+    let rows = v.len().checked_div(w).unwrap_or(0);
     let mut out = vec![0.0f32; rows];
     super::fill_indexed(&mut out, |r| {
         let row = &v[r * w..(r + 1) * w];

@@ -216,3 +216,23 @@ fn embedding_gathers_rows_in_any_dtype() {
         "an id past the table is an error"
     );
 }
+
+#[test]
+fn simd_exp_accuracy_and_edges() {
+    use happyhorse_tensor::cpu::simd::exp_inplace;
+    let mut xs: Vec<f32> = (0..20_011).map(|i| -100.0 + i as f32 * 0.0094).collect();
+    let want: Vec<f64> = xs
+        .iter()
+        .map(|&x| if x < -87.3 { 0.0 } else { (x as f64).exp() })
+        .collect();
+    exp_inplace(&mut xs);
+    // A few ulp relative; values under e^-87.3 are flushed to 0.
+    assert_close("exp", &xs, &want, 1e-37, 4.0 * f32::EPSILON as f64);
+    let mut edge = [f32::NEG_INFINITY, f32::NAN, 0.0, -87.4, 1.0];
+    exp_inplace(&mut edge);
+    assert_eq!(edge[0], 0.0);
+    assert!(edge[1].is_nan());
+    assert_eq!(edge[2], 1.0);
+    assert_eq!(edge[3], 0.0);
+    assert!((edge[4] - std::f32::consts::E).abs() <= 2.0 * f32::EPSILON * std::f32::consts::E);
+}

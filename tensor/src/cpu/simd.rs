@@ -1,6 +1,7 @@
 //! Vectorised helpers shared by kernels: e^x over a slice.
 
-/// Replaces every `v` by `e^v` (about 2 ulp; inputs below −87.3 give tiny values, not 0).
+/// Replaces every `v` by `e^v`: within a few ulp; inputs below −87.3 (and −∞) give 0, NaN
+/// stays NaN, inputs above 88.3 saturate at e^88.3.
 pub fn exp_inplace(v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -19,9 +20,9 @@ mod x86 {
 
     /// e^x on eight lanes: x = n·ln2 + r, a degree-6 polynomial in r, 2ⁿ from the exponent bits.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp8(x: __m256) -> __m256 {
+    unsafe fn exp8(x0: __m256) -> __m256 {
         let x = _mm256_min_ps(
-            _mm256_max_ps(x, _mm256_set1_ps(-87.3)),
+            _mm256_max_ps(x0, _mm256_set1_ps(-87.3)),
             _mm256_set1_ps(88.3),
         );
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
@@ -48,7 +49,10 @@ mod x86 {
             _mm256_cvtps_epi32(n),
             _mm256_set1_epi32(127),
         ));
-        _mm256_mul_ps(y, _mm256_castsi256_ps(e))
+        let y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+        let keep = _mm256_cmp_ps::<_CMP_NLT_UQ>(x0, _mm256_set1_ps(-87.3));
+        let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x0, x0);
+        _mm256_or_ps(_mm256_and_ps(y, keep), nan)
     }
 
     /// [`super::exp_inplace`] with AVX2.

@@ -8,11 +8,9 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     let mut out = x.cpu_f32()?.into_owned();
     super::for_rows(&mut out, w, |_, row| {
         let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut s = 0.0f32;
-        for a in row.iter_mut() {
-            *a = (*a - m).exp();
-            s += *a;
-        }
+        row.iter_mut().for_each(|a| *a -= m);
+        super::simd::exp_inplace(row);
+        let s: f32 = row.iter().sum();
         let inv = 1.0 / s;
         row.iter_mut().for_each(|a| *a *= inv);
     });

@@ -20,6 +20,9 @@ pub fn pack_panels<T: Elem>(
     dst: &mut [f32],
 ) {
     let panel_len = w * ncols;
+    if panel_len == 0 {
+        return;
+    }
     let work = |(p, panel): (usize, &mut [f32])| {
         if src.rs == 1 && (p + 1) * w <= nrows {
             // Column-major source: each packed column is a contiguous run.

@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use happyhorse_model::magihuman::config::CoordsStyle;
 use happyhorse_model::magihuman::packing::{
     coords, key_ranges_from_pairs, local_range_pairs, PatchGrid,
 };
 use happyhorse_model::magihuman::{
-    checkpoint_specs, param_count, run_fixture, DitWeights, ModelConfig, PipelineConfig,
+    checkpoint_specs, param_count, run_fixture, DitInputs, DitWeights, MagiHumanDit, ModelConfig,
+    PipelineConfig,
 };
 use happyhorse_tensor::fixture::{check_case, load_tensor};
 use happyhorse_tensor::io::{open_weights, write_safetensors};
-use happyhorse_tensor::{DType, Device};
+use happyhorse_tensor::{DType, Device, Tensor};
 
 const CASE_A: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -185,4 +187,73 @@ fn rope_bands_are_optional() {
     for (a, b) in w.rope_bands.iter().zip(&stored.rope_bands) {
         assert!((a - b).abs() <= 1e-7 * b.abs(), "{a} vs {b}");
     }
+}
+
+/// The all-f32 release layout: two shards and an index, block linears stored as f32.
+/// The loader reads it through the index and the forward matches the reference as well.
+#[test]
+fn sharded_all_f32_checkpoint_matches_reference() {
+    let src = open_weights(&Path::new(CASE_A).join("weights.safetensors")).unwrap();
+    let dir = std::env::temp_dir().join(format!("magihuman-dit-sharded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut shards: Vec<Vec<(String, Vec<usize>, Vec<u8>)>> = vec![Vec::new(), Vec::new()];
+    let mut weight_map = serde_json::Map::new();
+    for (i, name) in src.names().into_iter().enumerate() {
+        let info = src.info(&name).unwrap();
+        let t = Tensor::from_bytes(Arc::new(src.bytes(&name).unwrap()), info.dtype, &info.shape)
+            .unwrap();
+        let bytes: Vec<u8> = t
+            .to_vec()
+            .unwrap()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let shard = i % 2;
+        weight_map.insert(
+            name.clone(),
+            format!("model-0000{}-of-00002.safetensors", shard + 1).into(),
+        );
+        shards[shard].push((name, info.shape, bytes));
+    }
+    for (s, tensors) in shards.iter().enumerate() {
+        let refs: Vec<(String, DType, Vec<usize>, &[u8])> = tensors
+            .iter()
+            .map(|(n, sh, b)| (n.clone(), DType::F32, sh.clone(), b.as_slice()))
+            .collect();
+        let path = dir.join(format!("model-0000{}-of-00002.safetensors", s + 1));
+        write_safetensors(&path, &refs, &BTreeMap::new()).unwrap();
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+
+    let cfg = PipelineConfig::from_file(&Path::new(CASE_A).join("config.json")).unwrap();
+    let dit = MagiHumanDit::open(
+        &dir,
+        cfg.arch_config.clone(),
+        cfg.evaluation_config.data_proxy_config.clone(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let qkv = &dit.weights.layers[0].linear_qkv.experts[1].weight;
+    assert_eq!(
+        (qkv.dtype(), qkv.shape()),
+        (DType::F32, &[260usize, 128][..])
+    );
+    let inputs = Path::new(CASE_A).join("inputs.safetensors");
+    let input = |k: &str| load_tensor(&inputs, k).unwrap().squeeze(0).unwrap();
+    let out = dit
+        .forward(&DitInputs {
+            video: input("video_latent"),
+            audio: input("audio_latent"),
+            text: input("text_feat"),
+            clean_first_frame: None,
+        })
+        .unwrap();
+    let outputs = vec![
+        ("out_video".to_string(), out.video.unsqueeze(0).unwrap()),
+        ("out_audio".to_string(), out.audio.unsqueeze(0).unwrap()),
+    ];
+    let report = check_case(Path::new(CASE_A), &outputs).unwrap();
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.results.len(), 4, "{report}");
 }

@@ -271,6 +271,19 @@ fn conv_transpose1d_output_padding_and_groups() {
             tol(20),
             0.0,
         );
+        // bf16 weights are widened inside the kernel.
+        let wb = w.to_dtype(DType::BF16).unwrap();
+        let yb = x
+            .conv_transpose1d(&wb, Some(&bias), stride, padding, out_pad, groups)
+            .unwrap();
+        let (wantb, _) = conv_t_ref(&x, &wb, Some(&bias), stride, padding, out_pad, groups);
+        assert_close(
+            "conv_transpose1d bf16",
+            &yb.to_vec().unwrap(),
+            &wantb,
+            tol(20),
+            0.0,
+        );
     }
 }
 

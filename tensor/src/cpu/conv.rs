@@ -167,7 +167,8 @@ fn conv3d_typed<T: Elem>(
     Tensor::from_vec(out, &[b, cout, o[0], o[1], o[2]])
 }
 
-/// See [`Tensor::conv_transpose1d`]: every input sample scatters `k` taps.
+/// See [`Tensor::conv_transpose1d`]: per batch and group, `cols [Cout/g·k, L] = Wᵀ · x` on
+/// the packed GEMM, then each column scatters its `k` taps to `i·stride + t − padding`.
 pub fn conv_transpose1d(
     x: &Tensor,
     w: &Tensor,
@@ -177,35 +178,63 @@ pub fn conv_transpose1d(
     output_padding: usize,
     groups: usize,
 ) -> Result<Tensor> {
+    let w = w.contiguous()?;
+    let s = w.cpu_storage()?;
+    let o = w.layout().offset();
+    let n = w.numel();
+    let args = (stride, padding, output_padding, groups);
+    match w.dtype() {
+        DType::F32 => conv_t_typed(x, &s.as_f32()[o..o + n], w.shape(), bias, args),
+        DType::F16 => conv_t_typed(x, &s.as_f16()[o..o + n], w.shape(), bias, args),
+        DType::BF16 => conv_t_typed(x, &s.as_bf16()[o..o + n], w.shape(), bias, args),
+        other => bail!("conv_transpose1d weights must be f32, f16 or bf16, got {other}"),
+    }
+}
+
+fn conv_t_typed<T: Elem>(
+    x: &Tensor,
+    wd: &[T],
+    ws: &[usize],
+    bias: Option<&Tensor>,
+    (stride, padding, output_padding, groups): (usize, usize, usize, usize),
+) -> Result<Tensor> {
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-    let (cog, k) = (w.shape()[1], w.shape()[2]);
+    let (cog, k) = (ws[1], ws[2]);
     let cout = cog * groups;
     let cig = cin / groups;
     let full = (l.max(1) - 1) * stride + k + output_padding;
     let lo = full - 2 * padding;
     let xv = x.cpu_f32()?;
-    let wv = w.contiguous()?.cpu_f32()?.into_owned();
     let bv = bias
         .map(|b| b.cpu_f32().map(|v| v.into_owned()))
         .transpose()?;
     let mut out = vec![0.0f32; b * cout * lo];
-    super::for_rows(&mut out, lo, |row, dst| {
-        let (bi, oc) = (row / cout, row % cout);
-        let (gi, ocg) = (oc / cog, oc % cog);
-        dst.fill(bv.as_ref().map_or(0.0, |b| b[oc]));
-        for c in 0..cig {
-            let ic = gi * cig + c;
-            let xr = &xv[(bi * cin + ic) * l..(bi * cin + ic + 1) * l];
-            let wr = &wv[(ic * cog + ocg) * k..(ic * cog + ocg + 1) * k];
-            for (i, &xi) in xr.iter().enumerate() {
-                for (t, &wt) in wr.iter().enumerate() {
-                    let pos = i * stride + t;
-                    if pos >= padding && pos - padding < lo {
-                        dst[pos - padding] += xi * wt;
+    let mut cols = vec![0.0f32; cog * k * l];
+    for bi in 0..b {
+        for gi in 0..groups {
+            // W for the group is [cig, cog·k]; its transpose times x [cig, L].
+            let wg = Mat::row_major(
+                &wd[gi * cig * cog * k..(gi + 1) * cig * cog * k],
+                cig,
+                cog * k,
+            );
+            let xg = Mat::row_major(&xv[(bi * cin + gi * cig) * l..][..cig * l], cig, l);
+            gemm(wg.t(), xg, &mut cols, l, false);
+            let dst = &mut out[(bi * cout + gi * cog) * lo..][..cog * lo];
+            let cols = &cols;
+            super::for_rows(dst, lo, |ocg, row| {
+                row.fill(bv.as_ref().map_or(0.0, |b| b[gi * cog + ocg]));
+                for t in 0..k {
+                    let src = &cols[(ocg * k + t) * l..][..l];
+                    for (i, &v) in src.iter().enumerate() {
+                        let pos = i * stride + t;
+                        if pos >= padding && pos - padding < lo {
+                            row[pos - padding] += v;
+                        }
                     }
                 }
-            }
+            });
         }
-    });
+    }
     Tensor::from_vec(out, &[b, cout, lo])
 }

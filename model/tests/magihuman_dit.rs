@@ -189,6 +189,9 @@ fn rope_bands_are_optional() {
     }
 }
 
+/// A tensor to write: name, shape, little-endian f32 bytes.
+type StoredTensor = (String, Vec<usize>, Vec<u8>);
+
 /// The all-f32 release layout: two shards and an index, block linears stored as f32.
 /// The loader reads it through the index and the forward matches the reference as well.
 #[test]
@@ -196,7 +199,7 @@ fn sharded_all_f32_checkpoint_matches_reference() {
     let src = open_weights(&Path::new(CASE_A).join("weights.safetensors")).unwrap();
     let dir = std::env::temp_dir().join(format!("magihuman-dit-sharded-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut shards: Vec<Vec<(String, Vec<usize>, Vec<u8>)>> = vec![Vec::new(), Vec::new()];
+    let mut shards: [Vec<StoredTensor>; 2] = [Vec::new(), Vec::new()];
     let mut weight_map = serde_json::Map::new();
     for (i, name) in src.names().into_iter().enumerate() {
         let info = src.info(&name).unwrap();

@@ -9,27 +9,15 @@ use std::path::Path;
 use happyhorse_model::magihuman::fixture::load_case_dit;
 use happyhorse_model::magihuman::{ConditionedDit, PipelineConfig};
 use happyhorse_sampler::guidance::sr_frame_scales;
-use happyhorse_sampler::loops::{
-    base_loop, distilled_loop, sr_stage, BaseGuidance, Condition, Denoiser, SrSettings,
-};
+use happyhorse_sampler::loops::{base_loop, distilled_loop, sr_stage, BaseGuidance, SrSettings};
 use happyhorse_sampler::schedule::FlowSchedule;
 use happyhorse_sampler::super_resolution::zero_snr_table;
 use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::{Device, Error, Result, Tensor};
+
 use serde_json::Value;
 
-struct Model<'a>(ConditionedDit<'a>);
-
-impl Denoiser for Model<'_> {
-    fn velocity(
-        &mut self,
-        video: &Tensor,
-        audio: &Tensor,
-        cond: Condition,
-    ) -> Result<(Tensor, Tensor)> {
-        self.0.velocity(video, audio, cond == Condition::Negative)
-    }
-}
+use crate::pipeline::DitModel;
 
 /// Collects loop intermediates: per-step values stacked along a new leading axis.
 #[derive(Default)]
@@ -108,7 +96,9 @@ pub fn run_fixture(
                 (if video { &nv } else { &na }).narrow(0, k, 1)?.squeeze(0)
             };
             let text = input("text_feat")?;
-            let mut model = Model(ConditionedDit::new(&dit, &text, None)?);
+            let mut model = DitModel {
+                dit: ConditionedDit::new(&dit, &text, None)?,
+            };
             let (fv, fa) = distilled_loop(
                 &mut model,
                 input("loop_noise_video0")?,
@@ -132,7 +122,9 @@ pub fn run_fixture(
                 audio_scale: run_number(&run, "audio_txt_guidance_scale")? as f32,
             };
             let (text, uncond) = (input("text_feat")?, input("text_feat_uncond")?);
-            let mut model = Model(ConditionedDit::new(&dit, &text, Some(&uncond))?);
+            let mut model = DitModel {
+                dit: ConditionedDit::new(&dit, &text, Some(&uncond))?,
+            };
             let (fv, fa) = base_loop(
                 &mut model,
                 input("loop_noise_video0")?,
@@ -170,7 +162,9 @@ pub fn run_fixture(
                 cfg_number: ev.sr_cfg_number,
             };
             let (text, uncond) = (input("text_feat")?, input("text_feat_uncond")?);
-            let mut model = Model(ConditionedDit::new(&dit, &text, Some(&uncond))?);
+            let mut model = DitModel {
+                dit: ConditionedDit::new(&dit, &text, Some(&uncond))?,
+            };
             let (fv, fa) = sr_stage(
                 &mut model,
                 &input("stage1_video_latent")?,

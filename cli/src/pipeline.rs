@@ -370,8 +370,9 @@ impl Pipeline {
 }
 
 /// The DiT with its text condition, as the sampler's loops call it.
-struct DitModel<'a> {
-    dit: ConditionedDit<'a>,
+pub struct DitModel<'a> {
+    /// The DiT and its prompt (and negative-prompt) features.
+    pub dit: ConditionedDit<'a>,
 }
 
 impl Denoiser for DitModel<'_> {

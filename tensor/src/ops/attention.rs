@@ -63,7 +63,12 @@ impl Tensor {
             k.shape(),
             v.shape()
         );
-        let (b, hq, lq, d) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
+        let (b, hq, lq, d) = (
+            self.shape()[0],
+            self.shape()[1],
+            self.shape()[2],
+            self.shape()[3],
+        );
         let (bk, hkv, lk, dk) = (k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]);
         ensure!(
             bk == b && dk == d && hkv > 0 && hq % hkv == 0,
@@ -86,7 +91,8 @@ impl Tensor {
         }
         if let Some(r) = &opts.key_ranges {
             ensure!(
-                r.row_start.len() == lq + 1 && r.ranges.iter().all(|&[s, e]| s <= e && e as usize <= lk),
+                r.row_start.len() == lq + 1
+                    && r.ranges.iter().all(|&[s, e]| s <= e && e as usize <= lk),
                 "attention key_ranges do not describe {lq} query rows over {lk} keys"
             );
         }

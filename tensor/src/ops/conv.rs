@@ -42,13 +42,20 @@ impl Tensor {
         );
         let (cin, cout) = (self.shape()[1], w.shape()[0]);
         ensure!(
-            p.groups > 0 && cin % p.groups == 0 && cout % p.groups == 0 && w.shape()[1] * p.groups == cin,
+            p.groups > 0
+                && cin % p.groups == 0
+                && cout % p.groups == 0
+                && w.shape()[1] * p.groups == cin,
             "conv: input channels {cin} do not match weight {:?} with {} groups",
             w.shape(),
             p.groups
         );
         if let Some(b) = bias {
-            ensure!(b.numel() == cout, "conv bias has shape {:?}, expected [{cout}]", b.shape());
+            ensure!(
+                b.numel() == cout,
+                "conv bias has shape {:?}, expected [{cout}]",
+                b.shape()
+            );
         }
         for i in 0..3 {
             let span = p.dilation[i] * (w.shape()[2 + i].max(1) - 1) + 1;
@@ -69,7 +76,14 @@ impl Tensor {
 
     /// 2-D convolution of `[B, Cin, H, W]` with `w [Cout, Cin/g, kh, kw]`; `padding` and
     /// `stride` are (h, w).
-    pub fn conv2d(&self, w: &Tensor, bias: Option<&Tensor>, stride: [usize; 2], padding: [usize; 2], groups: usize) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        groups: usize,
+    ) -> Result<Tensor> {
         let p = ConvParams {
             stride: [1, stride[0], stride[1]],
             padding: [(0, 0), (padding[0], padding[0]), (padding[1], padding[1])],
@@ -81,33 +95,79 @@ impl Tensor {
     }
 
     /// 1-D convolution of `[B, Cin, L]` with `w [Cout, Cin/g, k]`.
-    pub fn conv1d(&self, w: &Tensor, bias: Option<&Tensor>, stride: usize, padding: (usize, usize), dilation: usize, groups: usize) -> Result<Tensor> {
+    pub fn conv1d(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: (usize, usize),
+        dilation: usize,
+        groups: usize,
+    ) -> Result<Tensor> {
         let p = ConvParams {
             stride: [1, 1, stride],
             padding: [(0, 0), (0, 0), padding],
             dilation: [1, 1, dilation],
             groups,
         };
-        let y = self.unsqueeze(2)?.unsqueeze(2)?.conv3d(&w.unsqueeze(2)?.unsqueeze(2)?, bias, &p)?;
+        let y =
+            self.unsqueeze(2)?
+                .unsqueeze(2)?
+                .conv3d(&w.unsqueeze(2)?.unsqueeze(2)?, bias, &p)?;
         y.squeeze(2)?.squeeze(2)
     }
 
     /// Transposed 1-D convolution of `[B, Cin, L]` with `w [Cin, Cout/g, k]` (PyTorch's
-    /// layout): output length `(L − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1`.
-    pub fn conv_transpose1d(&self, w: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize, output_padding: usize, groups: usize) -> Result<Tensor> {
+    /// layout): output length `(L − 1)·stride − 2·padding + k + output_padding`.
+    pub fn conv_transpose1d(
+        &self,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+        output_padding: usize,
+        groups: usize,
+    ) -> Result<Tensor> {
         self.same_device(w, "conv_transpose1d")?;
         ensure!(
-            self.rank() == 3 && w.rank() == 3 && w.shape()[0] == self.shape()[1] && groups > 0 && self.shape()[1] % groups == 0,
+            output_padding < stride.max(1),
+            "conv_transpose1d: output_padding {output_padding} must be smaller than the stride {stride}"
+        );
+        ensure!(
+            self.rank() == 3
+                && w.rank() == 3
+                && w.shape()[0] == self.shape()[1]
+                && groups > 0
+                && self.shape()[1] % groups == 0,
             "conv_transpose1d: x {:?} and w {:?} (groups {groups}) do not match",
             self.shape(),
             w.shape()
         );
         let full = (self.shape()[2].max(1) - 1) * stride + w.shape()[2] + output_padding;
-        ensure!(stride > 0 && full > 2 * padding, "conv_transpose1d: padding {padding} leaves no output");
+        ensure!(
+            stride > 0 && full > 2 * padding,
+            "conv_transpose1d: padding {padding} leaves no output"
+        );
         dispatch!(
             self,
-            crate::cpu::conv::conv_transpose1d(self, w, bias, stride, padding, output_padding, groups),
-            crate::gpu::conv::conv_transpose1d(self, w, bias, stride, padding, output_padding, groups)
+            crate::cpu::conv::conv_transpose1d(
+                self,
+                w,
+                bias,
+                stride,
+                padding,
+                output_padding,
+                groups
+            ),
+            crate::gpu::conv::conv_transpose1d(
+                self,
+                w,
+                bias,
+                stride,
+                padding,
+                output_padding,
+                groups
+            )
         )
     }
 }

@@ -87,6 +87,12 @@ pub fn erf(x: f32) -> f32 {
 /// erf in f64.
 pub fn erf_f64(x: f64) -> f64 {
     let ax = x.abs();
+    if ax == 0.0 || ax.is_nan() {
+        return x;
+    }
+    if ax.is_infinite() {
+        return x.signum();
+    }
     let r = if ax < 2.5 {
         // Maclaurin series: 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
         let mut term = ax;
@@ -98,7 +104,7 @@ pub fn erf_f64(x: f64) -> f64 {
             term *= -x2 / n;
             let add = term / (2.0 * n + 1.0);
             sum += add;
-            if add.abs() < 1e-17 * sum.abs() {
+            if add.abs() <= 1e-17 * sum.abs() {
                 break;
             }
         }

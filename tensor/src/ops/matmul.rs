@@ -16,7 +16,10 @@ impl Tensor {
             other.shape()
         );
         let (m, k) = (self.shape()[self.rank() - 2], self.shape()[self.rank() - 1]);
-        let (k2, n) = (other.shape()[other.rank() - 2], other.shape()[other.rank() - 1]);
+        let (k2, n) = (
+            other.shape()[other.rank() - 2],
+            other.shape()[other.rank() - 1],
+        );
         ensure!(
             k == k2,
             "matmul: inner dims differ, {:?} @ {:?}",

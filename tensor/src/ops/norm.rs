@@ -5,7 +5,7 @@ use crate::{ensure, Result, Tensor};
 
 impl Tensor {
     /// x / √(mean(x²) + eps) · weight, over the last dimension (`weight` optional,
-    /// shape `[D]`). Statistics in f32 with a compensated sum.
+    /// shape `[D]`). Statistics accumulate in f64 on the CPU.
     pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let d = *self.shape().last().unwrap_or(&0);
         check_affine("rms_norm weight", weight, d)?;
@@ -17,7 +17,12 @@ impl Tensor {
     }
 
     /// (x − mean) / √(var + eps) · weight + bias over the last dimension.
-    pub fn layer_norm(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+    pub fn layer_norm(
+        &self,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f32,
+    ) -> Result<Tensor> {
         let d = *self.shape().last().unwrap_or(&0);
         check_affine("layer_norm weight", weight, d)?;
         check_affine("layer_norm bias", bias, d)?;
@@ -30,10 +35,23 @@ impl Tensor {
 
     /// GroupNorm of `[N, C, …]`: statistics over each group of `C / groups` channels and
     /// all trailing positions; per-channel `weight` and `bias` of shape `[C]`.
-    pub fn group_norm(&self, groups: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
-        ensure!(self.rank() >= 2, "group_norm needs [N, C, ...], got {:?}", self.shape());
+    pub fn group_norm(
+        &self,
+        groups: usize,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f32,
+    ) -> Result<Tensor> {
+        ensure!(
+            self.rank() >= 2,
+            "group_norm needs [N, C, ...], got {:?}",
+            self.shape()
+        );
         let c = self.shape()[1];
-        ensure!(groups > 0 && c % groups == 0, "group_norm: {c} channels do not split into {groups} groups");
+        ensure!(
+            groups > 0 && c % groups == 0,
+            "group_norm: {c} channels do not split into {groups} groups"
+        );
         check_affine("group_norm weight", weight, c)?;
         check_affine("group_norm bias", bias, c)?;
         dispatch!(
@@ -46,7 +64,11 @@ impl Tensor {
 
 fn check_affine(what: &str, t: Option<&Tensor>, d: usize) -> Result<()> {
     if let Some(t) = t {
-        ensure!(t.numel() == d, "{what} has shape {:?}, expected [{d}]", t.shape());
+        ensure!(
+            t.numel() == d,
+            "{what} has shape {:?}, expected [{d}]",
+            t.shape()
+        );
     }
     Ok(())
 }

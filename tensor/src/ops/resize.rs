@@ -29,7 +29,8 @@ impl Tensor {
             for (i, &(a, b)) in pads.iter().enumerate() {
                 let n = self.shape()[i];
                 ensure!(
-                    (a == 0 && b == 0) || (n > 0 && (mode == PadMode::Replicate || (a < n && b < n))),
+                    (a == 0 && b == 0)
+                        || (n > 0 && (mode == PadMode::Replicate || (a < n && b < n))),
                     "pad {mode:?} of {:?} by {:?} in dim {i} is not possible",
                     self.shape(),
                     (a, b)
@@ -95,7 +96,11 @@ impl Tensor {
 
     /// Rows `ids` of a `[V, D]` table (any float dtype): an embedding lookup, `[n, D]`.
     pub fn embedding(&self, ids: &[u32]) -> Result<Tensor> {
-        ensure!(self.rank() == 2, "embedding table must be [V, D], got {:?}", self.shape());
+        ensure!(
+            self.rank() == 2,
+            "embedding table must be [V, D], got {:?}",
+            self.shape()
+        );
         let v = self.shape()[0];
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= v) {
             crate::bail!("token id {bad} is outside the embedding table of {v} rows");

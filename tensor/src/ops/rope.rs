@@ -11,9 +11,23 @@ impl Tensor {
     pub fn rope(&self, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         self.same_device(cos, "rope")?;
         self.same_device(sin, "rope")?;
-        ensure!(self.rank() == 4, "rope needs x [B, L, H, D], got {:?}", self.shape());
-        let (b, l, _, d) = (self.shape()[0], self.shape()[1], self.shape()[2], self.shape()[3]);
-        ensure!(cos.shape() == sin.shape(), "rope: cos {:?} and sin {:?} differ", cos.shape(), sin.shape());
+        ensure!(
+            self.rank() == 4,
+            "rope needs x [B, L, H, D], got {:?}",
+            self.shape()
+        );
+        let (b, l, _, d) = (
+            self.shape()[0],
+            self.shape()[1],
+            self.shape()[2],
+            self.shape()[3],
+        );
+        ensure!(
+            cos.shape() == sin.shape(),
+            "rope: cos {:?} and sin {:?} differ",
+            cos.shape(),
+            sin.shape()
+        );
         let r = *cos.shape().last().unwrap_or(&0);
         ensure!(
             2 * r <= d && (cos.shape() == [l, r] || cos.shape() == [b, l, r]),

@@ -63,11 +63,11 @@ fn main() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     let ids: Vec<u32> = (0..tokens).map(|i| 2 + (i as u32 * 7919) % 31000).collect();
-    encoder.forward(&[ids.clone()])?.to_vec()?; // warm-up
+    encoder.forward_single(&ids)?.to_vec()?; // warm-up
     let mut best = f64::INFINITY;
     for _ in 0..reps {
         let start = Instant::now();
-        encoder.forward(&[ids.clone()])?.to_vec()?;
+        encoder.forward_single(&ids)?.to_vec()?;
         best = best.min(start.elapsed().as_secs_f64());
     }
     let gmacs = macs(&config, tokens) / 1e9;

@@ -11,7 +11,7 @@ use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_nn::Weights;
 use happyhorse_tensor::fixture::{check_case, load_tensor, Meta};
 use happyhorse_tensor::io::{open_weights, write_safetensors};
-use happyhorse_tensor::{Device, Tensor};
+use happyhorse_tensor::{DType, Device, Tensor};
 
 const CASE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -95,7 +95,7 @@ fn softcap_is_off_by_default_and_matches_the_eager_contrast_when_on() {
         .unwrap();
     let ids = input_ids("input_ids");
     let contrast = expected(&check.key);
-    let sdpa = load_encoder().forward(&[ids.clone()]).unwrap();
+    let sdpa = load_encoder().forward_single(&ids).unwrap();
     assert!(max_abs_diff(&sdpa.to_vec_f64().unwrap(), &contrast) > 100.0 * check.atol);
 
     let mut config = EncoderConfig::from_file(&case().join("config.json")).unwrap();
@@ -196,6 +196,27 @@ fn ragged_rows_are_left_padded_like_the_tokenizer() {
     }
 }
 
+#[test]
+fn fully_masked_pad_queries_get_zero_attention_like_sdpa() {
+    // Every row of the padded batch, pad queries included, is a reference value: a pad
+    // query whose sliding window holds only pads attends to nothing and gets 0.
+    let ids = input_ids("batch.input_ids");
+    let mask: Vec<bool> = input_ids("batch.attention_mask")
+        .iter()
+        .map(|&m| m != 0)
+        .collect();
+    let seq = ids.len() / 2;
+    let batch = TokenBatch::new(ids, mask, 2, seq).unwrap();
+    let out = load_encoder().forward_batch(&batch).unwrap();
+    let out = out.to_vec_f64().unwrap();
+    assert!(out.iter().all(|v| v.is_finite()));
+    let d = max_abs_diff(&out, &expected("batch.last_hidden_state_f64"));
+    assert!(d <= 2.0910978535404467e-05, "{d}");
+}
+
+/// One tensor to write: name, dtype, shape, bytes.
+type Entry<'a> = (String, DType, Vec<usize>, &'a [u8]);
+
 /// Writes the fixture's weights as a two-shard checkpoint named like the released one
 /// under `model.` (with an ignored `decoder.*` tensor), plus its index.
 fn write_sharded_checkpoint(dir: &Path) {
@@ -203,8 +224,7 @@ fn write_sharded_checkpoint(dir: &Path) {
     let names = src.names();
     let bytes: Vec<_> = names.iter().map(|n| src.bytes(n).unwrap()).collect();
     let decoder = vec![0u8; 16];
-    let mut shards: [Vec<(String, happyhorse_tensor::DType, Vec<usize>, &[u8])>; 2] =
-        [Vec::new(), Vec::new()];
+    let mut shards: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
     for (i, (name, b)) in names.iter().zip(&bytes).enumerate() {
         let info = src.info(name).unwrap();
         shards[i % 2].push((
@@ -216,7 +236,7 @@ fn write_sharded_checkpoint(dir: &Path) {
     }
     shards[1].push((
         "model.decoder.norm.weight".into(),
-        happyhorse_tensor::DType::F32,
+        DType::F32,
         vec![4],
         &decoder,
     ));

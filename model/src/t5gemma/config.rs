@@ -247,7 +247,7 @@ impl EncoderConfig {
         ensure!(self.hidden_size > 0, "hidden_size must be positive");
         ensure!(self.head_dim > 0, "head_dim must be positive");
         ensure!(
-            self.head_dim % 2 == 0,
+            self.head_dim.is_multiple_of(2),
             "head_dim {} must be even (rotary pairs)",
             self.head_dim
         );
@@ -256,7 +256,8 @@ impl EncoderConfig {
             "num_attention_heads and num_key_value_heads must be positive"
         );
         ensure!(
-            self.num_attention_heads % self.num_key_value_heads == 0,
+            self.num_attention_heads
+                .is_multiple_of(self.num_key_value_heads),
             "num_attention_heads {} is not a multiple of num_key_value_heads {}",
             self.num_attention_heads,
             self.num_key_value_heads

@@ -149,6 +149,12 @@ impl T5GemmaEncoder {
         self.forward_batch(&TokenBatch::left_padded(ids, self.config.pad_token_id))
     }
 
+    /// `last_hidden_state [1, S, hidden]` of one unpadded sequence (the pipeline's case).
+    pub fn forward_single(&self, ids: &[u32]) -> Result<Tensor> {
+        let batch = TokenBatch::new(ids.to_vec(), vec![true; ids.len()], 1, ids.len())?;
+        self.forward_batch(&batch)
+    }
+
     /// `last_hidden_state [B, S, hidden]` of a padded batch with its mask.
     pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
         self.forward_traced(batch, None)

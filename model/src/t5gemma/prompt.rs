@@ -70,7 +70,7 @@ impl T5GemmaEncoder {
 
     /// The post-processed embedding of one prompt already tokenized.
     pub fn embed_ids(&self, ids: &[u32], target_len: usize) -> Result<PromptEmbedding> {
-        let hidden = self.forward(&[ids.to_vec()])?;
+        let hidden = self.forward_single(ids)?;
         let (features, length) = pad_or_trim(&round_to_f16(&hidden)?, target_len, 1)?;
         Ok(PromptEmbedding {
             features: features.squeeze(0)?,

@@ -132,8 +132,13 @@ fn main() -> ExitCode {
             mp4,
             quiet,
         } => {
+            // First Ctrl-C: stop at the next step or phase and remove the partial output.
+            // Second: leave at once.
             let _ = ctrlc::set_handler(|| {
-                INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+                if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                eprintln!("\ninterrupted: stopping after the current step");
             });
             let req = GenerateRequest {
                 prompt,

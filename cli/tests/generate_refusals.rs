@@ -1,0 +1,138 @@
+//! `happyhorse generate` refuses bad requests with exit code 2 and an `error:` line naming
+//! the problem, and leaves nothing behind: no output, no partial directory.
+
+mod common;
+
+use std::fs;
+
+use common::{happyhorse, Run, Scratch};
+
+/// Runs `generate --prompt … --seconds 3 --out <scratch>/clip extra…` and checks the refusal.
+fn refuse(scratch: &Scratch, extra: &[&str], wanted: &[&str]) -> Run {
+    let out = scratch.join("clip");
+    let mut args: Vec<String> = ["generate", "--quiet", "--prompt", "a horse"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if !extra.contains(&"--seconds") {
+        args.extend(["--seconds".to_string(), "3".to_string()]);
+    }
+    args.push("--out".into());
+    args.push(out.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let run = happyhorse(&args);
+    assert_eq!(run.code, Some(2), "{extra:?}: {}", run.dump());
+    assert!(
+        run.stderr.starts_with("error: "),
+        "{extra:?}: {}",
+        run.dump()
+    );
+    for w in wanted {
+        assert!(
+            run.stderr.contains(w),
+            "{extra:?}: the message does not name {w:?}: {}",
+            run.dump()
+        );
+    }
+    assert!(run.stdout.is_empty(), "{extra:?}: {}", run.dump());
+    eprintln!("{extra:?}: {}", run.stderr.trim_end());
+    run
+}
+
+/// The scratch directory holds exactly `names` (nothing was written beside them).
+fn holds_only(scratch: &Scratch, names: &[&str]) {
+    assert_eq!(scratch.entries(), names, "in {}", scratch.0.display());
+}
+
+#[test]
+fn existing_output_is_kept_without_force() {
+    let s = Scratch::new("refuse-exists");
+    let clip = s.join("clip");
+    fs::create_dir(&clip).unwrap();
+    fs::write(clip.join("mine.txt"), b"user data").unwrap();
+    let path = clip.display().to_string();
+    refuse(&s, &[], &[&path, "--force"]);
+    holds_only(&s, &["clip"]);
+    let kept: Vec<_> = fs::read_dir(&clip)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(kept, ["mine.txt"]);
+    assert_eq!(fs::read(clip.join("mine.txt")).unwrap(), b"user data");
+}
+
+#[test]
+fn seconds_outside_3_to_15() {
+    for secs in ["2", "16", "2.99", "15.5"] {
+        let s = Scratch::new("refuse-seconds");
+        refuse(&s, &["--seconds", secs], &["--seconds", secs]);
+        holds_only(&s, &[]);
+    }
+}
+
+#[test]
+fn missing_image() {
+    let s = Scratch::new("refuse-image");
+    let missing = s.join("missing.png").display().to_string();
+    refuse(&s, &["--image", &missing], &["--image", &missing]);
+    holds_only(&s, &[]);
+}
+
+#[test]
+fn missing_audio() {
+    let s = Scratch::new("refuse-audio-missing");
+    let missing = s.join("missing.wav").display().to_string();
+    refuse(&s, &["--audio", &missing], &["--audio", &missing]);
+    holds_only(&s, &[]);
+}
+
+#[test]
+fn audio_that_is_not_a_wav() {
+    let s = Scratch::new("refuse-audio-text");
+    let text = s.join("notes.wav");
+    fs::write(&text, "these are words, not samples\n".repeat(20)).unwrap();
+    let path = text.display().to_string();
+    refuse(&s, &["--audio", &path], &[&path]);
+    holds_only(&s, &["notes.wav"]);
+}
+
+#[test]
+fn image_that_is_not_an_image() {
+    let s = Scratch::new("refuse-image-text");
+    let text = s.join("photo.png");
+    fs::write(&text, "not a picture\n").unwrap();
+    let path = text.display().to_string();
+    refuse(&s, &["--image", &path], &[&path]);
+    holds_only(&s, &["photo.png"]);
+}
+
+#[test]
+fn checkpoints_without_a_manifest() {
+    let s = Scratch::new("refuse-checkpoints");
+    let empty = s.join("weights");
+    fs::create_dir(&empty).unwrap();
+    let path = empty.display().to_string();
+    refuse(
+        &s,
+        &["--checkpoints", &path],
+        &["--checkpoints", &path, "happyhorse-stack.json"],
+    );
+    holds_only(&s, &["weights"]);
+}
+
+#[test]
+fn zero_steps() {
+    let s = Scratch::new("refuse-steps");
+    refuse(&s, &["--steps", "0"], &["--steps"]);
+    holds_only(&s, &[]);
+}
+
+#[test]
+fn empty_prompt() {
+    let s = Scratch::new("refuse-prompt");
+    let out = s.join("clip").display().to_string();
+    let run = happyhorse(["generate", "--quiet", "--prompt", "  ", "--out", &out]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(run.stderr.contains("--prompt"), "{}", run.dump());
+    holds_only(&s, &[]);
+}

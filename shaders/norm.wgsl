@@ -18,28 +18,52 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let base = pu(2u) + row * w;
     let fw = f32(w);
     var mean = 0.0;
+    var lo = 0.0;
     var inv = 0.0;
     if (MODE == 0u) {
         var s = 0.0;
+        var blk = 0.0;
         for (var j = lid; j < w; j += 256u) {
             let x = X[base + j];
-            s += x * x;
+            blk += x * x;
+            if (block_end(j)) {
+                s += blk;
+                blk = 0.0;
+            }
         }
-        s = wg_reduce(s, lid, 0u);
+        s = wg_reduce(s + blk, lid, 0u);
         inv = 1.0 / sqrt(s / fw + pf(7u));
     } else {
         var s = 0.0;
+        var blk = 0.0;
         for (var j = lid; j < w; j += 256u) {
-            s += X[base + j];
+            blk += X[base + j];
+            if (block_end(j)) {
+                s += blk;
+                blk = 0.0;
+            }
         }
-        mean = wg_reduce(s, lid, 0u) / fw;
+        mean = wg_reduce(s + blk, lid, 0u) / fw;
+        // Second pass over d = x − mean: Σd is the rounding error of the f32 mean (the
+        // correction `lo`), Σd² − (Σd)²/w the variance about the exact mean.
+        var sd = 0.0;
         var v = 0.0;
+        blk = 0.0;
+        var blk2 = 0.0;
         for (var j = lid; j < w; j += 256u) {
             let d = X[base + j] - mean;
-            v += d * d;
+            blk += d;
+            blk2 += d * d;
+            if (block_end(j)) {
+                sd += blk;
+                v += blk2;
+                blk = 0.0;
+                blk2 = 0.0;
+            }
         }
-        v = wg_reduce(v, lid, 0u) / fw;
-        inv = 1.0 / sqrt(v + pf(7u));
+        lo = wg_reduce(sd + blk, lid, 0u) / fw;
+        v = wg_reduce(v + blk2, lid, 0u) / fw - lo * lo;
+        inv = 1.0 / sqrt(max(v, 0.0) + pf(7u));
     }
     let g = row % max(pu(10u), 1u);
     for (var j = lid; j < w; j += 256u) {
@@ -47,7 +71,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         if (MODE == 2u) {
             ch = g * pu(9u) + j / max(pu(8u), 1u);
         }
-        var y = (X[base + j] - mean) * inv;
+        var y = (X[base + j] - mean - lo) * inv;
         if (pu(3u) != 0u) {
             y *= load_W(pu(5u) + ch);
         }

@@ -21,6 +21,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         kind = 2u;
         acc = bitcast<f32>(0x7f800000u);
     }
+    var blk = 0.0;
     for (var j = lid; j < w; j += 256u) {
         let x = X[base + j];
         if (OP == 2u) {
@@ -28,10 +29,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         } else if (OP == 3u) {
             acc = min(acc, x);
         } else {
-            acc += x;
+            blk += x;
+            if (block_end(j)) {
+                acc += blk;
+                blk = 0.0;
+            }
         }
     }
-    let r = wg_reduce(acc, lid, kind);
+    let r = wg_reduce(acc + blk, lid, kind);
     if (lid == 0u) {
         OUT[row] = select(r, r / f32(w), OP == 1u);
     }

@@ -25,3 +25,10 @@ fn wg_reduce(v: f32, lid: u32, kind: u32) -> f32 {
 }
 
 const NEG_INF: f32 = -3.4028235e38;
+
+// Whether element j (= lid + 256·i) closes a block of 16 of an invocation's strided
+// elements. Summing each block apart before adding it to the running total keeps the
+// rounding of an f32 sum over a long row near that of 16 + w / 4096 terms, not w / 256.
+fn block_end(j: u32) -> bool {
+    return ((j >> 8u) & 15u) == 15u;
+}

@@ -17,10 +17,15 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     m = wg_reduce(m, lid, 1u);
     var s = 0.0;
+    var blk = 0.0;
     for (var j = lid; j < w; j += 256u) {
-        s += exp(X[base + j] - m);
+        blk += exp(X[base + j] - m);
+        if (block_end(j)) {
+            s += blk;
+            blk = 0.0;
+        }
     }
-    s = wg_reduce(s, lid, 0u);
+    s = wg_reduce(s + blk, lid, 0u);
     let inv = 1.0 / s;
     for (var j = lid; j < w; j += 256u) {
         OUT[row * w + j] = exp(X[base + j] - m) * inv;

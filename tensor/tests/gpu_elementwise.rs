@@ -333,3 +333,56 @@ fn rope_matches_cpu() {
         4.0 * f32::EPSILON,
     );
 }
+
+/// Largest `|gpu − cpu| / (1 + |cpu|)`.
+fn worst_scaled(gpu: &Tensor, cpu: &Tensor) -> f32 {
+    let (g, c) = (gpu.to_vec().unwrap(), cpu.to_vec().unwrap());
+    g.iter()
+        .zip(&c)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn long_rows_keep_f32_precision() {
+    let dev = gpu();
+    // Rows of 2²⁴ values around a mean of 4: each invocation sums 65536 of them. A plain
+    // running f32 sum is off by ~1.5 ulp here and its rounded mean moves the normalised
+    // values by ~20 ε; blocked sums and the mean correction keep both within rounding.
+    let v = rand(&[2, 1 << 24], 19).add_scalar(4.0).unwrap();
+    let vg = v.to_device(&dev).unwrap();
+    let eps = f32::EPSILON;
+    let checks = [
+        ("sum", vg.sum(1, false), v.sum(1, false), eps),
+        ("mean", vg.mean(1, false), v.mean(1, false), eps),
+        (
+            "layer_norm",
+            vg.layer_norm(None, None, 1e-6),
+            v.layer_norm(None, None, 1e-6),
+            2.0 * eps,
+        ),
+        (
+            "rms_norm",
+            vg.rms_norm(None, 1e-6),
+            v.rms_norm(None, 1e-6),
+            2.0 * eps,
+        ),
+    ];
+    for (what, g, c, tol) in checks {
+        let e = worst_scaled(&g.unwrap(), &c.unwrap());
+        assert!(e <= tol, "{what} over 2^24 values: error {e:e} > {tol:e}");
+    }
+    let x = v.reshape(&[1, 2, 16, 1024, 1024]).unwrap();
+    let xg = vg.reshape(&[1, 2, 16, 1024, 1024]).unwrap();
+    let e = worst_scaled(
+        &xg.group_norm(2, None, None, 1e-6).unwrap(),
+        &x.group_norm(2, None, None, 1e-6).unwrap(),
+    );
+    assert!(e <= 2.0 * eps, "group_norm over 2^24 values: error {e:e}");
+    let sm = rand(&[2, 1 << 20], 18).scale(4.0).unwrap();
+    let e = worst_scaled(
+        &sm.to_device(&dev).unwrap().softmax_last().unwrap(),
+        &sm.softmax_last().unwrap(),
+    );
+    assert!(e <= 2.0 * eps, "softmax over 2^20 values: error {e:e}");
+}

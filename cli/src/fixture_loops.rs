@@ -91,7 +91,7 @@ pub fn run_fixture(
             // The stored draws, in the loop's order: video then audio, step by step.
             let mut draws = 0usize;
             let mut noise = |_: &[usize]| -> Result<Tensor> {
-                let (k, video) = (draws / 2, draws % 2 == 0);
+                let (k, video) = (draws / 2, draws.is_multiple_of(2));
                 draws += 1;
                 (if video { &nv } else { &na }).narrow(0, k, 1)?.squeeze(0)
             };

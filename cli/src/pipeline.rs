@@ -256,7 +256,7 @@ impl Pipeline {
 
     /// The clean latent `[1, 48, 1, h, w]` of the first-frame image.
     fn encode_image(&self, path: &std::path::Path, h: usize, w: usize) -> Result<Tensor> {
-        let img = load_image_input(path, h, w)?;
+        let img = load_image_input(path, h, w).context("--image")?;
         let x = Tensor::from_vec(img.data, &[1, 3, 1, img.height, img.width])?
             .to_device(&self.device)?;
         self.video_vae
@@ -271,7 +271,7 @@ impl Pipeline {
         frames: usize,
         rng: &mut NoiseRng,
     ) -> Result<Tensor> {
-        let (planar, n) = load_conditioning_audio(path)?;
+        let (planar, n) = load_conditioning_audio(path).context("--audio")?;
         let mono = &planar[..n];
         let lat = self
             .audio_vae

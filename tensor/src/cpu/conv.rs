@@ -62,13 +62,25 @@ impl Geom {
                     seg.fill(0.0);
                 } else {
                     let row = &plane[(it as usize * hi + ih as usize) * wi..][..wi];
-                    for (j, d) in seg.iter_mut().enumerate() {
-                        let iw = off(ow + j, cc, 2);
-                        *d = if iw >= 0 && (iw as usize) < wi {
-                            row[iw as usize]
-                        } else {
-                            0.0
-                        };
+                    if p.stride[2] == 1 {
+                        // A contiguous run of the input row, zeros where it leaves the row.
+                        let start = off(ow, cc, 2);
+                        let lo = (-start).clamp(0, run as isize) as usize;
+                        let hi_end =
+                            (wi as isize - start).clamp(lo as isize, run as isize) as usize;
+                        seg[..lo].fill(0.0);
+                        let src = (start + lo as isize) as usize;
+                        seg[lo..hi_end].copy_from_slice(&row[src..src + (hi_end - lo)]);
+                        seg[hi_end..].fill(0.0);
+                    } else {
+                        for (j, d) in seg.iter_mut().enumerate() {
+                            let iw = off(ow + j, cc, 2);
+                            *d = if iw >= 0 && (iw as usize) < wi {
+                                row[iw as usize]
+                            } else {
+                                0.0
+                            };
+                        }
                     }
                 }
                 i += run;

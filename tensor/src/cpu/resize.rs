@@ -18,24 +18,48 @@ fn src_index(o: usize, before: usize, n: usize, mode: PadMode) -> Option<usize> 
     }
 }
 
-/// See [`Tensor::pad`].
+/// See [`Tensor::pad`]: every output row (all dims but the last) maps to one source row
+/// or to the fill value; within a row the middle is one copy and the edges follow `mode`.
 pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
     let xs = x.shape();
+    let rank = xs.len();
     let out_shape: Vec<usize> = xs.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
     let xv = x.cpu_f32()?;
+    if rank == 0 {
+        return Tensor::from_vec(xv.into_owned(), &[]);
+    }
+    let (wi, wo) = (xs[rank - 1], out_shape[rank - 1]);
+    let (left, _) = pads[rank - 1];
     let in_strides = contiguous_strides(xs);
     let out_strides = contiguous_strides(&out_shape);
     let mut out = vec![0.0f32; out_shape.iter().product()];
-    super::fill_indexed(&mut out, |flat| {
+    super::for_rows(&mut out, wo, |r, dst| {
+        let flat = r * wo;
         let mut src = 0;
-        for d in 0..out_shape.len() {
+        for d in 0..rank - 1 {
             let o = (flat / out_strides[d]) % out_shape[d];
             match src_index(o, pads[d].0, xs[d], mode) {
                 Some(i) => src += i * in_strides[d],
-                None => return value,
+                None => {
+                    dst.fill(value);
+                    return;
+                }
             }
         }
-        xv[src]
+        let row = &xv[src..src + wi];
+        let lo = left.min(wo);
+        let hi = (left + wi).min(wo);
+        dst[lo..hi].copy_from_slice(&row[..hi - lo]);
+        let edge = |o: usize| match src_index(o, left, wi, mode) {
+            Some(i) => row[i],
+            None => value,
+        };
+        for (o, d) in dst[..lo].iter_mut().enumerate() {
+            *d = edge(o);
+        }
+        for (j, d) in dst[hi..].iter_mut().enumerate() {
+            *d = edge(hi + j);
+        }
     });
     Tensor::from_vec(out, &out_shape)
 }

@@ -82,7 +82,7 @@ impl Tensor {
             "{} bytes cannot hold a {dtype} tensor of shape {shape:?} ({want} bytes)",
             raw.len()
         );
-        let aligned = (raw.as_ptr() as usize) % dtype.size().min(8) == 0;
+        let aligned = (raw.as_ptr() as usize).is_multiple_of(dtype.size().min(8));
         let storage = match dtype {
             DType::F32 if !aligned => CpuStorage::F32(
                 raw.chunks_exact(4)
@@ -292,7 +292,7 @@ impl Tensor {
         if let Some(pos) = shape.iter().position(|&d| d == usize::MAX) {
             let known: usize = shape.iter().filter(|&&d| d != usize::MAX).product();
             ensure!(
-                known != 0 && n % known == 0,
+                known != 0 && n.is_multiple_of(known),
                 "cannot reshape {:?} into {:?}",
                 self.shape(),
                 shape
@@ -372,7 +372,7 @@ impl Tensor {
     pub fn chunk(&self, n: usize, dim: isize) -> Result<Vec<Tensor>> {
         let d = resolve_dim(dim, self.rank())?;
         ensure!(
-            n > 0 && self.shape()[d] % n == 0,
+            n > 0 && self.shape()[d].is_multiple_of(n),
             "cannot chunk dim {d} of {:?} into {n} equal pieces",
             self.shape()
         );

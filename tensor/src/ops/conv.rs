@@ -43,8 +43,8 @@ impl Tensor {
         let (cin, cout) = (self.shape()[1], w.shape()[0]);
         ensure!(
             p.groups > 0
-                && cin % p.groups == 0
-                && cout % p.groups == 0
+                && cin.is_multiple_of(p.groups)
+                && cout.is_multiple_of(p.groups)
                 && w.shape()[1] * p.groups == cin,
             "conv: input channels {cin} do not match weight {:?} with {} groups",
             w.shape(),
@@ -138,7 +138,7 @@ impl Tensor {
                 && w.rank() == 3
                 && w.shape()[0] == self.shape()[1]
                 && groups > 0
-                && self.shape()[1] % groups == 0,
+                && self.shape()[1].is_multiple_of(groups),
             "conv_transpose1d: x {:?} and w {:?} (groups {groups}) do not match",
             self.shape(),
             w.shape()

@@ -49,7 +49,7 @@ impl Tensor {
         );
         let c = self.shape()[1];
         ensure!(
-            groups > 0 && c % groups == 0,
+            groups > 0 && c.is_multiple_of(groups),
             "group_norm: {c} channels do not split into {groups} groups"
         );
         check_affine("group_norm weight", weight, c)?;

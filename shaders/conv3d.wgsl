@@ -53,3 +53,8 @@ fn store_c(z: u32, m: u32, n: u32, v: f32) {
     }
     OUT[(b * pu(31u) * pu(29u) + co) * pu(1u) + n] = y;
 }
+
+// The im2col columns are gathered element by element.
+fn stage(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) {
+    stage_scalar(lid, z, m0, n0, k0);
+}

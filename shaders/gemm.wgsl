@@ -1,7 +1,8 @@
 // Tiled GEMM core: C[z, m, n] = Σ_k A(z, m, k) · B(z, n, k) + bias, accumulated in f32.
 // 64×64 output tiles, K in steps of 16 through workgroup memory, 256 invocations holding
 // 4×4 outputs each (rows ty + 16i, columns tx + 16j: stores coalesce along n).
-// The including kernel defines load_a, load_b (called only in bounds) and store_c.
+// The including kernel defines stage (filling the tiles of one K step: stage_scalar of
+// gemm_scalar.wgsl over its load_a, load_b, or vector loads) and store_c.
 // Parameters: 0 M, 1 N, 2 K, 3 first m tile, 4 first z; words 8.. belong to the kernel.
 
 const TM: u32 = 64u;
@@ -23,22 +24,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let ty = lid / 16u;
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < k_len; k0 += TK) {
-        for (var r = 0u; r < 4u; r++) {
-            let e = lid + 256u * r;
-            let kk = e % TK;
-            let rr = e / TK;
-            let k = k0 + kk;
-            var a = 0.0;
-            if (m0 + rr < m_len && k < k_len) {
-                a = load_a(z, m0 + rr, k);
-            }
-            As[kk * TM + rr] = a;
-            var b = 0.0;
-            if (n0 + rr < n_len && k < k_len) {
-                b = load_b(z, n0 + rr, k);
-            }
-            Bs[kk * TN + rr] = b;
-        }
+        stage(lid, z, m0, n0, k0);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
             var av: array<f32, 4>;

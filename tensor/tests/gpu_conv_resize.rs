@@ -98,7 +98,7 @@ fn conv_transpose1d_matches_cpu() {
     let dev = gpu();
     let x = rand(&[2, 4, 9], 6);
     for (groups, stride, padding, out_pad) in [(1, 2, 1, 1), (2, 3, 0, 0), (4, 1, 2, 0)] {
-        let w = rand(&[4, 6 / groups.min(2) * 1, 5], 7);
+        let w = rand(&[4, 6 / groups.min(2), 5], 7);
         let b = rand(&[w.shape()[1] * groups], 8);
         let cpu = x
             .conv_transpose1d(&w, Some(&b), stride, padding, out_pad, groups)

@@ -165,3 +165,32 @@ fn matmul_matches_cpu_with_broadcast_batches() {
         &bound(&at, &d, 33),
     );
 }
+
+#[test]
+fn linear_vector_loads_and_unaligned_fallback() {
+    let dev = gpu();
+    // K % 4 == 0 at tile edges: the vectorised tile loads, for each weight dtype.
+    for (dt, seed) in [(DType::F32, 51), (DType::F16, 52), (DType::BF16, 53)] {
+        check_linear(&dev, 65, 36, 130, dt, true, seed);
+        check_linear(&dev, 3, 4, 5, dt, false, seed + 10);
+    }
+    // K % 4 == 0 but x and w start one element into their buffers: the scalar loads.
+    let (m, k, n) = (17, 24, 33);
+    let xs = rand(&[m * k + 1], 61);
+    for dt in [DType::F32, DType::BF16] {
+        let ws = rand(&[n * k + 1], 62).to_dtype(dt).unwrap();
+        let x = xs.narrow(0, 1, m * k).unwrap().reshape(&[m, k]).unwrap();
+        let w = ws.narrow(0, 1, n * k).unwrap().reshape(&[n, k]).unwrap();
+        let xg = xs.to_device(&dev).unwrap();
+        let wg = ws.to_device(&dev).unwrap();
+        let xg = xg.narrow(0, 1, m * k).unwrap().reshape(&[m, k]).unwrap();
+        let wg = wg.narrow(0, 1, n * k).unwrap().reshape(&[n, k]).unwrap();
+        assert_eq!((xg.layout().offset(), wg.layout().offset()), (1, 1));
+        assert_within(
+            &format!("linear of offset views, {dt}"),
+            &xg.linear(&wg, None).unwrap(),
+            &x.linear(&w, None).unwrap(),
+            &dot_bound(&abs_linear(&x, &w), k),
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! 1-D convolution direct.
 
 use super::kernel::{buffer_of, ctx_of, grid, loader, output, packed_f32, Launch, Params};
+use super::matmul::GEMM_SCALAR;
 use crate::ops::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
 
@@ -97,7 +98,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
         ctx.launch(Launch {
             name: "conv3d",
             defines: defines.clone(),
-            sources: &[CONV3D, GEMM],
+            sources: &[CONV3D, GEMM_SCALAR, GEMM],
             bindings: vec![
                 (&xb, true),
                 (wb, true),

@@ -10,22 +10,35 @@ use crate::{bail, DType, Device, Layout, Result, Tensor};
 /// Shared helpers of every kernel (parameter block, flat indexing).
 pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
+const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");
 
 /// Words of the parameter block (a 512-byte uniform buffer).
 pub(crate) const PARAM_WORDS: usize = 128;
 /// Workgroups per dimension of a dispatch.
 const MAX_GROUPS: u32 = 65535;
 
+/// The `//# <DTYPE>` section of a sectioned shader file, if it has one.
+fn section(src: &str, dtype: DType) -> Option<&str> {
+    let tag = format!("//# {}", dtype.safetensors_name());
+    let start = src.find(&tag)?;
+    let body = &src[start + tag.len()..];
+    let end = body.find("//#").unwrap_or(body.len());
+    Some(&body[..end])
+}
+
 /// `fn load_<name>(i: u32) -> f32` reading element `i` of the `array<u32>` binding
 /// `<name>` as `dtype`.
 pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
-    let tag = format!("//# {}", dtype.safetensors_name());
-    let Some(start) = DTYPE.find(&tag) else {
+    let Some(body) = section(DTYPE, dtype) else {
         bail!("GPU kernels cannot read {dtype} tensors");
     };
-    let body = &DTYPE[start + tag.len()..];
-    let end = body.find("//#").unwrap_or(body.len());
-    Ok(body[..end].replace("NAME", name))
+    Ok(body.replace("NAME", name))
+}
+
+/// `alias WORDS` (the u32 vector holding four `dtype` elements) and `fn widen4` (them as
+/// f32), or `None` for a dtype the vectorised loads do not read.
+pub(crate) fn widener4(dtype: DType) -> Option<&'static str> {
+    section(DTYPE_VEC4, dtype)
 }
 
 /// A parameter block under construction.

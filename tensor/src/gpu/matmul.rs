@@ -3,12 +3,18 @@
 
 use std::sync::Arc;
 
-use super::kernel::{buffer_of, ctx_of, loader, output, packed_f32, storage_of, Launch, Params};
+use super::kernel::{
+    buffer_of, ctx_of, loader, output, packed_f32, storage_of, widener4, Launch, Params,
+};
 use super::GpuContext;
 use crate::{bail, DType, Result, Tensor};
 
 const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");
+/// Element-wise staging of the GEMM tiles (for unaligned operands and convolutions).
+pub(crate) const GEMM_SCALAR: &str = include_str!("../../../shaders/gemm_scalar.wgsl");
 const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
+const LINEAR_SCALAR: &str = include_str!("../../../shaders/linear_scalar.wgsl");
+const LINEAR_VEC4: &str = include_str!("../../../shaders/linear_vec4.wgsl");
 
 /// Output tile edge of the GEMM core.
 const TILE: usize = 64;
@@ -35,7 +41,14 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
     if nt == 0 || mt == 0 || g.batch == 0 {
         return Ok(());
     }
-    let defines = loader("W", g.w.1)?;
+    // Vector loads need every row of A and B to start on a multiple of 4 elements.
+    let aligned = [g.k, g.x.1, g.x.2, g.w.2, g.w.3]
+        .iter()
+        .all(|v| v.is_multiple_of(4));
+    let (defines, operands, staging) = match widener4(g.w.1) {
+        Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, ""),
+        _ => (loader("W", g.w.1)?, LINEAR_SCALAR, GEMM_SCALAR),
+    };
     for z0 in (0..g.batch).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(g.batch - z0);
         for m0 in (0..mt).step_by(MAX_GROUPS) {
@@ -60,7 +73,7 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
             ctx.launch(Launch {
                 name: "gemm",
                 defines: defines.clone(),
-                sources: &[LINEAR, GEMM],
+                sources: &[LINEAR, operands, staging, GEMM],
                 bindings: vec![
                     (g.x.0, true),
                     (g.w.0, true),
@@ -87,7 +100,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     } else {
         w.contiguous()?
     };
-    let m = if k == 0 { 0 } else { x.numel() / k };
+    let m = x.numel().checked_div(k).unwrap_or(0);
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
     let (out, obuf) = output(&ctx, &shape, "a linear layer output")?;

@@ -74,7 +74,7 @@ fn run(
 /// RMSNorm over the last dimension.
 pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
     let d = *x.shape().last().unwrap_or(&1);
-    let rows = if d == 0 { 0 } else { x.numel() / d };
+    let rows = x.numel().checked_div(d).unwrap_or(0);
     run(x, 0, rows, d, 1, 1, 1, weight, None, eps)
 }
 
@@ -86,7 +86,7 @@ pub fn layer_norm(
     eps: f32,
 ) -> Result<Tensor> {
     let d = *x.shape().last().unwrap_or(&1);
-    let rows = if d == 0 { 0 } else { x.numel() / d };
+    let rows = x.numel().checked_div(d).unwrap_or(0);
     run(x, 1, rows, d, 1, 1, 1, weight, bias, eps)
 }
 

@@ -12,7 +12,7 @@ pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
     let _ = COMMON;
     let ctx = ctx_of(x)?;
     let w = *x.shape().last().unwrap_or(&1);
-    let rows = if w == 0 { 0 } else { x.numel() / w };
+    let rows = x.numel().checked_div(w).unwrap_or(0);
     let (out, obuf) = output(&ctx, &[rows], "a reduction")?;
     if rows == 0 {
         return Ok(out);

@@ -11,7 +11,7 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let w = *x.shape().last().unwrap_or(&1);
     let (out, obuf) = output(&ctx, x.shape(), "a softmax")?;
-    let rows = if w == 0 { 0 } else { x.numel() / w };
+    let rows = x.numel().checked_div(w).unwrap_or(0);
     if rows == 0 {
         return Ok(out);
     }

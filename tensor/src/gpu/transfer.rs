@@ -41,7 +41,7 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
         let row_elems = n / rows;
         let row_bytes = (row_elems * size) as u64;
         let mut per = (cap / row_bytes.max(1)) as usize;
-        while per > 0 && (per as u64 * row_bytes) % 4 != 0 {
+        while per > 0 && !(per as u64 * row_bytes).is_multiple_of(4) {
             per -= 1;
         }
         if per == 0 {
@@ -79,7 +79,7 @@ fn write(ctx: &GpuContext, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
     while off < data.len() {
         let end = (off + CHUNK as usize).min(data.len());
         let chunk = &data[off..end];
-        if chunk.len() % 4 == 0 {
+        if chunk.len().is_multiple_of(4) {
             ctx.queue.write_buffer(buf, off as u64, chunk);
         } else {
             let mut padded = chunk.to_vec();

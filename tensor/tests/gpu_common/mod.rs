@@ -31,10 +31,7 @@ pub fn rand(shape: &[usize], seed: u64) -> Tensor {
 /// Asserts `|gpu − cpu| <= atol + rtol·|cpu|` element-wise, with the shapes equal.
 pub fn assert_close(what: &str, gpu: &Tensor, cpu: &Tensor, rtol: f32, atol: f32) {
     assert_eq!(gpu.shape(), cpu.shape(), "{what}: shapes differ");
-    assert!(
-        gpu.device().is_cpu() == false,
-        "{what}: result is not on the GPU"
-    );
+    assert!(!gpu.device().is_cpu(), "{what}: result is not on the GPU");
     let (g, c) = (gpu.to_vec().unwrap(), cpu.to_vec().unwrap());
     let mut worst = (0usize, 0.0f32);
     for (i, (a, b)) in g.iter().zip(&c).enumerate() {

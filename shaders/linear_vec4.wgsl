@@ -1,0 +1,27 @@
+// Operands of linear read four consecutive k at a time, when K % 4 == 0 and the offsets
+// of X and W are multiples of 4 elements (so every A(z, m, 4j..) and B(z, n, 4j..) is one
+// aligned vector). The host defines WORDS (the vector holding 4 elements of W's dtype)
+// and widen4 (those words to f32).
+
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> W: array<WORDS>;
+
+// Each invocation stages 4 consecutive k of one row of the A tile and of the B tile.
+fn stage(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) {
+    let rr = lid / 4u;
+    let kq = (lid % 4u) * 4u;
+    let k = k0 + kq;
+    let inside = k < pu(2u);
+    var a = vec4<f32>();
+    if (m0 + rr < pu(0u) && inside) {
+        a = X[index_a(z, m0 + rr, k) >> 2u];
+    }
+    var b = vec4<f32>();
+    if (n0 + rr < pu(1u) && inside) {
+        b = widen4(W[index_b(z, n0 + rr, k) >> 2u]);
+    }
+    for (var q = 0u; q < 4u; q++) {
+        As[(kq + q) * TM + rr] = a[q];
+        Bs[(kq + q) * TN + rr] = b[q];
+    }
+}

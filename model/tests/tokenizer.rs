@@ -309,7 +309,11 @@ fn both_forms_agree_on_mixed_text() {
     };
     for n in 1..40 {
         let text = format!("a{}b{}", " ".repeat(n), "\n".repeat(n));
-        assert_eq!(model.encode(&text).unwrap(), json.encode(&text).unwrap(), "{text:?}");
+        assert_eq!(
+            model.encode(&text).unwrap(),
+            json.encode(&text).unwrap(),
+            "{text:?}"
+        );
     }
     for _ in 0..2000 {
         let len = (next() % 40) as usize;

@@ -151,7 +151,13 @@ pub fn random_tensor(seed: u64, key: &str, shape: &[usize]) -> Result<Tensor> {
     } else {
         let gain = key.ends_with("weight") || key.ends_with("gamma") || key.ends_with("scale");
         (0..n)
-            .map(|_| if gain { 1.0 + 0.1 * next() } else { 0.02 * next() })
+            .map(|_| {
+                if gain {
+                    1.0 + 0.1 * next()
+                } else {
+                    0.02 * next()
+                }
+            })
             .collect()
     };
     Tensor::from_vec(data, shape)

@@ -23,7 +23,13 @@ pub struct Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor({:?}, {}, {})", self.shape(), self.dtype, self.device)
+        write!(
+            f,
+            "Tensor({:?}, {}, {})",
+            self.shape(),
+            self.dtype,
+            self.device
+        )
     }
 }
 
@@ -179,7 +185,10 @@ impl Tensor {
         match &*self.storage {
             Storage::Cpu(s) => Ok(s),
             #[cfg(feature = "gpu")]
-            Storage::Gpu(_) => crate::bail!("tensor {:?} is on the GPU; this needs it on the CPU", self.shape()),
+            Storage::Gpu(_) => crate::bail!(
+                "tensor {:?} is on the GPU; this needs it on the CPU",
+                self.shape()
+            ),
         }
     }
 
@@ -214,7 +223,9 @@ impl Tensor {
                 let d = s.as_f16();
                 self.layout.for_each_index(|i| out.push(d[i].to_f32()));
             }
-            dt => self.layout.for_each_index(|i| out.push(s.get_f64(dt, i) as f32)),
+            dt => self
+                .layout
+                .for_each_index(|i| out.push(s.get_f64(dt, i) as f32)),
         }
         Ok(Cow::Owned(out))
     }
@@ -235,7 +246,11 @@ impl Tensor {
 
     /// The single value of a one-element tensor.
     pub fn to_scalar(&self) -> Result<f32> {
-        ensure!(self.numel() == 1, "tensor of shape {:?} is not a scalar", self.shape());
+        ensure!(
+            self.numel() == 1,
+            "tensor of shape {:?} is not a scalar",
+            self.shape()
+        );
         Ok(self.to_vec()?[0])
     }
 
@@ -325,7 +340,8 @@ impl Tensor {
         ensure!(
             perm.len() == self.rank() && {
                 let mut seen = vec![false; perm.len()];
-                perm.iter().all(|&p| p < seen.len() && !std::mem::replace(&mut seen[p], true))
+                perm.iter()
+                    .all(|&p| p < seen.len() && !std::mem::replace(&mut seen[p], true))
             },
             "{perm:?} is not a permutation of the {} dims of {:?}",
             self.rank(),
@@ -384,7 +400,11 @@ impl Tensor {
         let d = resolve_dim(dim, self.rank() + 1)?;
         let mut shape = self.shape().to_vec();
         let mut strides = self.layout.strides().to_vec();
-        let stride = if d < self.rank() { strides[d] * shape[d] } else { 1 };
+        let stride = if d < self.rank() {
+            strides[d] * shape[d]
+        } else {
+            1
+        };
         shape.insert(d, 1);
         strides.insert(d, stride);
         Ok(self.with_layout(Layout::new(shape, strides, self.layout.offset())))
@@ -393,7 +413,11 @@ impl Tensor {
     /// Removes a dimension of size 1 (a view).
     pub fn squeeze(&self, dim: isize) -> Result<Tensor> {
         let d = resolve_dim(dim, self.rank())?;
-        ensure!(self.shape()[d] == 1, "dim {d} of {:?} is not 1", self.shape());
+        ensure!(
+            self.shape()[d] == 1,
+            "dim {d} of {:?} is not 1",
+            self.shape()
+        );
         let mut shape = self.shape().to_vec();
         let mut strides = self.layout.strides().to_vec();
         shape.remove(d);

@@ -8,7 +8,8 @@ use happyhorse_tensor::Device;
 
 #[test]
 fn every_fixture_case_passes_on_the_gpu() {
-    let device = Device::gpu().expect("a GPU adapter (install lavapipe: bash .ci/install-lavapipe.sh)");
+    let device =
+        Device::gpu().expect("a GPU adapter (install lavapipe: bash .ci/install-lavapipe.sh)");
     for (name, dir) in common::cases() {
         common::assert_case_passes(name, &dir, &device);
     }

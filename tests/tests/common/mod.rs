@@ -32,5 +32,9 @@ pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) {
         !run.report.results.is_empty(),
         "{name}: no check was compared"
     );
-    assert!(run.report.passed(), "{name} failed on {device}:\n{}", run.report);
+    assert!(
+        run.report.passed(),
+        "{name} failed on {device}:\n{}",
+        run.report
+    );
 }

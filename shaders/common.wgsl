@@ -29,3 +29,18 @@ fn strided(e: u32, rank: u32, shape_at: u32, strides_at: u32, offset: u32) -> u3
     }
     return idx;
 }
+
+// Whether x is a NaN, from its bits (comparisons of x with itself may be folded away).
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// max and min that return the other operand when one is NaN (Rust's f32::max/min; the
+// WGSL builtins leave NaN operands unspecified).
+fn max_num(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), a, is_nan(b)), b, is_nan(a));
+}
+
+fn min_num(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), a, is_nan(b)), b, is_nan(a));
+}

@@ -58,8 +58,8 @@ fn binary(a: f32, b: f32) -> f32 {
         case 1u: { return a - b; }
         case 2u: { return a * b; }
         case 3u: { return a / b; }
-        case 4u: { return max(a, b); }
-        default: { return min(a, b); }
+        case 4u: { return max_num(a, b); }
+        default: { return min_num(a, b); }
     }
 }
 

@@ -25,9 +25,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var j = lid; j < w; j += 256u) {
         let x = X[base + j];
         if (OP == 2u) {
-            acc = max(acc, x);
+            acc = max_num(acc, x);
         } else if (OP == 3u) {
-            acc = min(acc, x);
+            acc = min_num(acc, x);
         } else {
             blk += x;
             if (block_end(j)) {

@@ -13,9 +13,9 @@ fn wg_reduce(v: f32, lid: u32, kind: u32) -> f32 {
             let b = red[lid + s];
             var c = a + b;
             if (kind == 1u) {
-                c = max(a, b);
+                c = max_num(a, b);
             } else if (kind == 2u) {
-                c = min(a, b);
+                c = min_num(a, b);
             }
             red[lid] = c;
         }

@@ -13,7 +13,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let base = pu(2u) + row * w;
     var m = bitcast<f32>(0xff800000u);
     for (var j = lid; j < w; j += 256u) {
-        m = max(m, X[base + j]);
+        m = max_num(m, X[base + j]);
     }
     m = wg_reduce(m, lid, 1u);
     var s = 0.0;

@@ -386,3 +386,32 @@ fn long_rows_keep_f32_precision() {
     );
     assert!(e <= 2.0 * eps, "softmax over 2^20 values: error {e:e}");
 }
+
+#[test]
+fn max_and_min_skip_nan_like_the_cpu() {
+    let dev = gpu();
+    let nan = f32::NAN;
+    let a = Tensor::from_vec(vec![nan, 1.0, -2.0, nan, 3.0, nan], &[2, 3]).unwrap();
+    let b = Tensor::from_vec(vec![0.5, nan, -1.0, nan, 4.0, -5.0], &[2, 3]).unwrap();
+    let (ag, bg) = (a.to_device(&dev).unwrap(), b.to_device(&dev).unwrap());
+    let same = |what: &str, g: Tensor, c: Tensor| {
+        let (g, c) = (g.to_vec().unwrap(), c.to_vec().unwrap());
+        let eq = g
+            .iter()
+            .zip(&c)
+            .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+        assert!(eq, "{what}: GPU {g:?}, CPU {c:?}");
+    };
+    same("maximum", ag.maximum(&bg).unwrap(), a.maximum(&b).unwrap());
+    same("minimum", ag.minimum(&bg).unwrap(), a.minimum(&b).unwrap());
+    // Rows of 600 so that the NaNs also meet the workgroup tree.
+    let mut v = vec![0.25f32; 1200];
+    v[7] = nan;
+    v[300] = 9.0;
+    v[301] = -9.0;
+    v[600..].iter_mut().for_each(|x| *x = nan);
+    let r = Tensor::from_vec(v, &[2, 600]).unwrap();
+    let rg = r.to_device(&dev).unwrap();
+    same("max", rg.max(1, false).unwrap(), r.max(1, false).unwrap());
+    same("min", rg.min(1, false).unwrap(), r.min(1, false).unwrap());
+}

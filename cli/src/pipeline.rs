@@ -394,7 +394,14 @@ fn step_observer<'a>(
 ) -> impl FnMut(&str, Option<usize>, &Tensor) -> Result<()> + 'a {
     move |name, step, t| {
         if let (Some(k), "next_video" | "next_audio") = (step, name) {
-            let v = t.to_vec()?;
+            // 0·x is 0 for finite x and NaN otherwise, so one sum on the device tells
+            // whether anything went non-finite; only then is the latent read back.
+            let probe = t.flatten_all()?.scale(0.0)?.sum(0, false)?.to_scalar()?;
+            let v = if probe.is_finite() {
+                Vec::new()
+            } else {
+                t.to_vec()?
+            };
             if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
                 bail!(
                     "sampling step {} of {steps}: the {} latent holds {bad}",
@@ -407,5 +414,29 @@ fn step_observer<'a>(
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_finite_latent_stops_the_loop_naming_the_step() {
+        let mut progress = Progress::new(true);
+        let mut observe = step_observer(&mut progress, 8);
+        let fine = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[1, 3]).unwrap();
+        observe("next_video", Some(0), &fine).unwrap();
+        observe(
+            "v_video",
+            Some(1),
+            &Tensor::from_vec(vec![f32::NAN], &[1]).unwrap(),
+        )
+        .unwrap();
+        let bad = Tensor::from_vec(vec![0.5, f32::INFINITY, 2.0], &[1, 3]).unwrap();
+        let err = observe("next_audio", Some(2), &bad)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "sampling step 3 of 8: the audio latent holds inf");
     }
 }

@@ -44,6 +44,9 @@ pub fn run(
     opts: &OutputOptions,
 ) -> Result<PathBuf> {
     req.validate()?;
+    if opts.mp4 && !ffmpeg_on_path() {
+        bail!("--mp4 needs ffmpeg on PATH, and none was found; run without --mp4 for the PNG frames and the WAV");
+    }
     let staging = Staging::new(&opts.out, opts.force)?;
     let mut progress = Progress::new(opts.quiet);
     if stack.untrained {
@@ -96,15 +99,18 @@ pub fn run(
     staging.commit()
 }
 
+/// Whether an `ffmpeg` runs from PATH.
+fn ffmpeg_on_path() -> bool {
+    std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Muxes the frames and the WAV into `video.mp4` with ffmpeg from PATH.
 fn mux_mp4(dir: &Path, fps: usize, progress: &mut Progress) -> Result<()> {
-    let found = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok();
-    if !found {
-        bail!("--mp4 needs ffmpeg on PATH, and none was found (the PNG frames and the WAV are complete without it)");
-    }
     progress.note("muxing video.mp4 with ffmpeg");
     let status = std::process::Command::new("ffmpeg")
         .args([

@@ -136,3 +136,23 @@ fn empty_prompt() {
     assert!(run.stderr.contains("--prompt"), "{}", run.dump());
     holds_only(&s, &[]);
 }
+
+#[test]
+fn mp4_without_ffmpeg_is_refused_before_any_work() {
+    let s = Scratch::new("refuse-mp4");
+    let out = s.join("clip");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_happyhorse"))
+        .args(["generate", "--prompt", "a horse", "--mp4", "--out"])
+        .arg(&out)
+        .env("XDG_CACHE_HOME", common::cache_home())
+        .env("PATH", s.join("empty-path"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mp4") && stderr.contains("ffmpeg"),
+        "{stderr}"
+    );
+    assert!(s.entries().is_empty(), "left behind: {:?}", s.entries());
+}

@@ -1,9 +1,9 @@
 //! The tokenizer's side of the golden-fixture parity check.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
+use happyhorse_tensor::io::open_weights;
+use happyhorse_tensor::{bail, ensure, DType, Error, Result, ResultExt};
 use serde_json::Value;
 
 use super::Tokenizer;
@@ -54,25 +54,21 @@ pub fn run_fixture_case_with(dir: &Path, weights: &Path) -> Result<Vec<FixtureOu
         Tokenizer::from_file(weights)?.with_special_tokens(flag("add_bos"), flag("add_eos"));
 
     let inputs_path = dir.join("inputs.safetensors");
-    let inputs = std::fs::read(&inputs_path)
-        .with_context(|| format!("reading {}", inputs_path.display()))?;
-    let tensors = parse_safetensors(&inputs).with_context(|| inputs_path.display())?;
-    let get = |key: &str| {
-        tensors
-            .get(key)
-            .ok_or_else(|| Error::msg(format!("{}: no tensor {key:?}", inputs_path.display())))
+    let inputs = open_weights(&inputs_path)?;
+    let raw = |key: &str, dtype: DType| -> Result<Vec<u8>> {
+        let info = inputs
+            .info(key)
+            .ok_or_else(|| Error::msg(format!("{}: no tensor {key:?}", inputs_path.display())))?;
+        ensure!(
+            info.dtype == dtype,
+            "{}: {key} has dtype {}, expected {dtype}",
+            inputs_path.display(),
+            info.dtype
+        );
+        Ok(inputs.bytes(key)?.as_slice().to_vec())
     };
-    let (text_dtype, text) = get(&name("inputs", "text_utf8"))?;
-    ensure!(
-        text_dtype == "U8",
-        "text_utf8 has dtype {text_dtype}, expected U8"
-    );
-    let (off_dtype, off_bytes) = get(&name("inputs", "text_offsets"))?;
-    ensure!(
-        off_dtype == "I64",
-        "text_offsets has dtype {off_dtype}, expected I64"
-    );
-    let offsets: Vec<i64> = off_bytes
+    let text = raw(&name("inputs", "text_utf8"), DType::U8)?;
+    let offsets: Vec<i64> = raw(&name("inputs", "text_offsets"), DType::I64)?
         .chunks_exact(8)
         .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
         .collect();
@@ -111,49 +107,4 @@ fn read_meta(dir: &Path) -> Result<Value> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| Error::msg(format!("{}: invalid JSON: {e}", path.display())))
-}
-
-/// The tensors of a safetensors file as `name -> (dtype, raw bytes)`.
-fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, (String, &[u8])>> {
-    ensure!(
-        bytes.len() >= 8,
-        "safetensors file shorter than its header length"
-    );
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-    let header_end = usize::try_from(n)
-        .ok()
-        .and_then(|n| n.checked_add(8))
-        .filter(|&e| e <= bytes.len());
-    let Some(header_end) = header_end else {
-        bail!("safetensors header length {n} runs past the end");
-    };
-    let header: Value = serde_json::from_slice(&bytes[8..header_end])
-        .map_err(|e| Error::msg(format!("safetensors header: {e}")))?;
-    let Some(entries) = header.as_object() else {
-        bail!("safetensors header is not an object");
-    };
-    let data = &bytes[header_end..];
-    let mut out = HashMap::new();
-    for (name, info) in entries {
-        if name == "__metadata__" {
-            continue;
-        }
-        let dtype = info.get("dtype").and_then(Value::as_str).unwrap_or("");
-        let range = info.get("data_offsets").and_then(Value::as_array);
-        let (Some(a), Some(b)) = (
-            range.and_then(|r| r.first()).and_then(Value::as_u64),
-            range.and_then(|r| r.get(1)).and_then(Value::as_u64),
-        ) else {
-            bail!("tensor {name:?} has no data_offsets");
-        };
-        ensure!(
-            a <= b && b as usize <= data.len(),
-            "tensor {name:?} data_offsets [{a}, {b}) out of range"
-        );
-        out.insert(
-            name.clone(),
-            (dtype.to_string(), &data[a as usize..b as usize]),
-        );
-    }
-    Ok(out)
 }

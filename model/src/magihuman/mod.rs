@@ -2,6 +2,7 @@
 //! text tokens with per-modality layers at both ends.
 
 pub mod attention;
+pub mod bf16_cache;
 pub mod block;
 pub mod config;
 pub mod denoise;
@@ -13,6 +14,7 @@ pub mod packing;
 pub mod rope;
 pub mod weights;
 
+pub use bf16_cache::BlockLinearDtype;
 pub use config::{CoordsStyle, DataProxyConfig, EvaluationConfig, ModelConfig, PipelineConfig};
 pub use denoise::ConditionedDit;
 pub use dit::{DitInputs, DitOutputs, MagiHumanDit};

@@ -2,8 +2,9 @@
 //! released checkpoint (single or sharded safetensors) into per-layer weights.
 //!
 //! Block linears (`linear_qkv`, `linear_proj`, `up_gate_proj`, `down_proj`) keep their
-//! file dtype: bf16 in the mixed release, f32 in the all-f32 releases (the reference would
-//! round those to bf16; we compute with the stored f32 values). Everything else is
+//! file dtype: bf16 in the mixed release, f32 in the all-f32 releases (the reference
+//! rounds those to bf16; [`DitWeights::open_bf16_cached`] does so through a cache file,
+//! [`DitWeights::open`] computes with the stored f32 values). Everything else is
 //! widened to f32. In mm layers each stored tensor holds three experts stacked along
 //! dim 0 (video, audio, text); they are split here into separate tensors.
 

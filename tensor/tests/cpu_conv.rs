@@ -305,3 +305,28 @@ fn bad_conv_shapes_are_errors() {
         )
         .is_err());
 }
+
+/// Dilation and padding wider than the input: some taps see only padding for a whole
+/// output row (the audio VAE's dilation-9 residual units on short inputs).
+#[test]
+fn conv1d_with_taps_entirely_in_the_padding() {
+    let mut rng = Rng::new(43);
+    let x = rng.tensor(&[1, 3, 1, 1, 5]);
+    let w = rng.tensor(&[2, 3, 1, 1, 7]);
+    let p = ConvParams {
+        stride: [1; 3],
+        padding: [(0, 0), (0, 0), (27, 27)],
+        dilation: [1, 1, 9],
+        groups: 1,
+    };
+    let y = x.conv3d(&w, None, &p).unwrap();
+    let (want, shape) = conv3d_ref(&x, &w, None, &p);
+    assert_eq!(y.shape(), &shape[..]);
+    assert_close(
+        "conv1d dilation 9",
+        &y.to_vec().unwrap(),
+        &want,
+        tol(21),
+        0.0,
+    );
+}

@@ -69,8 +69,10 @@ impl Geom {
                         let hi_end =
                             (wi as isize - start).clamp(lo as isize, run as isize) as usize;
                         seg[..lo].fill(0.0);
-                        let src = (start + lo as isize) as usize;
-                        seg[lo..hi_end].copy_from_slice(&row[src..src + (hi_end - lo)]);
+                        if hi_end > lo {
+                            let src = (start + lo as isize) as usize;
+                            seg[lo..hi_end].copy_from_slice(&row[src..src + (hi_end - lo)]);
+                        }
                         seg[hi_end..].fill(0.0);
                     } else {
                         for (j, d) in seg.iter_mut().enumerate() {

@@ -17,7 +17,7 @@ use happyhorse_codecs::io::image_input::load_image_input;
 use happyhorse_codecs::sa_audio::SaAudioVae;
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
-use happyhorse_model::magihuman::{ConditionedDit, MagiHumanDit, PipelineConfig};
+use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit, PipelineConfig};
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_sampler::guidance::sr_frame_scales;
@@ -82,11 +82,14 @@ impl Pipeline {
             Tokenizer::from_file(&te.tokenizer)?
         };
         let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, device)?;
-        let dit = MagiHumanDit::open(
+        // As the reference, block linears run in bf16: an all-f32 release is converted once
+        // into a memory-mapped sidecar cache.
+        let dit = MagiHumanDit::open_with(
             &stack.dit,
             config.arch_config.clone(),
             config.evaluation_config.data_proxy_config.clone(),
             device,
+            BlockLinearDtype::Bf16Cached,
         )?;
         let wan_cfg = match &stack.video_vae_config {
             Some(p) => Wan22Config::from_json_file(p)?,
@@ -314,11 +317,12 @@ impl Pipeline {
         };
         progress.phase("load SR model")?;
         let sr2_1080 = req.resolution == Resolution::P1080;
-        let sr_dit = MagiHumanDit::open(
+        let sr_dit = MagiHumanDit::open_with(
             sr_path,
             self.config.sr_arch_config(sr2_1080),
             self.config.sr_data_proxy_config(),
             &self.device,
+            BlockLinearDtype::Bf16Cached,
         )?;
         let (h_px, w_px) = pixel_size(req.resolution, req.aspect);
         let (hs, ws) = (latent_side(h_px), latent_side(w_px));

@@ -1,6 +1,7 @@
 //! The memory estimate checked before any work: weights plus the largest working set,
 //! against what the machine (or the GPU) has.
 
+use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_tensor::{bail, Device, Result};
 
 use crate::request::{audio_frames, latent_frames, latent_side, pixel_size, GenerateRequest};
@@ -17,9 +18,9 @@ pub fn available_host_bytes() -> Option<u64> {
 /// A rough upper bound of what a generation needs: the weights (memory-mapped, so they
 /// count once), the DiT's activations at the output resolution (about 24 f32 values per
 /// token and hidden unit, attention included) and the decoder's frame buffers.
-pub fn estimate_bytes(stack: &Stack, req: &GenerateRequest, hidden: usize) -> u64 {
+pub fn estimate_bytes(stack: &Stack, req: &GenerateRequest, hidden: usize, fps: usize) -> u64 {
     let (h, w) = pixel_size(req.resolution, req.aspect);
-    let a = audio_frames(req.seconds, 25);
+    let a = audio_frames(req.seconds, fps);
     let t = latent_frames(a);
     let tokens = (t * latent_side(h) / 2 * latent_side(w) / 2 + a + 640) as u64;
     let dit = tokens * hidden as u64 * 4 * 24;
@@ -29,8 +30,13 @@ pub fn estimate_bytes(stack: &Stack, req: &GenerateRequest, hidden: usize) -> u6
 
 /// Refuses a generation that cannot fit in host memory (CPU) before any work starts.
 pub fn check_memory(stack: &Stack, req: &GenerateRequest, device: &Device) -> Result<()> {
-    let hidden = 5120;
-    let need = estimate_bytes(stack, req, if stack.untrained { 128 } else { hidden });
+    let config = PipelineConfig::from_file(&stack.pipeline_config)?;
+    let need = estimate_bytes(
+        stack,
+        req,
+        config.arch_config.hidden_size,
+        config.evaluation_config.fps,
+    );
     if device.is_cpu() {
         if let Some(avail) = available_host_bytes() {
             if need > avail {

@@ -14,7 +14,7 @@
 
 use happyhorse_codecs::io::audio_input::load_conditioning_audio;
 use happyhorse_codecs::io::image_input::load_image_input;
-use happyhorse_codecs::sa_audio::SaAudioVae;
+use happyhorse_codecs::sa_audio::{SaAudioVae, AUDIO_CHUNK_SAMPLES};
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit, PipelineConfig};
@@ -32,9 +32,6 @@ use crate::request::{
     audio_frames, latent_frames, latent_side, pixel_size, video_frames, GenerateRequest, Resolution,
 };
 use crate::stack::Stack;
-
-/// Samples of conditioning audio encoded at once (29 s at 51.2 kHz), as the reference.
-const AUDIO_CHUNK_SAMPLES: usize = 1_484_800;
 
 /// The loaded models of a stack, on one device.
 pub struct Pipeline {
@@ -66,8 +63,6 @@ pub struct Generated {
     pub prompt_truncated: bool,
     /// Stage-1 steps taken.
     pub steps: usize,
-    /// Pixel size `(height, width)` of the frames.
-    pub size: (usize, usize),
 }
 
 impl Pipeline {
@@ -213,8 +208,8 @@ impl Pipeline {
         drop(observe);
 
         // Super-resolution.
-        let (video, size) = if req.resolution == Resolution::P256 {
-            (video, (lh * 16, lw * 16))
+        let video = if req.resolution == Resolution::P256 {
+            video
         } else {
             self.super_resolve(
                 req,
@@ -230,7 +225,8 @@ impl Pipeline {
         // Decode.
         progress.phase("decode video")?;
         let frames = match (&self.turbo, req.full_vae) {
-            (Some(t), false) => t.decode(&video)?.clamp(-1.0, 1.0)?,
+            // Unclamped, as the reference: the frame conversion clamps.
+            (Some(t), false) => t.decode(&video)?,
             _ => self.video_vae.decode(&video)?,
         };
         let n_frames = frames.shape()[2];
@@ -253,7 +249,6 @@ impl Pipeline {
             prompt_tokens: prompt.length,
             prompt_truncated: prompt.truncated,
             steps,
-            size,
         })
     }
 
@@ -307,7 +302,7 @@ impl Pipeline {
         negative: Option<&Tensor>,
         rng: &mut NoiseRng,
         progress: &mut Progress,
-    ) -> Result<(Tensor, (usize, usize))> {
+    ) -> Result<Tensor> {
         let ev = &self.config.evaluation_config;
         let Some(sr_path) = &self.stack.sr_dit else {
             bail!(
@@ -369,7 +364,7 @@ impl Pipeline {
             &noise_audio,
             &mut observe,
         )?;
-        Ok((x, (hs * 16, ws * 16)))
+        Ok(x)
     }
 }
 

@@ -6,6 +6,7 @@
 //! `cpu/` or `gpu/` by the inputs' device. Activations are f32; weights keep their file
 //! dtype (bf16, f16) and are widened inside the kernels.
 
+pub mod cancel;
 pub mod cpu;
 pub mod device;
 pub mod dtype;

@@ -14,14 +14,16 @@ pub mod resize;
 pub mod rope;
 pub mod softmax;
 
-/// Runs the CPU or the GPU twin of an op, by the device of `$t`.
+/// Runs the CPU or the GPU twin of an op, by the device of `$t`, after checking that no
+/// stop was asked for (see [`crate::cancel`]).
 macro_rules! dispatch {
-    ($t:expr, $cpu:expr, $gpu:expr) => {
+    ($t:expr, $cpu:expr, $gpu:expr) => {{
+        $crate::cancel::check()?;
         match $t.device() {
             $crate::Device::Cpu => $cpu,
             #[cfg(feature = "gpu")]
             $crate::Device::Gpu(_) => $gpu,
         }
-    };
+    }};
 }
 pub(crate) use dispatch;

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use half::bf16;
-use happyhorse_model::magihuman::bf16_cache::{CACHE_DIR, CACHE_FILE};
+use happyhorse_model::magihuman::bf16_cache::block_linear_cache_path;
 use happyhorse_model::magihuman::config::CoordsStyle;
 use happyhorse_model::magihuman::weights::Residence;
 use happyhorse_model::magihuman::{
@@ -27,8 +27,16 @@ struct F32Checkpoint {
     dir: PathBuf,
 }
 
+/// Points this test binary's caches at a scratch directory of its own.
+fn set_cache_root() {
+    happyhorse_tensor::io::set_cache_root(
+        std::env::temp_dir().join(format!("happyhorse-bf16-cache-root-{}", std::process::id())),
+    );
+}
+
 impl F32Checkpoint {
     fn new(tag: &str) -> F32Checkpoint {
+        set_cache_root();
         let dir = std::env::temp_dir().join(format!(
             "happyhorse-bf16-cache-{tag}-{}",
             std::process::id()
@@ -81,8 +89,10 @@ impl F32Checkpoint {
         self.dir.join("weights.safetensors")
     }
 
+    /// The cache's path, under this test binary's cache directory.
     fn cache(&self) -> PathBuf {
-        self.dir.join(CACHE_DIR).join(CACHE_FILE)
+        set_cache_root();
+        block_linear_cache_path(&self.weights()).unwrap()
     }
 }
 
@@ -149,6 +159,16 @@ fn cache_is_written_once_and_reused() {
 
     let dit = open(&ckpt, BlockLinearDtype::Bf16Cached);
     let cache = ckpt.cache();
+    let mut inside: Vec<_> = fs::read_dir(&ckpt.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    inside.sort();
+    assert_eq!(
+        inside,
+        ["config.json", "weights.safetensors"],
+        "nothing is written inside the checkpoint directory"
+    );
     let mtime = fs::metadata(&cache).unwrap().modified().unwrap();
     let dtypes = block_linear_dtypes(&dit.weights);
     assert!(!dtypes.is_empty() && dtypes.iter().all(|&d| d == DType::BF16));

@@ -83,52 +83,68 @@ fn bad_indexes_are_errors() {
     }
 }
 
+/// The cache directory of this test binary's zst tests.
+fn zst_cache_root() -> PathBuf {
+    let root = std::env::temp_dir().join(format!("happyhorse-io-zstcache-{}", std::process::id()));
+    happyhorse_tensor::io::set_cache_root(root.clone());
+    root
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
-fn zst_shard_is_decompressed_once_and_mapped() {
+fn zst_shard_is_decompressed_once_into_the_cache_dir_and_mapped() {
+    let root = zst_cache_root();
     let dir = temp_dir("zst");
     let index = write_set(&dir);
     let shard = dir.join("model-00002-of-00002.safetensors");
     let plain = std::fs::read(&shard).unwrap();
-    std::fs::write(
-        dir.join("model-00002-of-00002.safetensors.zst"),
-        zstd::encode_all(&plain[..], 3).unwrap(),
-    )
-    .unwrap();
+    let zst = dir.join("model-00002-of-00002.safetensors.zst");
+    std::fs::write(&zst, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
     std::fs::remove_file(&shard).unwrap();
+    let before = names(&dir);
 
     let w = open_weights(&index).unwrap();
     assert_eq!(w.bytes("y.c").unwrap().as_slice(), &[1; 8]);
     assert_eq!(
-        std::fs::read(&shard).unwrap(),
-        plain,
-        "the cache sits beside the .zst"
+        names(&dir),
+        before,
+        "nothing is written in the checkpoint directory"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(".tmp-")
-        })
-        .collect();
-    assert!(leftovers.is_empty());
+    let cached = decompress_zst_cached(&zst).unwrap();
+    assert!(
+        cached.starts_with(root.join("zstd")),
+        "{}",
+        cached.display()
+    );
+    assert_eq!(std::fs::read(&cached).unwrap(), plain);
+    assert!(
+        names(&root.join("zstd"))
+            .iter()
+            .all(|n| !n.contains(".tmp-")),
+        "no temporary file is left"
+    );
 
     // A finished cache is used as it is, not decompressed again.
-    let modified = std::fs::metadata(&shard).unwrap().modified().unwrap();
+    let modified = std::fs::metadata(&cached).unwrap().modified().unwrap();
+    assert_eq!(decompress_zst_cached(&zst).unwrap(), cached);
     assert_eq!(
-        decompress_zst_cached(&dir.join("model-00002-of-00002.safetensors.zst")).unwrap(),
-        shard
-    );
-    assert_eq!(
-        std::fs::metadata(&shard).unwrap().modified().unwrap(),
+        std::fs::metadata(&cached).unwrap().modified().unwrap(),
         modified
     );
 }
 
 #[test]
 fn corrupt_zst_shard_is_an_error_and_leaves_no_cache() {
+    let root = zst_cache_root();
     let dir = temp_dir("zstbad");
     let index = write_set(&dir);
     let shard = dir.join("model-00002-of-00002.safetensors");
@@ -142,4 +158,12 @@ fn corrupt_zst_shard_is_an_error_and_leaves_no_cache() {
     assert!(err.message().contains("decompressing"), "{err}");
     assert!(!shard.exists());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    let zstd_dir = root.join("zstd");
+    if zstd_dir.is_dir() {
+        assert!(
+            names(&zstd_dir).iter().all(|n| !n.contains(".tmp-")),
+            "{:?}",
+            names(&zstd_dir)
+        );
+    }
 }

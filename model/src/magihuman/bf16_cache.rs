@@ -4,12 +4,13 @@
 //! safetensors sidecar that is memory-mapped from then on; every other tensor is still
 //! read from the checkpoint itself.
 //!
-//! The cache lives at `<checkpoint dir>/.happyhorse-cache/block_linears_bf16.safetensors`
-//! when that directory is writable, else at
-//! `$XDG_CACHE_HOME/happyhorse/<key>-block_linears_bf16.safetensors` (or under
-//! `~/.cache`). Its header records a key over the checkpoint files' paths, sizes and
-//! modification times; a cache whose key, names, shapes or dtypes disagree with the
-//! checkpoint, or that does not parse (e.g. truncated), is rebuilt, never trusted.
+//! The cache lives at `dit-bf16/<key>-block_linears_bf16.safetensors` under the cache
+//! directory ([`happyhorse_tensor::io::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME` or
+//! `~/.cache`); nothing is written inside the checkpoint's directory. Its header records a
+//! key over the checkpoint files' paths, sizes and modification times; a cache whose key,
+//! names, shapes or dtypes disagree with the checkpoint, or that does not parse (e.g.
+//! truncated), is rebuilt, never trusted. It is written under a temporary name that is
+//! removed on failure, on a stop request and by the process's exit cleanup.
 
 use std::fs::{self, File};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -26,8 +27,8 @@ use super::weights::{checkpoint_specs, DitWeights, Residence, TensorSpec};
 
 /// File name of the cache.
 pub const CACHE_FILE: &str = "block_linears_bf16.safetensors";
-/// Directory of the cache beside the checkpoint.
-pub const CACHE_DIR: &str = ".happyhorse-cache";
+/// Directory of the caches under the cache root.
+pub const CACHE_DIR: &str = "dit-bf16";
 /// `__metadata__` key holding the checkpoint key.
 const KEY_FIELD: &str = "happyhorse.source_key";
 /// Elements converted per write.
@@ -106,22 +107,26 @@ pub fn block_linear_cache(
     if specs.is_empty() {
         return Ok(None);
     }
-    let key = format!("{:016x}", source_key(path)?);
-    let beside = checkpoint_dir(path).join(CACHE_DIR).join(CACHE_FILE);
-    let user = user_cache_dir().map(|d| d.join(format!("{key}-{CACHE_FILE}")));
-    for cached in [Some(beside.clone()), user.ok()].into_iter().flatten() {
-        if is_valid_cache(&cached, &specs, &key) {
-            return Ok(Some(cached));
-        }
+    let target = block_linear_cache_path(path)?;
+    let key = cache_key(path)?;
+    if is_valid_cache(&target, &specs, &key) {
+        return Ok(Some(target));
     }
-    if let Ok(tmp) = create_temp(&beside) {
-        write_cache(src, &specs, &key, tmp, &beside)?;
-        return Ok(Some(beside));
-    }
-    let user = user_cache_dir()?.join(format!("{key}-{CACHE_FILE}"));
-    let tmp = create_temp(&user)?;
-    write_cache(src, &specs, &key, tmp, &user)?;
-    Ok(Some(user))
+    let tmp = create_temp(&target)?;
+    write_cache(src, &specs, &key, tmp, &target)?;
+    Ok(Some(target))
+}
+
+/// Where the bf16 cache of the checkpoint at `path` is (or would be) kept.
+pub fn block_linear_cache_path(path: &Path) -> Result<PathBuf> {
+    let key = cache_key(path)?;
+    Ok(happyhorse_tensor::io::cache_root()?
+        .join(CACHE_DIR)
+        .join(format!("{key}-{CACHE_FILE}")))
+}
+
+fn cache_key(path: &Path) -> Result<String> {
+    Ok(format!("{:016x}", source_key(path)?))
 }
 
 /// The block linear specs whose stored dtype is f32 (the specs checked against `src`).
@@ -206,6 +211,7 @@ fn write_cache(
     (file, tmp): (File, PathBuf),
     target: &Path,
 ) -> Result<()> {
+    let _cleanup = happyhorse_tensor::cancel::CleanupGuard::new(&tmp);
     let result = (|| -> Result<()> {
         let header = cache_header(specs, key);
         let mut w = BufWriter::new(file);
@@ -225,6 +231,7 @@ fn write_cache(
                 spec.numel()
             );
             for chunk in bytes.as_slice().chunks(CHUNK * 4) {
+                happyhorse_tensor::cancel::check()?;
                 buf.clear();
                 for v in chunk.chunks_exact(4) {
                     let x = f32::from_le_bytes([v[0], v[1], v[2], v[3]]);
@@ -268,19 +275,6 @@ fn create_temp(target: &Path) -> Result<(File, PathBuf)> {
     ));
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     Ok((file, tmp))
-}
-
-/// `$XDG_CACHE_HOME/happyhorse`, else `~/.cache/happyhorse`.
-fn user_cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("happyhorse"));
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".cache").join("happyhorse")),
-        None => Err(Error::msg(
-            "no writable place for the bf16 block linear cache: neither XDG_CACHE_HOME nor HOME is set",
-        )),
-    }
 }
 
 /// The weight files of a checkpoint path: the file itself, plus every safetensors

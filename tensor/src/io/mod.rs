@@ -5,6 +5,7 @@
 //! bytes as a [`TensorBytes`] range of the file's memory map.
 
 mod bytes;
+pub mod cache_dir;
 mod pickle;
 mod prefix;
 mod safetensors;
@@ -17,6 +18,7 @@ mod zst;
 use std::path::Path;
 
 pub use bytes::TensorBytes;
+pub use cache_dir::{cache_root, set_cache_root};
 pub use pickle::{parse_pickle, Pickle, StorageRef, TensorRef, Value, ValueId};
 pub use prefix::with_prefix;
 pub use safetensors::SafeTensors;

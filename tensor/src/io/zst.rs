@@ -10,11 +10,12 @@ use crate::{Error, Result, ResultExt};
 /// Returns the path of the decompressed content of `zst` (`<name>.zst`), decompressing it
 /// first unless a finished cache exists.
 ///
-/// The cache is `<name>` next to the compressed file when that directory is writable,
-/// else `<hash>-<name>` under `$XDG_CACHE_HOME/happyhorse` (or `~/.cache/happyhorse`),
-/// the hash covering the compressed file's path, size and modification time. It is
-/// written under a temporary name and renamed when complete, so a cache file that
-/// exists is whole. Decompression streams: the content is never held in memory.
+/// The cache is `zstd/<hash>-<name>` under the cache directory ([`super::cache_root`]),
+/// the hash covering the compressed file's path, size and modification time; nothing is
+/// written beside the compressed file. It is written under a temporary name (removed on
+/// failure, on a stop request and by the process's exit cleanup) and renamed when complete,
+/// so a cache file that exists is whole. Decompression streams: the content is never held
+/// in memory.
 pub fn decompress_zst_cached(zst: &Path) -> Result<PathBuf> {
     let describe = zst.display().to_string();
     let name = zst
@@ -23,18 +24,7 @@ pub fn decompress_zst_cached(zst: &Path) -> Result<PathBuf> {
         .and_then(|n| n.strip_suffix(".zst"))
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Error::msg(format!("{describe}: not a <name>.zst file")))?;
-    let dir = zst.parent().unwrap_or(Path::new("."));
-
-    let beside = dir.join(name);
-    if beside.is_file() {
-        return Ok(beside);
-    }
-    if let Ok(tmp) = create_temp(&beside) {
-        decompress_to(zst, tmp, &beside)?;
-        return Ok(beside);
-    }
-
-    let cache_dir = user_cache_dir()?;
+    let cache_dir = super::cache_root()?.join("zstd");
     let cached = cache_dir.join(format!("{:016x}-{name}", source_key(zst)?));
     if cached.is_file() {
         return Ok(cached);
@@ -59,11 +49,22 @@ fn create_temp(target: &Path) -> Result<(File, PathBuf)> {
 
 /// Streams the decompression of `zst` into the temporary file, then renames it `target`.
 fn decompress_to(zst: &Path, (output, tmp): (File, PathBuf), target: &Path) -> Result<()> {
+    let _cleanup = crate::cancel::CleanupGuard::new(&tmp);
     let result = (|| -> Result<()> {
         let input = File::open(zst).with_context(|| format!("opening {}", zst.display()))?;
         let mut writer = BufWriter::new(output);
-        zstd::stream::copy_decode(BufReader::new(input), &mut writer)
+        let mut reader = zstd::stream::read::Decoder::new(BufReader::new(input))
             .with_context(|| format!("decompressing {}", zst.display()))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            crate::cancel::check()?;
+            let n = std::io::Read::read(&mut reader, &mut buf)
+                .with_context(|| format!("decompressing {}", zst.display()))?;
+            if n == 0 {
+                break;
+            }
+            writer.write_all(&buf[..n])?;
+        }
         writer.flush()?;
         writer
             .into_inner()
@@ -76,18 +77,6 @@ fn decompress_to(zst: &Path, (output, tmp): (File, PathBuf), target: &Path) -> R
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-fn user_cache_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("happyhorse"));
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => Ok(PathBuf::from(home).join(".cache").join("happyhorse")),
-        None => Err(Error::msg(
-            "no writable place for the decompressed shard: neither XDG_CACHE_HOME nor HOME is set",
-        )),
-    }
 }
 
 /// Identifies one version of the compressed file.

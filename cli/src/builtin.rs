@@ -19,10 +19,14 @@ use happyhorse_nn::weights::random_tensor;
 use happyhorse_tensor::io::write_safetensors;
 use happyhorse_tensor::{DType, Result, ResultExt};
 
+use happyhorse_tensor::cancel::CleanupGuard;
+use sha2::{Digest, Sha256};
+
+use crate::output::sha256_file;
 use crate::stack::MANIFEST;
 
 /// Bumped whenever the built-in stack's contents change.
-const VERSION: &str = "v1";
+const VERSION: &str = "v2";
 /// Seed of the DiT's random weights.
 const DIT_SEED: u64 = 0x4a50_7079_686f_7273;
 
@@ -105,28 +109,46 @@ const MANIFEST_JSON: &str = r#"{
   "audio_vae": {"config": "audio_vae/model_config.json", "weights": "audio_vae/model.safetensors"}
 }"#;
 
-/// Where the built-in stack is kept: `$XDG_CACHE_HOME/happyhorse/builtin-v1`, else
-/// `~/.cache/happyhorse/builtin-v1`, else the system temporary directory.
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("happyhorse").join(format!("builtin-{VERSION}"))
+/// The file, written last, that records the SHA-256 of every file of the built-in stack.
+const SUMS: &str = "SHA256SUMS";
+
+/// Where the built-in stack is kept: `builtin-v1` under the cache directory
+/// ([`happyhorse_tensor::io::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME/happyhorse` or
+/// `~/.cache/happyhorse`; with none of them, an error asking for `--cache-dir`).
+pub fn cache_dir() -> Result<PathBuf> {
+    Ok(happyhorse_tensor::io::cache_root()?.join(format!("builtin-{VERSION}")))
 }
 
-/// Writes the built-in stack under `dir` (once; an existing complete copy is reused) and
-/// returns the manifest's path.
-pub fn materialize(dir: &Path) -> Result<PathBuf> {
+/// Writes the built-in stack under `dir` (once; an existing copy is reused when every file
+/// is intact, rebuilt otherwise) and returns the manifest's path. `note` hears about a
+/// rebuild.
+pub fn materialize(dir: &Path, note: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let manifest = dir.join(MANIFEST);
-    if manifest.is_file() {
-        return Ok(manifest);
+    if fs::symlink_metadata(dir).is_ok() {
+        match verify(dir) {
+            Ok(()) => return Ok(manifest),
+            Err(problem) => {
+                note(&format!(
+                    "the built-in stack at {} is damaged ({problem}); rebuilding it",
+                    dir.display()
+                ));
+                let meta = fs::symlink_metadata(dir).with_context(|| dir.display())?;
+                if meta.is_dir() {
+                    fs::remove_dir_all(dir)
+                } else {
+                    fs::remove_file(dir)
+                }
+                .with_context(|| format!("removing the damaged {}", dir.display()))?;
+            }
+        }
     }
     let parent = dir.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = parent.join(format!(".builtin-partial-{}", std::process::id()));
+    let _cleanup = CleanupGuard::new(&tmp);
     let _ = fs::remove_dir_all(&tmp);
     let result = (|| -> Result<()> {
+        let mut sums = String::new();
         for (rel, bytes) in FILES {
             let p = tmp.join(rel);
             fs::create_dir_all(p.parent().unwrap()).with_context(|| p.display())?;
@@ -136,6 +158,10 @@ pub fn materialize(dir: &Path) -> Result<PathBuf> {
         fs::write(tmp.join("dit/config.json"), PIPELINE_CONFIG).with_context(|| tmp.display())?;
         write_random_dit(&tmp.join("dit/model.safetensors"))?;
         fs::write(tmp.join(MANIFEST), MANIFEST_JSON).with_context(|| tmp.display())?;
+        for rel in expected_files() {
+            sums.push_str(&format!("{}  {rel}\n", sha256_file(&tmp.join(&rel))?));
+        }
+        fs::write(tmp.join(SUMS), sums).with_context(|| tmp.display())?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -147,6 +173,55 @@ pub fn materialize(dir: &Path) -> Result<PathBuf> {
         let _ = fs::remove_dir_all(&tmp);
     }
     Ok(manifest)
+}
+
+/// The files of the built-in stack, besides [`SUMS`].
+fn expected_files() -> Vec<String> {
+    let mut v: Vec<String> = FILES.iter().map(|(rel, _)| rel.to_string()).collect();
+    v.extend(["dit/config.json", "dit/model.safetensors", MANIFEST].map(String::from));
+    v
+}
+
+/// Checks a built-in stack on disk: every file present and regular, the carried ones
+/// byte-identical to this build's, the others matching the SHA-256 recorded when written.
+pub fn verify(dir: &Path) -> std::result::Result<(), String> {
+    let sums_path = dir.join(SUMS);
+    let sums = fs::read_to_string(&sums_path).map_err(|e| format!("{SUMS}: {e}"))?;
+    let recorded: BTreeMap<&str, &str> = sums
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(h, p)| (p, h)))
+        .collect();
+    let carried: BTreeMap<&str, &[u8]> = FILES.iter().copied().collect();
+    for rel in expected_files() {
+        let p = dir.join(&rel);
+        let meta = fs::symlink_metadata(&p).map_err(|e| format!("{rel}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{rel}: not a regular file"));
+        }
+        let have = sha256_file(&p).map_err(|e| e.to_string())?;
+        let want = match carried.get(rel.as_str()) {
+            Some(bytes) => hex_sha256(bytes),
+            None => match rel.as_str() {
+                "dit/config.json" => hex_sha256(PIPELINE_CONFIG.as_bytes()),
+                m if m == MANIFEST => hex_sha256(MANIFEST_JSON.as_bytes()),
+                _ => recorded
+                    .get(rel.as_str())
+                    .map(|h| h.to_string())
+                    .ok_or_else(|| format!("{SUMS} does not list {rel}"))?,
+            },
+        };
+        if have != want {
+            return Err(format!("{rel} differs from what was written"));
+        }
+    }
+    Ok(())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The DiT's checkpoint: every tensor of the contract, block linears in bf16 as in the

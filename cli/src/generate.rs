@@ -5,13 +5,16 @@ use std::time::Instant;
 
 use happyhorse_codecs::io::png_frames::write_frames_png;
 use happyhorse_codecs::io::wav::write_wav_pcm16;
+use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_tensor::{bail, Device, Result};
 use serde_json::json;
 
 use crate::builtin;
-use crate::memory::check_memory;
-use crate::output::{hash_tree, Staging};
+use crate::failure::Failure;
+use crate::output::{hash_tree, Staging, GENERATION_JSON};
+use crate::pipeline::Generated;
 use crate::pipeline::Pipeline;
+use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::request::GenerateRequest;
 use crate::stack::Stack;
@@ -28,11 +31,12 @@ pub struct OutputOptions {
     pub quiet: bool,
 }
 
-/// Opens the stack named by `--checkpoints`, or the built-in one.
-pub fn open_stack(checkpoints: Option<&Path>) -> Result<Stack> {
+/// Opens the stack named by `--checkpoints`, or the built-in one (written to the cache
+/// directory first, or rebuilt when damaged; `note` hears about it).
+pub fn open_stack(checkpoints: Option<&Path>, note: &mut dyn FnMut(&str)) -> Result<Stack> {
     match checkpoints {
         Some(p) => Stack::open(p),
-        None => Stack::open(&builtin::materialize(&builtin::cache_dir())?),
+        None => Stack::open(&builtin::materialize(&builtin::cache_dir()?, note)?),
     }
 }
 
@@ -42,21 +46,60 @@ pub fn run(
     stack: Stack,
     device: &Device,
     opts: &OutputOptions,
-) -> Result<PathBuf> {
-    req.validate()?;
-    if opts.mp4 && !ffmpeg_on_path() {
-        bail!("--mp4 needs ffmpeg on PATH, and none was found; run without --mp4 for the PNG frames and the WAV");
-    }
-    let staging = Staging::new(&opts.out, opts.force)?;
+) -> std::result::Result<PathBuf, Failure> {
+    let (plan, staging) = prepare(req, &stack, device, opts).map_err(Failure::Input)?;
     let mut progress = Progress::new(opts.quiet);
     if stack.untrained {
         progress.note("using the built-in stack: untrained, seeded random weights; the output is noise by design");
     }
-    check_memory(&stack, req, device)?;
+    progress.note(&plan.summary());
     let started = Instant::now();
-    let pipeline = Pipeline::load(stack, device, &mut progress)?;
-    let gen = pipeline.generate(req, &mut progress)?;
+    let pipeline = Pipeline::load(stack, device, &mut progress).map_err(Failure::Input)?;
+    let gen = pipeline.generate(req, &plan, &mut progress)?;
+    write(
+        &pipeline,
+        req,
+        &plan,
+        &gen,
+        &staging,
+        opts,
+        &mut progress,
+        started,
+    )?;
+    Ok(staging.commit()?)
+}
 
+/// Everything checked before any work: the request, the plan, the memory, the output.
+fn prepare(
+    req: &GenerateRequest,
+    stack: &Stack,
+    device: &Device,
+    opts: &OutputOptions,
+) -> Result<(Plan, Staging)> {
+    req.validate()?;
+    if opts.mp4 && !ffmpeg_on_path() {
+        bail!("--mp4 needs ffmpeg on PATH, and none was found; run without --mp4 for the PNG frames and the WAV");
+    }
+    let config = PipelineConfig::from_file(&stack.pipeline_config)?;
+    let plan = Plan::new(req, &config, stack)?;
+    plan.check_memory(device)?;
+    let staging = Staging::new(&opts.out, opts.force)?;
+    Ok((plan, staging))
+}
+
+/// Writes the frames, the WAV, the optional MP4 and `generation.json` into the staging
+/// directory.
+#[allow(clippy::too_many_arguments)]
+fn write(
+    pipeline: &Pipeline,
+    req: &GenerateRequest,
+    plan: &Plan,
+    gen: &Generated,
+    staging: &Staging,
+    opts: &OutputOptions,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<()> {
     progress.phase("write")?;
     let dir = staging.path();
     let s = gen.video.shape().to_vec();
@@ -64,7 +107,7 @@ pub fn run(
     write_frames_png(&dir.join("frames"), &video, s[2], s[3], s[4])?;
     write_wav_pcm16(&dir.join("audio.wav"), &gen.audio_44k, 2, 44_100)?;
     if opts.mp4 {
-        mux_mp4(dir, gen.fps, &mut progress)?;
+        mux_mp4(dir, gen.fps, progress)?;
     }
     progress.end_phase();
     let files = hash_tree(dir)?;
@@ -77,10 +120,11 @@ pub fn run(
         "generator": format!("happyhorse {}", env!("CARGO_PKG_VERSION")),
         "stack": pipeline.stack.name,
         "untrained": pipeline.stack.untrained,
-        "device": device.to_string(),
+        "device": pipeline.device.to_string(),
         "request": req,
         "seed": req.seed,
         "steps": gen.steps,
+        "plan": plan,
         "fps": gen.fps,
         "frames": s[2],
         "height": s[3],
@@ -93,10 +137,9 @@ pub fn run(
         "files": files.iter().map(|(p, h)| json!({"path": p, "sha256": h})).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&meta).expect("plain JSON values");
-    std::fs::write(dir.join("generation.json"), text + "\n")
-        .map_err(|e| happyhorse_tensor::Error::msg(format!("writing generation.json: {e}")))?;
-    progress.check_interrupt()?;
-    staging.commit()
+    std::fs::write(dir.join(GENERATION_JSON), text + "\n")
+        .map_err(|e| happyhorse_tensor::Error::msg(format!("writing {GENERATION_JSON}: {e}")))?;
+    progress.check_interrupt()
 }
 
 /// Whether an `ffmpeg` runs from PATH.

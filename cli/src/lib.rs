@@ -10,12 +10,15 @@
 pub mod builtin;
 pub mod components;
 pub mod device;
+pub mod failure;
 pub mod fixture_loops;
 pub mod generate;
 pub mod memory;
 pub mod output;
 pub mod parity;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
 pub mod request;
 pub mod stack;
+pub mod verify;

@@ -1,15 +1,17 @@
 //! The `happyhorse` command line.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use happyhorse::device::{select, Backend};
+use happyhorse::failure::Failure;
 use happyhorse::generate::{open_stack, OutputOptions};
 use happyhorse::parity;
-use happyhorse::progress::INTERRUPTED;
 use happyhorse::request::{Aspect, GenerateRequest, Resolution};
-use happyhorse_tensor::Result;
+use happyhorse::verify::verify_stack;
+use happyhorse_tensor::{cancel, Error, Result};
 
 #[derive(Parser)]
 #[command(
@@ -18,9 +20,39 @@ use happyhorse_tensor::Result;
     about = "Text (and image) to video with synchronized audio"
 )]
 struct Cli {
+    /// Where derived files go (the built-in stack, decompressed shards, bf16 copies of
+    /// f32 weights). Default: $XDG_CACHE_HOME/happyhorse, else ~/.cache/happyhorse.
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The manifest's description, shown by `generate --help`.
+const MANIFEST_HELP: &str = "\
+Released checkpoints: put a happyhorse-stack.json beside the downloaded files, naming them
+(paths relative to it), and pass its directory (or the file) as --checkpoints:
+
+  {
+    \"pipeline_config\": \"distill/config.json\",
+    \"dit\": \"distill\",
+    \"sr_dit\": \"540p_sr\",
+    \"text_encoder\": { \"config\": \"t5gemma-9b-9b-ul2/config.json\",
+                      \"weights\": \"t5gemma-9b-9b-ul2\", \"tokenizer\": \"t5gemma-9b-9b-ul2\" },
+    \"video_vae\": \"Wan2.2_VAE.pth\",
+    \"turbo_vae\": { \"config\": \"turbo_vae/TurboV3-Wan22-TinyShallow_7_7.json\",
+                   \"weights\": \"turbo_vae/checkpoint-340000.ckpt\" },
+    \"audio_vae\": { \"config\": \"stable-audio-open-1.0/model_config.json\",
+                   \"weights\": \"stable-audio-open-1.0/model.safetensors\" }
+  }
+
+Required: pipeline_config, dit, text_encoder, video_vae, audio_vae. Optional: sr_dit (for
+540p/1080p), turbo_vae (else the full Wan2.2 decoder), video_vae_config, name. Unknown
+fields are refused. `happyhorse info --checkpoints DIR` checks a stack before a run.
+
+Files written: the output directory (staged as .<out>.partial-<pid> beside it and renamed
+when complete), and under --cache-dir: the built-in stack, decompressed .zst shards and a
+bf16 copy of f32 block linears. A run that stops removes what it had started.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -29,10 +61,15 @@ enum Command {
     /// Without --checkpoints it runs the built-in stack (real architecture, small,
     /// untrained seeded random weights). --checkpoints takes a directory holding
     /// happyhorse-stack.json (or that file) naming the released files.
+    #[command(after_long_help = MANIFEST_HELP)]
+    #[command(group(ArgGroup::new("text").required(true).args(["prompt", "prompt_file"])))]
     Generate {
         /// What the clip shows and says.
         #[arg(long)]
-        prompt: String,
+        prompt: Option<String>,
+        /// Read the prompt from a file (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        prompt_file: Option<PathBuf>,
         /// What to steer away from (the guided base model only).
         #[arg(long, default_value = "")]
         negative_prompt: String,
@@ -42,7 +79,7 @@ enum Command {
         /// A WAV to condition on: audio-conditioned video.
         #[arg(long)]
         audio: Option<PathBuf>,
-        /// The stack's manifest, or a directory holding happyhorse-stack.json.
+        /// The stack's manifest, or a directory holding happyhorse-stack.json (see below).
         #[arg(long)]
         checkpoints: Option<PathBuf>,
         /// Output resolution (540p and 1080p run the super-resolution stage).
@@ -52,13 +89,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "16:9")]
         aspect: Aspect,
         /// Duration in seconds, 3 to 15.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
         seconds: f64,
-        /// Seed of every random draw.
-        #[arg(long, default_value_t = 1234)]
+        /// Seed of every random draw (0 to 2^64-1).
+        #[arg(long, default_value_t = 1234, allow_negative_numbers = true)]
         seed: u64,
-        /// Sampling steps (default: the stack's own).
-        #[arg(long)]
+        /// Sampling steps, 1 to 1000 (default: the stack's own).
+        #[arg(long, allow_negative_numbers = true)]
         steps: Option<usize>,
         /// Decode with the full Wan2.2 VAE instead of the Turbo decoder.
         #[arg(long)]
@@ -69,7 +106,7 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "happyhorse-out")]
         out: PathBuf,
-        /// Replace an existing output directory.
+        /// Replace --out when it is an earlier output of ours or an empty directory.
         #[arg(long)]
         force: bool,
         /// Also write video.mp4 (needs ffmpeg on PATH).
@@ -79,11 +116,15 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Prints the build, the devices and a stack's files.
+    /// Prints the build and the devices, and checks a stack: every file's header, every
+    /// tensor's shape against the configs, every value finite. Exit 2 when anything is wrong.
     Info {
-        /// A stack to describe (default: the built-in one).
+        /// A stack to check (default: the built-in one).
         #[arg(long)]
         checkpoints: Option<PathBuf>,
+        /// Skip reading every weight value (headers and shapes are still checked).
+        #[arg(long)]
+        no_values: bool,
     },
     /// Checks a build against a golden fixture case of the reference implementation.
     Parity {
@@ -97,25 +138,82 @@ enum Command {
         dump: Option<PathBuf>,
     },
     /// Prints the token ids and pieces of a text.
+    #[command(group(ArgGroup::new("input").required(true).args(["text", "file"])))]
     Tokenize {
         /// tokenizer.model, tokenizer.json, or a directory holding one.
         #[arg(long)]
         tokenizer: PathBuf,
+        /// Read the text from a file (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
         /// The text.
-        text: String,
+        text: Option<String>,
     },
 }
 
-fn fail(e: happyhorse_tensor::Error) -> ExitCode {
+/// Bad input: exit 2.
+fn fail(e: Error) -> ExitCode {
+    if cancel::requested() {
+        eprintln!("error: {e}; nothing was written");
+        return ExitCode::from(130);
+    }
     eprintln!("error: {e}");
     ExitCode::from(2)
 }
 
+/// The longest prompt or text file read.
+const MAX_TEXT_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a text flag's file (`-`: standard input), bounded and UTF-8.
+fn read_text_file(flag: &str, path: &Path) -> Result<String> {
+    let mut bytes = Vec::new();
+    let what = format!("{flag} {}", path.display());
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(MAX_TEXT_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
+    } else {
+        let meta = std::fs::metadata(path).map_err(|e| Error::msg(format!("{what}: {e}")))?;
+        if !meta.is_file() {
+            return Err(Error::msg(format!("{what}: not a regular file")));
+        }
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_TEXT_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| Error::msg(format!("{what}: {e}")))?;
+    }
+    if bytes.len() as u64 > MAX_TEXT_FILE_BYTES {
+        return Err(Error::msg(format!(
+            "{what}: longer than {MAX_TEXT_FILE_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| Error::msg(format!("{what}: not UTF-8 text ({e})")))
+}
+
+/// First signal (Ctrl-C, SIGTERM, SIGHUP): every phase stops at its next op and the run
+/// removes what it started. Second: remove it now and leave.
+fn install_signal_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if cancel::request() {
+            cancel::run_cleanups();
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: stopping and removing the partial output (again to leave at once)"
+        );
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_signal_handler();
+    if let Some(dir) = cli.cache_dir {
+        happyhorse_tensor::io::set_cache_root(dir);
+    }
     match cli.command {
         Command::Generate {
             prompt,
+            prompt_file,
             negative_prompt,
             image,
             audio,
@@ -132,14 +230,14 @@ fn main() -> ExitCode {
             mp4,
             quiet,
         } => {
-            // First Ctrl-C: stop at the next step or phase and remove the partial output.
-            // Second: leave at once.
-            let _ = ctrlc::set_handler(|| {
-                if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    std::process::exit(130);
-                }
-                eprintln!("\ninterrupted: stopping after the current step");
-            });
+            let prompt = match (prompt, prompt_file) {
+                (Some(p), _) => p,
+                (None, Some(f)) => match read_text_file("--prompt-file", &f) {
+                    Ok(p) => p,
+                    Err(e) => return fail(e),
+                },
+                (None, None) => unreachable!("clap requires one of them"),
+            };
             let req = GenerateRequest {
                 prompt,
                 negative_prompt,
@@ -158,10 +256,16 @@ fn main() -> ExitCode {
                 mp4,
                 quiet,
             };
-            let run = || -> Result<PathBuf> {
-                req.validate()?;
-                let device = select(backend)?;
-                let stack = open_stack(checkpoints.as_deref())?;
+            let run = || -> std::result::Result<PathBuf, Failure> {
+                req.validate().map_err(Failure::Input)?;
+                let device = select(backend).map_err(Failure::Input)?;
+                let mut note = |m: &str| {
+                    if !quiet {
+                        eprintln!("  {m}")
+                    }
+                };
+                let stack =
+                    open_stack(checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
                 happyhorse::generate::run(&req, stack, &device, &opts)
             };
             match run() {
@@ -169,15 +273,28 @@ fn main() -> ExitCode {
                     println!("{}", dir.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) => {
-                    eprintln!("error: {e}; nothing was written");
-                    ExitCode::from(130)
+                Err(Failure::Input(e)) => fail(e),
+                Err(Failure::Run(e)) => {
+                    if cancel::requested() {
+                        return fail(e);
+                    }
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
                 }
-                Err(e) => fail(e),
             }
         }
-        Command::Info { checkpoints } => match info(checkpoints) {
-            Ok(()) => ExitCode::SUCCESS,
+        Command::Info {
+            checkpoints,
+            no_values,
+        } => match info(checkpoints, !no_values) {
+            Ok(0) => ExitCode::SUCCESS,
+            Ok(n) => {
+                eprintln!(
+                    "error: the stack has {n} problem{}",
+                    if n == 1 { "" } else { "s" }
+                );
+                ExitCode::from(2)
+            }
             Err(e) => fail(e),
         },
         Command::Parity {
@@ -209,8 +326,17 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Command::Tokenize { tokenizer, text } => {
+        Command::Tokenize {
+            tokenizer,
+            file,
+            text,
+        } => {
             let run = || -> Result<()> {
+                let text = match (text, file) {
+                    (Some(t), _) => t,
+                    (None, Some(f)) => read_text_file("--file", &f)?,
+                    (None, None) => unreachable!("clap requires one of them"),
+                };
                 let tok = if tokenizer.is_dir() {
                     happyhorse_model::tokenizer::Tokenizer::from_dir(&tokenizer)?
                 } else {
@@ -229,14 +355,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn info(checkpoints: Option<PathBuf>) -> Result<()> {
+/// Prints the build, the devices and the stack, checking it; returns the problems found.
+fn info(checkpoints: Option<PathBuf>, values: bool) -> Result<usize> {
     println!("happyhorse {}", env!("CARGO_PKG_VERSION"));
     println!("cpu: {} threads", rayon_threads());
     match happyhorse_tensor::Device::gpu() {
         Ok(d) => println!("gpu: {}", gpu_info(&d)),
         Err(e) => println!("gpu: none ({e})"),
     }
-    let stack = open_stack(checkpoints.as_deref())?;
+    let mut note = |m: &str| println!("  {m}");
+    let stack = open_stack(checkpoints.as_deref(), &mut note)?;
     println!(
         "stack: {}{}",
         stack.name,
@@ -245,7 +373,11 @@ fn info(checkpoints: Option<PathBuf>) -> Result<()> {
     for (what, path) in stack.files() {
         println!("  {what:<24} {}", path.display());
     }
-    Ok(())
+    let problems = verify_stack(&stack, values, &mut |line| println!("{line}"));
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    Ok(problems.len())
 }
 
 fn rayon_threads() -> usize {

@@ -25,12 +25,12 @@ use happyhorse_sampler::loops::{
     base_loop, distilled_loop, sr_stage, BaseGuidance, Condition, Denoiser, SrSettings,
 };
 use happyhorse_sampler::{FlowSchedule, NoiseRng};
-use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
 
+use crate::failure::Failure;
+use crate::plan::{Plan, MAX_PROMPT_BYTES};
 use crate::progress::Progress;
-use crate::request::{
-    audio_frames, latent_frames, latent_side, pixel_size, video_frames, GenerateRequest, Resolution,
-};
+use crate::request::{latent_side, pixel_size, video_frames, GenerateRequest, Resolution};
 use crate::stack::Stack;
 
 /// The loaded models of a stack, on one device.
@@ -111,39 +111,47 @@ impl Pipeline {
         })
     }
 
-    /// Runs one generation.
-    pub fn generate(&self, req: &GenerateRequest, progress: &mut Progress) -> Result<Generated> {
-        req.validate()?;
+    /// Runs one generation as `plan` (made from `req` and this stack) says.
+    pub fn generate(
+        &self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        progress: &mut Progress,
+    ) -> std::result::Result<Generated, Failure> {
         let ev = &self.config.evaluation_config;
         let dev = &self.device;
-        let fps = ev.fps;
+        let fps = plan.fps;
         let (h_px, w_px) = pixel_size(Resolution::P256, req.aspect);
         let (lh, lw) = (latent_side(h_px), latent_side(w_px));
-        let a_frames = audio_frames(req.seconds, fps);
-        let t_lat = latent_frames(a_frames);
+        let a_frames = plan.audio_frames;
+        let t_lat = plan.latent_frames;
         let z = ev.z_dim;
-        ensure!(
-            self.dit.config.video_in_channels == z * 4,
-            "the DiT takes {} video channels, the VAE gives {z}×4",
-            self.dit.config.video_in_channels
-        );
+        if self.dit.config.video_in_channels != z * 4 {
+            return Err(Failure::Input(Error::msg(format!(
+                "the DiT takes {} video channels, the VAE gives {z}×4",
+                self.dit.config.video_in_channels
+            ))));
+        }
 
         // Text.
         progress.phase("encode prompt")?;
-        let target = ev.t5_gemma_target_length;
-        let prompt = self
-            .text_encoder
-            .encode_prompt(&self.tokenizer, &req.prompt, target)?;
+        let target = plan.text_tokens;
+        let ids = self
+            .prompt_ids("--prompt", &req.prompt, plan)
+            .map_err(Failure::Input)?;
+        let prompt = self.text_encoder.embed_ids(&ids, target)?;
         if prompt.truncated {
             progress.note(&format!(
-                "the prompt is longer than {target} tokens and was cut to fit"
+                "the prompt is {} tokens; the DiT reads the first {target}",
+                ids.len()
             ));
         }
         let text = prompt.features.narrow(0, 0, prompt.length)?;
         let negative = if ev.cfg_number == 2 || ev.sr_cfg_number == 2 {
-            let n =
-                self.text_encoder
-                    .encode_prompt(&self.tokenizer, &req.negative_prompt, target)?;
+            let ids = self
+                .prompt_ids("--negative-prompt", &req.negative_prompt, plan)
+                .map_err(Failure::Input)?;
+            let n = self.text_encoder.embed_ids(&ids, target)?;
             Some(n.features.narrow(0, 0, n.length.max(1))?)
         } else {
             None
@@ -153,7 +161,10 @@ impl Pipeline {
         let image_latent = match &req.image {
             Some(path) => {
                 progress.phase("encode image")?;
-                Some(self.encode_image(path, lh * 16, lw * 16)?)
+                Some(
+                    self.encode_image(path, lh * 16, lw * 16)
+                        .map_err(Failure::Input)?,
+                )
             }
             None => None,
         };
@@ -165,14 +176,16 @@ impl Pipeline {
         let audio_given = match &req.audio {
             Some(path) => {
                 progress.phase("encode audio")?;
-                audio = self.encode_audio(path, a_frames, &mut rng)?;
+                audio = self
+                    .encode_audio(path, a_frames, &mut rng)
+                    .map_err(Failure::Input)?;
                 true
             }
             None => false,
         };
 
         // Stage 1.
-        let steps = req.steps.unwrap_or(ev.num_inference_steps);
+        let steps = plan.steps;
         let schedule = FlowSchedule::new(steps, ev.shift);
         let cond = ConditionedDit::new(&self.dit, &text, negative.as_ref())?;
         let mut model = DitModel { dit: cond };
@@ -213,6 +226,7 @@ impl Pipeline {
         } else {
             self.super_resolve(
                 req,
+                plan,
                 &video,
                 &audio,
                 &text,
@@ -230,13 +244,14 @@ impl Pipeline {
             _ => self.video_vae.decode(&video)?,
         };
         let n_frames = frames.shape()[2];
-        ensure!(
-            n_frames == video_frames(video.shape()[2]),
-            "the decoder returned {n_frames} frames"
-        );
+        if n_frames != video_frames(video.shape()[2]) {
+            return Err(Error::msg(format!("the decoder returned {n_frames} frames")).into());
+        }
+        check_finite(&frames, "the video decoder's frames")?;
         progress.phase("decode audio")?;
         let latent = audio.squeeze(0)?.transpose(0, 1)?.contiguous()?;
         let wave = self.audio_vae.decode(&latent)?;
+        check_finite(&wave, "the audio decoder's waveform")?;
         let wav44 = self.audio_vae.post_process(&wave)?;
         let keep = n_frames * 44_100 / fps;
         let all = wav44.to_vec()?;
@@ -250,6 +265,30 @@ impl Pipeline {
             prompt_truncated: prompt.truncated,
             steps,
         })
+    }
+
+    /// The token ids of a prompt flag's text, refused beyond what the plan allows.
+    fn prompt_ids(&self, flag: &str, text: &str, plan: &Plan) -> Result<Vec<u32>> {
+        if text.len() > MAX_PROMPT_BYTES {
+            bail!(
+                "{flag} is {} bytes; at most {MAX_PROMPT_BYTES} are read",
+                text.len()
+            );
+        }
+        let ids = self
+            .tokenizer
+            .encode(text)
+            .with_context(|| format!("tokenizing {flag}"))?;
+        if ids.len() > plan.max_prompt_tokens {
+            bail!(
+                "{flag} is {} tokens; the text encoder reads at most {} ({} times the {} the DiT sees); shorten it",
+                ids.len(),
+                plan.max_prompt_tokens,
+                plan.max_prompt_tokens / plan.text_tokens,
+                plan.text_tokens
+            );
+        }
+        Ok(ids)
     }
 
     /// The clean latent `[1, 48, 1, h, w]` of the first-frame image.
@@ -296,19 +335,20 @@ impl Pipeline {
     fn super_resolve(
         &self,
         req: &GenerateRequest,
+        plan: &Plan,
         video: &Tensor,
         audio: &Tensor,
         text: &Tensor,
         negative: Option<&Tensor>,
         rng: &mut NoiseRng,
         progress: &mut Progress,
-    ) -> Result<Tensor> {
+    ) -> std::result::Result<Tensor, Failure> {
         let ev = &self.config.evaluation_config;
         let Some(sr_path) = &self.stack.sr_dit else {
-            bail!(
+            return Err(Failure::Input(Error::msg(format!(
                 "--resolution {:?} needs a super-resolution DiT, and the stack names no sr_dit",
                 req.resolution
-            );
+            ))));
         };
         progress.phase("load SR model")?;
         let sr2_1080 = req.resolution == Resolution::P1080;
@@ -318,13 +358,17 @@ impl Pipeline {
             self.config.sr_data_proxy_config(),
             &self.device,
             BlockLinearDtype::Bf16Cached,
-        )?;
+        )
+        .map_err(Failure::Input)?;
         let (h_px, w_px) = pixel_size(req.resolution, req.aspect);
         let (hs, ws) = (latent_side(h_px), latent_side(w_px));
         let image = match &req.image {
             Some(p) => {
                 progress.phase("encode image (SR)")?;
-                Some(self.encode_image(p, hs * 16, ws * 16)?)
+                Some(
+                    self.encode_image(p, hs * 16, ws * 16)
+                        .map_err(Failure::Input)?,
+                )
             }
             None => None,
         };
@@ -333,7 +377,7 @@ impl Pipeline {
             .normal_tensor(&[1, video.shape()[1], t, hs, ws])?
             .to_device(&self.device)?;
         let noise_audio = rng.normal_tensor(audio.shape())?.to_device(&self.device)?;
-        let sr_steps = ev.sr_num_inference_steps;
+        let sr_steps = plan.sr_steps;
         let schedule = FlowSchedule::new(sr_steps, ev.shift);
         let settings = SrSettings {
             latent_hw: (hs, ws),
@@ -385,6 +429,32 @@ impl Denoiser for DitModel<'_> {
     }
 }
 
+/// The first non-finite value of `t` (NaN or ±inf), if any: one sum on the device tells
+/// whether anything is non-finite (0·x is 0 for finite x and NaN otherwise); only then is
+/// the tensor read back.
+fn first_non_finite(t: &Tensor) -> Result<Option<(usize, f32)>> {
+    let probe = t.flatten_all()?.scale(0.0)?.sum(0, false)?.to_scalar()?;
+    if probe.is_finite() {
+        return Ok(None);
+    }
+    Ok(t.to_vec()?
+        .into_iter()
+        .enumerate()
+        .find(|(_, x)| !x.is_finite()))
+}
+
+/// Errors when a decoder's output holds a NaN or an infinity (the weights are broken):
+/// the PNG and WAV conversions would silently turn it into black frames or silence.
+fn check_finite(t: &Tensor, what: &str) -> Result<()> {
+    if let Some((i, bad)) = first_non_finite(t)? {
+        bail!(
+            "{what} hold {bad} (element {i} of {:?}); the decoder's weights are broken, nothing was written",
+            t.shape()
+        );
+    }
+    Ok(())
+}
+
 /// Watches the loop: after every step, checks the new latents for NaN/Inf (naming the
 /// step) and reports progress.
 fn step_observer<'a>(
@@ -393,15 +463,7 @@ fn step_observer<'a>(
 ) -> impl FnMut(&str, Option<usize>, &Tensor) -> Result<()> + 'a {
     move |name, step, t| {
         if let (Some(k), "next_video" | "next_audio") = (step, name) {
-            // 0·x is 0 for finite x and NaN otherwise, so one sum on the device tells
-            // whether anything went non-finite; only then is the latent read back.
-            let probe = t.flatten_all()?.scale(0.0)?.sum(0, false)?.to_scalar()?;
-            let v = if probe.is_finite() {
-                Vec::new()
-            } else {
-                t.to_vec()?
-            };
-            if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+            if let Some((_, bad)) = first_non_finite(t)? {
                 bail!(
                     "sampling step {} of {steps}: the {} latent holds {bad}",
                     k + 1,

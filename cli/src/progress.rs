@@ -2,13 +2,9 @@
 //! timings that go into `generation.json`.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use happyhorse_tensor::{bail, Result};
-
-/// Set by the Ctrl-C handler; checked between steps.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+use happyhorse_tensor::{cancel, Result};
 
 /// Phase timings and the current step count.
 pub struct Progress {
@@ -30,12 +26,9 @@ impl Progress {
         }
     }
 
-    /// Errors when the user pressed Ctrl-C.
+    /// Errors when a stop was asked for (Ctrl-C, SIGTERM, SIGHUP).
     pub fn check_interrupt(&self) -> Result<()> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            bail!("interrupted");
-        }
-        Ok(())
+        cancel::check()
     }
 
     /// Ends the running phase (if any) and starts `name`.

@@ -117,13 +117,16 @@ impl GenerateRequest {
         if !(3.0..=15.0).contains(&self.seconds) {
             bail!("--seconds {} is outside 3 to 15", self.seconds);
         }
-        if self.steps == Some(0) {
-            bail!("--steps must be at least 1");
-        }
         for (flag, p) in [("--image", &self.image), ("--audio", &self.audio)] {
             if let Some(p) = p {
-                if !p.is_file() {
-                    bail!("{flag} {}: no such file", p.display());
+                match std::fs::metadata(p) {
+                    Err(e) => bail!("{flag} {}: {e}", p.display()),
+                    Ok(m) if m.is_dir() => bail!("{flag} {}: is a directory", p.display()),
+                    Ok(m) if !m.is_file() => bail!(
+                        "{flag} {}: not a regular file (a device, a pipe or a socket)",
+                        p.display()
+                    ),
+                    Ok(_) => {}
                 }
             }
         }

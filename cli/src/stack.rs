@@ -29,6 +29,7 @@ pub const MANIFEST: &str = "happyhorse-stack.json";
 
 /// A config file and a weight file (or directory of shards).
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigAndWeights {
     /// JSON config.
     pub config: PathBuf,
@@ -38,6 +39,7 @@ pub struct ConfigAndWeights {
 
 /// The text encoder's files.
 #[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct TextEncoderFiles {
     /// T5Gemma `config.json`.
     pub config: PathBuf,
@@ -82,15 +84,30 @@ pub struct Stack {
 impl Stack {
     /// Reads a manifest file, or `happyhorse-stack.json` inside a directory.
     pub fn open(path: &Path) -> Result<Stack> {
-        let file = if path.is_dir() {
-            path.join(MANIFEST)
+        let flag = format!("--checkpoints {}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| Error::msg(format!("{flag}: {e}")))?;
+        let file = if meta.is_dir() {
+            let file = path.join(MANIFEST);
+            match std::fs::metadata(&file) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                    "{flag}: the directory holds no {MANIFEST}; write one naming the released files (its fields: `happyhorse generate --help`)"
+                ),
+                Err(e) => bail!("{flag}: {}: {e}", file.display()),
+                Ok(m) if !m.is_file() => {
+                    bail!("{flag}: {} is not a regular file", file.display())
+                }
+                Ok(_) => file,
+            }
+        } else if !meta.is_file() {
+            bail!("{flag}: not a regular file nor a directory");
         } else {
             path.to_path_buf()
         };
-        if !file.is_file() {
+        let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if len > MAX_MANIFEST_BYTES {
             bail!(
-                "--checkpoints {}: no {MANIFEST} found; write one naming the released files (see `happyhorse generate --help`)",
-                path.display()
+                "{}: {len} bytes is not a stack manifest (at most {MAX_MANIFEST_BYTES})",
+                file.display()
             );
         }
         let text = std::fs::read_to_string(&file).with_context(|| file.display())?;
@@ -170,27 +187,90 @@ impl Stack {
         Ok(())
     }
 
-    /// Total size in bytes of the stack's weight files (directories summed).
+    /// Total size in bytes of the stack's weight files: a directory counts the files in
+    /// it and in its subdirectories down to [`MAX_WALK_DEPTH`], at most [`MAX_WALK_ENTRIES`]
+    /// entries in all; links to files count, links to directories are never followed.
     pub fn weight_bytes(&self) -> u64 {
-        fn size(p: &Path) -> u64 {
-            if p.is_dir() {
-                std::fs::read_dir(p)
-                    .map(|d| d.flatten().map(|e| size(&e.path())).sum())
-                    .unwrap_or(0)
-            } else {
-                p.metadata().map(|m| m.len()).unwrap_or(0)
-            }
+        let mut paths = vec![
+            &self.dit,
+            &self.text_encoder.weights,
+            &self.video_vae,
+            &self.audio_vae.weights,
+        ];
+        paths.extend(&self.sr_dit);
+        paths.extend(self.turbo_vae.as_ref().map(|t| &t.weights));
+        let mut budget = MAX_WALK_ENTRIES;
+        paths
+            .into_iter()
+            .map(|p| tree_bytes(p, MAX_WALK_DEPTH, &mut budget))
+            .fold(0u64, u64::saturating_add)
+    }
+}
+
+/// The largest manifest read.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// How deep [`Stack::weight_bytes`] walks below a named directory.
+pub const MAX_WALK_DEPTH: usize = 3;
+/// How many directory entries [`Stack::weight_bytes`] looks at, in all.
+pub const MAX_WALK_ENTRIES: usize = 100_000;
+
+/// Bytes of the file at `p` (links followed), or of the files below the directory `p`.
+fn tree_bytes(p: &Path, depth: usize, budget: &mut usize) -> u64 {
+    let Ok(meta) = std::fs::metadata(p) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() || depth == 0 {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    let mut total = 0u64;
+    for e in entries.flatten() {
+        if *budget == 0 {
+            break;
         }
-        let mut total = size(&self.dit)
-            + size(&self.text_encoder.weights)
-            + size(&self.video_vae)
-            + size(&self.audio_vae.weights);
-        if let Some(p) = &self.sr_dit {
-            total += size(p);
+        *budget -= 1;
+        let Ok(ft) = e.file_type() else { continue };
+        let path = e.path();
+        let n = if ft.is_dir() {
+            tree_bytes(&path, depth - 1, budget)
+        } else if ft.is_file() || ft.is_symlink() {
+            std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map_or(0, |m| m.len())
+        } else {
+            0
+        };
+        total = total.saturating_add(n);
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_links_are_never_followed() {
+        let root = std::env::temp_dir().join(format!("hh-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.safetensors"), [0u8; 100]).unwrap();
+        std::fs::write(root.join("sub/b.safetensors"), [0u8; 20]).unwrap();
+        std::os::unix::fs::symlink(root.join("a.safetensors"), root.join("link-file")).unwrap();
+        for name in ["loop1", "loop2", "loop3"] {
+            std::os::unix::fs::symlink(".", root.join(name)).unwrap();
         }
-        if let Some(t) = &self.turbo_vae {
-            total += size(&t.weights);
-        }
-        total
+        let started = std::time::Instant::now();
+        let mut budget = MAX_WALK_ENTRIES;
+        assert_eq!(tree_bytes(&root, MAX_WALK_DEPTH, &mut budget), 220);
+        assert!(started.elapsed().as_secs() < 5);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -1,0 +1,203 @@
+//! The plan of one generation: every size and count it implies, validated once, whichever
+//! source each value comes from (a flag, the stack's pipeline config), with the memory
+//! estimate that is checked before any work.
+
+use happyhorse_model::magihuman::PipelineConfig;
+use happyhorse_tensor::{bail, Device, Error, Result};
+
+use crate::memory::available_host_bytes;
+use crate::request::{audio_frames, latent_frames, latent_side, pixel_size, GenerateRequest};
+use crate::request::{video_frames, Resolution};
+use crate::stack::Stack;
+
+/// The most sampling steps a run may take (a stage's flag or its config).
+pub const MAX_STEPS: usize = 1000;
+/// The largest frame rate a pipeline config may ask for.
+pub const MAX_FPS: usize = 240;
+/// The longest prompt read, in bytes (checked before tokenizing).
+pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
+/// How many times the DiT's text length a prompt may run to, in tokens: the encoder reads
+/// the whole prompt (its features depend on every token), the DiT the first
+/// `t5_gemma_target_length` of them.
+pub const PROMPT_TOKENS_PER_TARGET: usize = 4;
+
+/// What one generation will do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    /// Stage-1 sampling steps.
+    pub steps: usize,
+    /// Super-resolution steps (0 without the SR stage).
+    pub sr_steps: usize,
+    /// DiT forwards in all (guided steps take two).
+    pub dit_forwards: usize,
+    /// Frames per second.
+    pub fps: usize,
+    /// Audio latent frames (one per video frame).
+    pub audio_frames: usize,
+    /// Video latent frames.
+    pub latent_frames: usize,
+    /// Decoded video frames.
+    pub video_frames: usize,
+    /// Output `(height, width)` in pixels.
+    pub pixels: (usize, usize),
+    /// The DiT's text tokens (the prompt is cut or padded to it).
+    pub text_tokens: usize,
+    /// The longest prompt accepted, in tokens.
+    pub max_prompt_tokens: usize,
+    /// A rough upper bound of the memory the run needs, in bytes.
+    pub estimate_bytes: u64,
+}
+
+impl Plan {
+    /// Validates `req` against the stack's pipeline config and derives every size.
+    pub fn new(req: &GenerateRequest, config: &PipelineConfig, stack: &Stack) -> Result<Plan> {
+        req.validate()?;
+        let ev = &config.evaluation_config;
+        let src = stack.pipeline_config.display();
+        let steps = match req.steps {
+            Some(s) => check_steps("--steps", s)?,
+            None => check_steps(
+                &format!("{src}: evaluation_config.num_inference_steps"),
+                ev.num_inference_steps,
+            )?,
+        };
+        let sr_steps = if req.resolution == Resolution::P256 {
+            0
+        } else {
+            check_steps(
+                &format!("{src}: evaluation_config.sr_num_inference_steps"),
+                ev.sr_num_inference_steps,
+            )?
+        };
+        for (what, n) in [
+            ("cfg_number", ev.cfg_number),
+            ("sr_cfg_number", ev.sr_cfg_number),
+        ] {
+            if !(1..=2).contains(&n) {
+                bail!("{src}: evaluation_config.{what} is {n}; it must be 1 (one forward per step, no guidance) or 2 (guided: a second forward with the negative prompt)");
+            }
+        }
+        let fps = ev.fps;
+        if !(1..=MAX_FPS).contains(&fps) {
+            bail!("{src}: evaluation_config.fps is {fps}; it must be 1 to {MAX_FPS}");
+        }
+        let target = ev.t5_gemma_target_length;
+        if !(1..=65_536).contains(&target) {
+            bail!("{src}: evaluation_config.t5_gemma_target_length is {target}; it must be 1 to 65536");
+        }
+        let a = audio_frames(req.seconds, fps);
+        let t = latent_frames(a);
+        let (h, w) = pixel_size(req.resolution, req.aspect);
+        let dit_forwards = steps * ev.cfg_number + sr_steps * ev.sr_cfg_number;
+        let max_prompt_tokens = target * PROMPT_TOKENS_PER_TARGET;
+        let estimate_bytes = estimate_bytes(
+            stack.weight_bytes(),
+            config.arch_config.hidden_size,
+            (t, latent_side(h), latent_side(w), a),
+            (h, w),
+            target.max(max_prompt_tokens),
+        )
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "{src}: the sizes it gives (hidden_size {}) overflow the memory estimate",
+                config.arch_config.hidden_size
+            ))
+        })?;
+        Ok(Plan {
+            steps,
+            sr_steps,
+            dit_forwards,
+            fps,
+            audio_frames: a,
+            latent_frames: t,
+            video_frames: video_frames(t),
+            pixels: (h, w),
+            text_tokens: target,
+            max_prompt_tokens,
+            estimate_bytes,
+        })
+    }
+
+    /// One line for the progress output.
+    pub fn summary(&self) -> String {
+        let sr = if self.sr_steps > 0 {
+            format!(" + {} super-resolution steps", self.sr_steps)
+        } else {
+            String::new()
+        };
+        format!(
+            "plan: {} steps{sr}, {} DiT forwards, {} frames of {}x{} at {} fps, about {:.1} GiB",
+            self.steps,
+            self.dit_forwards,
+            self.video_frames,
+            self.pixels.1,
+            self.pixels.0,
+            self.fps,
+            self.estimate_bytes as f64 / (1u64 << 30) as f64
+        )
+    }
+
+    /// Refuses a plan that cannot fit in host memory (CPU) before any work starts.
+    pub fn check_memory(&self, device: &Device) -> Result<()> {
+        if device.is_cpu() {
+            if let Some(avail) = available_host_bytes() {
+                if self.estimate_bytes > avail {
+                    bail!(
+                        "this generation needs about {:.1} GiB of memory and {:.1} GiB is available; use a lower --resolution, fewer --seconds, or a GPU",
+                        self.estimate_bytes as f64 / (1u64 << 30) as f64,
+                        avail as f64 / (1u64 << 30) as f64
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_steps(source: &str, n: usize) -> Result<usize> {
+    if !(1..=MAX_STEPS).contains(&n) {
+        bail!("{source} is {n}; sampling takes 1 to {MAX_STEPS} steps");
+    }
+    Ok(n)
+}
+
+/// The weights (memory-mapped, so counted once), the DiT's activations at the output
+/// size (about 24 f32 values per token and hidden unit, attention included), the text
+/// encoder's tokens and the decoder's frame buffers; `None` on overflow.
+fn estimate_bytes(
+    weights: u64,
+    hidden: usize,
+    (t, lh, lw, audio): (usize, usize, usize, usize),
+    (h, w): (usize, usize),
+    text_tokens: usize,
+) -> Option<u64> {
+    let m = |a: u64, b: u64| a.checked_mul(b);
+    let video_tokens = m(m(t as u64, (lh / 2) as u64)?, (lw / 2) as u64)?;
+    let tokens = video_tokens
+        .checked_add(audio as u64)?
+        .checked_add(text_tokens as u64)?;
+    let dit = m(m(tokens, hidden as u64)?, 4 * 24)?;
+    let frames = m(
+        m(video_frames(t) as u64, m(h as u64, w as u64)?)?,
+        3 * 4 * 3,
+    )?;
+    weights.checked_add(dit)?.checked_add(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_refuses_to_wrap() {
+        let five_s = (32, 16, 28, 126);
+        // 1 GiB of weights; (32·8·14 + 126 + 2560) tokens × 5120 × 96 B; 125 frames × 36 B/px.
+        let fine = estimate_bytes(1 << 30, 5120, five_s, (256, 448), 2560).unwrap();
+        assert_eq!(fine, (1 << 30) + 6270 * 5120 * 96 + 125 * 256 * 448 * 36);
+        assert_eq!(estimate_bytes(0, 1 << 57, five_s, (256, 448), 640), None);
+        assert_eq!(
+            estimate_bytes(u64::MAX - 10, 128, five_s, (256, 448), 640),
+            None
+        );
+    }
+}

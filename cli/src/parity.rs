@@ -26,6 +26,8 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
         bail!("{}: not a fixture case directory", case_dir.display());
     }
     let meta = Meta::load(case_dir)?;
+    // A case without a required check would pass whatever the runner produced.
+    meta.validate_checks(case_dir)?;
     let names = meta.component_names();
     if names.is_empty() {
         bail!("{}: meta.json names no component", case_dir.display());

@@ -1,9 +1,10 @@
-//! The golden-fixture runner of the `magihuman-dit` component (one forward).
+//! The golden-fixture runner of the `magihuman-dit` component (one forward), and what the
+//! DiT runners share: the case's DiT and its image latent.
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{load_tensor, Meta};
-use happyhorse_tensor::{ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
+use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
 use super::config::{CoordsStyle, PipelineConfig};
 use super::dit::{DitInputs, MagiHumanDit, Trace};
@@ -11,66 +12,206 @@ use super::dit::{DitInputs, MagiHumanDit, Trace};
 /// Runs case `case_dir` of component `magihuman-dit`: loads `config.json`, the weights
 /// `meta.json → run` names, and the raw inputs; returns `out_video`, `out_audio` and
 /// the intermediates (`embed`, `rope`, `layer{i}`, `out_packed`).
+///
+/// `run.magihuman-dit` keys: `inputs` (`video_latent`, `audio_latent`, `text_feat`, and
+/// for image-to-video `image_latent` `[1, C, 1, H, W]`, or the reference's name
+/// `latent_image`: its frame 0 replaces latent frame 0 before packing, as the pipeline
+/// does before every forward), `i2v`, `diagnostic_inputs` (derived tensors for diagnosis;
+/// the runner computes its own), and the DiT keys of [`load_case_dit`]. Any other key is
+/// refused.
 pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
-    let (dit, run) = load_case_dit(case_dir, &meta, "magihuman-dit", device)?;
-    let inputs_path = case_dir.join("inputs.safetensors");
-    let input = |key: &str| -> Result<Tensor> {
-        let name = run["inputs"][key].as_str().unwrap_or(key);
-        load_tensor(&inputs_path, name)
-    };
-    let video = input("video_latent")?;
+    let case = load_case_dit(case_dir, &meta, "magihuman-dit", DitRole::Forward, device)?;
+    let run = &case.run;
+    let inputs = CaseInputs::open(case_dir, run)?;
+    run.str_list("diagnostic_inputs")?;
+    let video = inputs.tensor("video_latent", "video_latent")?;
     ensure!(
         video.rank() == 5 && video.shape()[0] == 1,
         "video_latent must be [1, C, T, H, W], got {:?}",
         video.shape()
     );
-    let inputs = DitInputs {
+    let names = ["image_latent", "latent_image"];
+    let image = case_image_latent(run, &inputs, &names, &names)?;
+    let dit_inputs = DitInputs {
         video: video.squeeze(0)?,
-        audio: input("audio_latent")?.squeeze(0)?,
-        text: input("text_feat")?.squeeze(0)?,
-        clean_first_frame: None,
+        audio: inputs.tensor("audio_latent", "audio_latent")?.squeeze(0)?,
+        text: inputs.tensor("text_feat", "text_feat")?.squeeze(0)?,
+        clean_first_frame: image.map(|t| t.squeeze(0)).transpose()?,
     };
+    inputs.finish()?;
+    case.run.finish()?;
     let mut trace = Trace::new();
-    let out = dit.forward_traced(&inputs, Some(&mut trace))?;
+    let out = case.dit.forward_traced(&dit_inputs, Some(&mut trace))?;
     trace.push(("out_video".into(), out.video.unsqueeze(0)?));
     trace.push(("out_audio".into(), out.audio.unsqueeze(0)?));
     Ok(trace)
 }
 
-/// The DiT of a case: `config.json` with the component's `run` overrides
-/// (`coords_style`, `local_attn_layers`, `frame_receptive_field`), weights from
-/// `run.weights`. Returns the model and the component's `run` entry.
+/// Which DiT of the pipeline a component runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DitRole {
+    /// One forward of the DiT the case describes: `arch_config` and the configured data
+    /// proxy; with `run.sr2_1080` true, the SR DiT's 1080p local-attention layers.
+    Forward,
+    /// A stage-1 loop (base or distilled DiT): `arch_config` and the configured data
+    /// proxy. `run.sr2_1080` is accepted and, as in the reference, changes nothing here.
+    Stage1,
+    /// The super-resolution DiT: `arch_config` as the reference copies it (with the 1080p
+    /// local-attention layers when `run.sr2_1080` is true) and v1 coordinates always.
+    SuperResolution,
+}
+
+/// A case's DiT with its config and the component's `run` entry (the keys read so far
+/// marked; the runner reads the rest and calls [`RunParams::finish`]).
+pub struct CaseDit {
+    /// The model.
+    pub dit: MagiHumanDit,
+    /// The case's `config.json` (or the file `run.config` names).
+    pub config: PipelineConfig,
+    /// `run.<component>`.
+    pub run: RunParams,
+}
+
+/// The DiT of a case. Top-level `run` keys: `config` (default `config.json`), `weights`
+/// (default `weights.safetensors`), `weights_format` (must describe that file's kind),
+/// `weights_alternatives` (the same weights in other containers; the runner loads
+/// `weights`), and one entry per component of the case; any other top-level key is refused.
+/// Component keys read here: `coords_style` (`v1`/`v2`; the SR DiT accepts only `v1`),
+/// `local_attn_layers` (overrides the architecture's), `frame_receptive_field` and
+/// `sr2_1080` (see [`DitRole`]).
 pub fn load_case_dit(
     case_dir: &Path,
     meta: &Meta,
     component: &str,
+    role: DitRole,
     device: &Device,
-) -> Result<(MagiHumanDit, serde_json::Value)> {
-    let config_name = meta.run["config"].as_str().unwrap_or("config.json");
-    let cfg = PipelineConfig::from_file(&case_dir.join(config_name))?;
-    let run = meta.run[component].clone();
-    let mut arch = cfg.arch_config.clone();
-    let mut proxy = cfg.evaluation_config.data_proxy_config.clone();
-    if let Some(layers) = run["local_attn_layers"].as_array() {
-        arch.local_attn_layers = layers
-            .iter()
-            .filter_map(|v| v.as_u64())
-            .map(|v| v as usize)
-            .collect();
+) -> Result<CaseDit> {
+    let top = RunParams::top(case_dir, meta)?;
+    for name in meta.component_names() {
+        top.accept(&name);
     }
-    if let Some(frf) = run["frame_receptive_field"].as_i64() {
-        proxy.frame_receptive_field = frf;
+    let config_name = top.str("config")?.unwrap_or_else(|| "config.json".into());
+    let weights = top
+        .str("weights")?
+        .unwrap_or_else(|| "weights.safetensors".into());
+    if let Some(format) = top.str("weights_format")? {
+        let kind = weights_kind(&weights);
+        if !format.to_ascii_lowercase().starts_with(kind) {
+            bail!(
+                "{} is {format:?}, but the weights file {weights:?} is {kind}",
+                top.describe("weights_format")
+            );
+        }
     }
-    match run["coords_style"].as_str() {
-        Some("v1") => proxy.coords_style = CoordsStyle::V1,
-        Some("v2") => proxy.coords_style = CoordsStyle::V2,
-        _ => {}
+    top.str_list("weights_alternatives")?;
+    top.finish()?;
+
+    let config = PipelineConfig::from_file(&case_dir.join(&config_name))?;
+    let run = RunParams::component(case_dir, meta, component)?;
+    let sr2_1080 = run.bool("sr2_1080")?.unwrap_or(false);
+    let (mut arch, mut proxy) = match role {
+        DitRole::Stage1 => (
+            config.arch_config.clone(),
+            config.evaluation_config.data_proxy_config.clone(),
+        ),
+        DitRole::Forward => (
+            config.sr_arch_config(sr2_1080),
+            config.evaluation_config.data_proxy_config.clone(),
+        ),
+        DitRole::SuperResolution => (
+            config.sr_arch_config(sr2_1080),
+            config.sr_data_proxy_config(),
+        ),
+    };
+    if let Some(layers) = run.usize_list("local_attn_layers")? {
+        arch.local_attn_layers = layers;
     }
-    let weights = meta.run["weights"]
-        .as_str()
-        .unwrap_or("weights.safetensors");
-    let dit = MagiHumanDit::open(&case_dir.join(weights), arch, proxy, device)
+    if let Some(frf) = run.usize("frame_receptive_field")? {
+        proxy.frame_receptive_field = frf as i64;
+    }
+    match (run.str("coords_style")?.as_deref(), role) {
+        (None, _) => {}
+        (Some("v1"), _) => proxy.coords_style = CoordsStyle::V1,
+        (Some("v2"), DitRole::Stage1 | DitRole::Forward) => proxy.coords_style = CoordsStyle::V2,
+        (Some(other), _) => bail!(
+            "{} is {other:?}; {}",
+            run.describe("coords_style"),
+            match role {
+                DitRole::Stage1 | DitRole::Forward => "known styles are v1 and v2",
+                DitRole::SuperResolution => "the SR data proxy always uses v1",
+            }
+        ),
+    }
+    let dit = MagiHumanDit::open(&case_dir.join(&weights), arch, proxy, device)
         .with_context(|| format!("case {}", case_dir.display()))?;
-    Ok((dit, run))
+    Ok(CaseDit { dit, config, run })
+}
+
+/// The kind `weights_format` must start with for a weights file name.
+fn weights_kind(name: &str) -> &'static str {
+    if name.ends_with(".gguf") {
+        "gguf"
+    } else if [".pth", ".pt", ".ckpt", ".bin"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
+        "torch"
+    } else {
+        "safetensors"
+    }
+}
+
+/// The clean image latent of an image-to-video case as `[1, C, 1, H, W]` (frame 0 of the
+/// stored tensor, as the reference copies `latent_image[:, :, :1]`), or `None` for
+/// text-to-video.
+///
+/// The input is the first of `logical` the `inputs` map lists, else the first of
+/// `conventional` tensor names `inputs.safetensors` holds. `run.i2v` decides: `true`
+/// needs the latent, `false` refuses a case that lists one; without `i2v` a listed latent
+/// makes the case image-to-video.
+pub fn case_image_latent(
+    run: &RunParams,
+    inputs: &CaseInputs,
+    logical: &[&str],
+    conventional: &[&str],
+) -> Result<Option<Tensor>> {
+    let i2v = run.bool("i2v")?;
+    let listed = logical.iter().find(|l| inputs.lists(l));
+    if i2v == Some(false) {
+        if let Some(l) = listed {
+            bail!(
+                "{} is false, but inputs lists an image latent ({l:?})",
+                run.describe("i2v")
+            );
+        }
+        return Ok(None);
+    }
+    let image = match listed {
+        Some(l) => inputs.optional(l, &[])?,
+        None if i2v == Some(true) => inputs.optional(logical[0], conventional)?,
+        None => None,
+    };
+    let Some(image) = image else {
+        if i2v == Some(true) {
+            bail!(
+                "{} is true, but the case has no image latent (inputs {} or tensor {})",
+                run.describe("i2v"),
+                logical.join(" / "),
+                conventional.join(" / ")
+            );
+        }
+        return Ok(None);
+    };
+    let image = match image.rank() {
+        4 => image.unsqueeze(0)?,
+        _ => image,
+    };
+    ensure!(
+        image.rank() == 5 && image.shape()[0] == 1 && image.shape()[2] >= 1,
+        "{}: the image latent must be [1, C, 1, H, W], got {:?}",
+        run.describe("inputs"),
+        image.shape()
+    );
+    Ok(Some(image.narrow(2, 0, 1)?.contiguous()?))
 }

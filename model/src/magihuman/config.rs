@@ -4,8 +4,58 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 use serde::Deserialize;
+
+/// The most transformer layers a config may declare (the released model has 40).
+pub const MAX_LAYERS: usize = 1024;
+
+/// The widest residual stream a config may declare (the released model has 5120): with
+/// every other bound, any tensor size or parameter count stays far below `u64::MAX`.
+pub const MAX_HIDDEN_SIZE: usize = 1 << 16;
+
+/// The widest attention head a config may declare (the released model has 128).
+pub const MAX_HEAD_DIM: usize = 1024;
+
+/// The most input features of one video, audio or text row (the released model: 192, 64,
+/// 3584).
+pub const MAX_IN_CHANNELS: usize = 1 << 16;
+
+/// The longest text feature sequence a config may ask for (the released one uses 640).
+pub const MAX_TARGET_LENGTH: usize = crate::t5gemma::MAX_TARGET_LENGTH;
+
+/// The most sampling steps of either loop.
+pub const MAX_STEPS: usize = 1000;
+
+/// The highest video frame rate.
+pub const MAX_FPS: usize = 240;
+
+/// Checks `value` lies in `lo..=hi`, naming the field and the range.
+fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    ensure!(
+        (lo..=hi).contains(&value),
+        "{field} is {value}, outside the allowed range {lo}..={hi}"
+    );
+    Ok(())
+}
+
+/// Checks `value` is finite and, when `positive`, above zero.
+fn finite(field: &str, value: f64, positive: bool) -> Result<()> {
+    ensure!(
+        value.is_finite() && (!positive || value > 0.0),
+        "{field} is {value}; it must be a finite number{}",
+        if positive { " above 0" } else { "" }
+    );
+    Ok(())
+}
+
+/// Checks every layer index of `list` is below `limit`.
+fn layer_indices(field: &str, list: &[usize], limit: usize, what: &str) -> Result<()> {
+    if let Some(&bad) = list.iter().find(|&&i| i >= limit) {
+        bail!("{field} names layer {bad}, but {what}");
+    }
+    Ok(())
+}
 
 /// The local-attention layers the 1080p super-resolution model runs with (every layer
 /// except 3, 7, …, 31), set by the `SR2_1080` switch of the reference.
@@ -125,7 +175,11 @@ impl ModelConfig {
 
     /// Output rows of one `linear_qkv` expert: q, k, v and the gates.
     pub fn qkv_size(&self) -> usize {
-        (self.heads_q() + 2 * self.heads_kv()) * self.head_dim + self.gating_size()
+        (self
+            .heads_q()
+            .saturating_add(self.heads_kv().saturating_mul(2)))
+        .saturating_mul(self.head_dim)
+        .saturating_add(self.gating_size())
     }
 
     /// Weight copies of layer `i`: 3 (video, audio, text) in mm layers, else 1.
@@ -156,9 +210,9 @@ impl ModelConfig {
     /// floor(floor(hidden·8/3)/4)·4 (swiglu7).
     pub fn intermediate_size(&self, layer: usize) -> usize {
         if self.is_gelu7(layer) {
-            4 * self.hidden_size
+            self.hidden_size.saturating_mul(4)
         } else {
-            self.hidden_size * 8 / 3 / 4 * 4
+            self.hidden_size.saturating_mul(8) / 3 / 4 * 4
         }
     }
 
@@ -168,7 +222,7 @@ impl ModelConfig {
         if self.is_gelu7(layer) {
             f
         } else {
-            2 * f
+            f.saturating_mul(2)
         }
     }
 
@@ -177,33 +231,66 @@ impl ModelConfig {
         self.head_dim / 8
     }
 
-    /// Checks the numbers fit together (head split, GQA grouping, rope width).
+    /// Checks every number lies in its range ([`MAX_LAYERS`], [`MAX_HIDDEN_SIZE`],
+    /// [`MAX_HEAD_DIM`], [`MAX_IN_CHANNELS`]) and that they fit together (head split, GQA
+    /// grouping, rope width, layer lists). Errors name the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
+        in_range("arch_config.num_layers", self.num_layers, 1, MAX_LAYERS)?;
+        in_range("arch_config.head_dim", self.head_dim, 8, MAX_HEAD_DIM)?;
         ensure!(
-            self.num_layers > 0,
-            "arch_config.num_layers must be positive"
-        );
-        ensure!(
-            self.head_dim > 0 && self.head_dim.is_multiple_of(8),
-            "arch_config.head_dim {} must be a positive multiple of 8 (rope bands)",
+            self.head_dim.is_multiple_of(8),
+            "arch_config.head_dim {} must be a multiple of 8 (rope bands)",
             self.head_dim
         );
+        in_range(
+            "arch_config.hidden_size",
+            self.hidden_size,
+            self.head_dim,
+            MAX_HIDDEN_SIZE,
+        )?;
         ensure!(
-            self.hidden_size > 0 && self.hidden_size.is_multiple_of(self.head_dim),
+            self.hidden_size.is_multiple_of(self.head_dim),
             "arch_config.hidden_size {} is not a multiple of head_dim {}",
             self.hidden_size,
             self.head_dim
         );
+        in_range(
+            "arch_config.num_query_groups",
+            self.num_query_groups,
+            1,
+            self.heads_q(),
+        )?;
         ensure!(
-            self.num_query_groups > 0 && self.heads_q().is_multiple_of(self.num_query_groups),
+            self.heads_q().is_multiple_of(self.num_query_groups),
             "arch_config.num_query_groups {} does not divide the {} query heads",
             self.num_query_groups,
             self.heads_q()
         );
-        ensure!(
-            self.video_in_channels > 0 && self.audio_in_channels > 0 && self.text_in_channels > 0,
-            "arch_config: video/audio/text_in_channels must be positive"
-        );
+        for (field, value) in [
+            ("arch_config.video_in_channels", self.video_in_channels),
+            ("arch_config.audio_in_channels", self.audio_in_channels),
+            ("arch_config.text_in_channels", self.text_in_channels),
+        ] {
+            in_range(field, value, 1, MAX_IN_CHANNELS)?;
+        }
+        let n = self.num_layers;
+        let what = format!("num_layers is {n} (layers 0..={})", n - 1);
+        layer_indices("arch_config.mm_layers", &self.mm_layers, n, &what)?;
+        layer_indices("arch_config.gelu7_layers", &self.gelu7_layers, n, &what)?;
+        layer_indices(
+            "arch_config.post_norm_layers",
+            &self.post_norm_layers,
+            n,
+            &what,
+        )?;
+        // The reference's 1080p list names layers up to 39 whatever the depth, so layers
+        // past the last one are allowed here (and unused); only absurd indices are refused.
+        layer_indices(
+            "arch_config.local_attn_layers",
+            &self.local_attn_layers,
+            MAX_LAYERS,
+            &format!("layer indices must lie in 0..{MAX_LAYERS}"),
+        )?;
         Ok(())
     }
 }
@@ -239,6 +326,38 @@ pub struct DataProxyConfig {
     /// Coordinate convention.
     pub coords_style: CoordsStyle,
 }
+
+impl DataProxyConfig {
+    /// Checks the patch sizes and offsets lie in their ranges.
+    pub fn validate(&self) -> Result<()> {
+        let f = "evaluation_config.data_proxy_config";
+        in_range(&format!("{f}.t_patch_size"), self.t_patch_size, 1, 64)?;
+        in_range(&format!("{f}.patch_size"), self.patch_size, 1, 64)?;
+        ensure!(
+            (-1..=MAX_RECEPTIVE_FIELD).contains(&self.frame_receptive_field),
+            "{f}.frame_receptive_field is {}, outside the allowed range -1..={MAX_RECEPTIVE_FIELD} \
+             (-1: no local attention)",
+            self.frame_receptive_field
+        );
+        ensure!(
+            self.text_offset.unsigned_abs() <= MAX_OFFSET,
+            "{f}.text_offset is {}, outside the allowed range -{MAX_OFFSET}..={MAX_OFFSET}",
+            self.text_offset
+        );
+        ensure!(
+            self.ref_audio_offset.unsigned_abs() <= MAX_OFFSET,
+            "{f}.ref_audio_offset is {}, outside the allowed range -{MAX_OFFSET}..={MAX_OFFSET}",
+            self.ref_audio_offset
+        );
+        Ok(())
+    }
+}
+
+/// The widest local attention window, in latent frames.
+const MAX_RECEPTIVE_FIELD: i64 = 1 << 16;
+
+/// The largest coordinate offset of the data proxy.
+const MAX_OFFSET: u64 = 1 << 20;
 
 impl Default for DataProxyConfig {
     fn default() -> Self {
@@ -339,6 +458,65 @@ impl Default for EvaluationConfig {
     }
 }
 
+impl EvaluationConfig {
+    /// Checks every sampling setting lies in its range: fps 1..=[`MAX_FPS`], steps
+    /// 1..=[`MAX_STEPS`], target length 1..=[`MAX_TARGET_LENGTH`], `cfg_number` and
+    /// `sr_cfg_number` 1 or 2, `shift` finite and positive, finite guidance scales.
+    pub fn validate(&self) -> Result<()> {
+        let f = "evaluation_config";
+        self.data_proxy_config.validate()?;
+        in_range(&format!("{f}.fps"), self.fps, 1, MAX_FPS)?;
+        for (name, steps) in [
+            ("num_inference_steps", self.num_inference_steps),
+            ("sr_num_inference_steps", self.sr_num_inference_steps),
+        ] {
+            in_range(&format!("{f}.{name}"), steps, 1, MAX_STEPS)?;
+        }
+        in_range(
+            &format!("{f}.t5_gemma_target_length"),
+            self.t5_gemma_target_length,
+            1,
+            MAX_TARGET_LENGTH,
+        )?;
+        for (name, n) in [
+            ("cfg_number", self.cfg_number),
+            ("sr_cfg_number", self.sr_cfg_number),
+        ] {
+            ensure!(
+                n == 1 || n == 2,
+                "{f}.{name} is {n}; it must be 1 (distilled, no guidance) or 2 (guided, with \
+                 a negative prompt)"
+            );
+        }
+        finite(&format!("{f}.shift"), self.shift, true)?;
+        for (name, v) in [
+            ("video_txt_guidance_scale", self.video_txt_guidance_scale),
+            ("audio_txt_guidance_scale", self.audio_txt_guidance_scale),
+            (
+                "sr_video_txt_guidance_scale",
+                self.sr_video_txt_guidance_scale,
+            ),
+            ("cfg_trick_value", self.cfg_trick_value),
+        ] {
+            finite(&format!("{f}.{name}"), v, false)?;
+        }
+        ensure!(
+            (0.0..=1.0).contains(&self.sr_audio_noise_scale),
+            "{f}.sr_audio_noise_scale is {}, outside the allowed range 0..=1",
+            self.sr_audio_noise_scale
+        );
+        in_range(&format!("{f}.noise_value"), self.noise_value, 0, 999)?;
+        in_range(&format!("{f}.z_dim"), self.z_dim, 1, 1024)?;
+        for (k, &v) in self.vae_stride.iter().enumerate() {
+            in_range(&format!("{f}.vae_stride[{k}]"), v, 1, 64)?;
+        }
+        for (k, &v) in self.patch_size.iter().enumerate() {
+            in_range(&format!("{f}.patch_size[{k}]"), v, 1, 64)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runtime settings (`engine_config`); only the seed matters here.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
@@ -375,12 +553,20 @@ impl PipelineConfig {
         Self::from_json(&text).with_context(|| path.display())
     }
 
-    /// Parses config JSON text and validates the architecture.
+    /// Parses config JSON text and checks the architecture and the sampling settings
+    /// (see [`ModelConfig::validate`], [`EvaluationConfig::validate`]).
     pub fn from_json(text: &str) -> Result<PipelineConfig> {
         let cfg: PipelineConfig = serde_json::from_str(text)
             .map_err(|e| Error::msg(format!("invalid MagiHuman config: {e}")))?;
-        cfg.arch_config.validate()?;
+        cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Checks `arch_config` and `evaluation_config`. A `sr_arch_config` in the file is
+    /// not read (see [`PipelineConfig::sr_arch_config`]).
+    pub fn validate(&self) -> Result<()> {
+        self.arch_config.validate()?;
+        self.evaluation_config.validate()
     }
 
     /// The super-resolution DiT's architecture: the reference always copies

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use happyhorse_nn::{Linear, RmsNorm};
 use happyhorse_tensor::io::{open_weights, TensorBytes, WeightSource};
-use happyhorse_tensor::{bail, ensure, DType, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, ensure, DType, Device, Error, Result, ResultExt, Tensor};
 
 use super::config::ModelConfig;
 use super::modality::{ModalityLinear, ModalityNorm};
@@ -55,13 +55,28 @@ impl TensorSpec {
 
     /// Number of parameters.
     pub fn numel(&self) -> u64 {
-        self.shape.iter().map(|&d| d as u64).product()
+        self.shape
+            .iter()
+            .fold(1u64, |n, &d| n.saturating_mul(d as u64))
     }
 }
 
-/// Every tensor a checkpoint of `cfg` holds, in module order.
+/// Every tensor a checkpoint of `cfg` holds, in module order. `cfg` should be valid
+/// ([`ModelConfig::validate`], as every parsed config is); an invalid one has no specs
+/// (see [`try_checkpoint_specs`] for why).
 pub fn checkpoint_specs(cfg: &ModelConfig) -> Vec<TensorSpec> {
+    try_checkpoint_specs(cfg).unwrap_or_default()
+}
+
+/// [`checkpoint_specs`], or the reason `cfg` is invalid. Every size is computed with
+/// checked arithmetic.
+pub fn try_checkpoint_specs(cfg: &ModelConfig) -> Result<Vec<TensorSpec>> {
     use Residence::{BlockLinear as Bl, F32};
+    cfg.validate()?;
+    let mul = |a: usize, b: usize| -> Result<usize> {
+        a.checked_mul(b)
+            .ok_or_else(|| Error::msg(format!("arch_config: the size {a}×{b} overflows")))
+    };
     let h = cfg.hidden_size;
     let d = cfg.head_dim;
     let mut specs = Vec::new();
@@ -85,60 +100,73 @@ pub fn checkpoint_specs(cfg: &ModelConfig) -> Vec<TensorSpec> {
         optional: true,
         ..TensorSpec::new("adapter.rope.bands", vec![cfg.rope_bands()], F32)
     });
+    let q_dim = mul(cfg.heads_q(), d)?;
+    let qkv = cfg
+        .heads_kv()
+        .checked_mul(2)
+        .and_then(|kv| kv.checked_add(cfg.heads_q()))
+        .and_then(|heads| heads.checked_mul(d))
+        .and_then(|rows| rows.checked_add(cfg.gating_size()))
+        .ok_or_else(|| Error::msg("arch_config: the linear_qkv size overflows"))?;
     for i in 0..cfg.num_layers {
         let n = cfg.num_experts(i);
         let p = format!("block.layers.{i}.");
-        let q_dim = cfg.heads_q() * d;
-        let f = cfg.intermediate_size(i);
+        let f = if cfg.is_gelu7(i) {
+            mul(h, 4)?
+        } else {
+            mul(h, 8)? / 3 / 4 * 4
+        };
+        let up_gate = if cfg.is_gelu7(i) { f } else { mul(f, 2)? };
+        let nh = mul(n, h)?;
         specs.push(TensorSpec::new(
             format!("{p}attention.pre_norm.weight"),
-            vec![n * h],
+            vec![nh],
             F32,
         ));
         specs.push(TensorSpec::new(
             format!("{p}attention.linear_qkv.weight"),
-            vec![n * cfg.qkv_size(), h],
+            vec![mul(n, qkv)?, h],
             Bl,
         ));
         specs.push(TensorSpec::new(
             format!("{p}attention.linear_proj.weight"),
-            vec![n * h, q_dim],
+            vec![nh, q_dim],
             Bl,
         ));
         specs.push(TensorSpec::new(
             format!("{p}attention.q_norm.weight"),
-            vec![n * d],
+            vec![mul(n, d)?],
             F32,
         ));
         specs.push(TensorSpec::new(
             format!("{p}attention.k_norm.weight"),
-            vec![n * d],
+            vec![mul(n, d)?],
             F32,
         ));
         specs.push(TensorSpec::new(
             format!("{p}mlp.pre_norm.weight"),
-            vec![n * h],
+            vec![nh],
             F32,
         ));
         specs.push(TensorSpec::new(
             format!("{p}mlp.up_gate_proj.weight"),
-            vec![n * cfg.up_gate_size(i), h],
+            vec![mul(n, up_gate)?, h],
             Bl,
         ));
         specs.push(TensorSpec::new(
             format!("{p}mlp.down_proj.weight"),
-            vec![n * h, f],
+            vec![nh, f],
             Bl,
         ));
         if cfg.has_post_norm(i) {
             specs.push(TensorSpec::new(
                 format!("{p}attn_post_norm.weight"),
-                vec![n * h],
+                vec![nh],
                 F32,
             ));
             specs.push(TensorSpec::new(
                 format!("{p}mlp_post_norm.weight"),
-                vec![n * h],
+                vec![nh],
                 F32,
             ));
         }
@@ -155,13 +183,16 @@ pub fn checkpoint_specs(cfg: &ModelConfig) -> Vec<TensorSpec> {
         vec![cfg.audio_in_channels, h],
         F32,
     ));
-    specs
+    Ok(specs)
 }
 
 /// Parameter count of a checkpoint of `cfg` (the rope bands buffer included), from the
-/// config alone.
+/// config alone; 0 for an invalid config. Saturates rather than overflowing.
 pub fn param_count(cfg: &ModelConfig) -> u64 {
-    checkpoint_specs(cfg).iter().map(TensorSpec::numel).sum()
+    checkpoint_specs(cfg)
+        .iter()
+        .map(TensorSpec::numel)
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Weights of one transformer layer.
@@ -230,8 +261,7 @@ impl DitWeights {
     /// Loads every tensor of the checkpoint contract from `src`, checking names, shapes
     /// and dtypes first (errors name the tensor and the expected shape).
     pub fn load(src: &dyn WeightSource, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
-        cfg.validate()?;
-        for spec in checkpoint_specs(cfg) {
+        for spec in try_checkpoint_specs(cfg)? {
             check_spec(src, &spec)?;
         }
         let ld = Loader { src, device };

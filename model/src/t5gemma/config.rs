@@ -8,6 +8,36 @@ use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The most encoder layers a config may declare (the released encoder has 42).
+pub const MAX_LAYERS: usize = 1024;
+
+/// The widest residual stream a config may declare (the released encoder has 3584).
+pub const MAX_HIDDEN_SIZE: usize = 1 << 16;
+
+/// The most attention heads (query or key/value) a config may declare (released: 16).
+pub const MAX_HEADS: usize = 1024;
+
+/// The widest attention head a config may declare (released: 256).
+pub const MAX_HEAD_DIM: usize = 1024;
+
+/// The widest MLP a config may declare (released: 14336).
+pub const MAX_INTERMEDIATE_SIZE: usize = 1 << 20;
+
+/// The largest vocabulary a config may declare (released: 256000).
+pub const MAX_VOCAB_SIZE: usize = 1 << 24;
+
+/// The widest sliding window a config may declare (released: 4096).
+pub const MAX_SLIDING_WINDOW: usize = 1 << 24;
+
+/// Checks `value` lies in `lo..=hi`, naming the field and the range.
+fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    ensure!(
+        (lo..=hi).contains(&value),
+        "{field} is {value}, outside the allowed range {lo}..={hi}"
+    );
+    Ok(())
+}
+
 /// The attention kind of one layer (`layer_types` entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerType {
@@ -196,6 +226,9 @@ impl EncoderConfig {
                     .ok_or_else(|| Error::msg(format!("pad_token_id is {v}, not a token id")))?,
             ),
         };
+        // Bounded before anything is sized from it.
+        in_range("num_hidden_layers", raw.num_hidden_layers, 1, MAX_LAYERS)
+            .with_context(|| format!("{where_} config"))?;
         let d = EncoderConfig::default();
         let layer_types = match &raw.layer_types {
             None => default_layer_types(raw.num_hidden_layers),
@@ -242,19 +275,31 @@ impl EncoderConfig {
         Ok(cfg)
     }
 
-    /// Checks that the numbers describe a buildable encoder.
+    /// Checks that the numbers describe a buildable encoder: each in its range
+    /// ([`MAX_LAYERS`], [`MAX_HIDDEN_SIZE`], [`MAX_HEADS`], [`MAX_HEAD_DIM`],
+    /// [`MAX_INTERMEDIATE_SIZE`], [`MAX_VOCAB_SIZE`], [`MAX_SLIDING_WINDOW`]) and
+    /// consistent with the others. Errors name the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.hidden_size > 0, "hidden_size must be positive");
-        ensure!(self.head_dim > 0, "head_dim must be positive");
+        in_range("num_hidden_layers", self.num_hidden_layers, 1, MAX_LAYERS)?;
+        in_range("hidden_size", self.hidden_size, 1, MAX_HIDDEN_SIZE)?;
+        in_range("head_dim", self.head_dim, 2, MAX_HEAD_DIM)?;
         ensure!(
             self.head_dim.is_multiple_of(2),
             "head_dim {} must be even (rotary pairs)",
             self.head_dim
         );
-        ensure!(
-            self.num_attention_heads > 0 && self.num_key_value_heads > 0,
-            "num_attention_heads and num_key_value_heads must be positive"
-        );
+        in_range(
+            "num_attention_heads",
+            self.num_attention_heads,
+            1,
+            MAX_HEADS,
+        )?;
+        in_range(
+            "num_key_value_heads",
+            self.num_key_value_heads,
+            1,
+            self.num_attention_heads,
+        )?;
         ensure!(
             self.num_attention_heads
                 .is_multiple_of(self.num_key_value_heads),
@@ -262,11 +307,18 @@ impl EncoderConfig {
             self.num_attention_heads,
             self.num_key_value_heads
         );
+        in_range(
+            "intermediate_size",
+            self.intermediate_size,
+            1,
+            MAX_INTERMEDIATE_SIZE,
+        )?;
+        in_range("vocab_size", self.vocab_size, 1, MAX_VOCAB_SIZE)?;
         ensure!(
-            self.intermediate_size > 0,
-            "intermediate_size must be positive"
+            self.sliding_window <= MAX_SLIDING_WINDOW,
+            "sliding_window is {}, above the allowed {MAX_SLIDING_WINDOW}",
+            self.sliding_window
         );
-        ensure!(self.vocab_size > 0, "vocab_size must be positive");
         ensure!(
             self.layer_types.len() == self.num_hidden_layers,
             "layer_types lists {} layers but num_hidden_layers is {}",
@@ -284,8 +336,8 @@ impl EncoderConfig {
             self.rope_theta
         );
         ensure!(
-            self.rms_norm_eps.is_finite() && self.rms_norm_eps >= 0.0,
-            "rms_norm_eps must be non-negative, got {}",
+            self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0,
+            "rms_norm_eps is {}; it must be a finite number above 0",
             self.rms_norm_eps
         );
         let has_sliding = self.layer_types.contains(&LayerType::Sliding);

@@ -10,6 +10,12 @@ use crate::tokenizer::Tokenizer;
 /// The text length the DiT is fed by default (`t5_gemma_target_length`).
 pub const DEFAULT_TARGET_LENGTH: usize = 640;
 
+/// The longest target length [`pad_or_trim`] accepts.
+pub const MAX_TARGET_LENGTH: usize = 1 << 16;
+
+/// The most elements [`pad_or_trim`] may produce (4 GiB of f32).
+const MAX_PADDED_ELEMENTS: usize = 1 << 30;
+
 /// What the DiT receives for one prompt.
 #[derive(Clone, Debug)]
 pub struct PromptEmbedding {
@@ -37,15 +43,34 @@ pub fn round_to_f16(x: &Tensor) -> Result<Tensor> {
 }
 
 /// Pads with zeros or trims dimension `dim` of `x` to `target`; returns the result and
-/// the number of original rows kept (`min(size, target)`).
+/// the number of original rows kept (`min(size, target)`). A target above
+/// [`MAX_TARGET_LENGTH`], or one whose padded tensor would be absurdly large, is an error.
 pub fn pad_or_trim(x: &Tensor, target: usize, dim: usize) -> Result<(Tensor, usize)> {
     ensure!(
         dim < x.rank(),
         "pad_or_trim: dimension {dim} of a rank-{} tensor",
         x.rank()
     );
+    ensure!(
+        target <= MAX_TARGET_LENGTH,
+        "text target length {target} is outside the allowed range 0..={MAX_TARGET_LENGTH}"
+    );
     let size = x.shape()[dim];
     if size < target {
+        let elements = x
+            .shape()
+            .iter()
+            .enumerate()
+            .try_fold(1usize, |n, (d, &s)| {
+                n.checked_mul(if d == dim { target } else { s })
+            })
+            .filter(|&n| n <= MAX_PADDED_ELEMENTS);
+        ensure!(
+            elements.is_some(),
+            "padding a {:?} tensor to {target} rows along dimension {dim} would exceed \
+             {MAX_PADDED_ELEMENTS} elements",
+            x.shape()
+        );
         let mut pads = vec![(0, 0); x.rank()];
         pads[dim] = (0, target - size);
         Ok((x.pad(&pads, PadMode::Constant, 0.0)?, size))

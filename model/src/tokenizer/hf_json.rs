@@ -9,7 +9,10 @@ use serde_json::Value;
 use super::bpe::{self, MergeRule, Symbol, NO_ID};
 use super::normalize::HfNormalizer;
 use super::special::TokenMatcher;
-use super::Vocab;
+use super::{Vocab, MAX_VOCAB_SIZE};
+
+/// The most merges a `tokenizer.json` may list.
+const MAX_MERGES: usize = 4 * MAX_VOCAB_SIZE;
 
 /// How the `Split` pre-tokenizer keeps its delimiter.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,22 +100,33 @@ impl HfBpe {
         let Some(vocab_obj) = model.get("vocab").and_then(Value::as_object) else {
             bail!("model.vocab is missing or not an object");
         };
+        let added_list = root
+            .get("added_tokens")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        // Ids are dense: every one lies below the number of entries (vocab and added
+        // tokens together), and never above MAX_VOCAB_SIZE.
+        let entries = vocab_obj.len().saturating_add(added_list.len());
+        ensure!(
+            entries <= MAX_VOCAB_SIZE,
+            "the vocabulary has {entries} entries, more than the {MAX_VOCAB_SIZE} allowed"
+        );
+        let id_bound = entries as u64;
         let mut vocab = HashMap::with_capacity(vocab_obj.len());
         for (piece, id) in vocab_obj {
-            let Some(id) = id.as_u64().filter(|&i| i < u64::from(NO_ID)) else {
+            let Some(id) = id.as_u64() else {
                 bail!("model.vocab[{piece:?}] is not a valid id: {id}");
             };
+            ensure!(
+                id < id_bound,
+                "model.vocab[{piece:?}] has id {id}, beyond the {entries} entries of the \
+                 vocabulary (ids must be dense, 0..{entries})"
+            );
             vocab.insert(piece.clone(), id as u32);
         }
 
         let mut added: Vec<(String, u32, bool)> = Vec::new();
-        for (k, tok) in root
-            .get("added_tokens")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (k, tok) in added_list.iter().enumerate() {
             let (Some(id), Some(content)) = (
                 tok.get("id").and_then(Value::as_u64),
                 str_field(tok, "content"),
@@ -120,8 +134,9 @@ impl HfBpe {
                 bail!("added_tokens[{k}] lacks an id or a content");
             };
             ensure!(
-                id < u64::from(NO_ID),
-                "added_tokens[{k}] id {id} is too large"
+                id < id_bound,
+                "added_tokens[{k}] {content:?} has id {id}, beyond the {entries} entries of \
+                 the vocabulary (ids must be dense, 0..{entries})"
             );
             let flag = |key: &str| tok.get(key).and_then(Value::as_bool).unwrap_or(false);
             added.push((content.to_string(), id as u32, flag("normalized")));
@@ -150,6 +165,11 @@ impl HfBpe {
 
         let mut merges = HashMap::new();
         let list = model.get("merges").and_then(Value::as_array);
+        let merge_count = list.map_or(0, Vec::len);
+        ensure!(
+            merge_count <= MAX_MERGES,
+            "model.merges has {merge_count} entries, more than the {MAX_MERGES} allowed"
+        );
         for (rank, m) in list.into_iter().flatten().enumerate() {
             let (a, b) = match m {
                 Value::String(s) => match s.split_once(' ') {

@@ -26,6 +26,10 @@ use normalize::SPACE_SYMBOL;
 use sentencepiece_bpe::{parse_byte_piece, SentencePieceBpe};
 use sentencepiece_model::ModelProto;
 
+/// The largest vocabulary either tokenizer form may hold (Gemma's has 256000 entries);
+/// ids are dense, so every id lies below it too.
+pub const MAX_VOCAB_SIZE: usize = 1 << 24;
+
 /// Id-indexed vocabulary facts shared by both forms.
 #[derive(Debug, Clone)]
 struct Vocab {
@@ -63,7 +67,7 @@ impl Tokenizer {
     }
 
     fn from_file_with_names(path: &Path, names: &SpecialNames) -> Result<Tokenizer> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = read_bounded(path)?;
         let is_json = path.extension().is_some_and(|e| e == "json")
             || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let loaded = if is_json {
@@ -279,6 +283,28 @@ impl Tokenizer {
     pub fn vocab_size(&self) -> usize {
         self.vocab.pieces.len()
     }
+}
+
+/// The largest tokenizer file read (Gemma's `tokenizer.json` is about 34 MB).
+pub const MAX_TOKENIZER_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads a tokenizer file, refusing what is not a regular file or is absurdly large.
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display();
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {name}"))?;
+    if meta.is_dir() {
+        bail!("tokenizer file {name} is a directory, not a file");
+    }
+    if !meta.is_file() {
+        bail!("tokenizer file {name} is not a regular file");
+    }
+    if meta.len() > MAX_TOKENIZER_FILE_BYTES {
+        bail!(
+            "tokenizer file {name} has {} bytes, more than the {MAX_TOKENIZER_FILE_BYTES} allowed",
+            meta.len()
+        );
+    }
+    std::fs::read(path).with_context(|| format!("reading {name}"))
 }
 
 fn flush_bytes(bytes: &mut Vec<u8>, out: &mut String) {

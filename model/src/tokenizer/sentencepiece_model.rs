@@ -135,6 +135,11 @@ impl ModelProto {
             match (field, value) {
                 (1, Value::Bytes(b)) => {
                     let id = model.pieces.len();
+                    ensure!(
+                        id < super::MAX_VOCAB_SIZE,
+                        "the model holds more than {} pieces",
+                        super::MAX_VOCAB_SIZE
+                    );
                     let piece = parse_piece(b).map_err(|e| e.context(format!("piece {id}")))?;
                     model.pieces.push(piece);
                 }

@@ -9,6 +9,24 @@ use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The highest sample rate a config may declare (the released model runs at 44 100 Hz).
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+
+/// The widest block a config may declare (the released model's widest is 2048).
+pub const MAX_CHANNELS: usize = 1 << 14;
+
+/// The largest `downsampling_ratio` (the released model's is 2048).
+pub const MAX_DOWNSAMPLING: usize = 1 << 20;
+
+/// Checks `value` lies in `lo..=hi`, naming the field and the range.
+fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    ensure!(
+        (lo..=hi).contains(&value),
+        "{field} is {value}, outside the allowed range {lo}..={hi}"
+    );
+    Ok(())
+}
+
 /// `OobleckEncoder` constructor arguments (`encoder.config`), with the reference defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct OobleckEncoderConfig {
@@ -133,7 +151,9 @@ impl SaAudioConfig {
         let ae = pretransform
             .get("config")
             .ok_or_else(|| Error::msg("model_config.json has no model.pretransform.config"))?;
-        let sample_rate = field_usize(root, "sample_rate", "")? as u32;
+        let sample_rate = field_usize(root, "sample_rate", "")?;
+        in_range("sample_rate", sample_rate, 1, MAX_SAMPLE_RATE as usize)?;
+        let sample_rate = sample_rate as u32;
         let encoder: OobleckEncoderConfig = parse_part(ae, "encoder")?;
         let decoder: OobleckDecoderConfig = parse_part(ae, "decoder")?;
         let soft_clip = ae
@@ -173,20 +193,54 @@ impl SaAudioConfig {
             !d.use_nearest_upsample,
             "decoder use_nearest_upsample is not supported"
         );
+        in_range(
+            "sample_rate",
+            self.sample_rate as usize,
+            1,
+            MAX_SAMPLE_RATE as usize,
+        )?;
+        in_range(
+            "model.pretransform.config.latent_dim",
+            self.latent_dim,
+            1,
+            1024,
+        )?;
+        in_range(
+            "model.pretransform.config.io_channels",
+            self.io_channels,
+            1,
+            16,
+        )?;
+        in_range(
+            "model.pretransform.config.downsampling_ratio",
+            self.downsampling_ratio,
+            1,
+            MAX_DOWNSAMPLING,
+        )?;
         for (part, c, mults, strides) in [
             ("encoder", e.channels, &e.c_mults, &e.strides),
             ("decoder", d.channels, &d.c_mults, &d.strides),
         ] {
-            ensure!(c > 0, "{part}.channels must be positive");
+            in_range(&format!("{part}.channels"), c, 1, MAX_CHANNELS)?;
             ensure!(
                 !mults.is_empty() && mults.len() == strides.len(),
                 "{part}: c_mults {mults:?} and strides {strides:?} must be non-empty and of equal length"
             );
+            in_range(&format!("{part}: the number of blocks"), mults.len(), 1, 16)?;
             ensure!(
                 mults.iter().chain(strides.iter()).all(|&v| v > 0),
                 "{part}: c_mults {mults:?} and strides {strides:?} must be positive"
             );
-            let ratio: usize = strides.iter().product();
+            for (i, &m) in mults.iter().enumerate() {
+                ensure!(
+                    c.checked_mul(m).is_some_and(|w| w <= MAX_CHANNELS),
+                    "{part}: channels {c} × c_mults[{i}] {m} exceeds the allowed {MAX_CHANNELS}"
+                );
+            }
+            let ratio = strides
+                .iter()
+                .try_fold(1usize, |r, &s| r.checked_mul(s))
+                .unwrap_or(usize::MAX);
             ensure!(
                 ratio == self.downsampling_ratio,
                 "{part}: the strides {strides:?} multiply to {ratio}, but downsampling_ratio is {}",

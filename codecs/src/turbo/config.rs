@@ -5,6 +5,18 @@ use std::path::Path;
 use happyhorse_tensor::{ensure, Error, Result, ResultExt};
 use serde::Deserialize;
 
+/// The widest block a config may declare (the released decoder's widest is 512).
+pub const MAX_CHANNELS: usize = 1 << 14;
+
+/// Checks `value` lies in `lo..=hi`, naming the field and the range.
+fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    ensure!(
+        (lo..=hi).contains(&value),
+        "{field} is {value}, outside the allowed range {lo}..={hi}"
+    );
+    Ok(())
+}
+
 /// The Turbo VAE decoder configuration (`TurboV3-Wan22-TinyShallow_7_7.json`). Unknown
 /// fields (`_class_name`, `_diffusers_version`, …) are ignored.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -94,6 +106,39 @@ impl TurboConfig {
         );
         ensure!(!self.decoder_causal, "decoder_causal must be false");
         ensure!(n > 0, "decoder_block_out_channels is empty");
+        in_range("decoder_block_out_channels length", n, 1, 16)?;
+        for (i, &c) in self.decoder_block_out_channels.iter().enumerate() {
+            in_range(
+                &format!("decoder_block_out_channels[{i}]"),
+                c,
+                1,
+                MAX_CHANNELS,
+            )?;
+        }
+        for (i, &l) in self.decoder_layers_per_block.iter().enumerate() {
+            in_range(&format!("decoder_layers_per_block[{i}]"), l, 0, 64)?;
+        }
+        in_range("out_channels", self.out_channels, 1, 16)?;
+        ensure!(
+            self.resnet_norm_eps.is_finite() && self.resnet_norm_eps > 0.0,
+            "resnet_norm_eps is {}; it must be a finite number above 0",
+            self.resnet_norm_eps
+        );
+        in_range("decoder_dw_kernel_size", self.decoder_dw_kernel_size, 1, 31)?;
+        in_range("first_chunk_size", self.first_chunk_size, 1, 1024)?;
+        in_range("step_size", self.step_size, 1, 1024)?;
+        in_range(
+            "temporal_compression_ratio",
+            self.temporal_compression_ratio,
+            1,
+            64,
+        )?;
+        in_range(
+            "spatial_compression_ratio",
+            self.spatial_compression_ratio,
+            1,
+            256,
+        )?;
         ensure!(
             self.decoder_layers_per_block.len() == n + 1 && self.decoder_is_dw_conv.len() == n + 1,
             "decoder_layers_per_block and decoder_is_dw_conv need {} entries, got {} and {}",

@@ -22,6 +22,18 @@ pub const LATENT_STD: [f32; 48] = [
     0.5726, 1.2042, 0.5458, 1.6887, 0.3971, 1.0600, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744,
 ];
 
+/// The widest stage a config may declare (the released model's widest is 1024).
+pub const MAX_CHANNELS: usize = 1 << 14;
+
+/// Checks `value` lies in `lo..=hi`, naming the field and the range.
+fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
+    ensure!(
+        (lo..=hi).contains(&value),
+        "{field} is {value}, outside the allowed range {lo}..={hi}"
+    );
+    Ok(())
+}
+
 /// Geometry of the Wan2.2 VAE. `Default` is the released model.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default)]
@@ -77,13 +89,16 @@ impl Wan22Config {
         Ok(cfg)
     }
 
-    /// Checks the fields against each other.
+    /// Checks every field lies in its range (widths 1..=[`MAX_CHANNELS`] at every stage,
+    /// 1..=8 stages, `z_dim` 1..=1024, 0..=64 residual blocks, finite latent statistics)
+    /// and that the fields agree. Errors name the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
         ensure!(
             self.patch_size == 2,
             "patch_size must be 2, got {}",
             self.patch_size
         );
+        in_range("z_dim", self.z_dim, 1, 1024)?;
         ensure!(
             self.mean.len() == self.z_dim && self.std.len() == self.z_dim,
             "mean ({}) and std ({}) must have z_dim = {} entries",
@@ -92,13 +107,32 @@ impl Wan22Config {
             self.z_dim
         );
         ensure!(
-            self.std.iter().all(|&s| s > 0.0),
-            "latent std entries must be positive"
+            self.mean.iter().all(|m| m.is_finite()),
+            "latent mean entries must be finite"
         );
         ensure!(
-            !self.dim_mult.is_empty() && self.dim > 0 && self.dec_dim > 0,
-            "dim, dec_dim and dim_mult must be non-empty"
+            self.std.iter().all(|&s| s.is_finite() && s > 0.0),
+            "latent std entries must be finite and positive"
         );
+        in_range("dim", self.dim, 1, MAX_CHANNELS)?;
+        in_range("dec_dim", self.dec_dim, 1, MAX_CHANNELS)?;
+        in_range("dim_mult length", self.dim_mult.len(), 1, 8)?;
+        for (i, &m) in self.dim_mult.iter().enumerate() {
+            in_range(&format!("dim_mult[{i}]"), m, 1, MAX_CHANNELS)?;
+            for (field, base) in [("dim", self.dim), ("dec_dim", self.dec_dim)] {
+                ensure!(
+                    base.checked_mul(m).is_some_and(|c| c <= MAX_CHANNELS),
+                    "{field} {base} × dim_mult[{i}] {m} exceeds the allowed {MAX_CHANNELS} channels"
+                );
+            }
+        }
+        in_range("num_res_blocks", self.num_res_blocks, 0, 64)?;
+        in_range(
+            "temperal_downsample length",
+            self.temperal_downsample.len(),
+            0,
+            self.dim_mult.len(),
+        )?;
         Ok(())
     }
 

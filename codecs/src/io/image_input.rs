@@ -49,16 +49,40 @@ impl RgbImage {
     }
 }
 
+/// The most pixels an input image may have (8192 × 8192, 64 Mpx); the header's dimensions
+/// are checked against it before any pixel is decoded.
+pub const MAX_IMAGE_PIXELS: usize = 8192 * 8192;
+
+/// The largest image file read.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 1 << 30;
+
 /// Reads and decodes a PNG or JPEG file (recognised by its signature) to RGB. Errors name the
-/// file.
+/// file; a directory, a device or a file over [`MAX_IMAGE_FILE_BYTES`] is refused before
+/// reading, an image over [`MAX_IMAGE_PIXELS`] before decoding, a truncated one after.
 pub fn read_image(path: &Path) -> Result<RgbImage> {
-    let bytes = fs::read(path)
-        .map_err(|e| Error::msg(format!("{}: cannot read image file: {e}", path.display())))?;
-    decode_image(&bytes).map_err(|e| e.context(path.display()))
+    let name = path.display();
+    let meta = fs::metadata(path)
+        .map_err(|e| Error::msg(format!("{name}: cannot read image file: {e}")))?;
+    if meta.is_dir() {
+        bail!("{name}: is a directory, not an image file");
+    }
+    if !meta.is_file() {
+        bail!("{name}: not a regular file (a device, pipe or socket?); give a PNG or JPEG file");
+    }
+    if meta.len() > MAX_IMAGE_FILE_BYTES {
+        bail!(
+            "{name}: the image file has {} bytes, more than the {MAX_IMAGE_FILE_BYTES} allowed",
+            meta.len()
+        );
+    }
+    let bytes =
+        fs::read(path).map_err(|e| Error::msg(format!("{name}: cannot read image file: {e}")))?;
+    decode_image(&bytes).map_err(|e| e.context(name))
 }
 
 /// Decodes PNG or JPEG bytes to RGB. Grey is replicated to three channels and alpha dropped,
-/// as PIL's `convert("RGB")` does.
+/// as PIL's `convert("RGB")` does. Images over [`MAX_IMAGE_PIXELS`] and truncated files are
+/// refused.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         decode_png(bytes)
@@ -69,13 +93,31 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage> {
     }
 }
 
+/// Refuses dimensions over [`MAX_IMAGE_PIXELS`] (or zero), before anything is allocated.
+fn check_dimensions(kind: &str, width: usize, height: usize) -> Result<()> {
+    ensure!(
+        width > 0 && height > 0,
+        "invalid {kind} image: its header says {width}x{height} pixels"
+    );
+    ensure!(
+        width.saturating_mul(height) <= MAX_IMAGE_PIXELS,
+        "the {kind} image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} \
+         (8192x8192) an input image may have"
+    );
+    Ok(())
+}
+
 fn decode_png(bytes: &[u8]) -> Result<RgbImage> {
     let bad = |e: png::DecodingError| Error::msg(format!("invalid PNG image: {e}"));
     let mut decoder = png::Decoder::new(bytes);
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(bad)?;
+    let (w, h) = reader.info().size();
+    check_dimensions("PNG", w as usize, h as usize)?;
     let mut buf = vec![0u8; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).map_err(bad)?;
+    let info = reader
+        .next_frame(&mut buf)
+        .map_err(|e| Error::msg(format!("truncated or corrupt PNG image: {e}")))?;
     buf.truncate(info.buffer_size());
     let (width, height) = (info.width as usize, info.height as usize);
     let stride = info.line_size;
@@ -106,8 +148,20 @@ fn decode_png(bytes: &[u8]) -> Result<RgbImage> {
 fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage> {
     use zune_jpeg::zune_core::colorspace::ColorSpace;
     use zune_jpeg::zune_core::options::DecoderOptions;
-    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    // The size limit is ours (checked below, with a clear message), not the decoder's.
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(bytes, options);
+    decoder
+        .decode_headers()
+        .map_err(|e| Error::msg(format!("invalid JPEG image: {e:?}")))?;
+    let header = decoder
+        .info()
+        .ok_or_else(|| Error::msg("invalid JPEG image: no header"))?;
+    check_dimensions("JPEG", header.width as usize, header.height as usize)?;
+    jpeg_is_complete(bytes).map_err(|why| Error::msg(format!("truncated JPEG image: {why}")))?;
     let data = decoder
         .decode()
         .map_err(|e| Error::msg(format!("invalid JPEG image: {e:?}")))?;
@@ -128,6 +182,66 @@ fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage> {
         n => bail!("invalid JPEG image: {n} channels per pixel after decoding"),
     };
     RgbImage::new(width, height, data)
+}
+
+/// Walks the marker segments of a JPEG file (entropy-coded data included) and checks that
+/// it reaches its end-of-image marker: the decoder itself fills a cut-off file with grey.
+/// Bytes after that marker are allowed, as libjpeg allows them.
+fn jpeg_is_complete(bytes: &[u8]) -> std::result::Result<(), String> {
+    let n = bytes.len();
+    let cut = |at: usize| {
+        format!(
+            "the file ends at byte {n}, inside the segment at byte {at}, before its \
+             end-of-image marker"
+        )
+    };
+    let mut pos = 2; // after SOI
+    loop {
+        // The next marker; stray bytes before it are skipped, as libjpeg skips them.
+        let Some(ff) = bytes[pos.min(n)..].iter().position(|&b| b == 0xFF) else {
+            return Err(format!(
+                "the file ends at byte {n} without an end-of-image marker"
+            ));
+        };
+        pos += ff;
+        let at = pos;
+        while pos < n && bytes[pos] == 0xFF {
+            pos += 1;
+        }
+        let Some(&marker) = bytes.get(pos) else {
+            return Err(cut(at));
+        };
+        pos += 1;
+        match marker {
+            0xD9 => return Ok(()),
+            0x00 | 0x01 | 0xD0..=0xD8 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes.get(pos..pos + 2) else {
+            return Err(cut(at));
+        };
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if len < 2 || pos + len > n {
+            return Err(cut(at));
+        }
+        pos += len;
+        if marker == 0xDA {
+            // Entropy-coded data runs to the next marker other than a stuffed 0xFF00,
+            // a restart marker or fill bytes.
+            loop {
+                let Some(ff) = bytes[pos..].iter().position(|&b| b == 0xFF) else {
+                    return Err(cut(at));
+                };
+                pos += ff;
+                match bytes.get(pos + 1) {
+                    None => return Err(cut(at)),
+                    Some(0x00 | 0xD0..=0xD7) => pos += 2,
+                    Some(0xFF) => pos += 1,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 /// The reference's `resizecrop(image, th, tw)`: a centred crop to the aspect ratio `th/tw`
@@ -380,6 +494,20 @@ pub struct ImageInput {
 /// round both down to multiples of [`VAE_SCALE_FACTOR`], LANCZOS [`resize`], [`normalize`].
 pub fn prepare_image(image: &RgbImage, height: usize, width: usize) -> Result<ImageInput> {
     let cropped = resizecrop(image, height, width)?;
+    if cropped.width == 0 || cropped.height == 0 {
+        // The smallest image whose crop to this aspect ratio keeps a pixel.
+        let (min_w, min_h) = (width.div_ceil(height.max(1)), height.div_ceil(width.max(1)));
+        bail!(
+            "the image is {}x{} pixels: cropped to the {width}:{height} aspect ratio of the \
+             {width}x{height} output it keeps {}x{} pixels; an input image needs at least \
+             {min_w}x{min_h} pixels",
+            image.width,
+            image.height,
+            cropped.width,
+            cropped.height
+        );
+    }
+
     let (h, w) = (
         height - height % VAE_SCALE_FACTOR,
         width - width % VAE_SCALE_FACTOR,

@@ -308,7 +308,9 @@ impl Pipeline {
         frames: usize,
         rng: &mut NoiseRng,
     ) -> Result<Tensor> {
-        let (planar, n) = load_conditioning_audio(path).context("--audio")?;
+        // 25 audio latent frames a second; one second more so the last frames see audio.
+        let seconds = frames as f64 / 25.0 + 1.0;
+        let (planar, n) = load_conditioning_audio(path, seconds).context("--audio")?;
         let mono = &planar[..n];
         let lat = self
             .audio_vae

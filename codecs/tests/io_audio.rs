@@ -37,7 +37,7 @@ fn mono_at_the_vae_rate_passes_through_exactly() {
     let want: Vec<f32> = samples.iter().map(|&s| s as f32 / 32768.0).collect();
     assert_eq!(mono, want);
 
-    let (planar, n) = load_conditioning_audio(&path).unwrap();
+    let (planar, n) = load_conditioning_audio(&path, f64::INFINITY).unwrap();
     assert_eq!(n, 5000);
     assert_eq!(&planar[..n], &want[..]);
     assert_eq!(&planar[n..], &want[..]);
@@ -96,7 +96,9 @@ fn unsupported_audio_is_an_error_naming_the_file() {
     std::fs::remove_file(&path).unwrap();
 
     let empty = write_i16("empty", 1, 48_000, &[]);
-    let err = load_conditioning_audio(&empty).unwrap_err().to_string();
+    let err = load_conditioning_audio(&empty, f64::INFINITY)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&empty.display().to_string()), "{err}");
     std::fs::remove_file(&empty).unwrap();
 

@@ -11,13 +11,28 @@
 //! resampled audio differs at the level of that filter's passband ripple and transition band
 //! and may differ by one sample in length; a file already at 51.2 kHz is not resampled and
 //! matches exactly. Only WAV input is read; files with more than two channels are rejected.
+//!
+//! Audio longer than [`SEGMENT_SECONDS`] + [`MARGIN_SECONDS`] is resampled in segments of
+//! [`SEGMENT_SECONDS`], each transformed with [`MARGIN_SECONDS`] of its neighbours on either
+//! side and only its own part kept, so an output sample depends on the input around it and
+//! never on the end of the file. That is what lets [`load_conditioning_audio`] read only the
+//! start of a long file (`max_seconds`) and still give, sample for sample, the start of what
+//! reading the whole file gives. Shorter audio is transformed in one piece.
 
+use std::fs::{self, File};
+use std::io::BufReader;
 use std::path::Path;
 
-use happyhorse_tensor::{ensure, Result, ResultExt};
+use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 
-use super::wav::{read_wav, WavAudio};
+use super::wav::WavAudio;
 use crate::resample::{resample, VAE_AUDIO_RATE};
+
+/// Seconds of input each resampling segment keeps.
+pub const SEGMENT_SECONDS: usize = 2;
+
+/// Seconds of input on either side of a segment that its transform also sees.
+pub const MARGIN_SECONDS: f64 = 0.5;
 
 /// Number of output samples when `frames` samples at `rate` Hz are converted to 51.2 kHz:
 /// `⌈frames·51200/rate⌉`.
@@ -37,16 +52,90 @@ pub fn quantize_s16(x: f32) -> f32 {
     }
 }
 
-/// Converts decoded WAV audio to the mono 51.2 kHz signal whisper's loader returns.
-pub fn to_vae_rate_mono(audio: &WavAudio) -> Result<Vec<f32>> {
+/// The segment grid of a conversion from `rate` Hz: input samples per segment, input
+/// samples of margin, output samples per segment, and the input step `q` (every offset on
+/// the grid is a multiple of it, so it maps to a whole output sample).
+struct Grid {
+    seg_in: usize,
+    margin: usize,
+    seg_out: usize,
+    q: usize,
+    p: usize,
+}
+
+impl Grid {
+    fn new(rate: u32) -> Grid {
+        let (mut a, mut b) = (rate as usize, VAE_AUDIO_RATE as usize);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        let (q, p) = (rate as usize / a, VAE_AUDIO_RATE as usize / a);
+        // `rate` is a multiple of q, so the segment is too.
+        let seg_in = SEGMENT_SECONDS * rate as usize;
+        let margin = ((rate as f64 * MARGIN_SECONDS).ceil() as usize).div_ceil(q) * q;
+        Grid {
+            seg_in,
+            margin,
+            seg_out: seg_in / q * p,
+            q,
+            p,
+        }
+    }
+
+    /// Input samples whose conversion gives the first `keep` output samples exactly as the
+    /// conversion of any longer input does.
+    fn input_needed(&self, keep: usize) -> usize {
+        let segments = keep.div_ceil(self.seg_out).max(1);
+        segments
+            .saturating_mul(self.seg_in)
+            .saturating_add(self.margin)
+    }
+}
+
+/// Resamples mono audio at `rate` Hz to 51.2 kHz (see the module notes on segments) and
+/// quantises it; returns the first `keep` samples of the `⌈N·51200/rate⌉`.
+fn mono_to_vae_rate(mono: &[f32], rate: u32, keep: usize) -> Result<Vec<f32>> {
+    let n = mono.len();
+    ensure!(n > 0, "audio has no samples");
+    let total = vae_rate_len(n, rate);
+    let out_len = total.min(keep);
+    let resampled = if rate == VAE_AUDIO_RATE {
+        mono[..out_len].to_vec()
+    } else {
+        let g = Grid::new(rate);
+        if n <= g.seg_in + g.margin {
+            let mut y = resample(mono, total)?;
+            y.truncate(out_len);
+            y
+        } else {
+            let mut out = Vec::with_capacity(out_len);
+            for k in 0.. {
+                let start = k * g.seg_out;
+                if start >= out_len {
+                    break;
+                }
+                let end = ((k + 1) * g.seg_out).min(out_len);
+                let a = (k * g.seg_in).saturating_sub(g.margin);
+                let b = ((k + 1) * g.seg_in + g.margin).min(n);
+                let window = resample(&mono[a..b], vae_rate_len(b - a, rate))?;
+                let off = start - a / g.q * g.p;
+                out.extend_from_slice(&window[off..off + (end - start)]);
+            }
+            out
+        }
+    };
+    Ok(resampled.into_iter().map(quantize_s16).collect())
+}
+
+/// The mono signal of interleaved audio: mono as is, stereo averaged.
+fn downmix(audio: &WavAudio) -> Result<Vec<f32>> {
     let channels = audio.channels as usize;
     ensure!(
         channels == 1 || channels == 2,
         "audio has {channels} channels; only mono and stereo are supported"
     );
-    let frames = audio.frames();
-    ensure!(frames > 0, "audio has no samples");
-    let mono: Vec<f32> = if channels == 1 {
+    ensure!(audio.frames() > 0, "audio has no samples");
+    Ok(if channels == 1 {
         audio.samples.clone()
     } else {
         audio
@@ -54,25 +143,128 @@ pub fn to_vae_rate_mono(audio: &WavAudio) -> Result<Vec<f32>> {
             .chunks_exact(2)
             .map(|lr| (lr[0] + lr[1]) * 0.5)
             .collect()
+    })
+}
+
+/// Converts decoded WAV audio to the mono 51.2 kHz signal whisper's loader returns.
+pub fn to_vae_rate_mono(audio: &WavAudio) -> Result<Vec<f32>> {
+    mono_to_vae_rate(&downmix(audio)?, audio.sample_rate, usize::MAX)
+}
+
+/// Opens a WAV file for reading, refusing what is not a regular file and a header that
+/// claims more sample data than the file holds.
+fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>> {
+    let name = path.display();
+    let meta =
+        fs::metadata(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
+    if meta.is_dir() {
+        bail!("{name}: is a directory, not a WAV file");
+    }
+    if !meta.is_file() {
+        bail!("{name}: not a regular file (a device, pipe or socket?); give a WAV file");
+    }
+    let file =
+        File::open(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
+    let reader = hound::WavReader::new(BufReader::new(file))
+        .map_err(|e| Error::msg(format!("{name}: not a readable WAV file: {e}")))?;
+    let spec = reader.spec();
+    ensure!(spec.channels > 0, "{name}: WAV header has zero channels");
+    ensure!(
+        spec.sample_rate > 0,
+        "{name}: WAV header has zero sample rate"
+    );
+    let claimed = u64::from(reader.len()) * u64::from(spec.bits_per_sample).div_ceil(8);
+    ensure!(
+        claimed <= meta.len(),
+        "{name}: the WAV header claims {} samples ({claimed} bytes of data) but the file has \
+         only {} bytes (truncated, or a header never completed)",
+        reader.len(),
+        meta.len()
+    );
+    Ok(reader)
+}
+
+/// Reads at most `max_frames` frames (samples per channel) of an open WAV file. Integer
+/// PCM of 8, 16, 24 or 32 bits is scaled by `1/2^(bits−1)` (as ffmpeg does); float32 is
+/// taken as is.
+fn read_frames(
+    reader: hound::WavReader<BufReader<File>>,
+    max_frames: usize,
+    path: &Path,
+) -> Result<WavAudio> {
+    let name = path.display();
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    let frames = (reader.duration() as usize).min(max_frames);
+    let count = frames * channels;
+    let bad = |e: hound::Error| Error::msg(format!("{name}: corrupt WAV data: {e}"));
+    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) => reader
+            .into_samples::<f32>()
+            .take(count)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(bad)?,
+        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
+            reader
+                .into_samples::<i32>()
+                .take(count)
+                .map(|s| s.map(|v| (v as f64 * scale) as f32))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(bad)?
+        }
+        (format, bits) => bail!(
+            "{name}: unsupported WAV encoding ({bits}-bit {}); expected PCM 8/16/24/32-bit or float32",
+            match format {
+                hound::SampleFormat::Float => "float",
+                hound::SampleFormat::Int => "integer PCM",
+            }
+        ),
     };
-    let resampled = if audio.sample_rate == VAE_AUDIO_RATE {
-        mono
-    } else {
-        resample(&mono, vae_rate_len(frames, audio.sample_rate))?
-    };
-    Ok(resampled.into_iter().map(quantize_s16).collect())
+    Ok(WavAudio {
+        samples,
+        channels: spec.channels,
+        sample_rate: spec.sample_rate,
+    })
 }
 
 /// Reads a WAV file as whisper's loader would at 51.2 kHz: mono, 16-bit quantised.
 pub fn load_audio_mono(path: &Path) -> Result<Vec<f32>> {
-    let audio = read_wav(path)?;
-    to_vae_rate_mono(&audio).context(path.display())
+    load_audio_mono_bounded(path, f64::INFINITY)
 }
 
-/// Reads a WAV file into the encoder's planar `[2, N]` layout (the mono signal of
-/// [`load_audio_mono`] on both channels). Returns the samples and `N`.
-pub fn load_conditioning_audio(path: &Path) -> Result<(Vec<f32>, usize)> {
-    let mono = load_audio_mono(path)?;
+/// [`load_audio_mono`] of at most the first `max_seconds` of the file (infinity: all of
+/// it): only the input samples those need (plus the resampling margin) are read, and the
+/// result is exactly the start of what reading the whole file gives.
+pub fn load_audio_mono_bounded(path: &Path, max_seconds: f64) -> Result<Vec<f32>> {
+    ensure!(
+        max_seconds > 0.0,
+        "{}: the audio length to read must be positive, got {max_seconds} s",
+        path.display()
+    );
+    let keep = if max_seconds.is_finite() {
+        // Saturating: a bound longer than any file reads the whole file.
+        (max_seconds * VAE_AUDIO_RATE as f64).ceil() as usize
+    } else {
+        usize::MAX
+    };
+    let reader = open_wav(path)?;
+    let rate = reader.spec().sample_rate;
+    let max_frames = if rate == VAE_AUDIO_RATE {
+        keep
+    } else {
+        Grid::new(rate).input_needed(keep)
+    };
+    let audio = read_frames(reader, max_frames, path)?;
+    let mono = downmix(&audio).context(path.display())?;
+    mono_to_vae_rate(&mono, rate, keep).context(path.display())
+}
+
+/// Reads the first `max_seconds` of a WAV file (infinity: all of it) into the encoder's
+/// planar `[2, N]` layout (the mono signal of [`load_audio_mono_bounded`] on both channels).
+/// Returns the samples and `N`.
+pub fn load_conditioning_audio(path: &Path, max_seconds: f64) -> Result<(Vec<f32>, usize)> {
+    let mono = load_audio_mono_bounded(path, max_seconds)?;
     let n = mono.len();
     let mut planar = Vec::with_capacity(2 * n);
     planar.extend_from_slice(&mono);

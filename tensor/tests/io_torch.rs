@@ -168,7 +168,9 @@ fn bad_tensors_are_errors_naming_the_tensor() {
             false,
         );
         let sd = from_bytes(bytes, &[]).unwrap();
-        assert!(sd.names().is_empty());
+        // Listed with its declared shape, so a loader asks for it and reads the cause.
+        assert_eq!(sd.names(), ["bad"]);
+        assert_eq!(sd.info("bad").unwrap().shape, size);
         let err = sd.bytes("bad").unwrap_err();
         assert!(
             err.message().contains("\"bad\"") && err.message().contains(want),
@@ -189,6 +191,69 @@ fn bad_tensors_are_errors_naming_the_tensor() {
     );
     let err = from_bytes(bytes, &[]).unwrap().bytes("c").unwrap_err();
     assert!(err.message().contains("ComplexFloatStorage"), "{err}");
+}
+
+/// A loader's view of a source: `info` first, then `bytes` (the way the models load).
+fn load_like_a_model(src: &dyn WeightSource, name: &str) -> String {
+    match src.info(name) {
+        None => format!("{}: missing tensor {name:?}", src.describe()),
+        Some(_) => src.bytes(name).unwrap_err().to_string(),
+    }
+}
+
+#[test]
+fn a_bad_storage_is_reported_not_missing() {
+    // The tensor names storage "7", which the archive does not hold.
+    let f = f32_bytes(4);
+    let mut p = Pickler::new();
+    p.raw(b"}")
+        .str("w")
+        .tensor("FloatStorage", "7", 4, 0, &[2, 2], &[2, 1])
+        .raw(b"s");
+    let bytes = torch_zip(&p.stop(), &[&f], false);
+    let sd = from_bytes(bytes, &[]).unwrap();
+    assert_eq!(sd.info("w").unwrap().shape, [2, 2]);
+    let err = load_like_a_model(&sd, "w");
+    assert!(
+        err.contains("test.pth")
+            && err.contains("\"w\"")
+            && err.contains("storage \"7\"")
+            && err.contains("no entry \"archive/data/7\""),
+        "{err}"
+    );
+    assert!(!err.contains("missing"), "{err}");
+
+    // A view reaching past its storage: the storage and the reason are named.
+    let mut p = Pickler::new();
+    p.raw(b"}")
+        .str("v")
+        .tensor("FloatStorage", "0", 4, 3, &[4], &[1])
+        .raw(b"s");
+    let bytes = torch_zip(&p.stop(), &[&f], false);
+    let sd = from_bytes(bytes, &[]).unwrap();
+    let err = load_like_a_model(&sd, "v");
+    assert!(
+        err.contains("\"v\"")
+            && err.contains("storage \"0\"")
+            && err.contains("reaches past its storage"),
+        "{err}"
+    );
+
+    // Through the file opener too: the same cause, naming the file.
+    let path = std::env::temp_dir().join(format!("hh-bad-storage-{}.pth", std::process::id()));
+    let mut p = Pickler::new();
+    p.raw(b"}")
+        .str("w")
+        .tensor("FloatStorage", "7", 4, 0, &[4], &[1])
+        .raw(b"s");
+    std::fs::write(&path, torch_zip(&p.stop(), &[&f], false)).unwrap();
+    let src = open_weights(&path).unwrap();
+    let err = load_like_a_model(src.as_ref(), "w");
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("no entry"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]

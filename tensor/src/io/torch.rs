@@ -12,15 +12,17 @@ use crate::{bail, ensure, DType, Error, Result};
 pub struct TorchStateDict {
     describe: String,
     tensors: BTreeMap<String, Slot>,
-    /// Entries of the dict that are not tensors the reader can use, with the reason.
+    /// Entries of the dict that are not tensors the reader can describe, with the reason.
     unusable: BTreeMap<String, String>,
 }
 
-/// One tensor: its bytes in place, or a strided view copied when asked for.
+/// One tensor: its bytes in place, a strided view copied when asked for, or why its
+/// storage cannot give it (the tensor keeps its declared dtype and shape, so a loader
+/// asking for it by name reads that cause rather than "missing").
 struct Slot {
     dtype: DType,
     shape: Vec<usize>,
-    layout: Layout,
+    layout: std::result::Result<Layout, String>,
 }
 
 enum Layout {
@@ -38,7 +40,9 @@ enum Layout {
 /// With an empty `key_path` the top-level dict is used, or its `state_dict` entry when
 /// the top level holds no tensor itself. Tensors are used in place; entries that are
 /// not tensors (step counters, optimizer state, `_metadata`) are left out of
-/// [`WeightSource::names`].
+/// [`WeightSource::names`]. A tensor whose storage cannot give its bytes (an entry missing
+/// from the archive, too short, compressed, or a view reaching past it) keeps its declared
+/// dtype and shape; reading it is the error that names the tensor, the storage and why.
 pub fn open_torch_state_dict(path: &Path, key_path: &[&str]) -> Result<Box<dyn WeightSource>> {
     let file = TensorBytes::map_file(path)?;
     Ok(Box::new(TorchStateDict::from_bytes(
@@ -83,7 +87,7 @@ impl TorchStateDict {
             };
             let slot = match pickle.get(value) {
                 Value::Tensor(t) => tensor_slot(&pickle, t, &zip, &prefix, &mut storages),
-                Value::BadTensor(why) => Err(Error::msg(why.clone())),
+                Value::BadTensor(why) => Err(why.clone()),
                 _ => {
                     unusable.insert(name.clone(), format!("it is {}", pickle.describe(value)));
                     tensors.remove(name);
@@ -95,9 +99,9 @@ impl TorchStateDict {
                     unusable.remove(name);
                     tensors.insert(name.clone(), slot);
                 }
-                Err(e) => {
+                Err(why) => {
                     tensors.remove(name);
-                    unusable.insert(name.clone(), e.message().to_string());
+                    unusable.insert(name.clone(), why);
                 }
             }
         }
@@ -209,7 +213,17 @@ fn storage_bytes(
         return Ok(bytes.clone());
     }
     let entry = format!("{prefix}data/{}", storage.key);
-    let data = zip.read(&entry)?;
+    ensure!(
+        zip.entry(&entry).is_some(),
+        "the archive has no entry {entry:?} for it"
+    );
+    let data = zip.read(&entry).map_err(|e| {
+        let why = e.message();
+        let own = why
+            .strip_prefix(zip.describe())
+            .and_then(|w| w.strip_prefix(": "));
+        Error::msg(own.unwrap_or(why))
+    })?;
     let len = storage
         .numel
         .checked_mul(dtype.size() as u64)
@@ -226,17 +240,54 @@ fn storage_bytes(
     Ok(bytes)
 }
 
+/// The slot of tensor `t`: `Err` only when not even its dtype and shape are known;
+/// a storage that cannot give its bytes is recorded in the slot, naming the storage.
 fn tensor_slot(
     pickle: &Pickle,
     t: &TensorRef,
     zip: &ZipArchive,
     prefix: &str,
     cache: &mut HashMap<String, TensorBytes>,
-) -> Result<Slot> {
+) -> std::result::Result<Slot, String> {
     let Value::Storage(storage) = pickle.get(t.storage) else {
-        bail!("tensor over {}", pickle.describe(t.storage));
+        return Err(format!("tensor over {}", pickle.describe(t.storage)));
     };
-    let dtype = storage_dtype(&storage.storage_type)?;
+    let dtype = storage_dtype(&storage.storage_type).map_err(|e| e.message().to_string())?;
+    // The declared shape, kept only when its byte size is representable.
+    let shape: Option<Vec<usize>> = t.size.iter().map(|&s| usize::try_from(s).ok()).collect();
+    let shape = shape
+        .filter(|shape| {
+            shape
+                .iter()
+                .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+                .is_some()
+        })
+        .ok_or_else(|| format!("tensor of shape {:?} is too large to address", t.size))?;
+    let layout = tensor_layout(t, storage, dtype, zip, prefix, cache).map_err(|e| {
+        format!(
+            "storage {:?} ({}, {} elements): {}",
+            storage.key,
+            storage.storage_type,
+            storage.numel,
+            e.message()
+        )
+    });
+    Ok(Slot {
+        dtype,
+        shape,
+        layout,
+    })
+}
+
+/// Where the elements of tensor `t` lie in its storage.
+fn tensor_layout(
+    t: &TensorRef,
+    storage: &StorageRef,
+    dtype: DType,
+    zip: &ZipArchive,
+    prefix: &str,
+    cache: &mut HashMap<String, TensorBytes>,
+) -> Result<Layout> {
     let bytes = storage_bytes(zip, prefix, storage, dtype, cache)?;
     let storage_numel = bytes.len() / dtype.size();
     let too_big = || {
@@ -259,14 +310,8 @@ fn tensor_slot(
                 .ok_or_else(too_big)?;
         }
     }
-    let shape: Vec<usize> = t.size.iter().map(|&s| s as usize).collect();
     if numel == 0 {
-        let layout = Layout::Contiguous(TensorBytes::from_vec(Vec::new()));
-        return Ok(Slot {
-            dtype,
-            shape,
-            layout,
-        });
+        return Ok(Layout::Contiguous(TensorBytes::from_vec(Vec::new())));
     }
     ensure!(
         last < storage_numel as u64,
@@ -277,7 +322,7 @@ fn tensor_slot(
     );
     let offset = t.offset as usize;
     let es = dtype.size();
-    let layout = if is_contiguous(&t.size, &t.stride) {
+    Ok(if is_contiguous(&t.size, &t.stride) {
         Layout::Contiguous(bytes.slice(offset * es..(offset + numel) * es)?)
     } else {
         ensure!(
@@ -297,11 +342,6 @@ fn tensor_slot(
                 .map(|(&n, &s)| if n == 1 { 0 } else { s as usize })
                 .collect(),
         }
-    };
-    Ok(Slot {
-        dtype,
-        shape,
-        layout,
     })
 }
 
@@ -361,7 +401,13 @@ impl WeightSource for TorchStateDict {
                 None => bail!("{}: no tensor {name:?}", self.describe),
             }
         };
-        Ok(match &slot.layout {
+        let layout = slot.layout.as_ref().map_err(|why| {
+            Error::msg(format!(
+                "{}: tensor {name:?} cannot be read: {why}",
+                self.describe
+            ))
+        })?;
+        Ok(match layout {
             Layout::Contiguous(bytes) => bytes.clone(),
             Layout::Strided {
                 storage,

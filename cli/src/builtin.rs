@@ -112,7 +112,7 @@ const MANIFEST_JSON: &str = r#"{
 /// The file, written last, that records the SHA-256 of every file of the built-in stack.
 const SUMS: &str = "SHA256SUMS";
 
-/// Where the built-in stack is kept: `builtin-v1` under the cache directory
+/// Where the built-in stack is kept: `builtin-<VERSION>` under the cache directory
 /// ([`happyhorse_tensor::io::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME/happyhorse` or
 /// `~/.cache/happyhorse`; with none of them, an error asking for `--cache-dir`).
 pub fn cache_dir() -> Result<PathBuf> {

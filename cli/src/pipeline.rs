@@ -502,4 +502,18 @@ mod tests {
             .to_string();
         assert_eq!(err, "sampling step 3 of 8: the audio latent holds inf");
     }
+
+    #[test]
+    fn a_decoder_output_with_nan_is_refused_naming_the_element() {
+        let frames = Tensor::from_vec(vec![0.0, -1.0, f32::NAN, 1.0], &[1, 1, 2, 2]).unwrap();
+        let err = check_finite(&frames, "the video decoder's frames")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the video decoder's frames hold NaN (element 2 of [1, 1, 2, 2])"),
+            "{err}"
+        );
+        let fine = Tensor::from_vec(vec![0.0, -1.0, 0.5, 1.0], &[4]).unwrap();
+        check_finite(&fine, "the audio decoder's waveform").unwrap();
+    }
 }

@@ -85,7 +85,7 @@ fn bad_indexes_are_errors() {
 
 /// The cache directory of this test binary's zst tests.
 fn zst_cache_root() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("happyhorse-io-zstcache-{}", std::process::id()));
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("happyhorse-zst-cache");
     happyhorse_tensor::io::set_cache_root(root.clone());
     root
 }
@@ -140,6 +140,7 @@ fn zst_shard_is_decompressed_once_into_the_cache_dir_and_mapped() {
         std::fs::metadata(&cached).unwrap().modified().unwrap(),
         modified
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -166,4 +167,5 @@ fn corrupt_zst_shard_is_an_error_and_leaves_no_cache() {
             names(&zstd_dir)
         );
     }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -230,7 +230,7 @@ fn tree_bytes(p: &Path, depth: usize, budget: &mut usize) -> u64 {
     };
     let mut total = 0u64;
     for e in entries.flatten() {
-        if *budget == 0 {
+        if *budget == 0 || happyhorse_tensor::cancel::requested() {
             break;
         }
         *budget -= 1;

@@ -7,7 +7,8 @@ use happyhorse_tensor::io::{decompress_zst_cached, open_weights, write_safetenso
 use happyhorse_tensor::DType;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("happyhorse-io-{name}-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("happyhorse-io-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -251,7 +251,8 @@ fn invalid_utf8_input_is_an_error() {
 }
 
 fn load_err(name: &str, bytes: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("hh-tokenizer-bad-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hh-tokenizer-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();

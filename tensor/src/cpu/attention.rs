@@ -16,17 +16,37 @@ const BK: usize = 64;
 /// Target query rows per tile (heads of a group × positions).
 const ROWS: usize = 96;
 
-/// A pointer to the output that tasks write disjoint rows of.
+/// The output buffer, shared by tasks that write disjoint rows of it.
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+struct OutPtr {
+    ptr: *mut f32,
+    len: usize,
+}
 // SAFETY: each task writes only the output rows of its own heads and positions.
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
-    fn row(self, start: usize, len: usize) -> &'static mut [f32] {
-        // SAFETY: the caller addresses a row inside the output that no other task writes.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    fn new(out: &mut [f32]) -> OutPtr {
+        OutPtr {
+            ptr: out.as_mut_ptr(),
+            len: out.len(),
+        }
+    }
+
+    /// The row `start..start + len` of the output (bounds checked).
+    ///
+    /// # Safety
+    /// The buffer must outlive the returned slice (its lifetime `'a` is the caller's
+    /// choice), and no other live slice may overlap the row.
+    unsafe fn row<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
+        assert!(
+            start.checked_add(len).is_some_and(|end| end <= self.len),
+            "attention output row {start}+{len} beyond {}",
+            self.len
+        );
+        // SAFETY: in bounds (checked above); exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 }
 
@@ -69,7 +89,7 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         bq,
     };
     let tiles = lq.div_ceil(bq);
-    let ptr = OutPtr(out.as_mut_ptr());
+    let ptr = OutPtr::new(&mut out);
     let kern = best_kernel();
     (0..b * hkv * tiles).into_par_iter().for_each(|t| {
         let (bi, hk, tile) = (t / (hkv * tiles), (t / tiles) % hkv, t % tiles);
@@ -275,7 +295,9 @@ fn attend_tile(
     for r in 0..rows {
         let (gi, ii) = (r / bq, r % bq);
         let h = hk * g + gi;
-        let dst = out.row(((bi * dm.hq + h) * dm.lq + q0 + ii) * dv, dv);
+        // SAFETY: `out` lives until every task has finished; this task alone writes the
+        // rows of heads `hk·g..(hk+1)·g` at positions `q0..q0 + bq` of batch `bi`.
+        let dst = unsafe { out.row(((bi * dm.hq + h) * dm.lq + q0 + ii) * dv, dv) };
         let inv = if l[r] > 0.0 { 1.0 / l[r] } else { 0.0 };
         dst.iter_mut()
             .zip(&o[r * dv..(r + 1) * dv])

@@ -35,8 +35,6 @@ use happyhorse_tensor::{bail, ensure, Device, Result, Tensor};
 
 use serde_json::json;
 
-use crate::pipeline::DitModel;
-
 /// Names of the stage-1 image latent: the fixtures' `image_latent`, and the reference's
 /// own `latent_image`.
 const STAGE1_IMAGE: &[&str] = &["image_latent", "latent_image"];
@@ -245,9 +243,7 @@ fn distilled(
     // Every key read: refuse the rest before any work.
     inputs.finish()?;
     run.finish()?;
-    let mut model = DitModel {
-        dit: ConditionedDit::new(&case.dit, &text, None)?,
-    };
+    let mut model = ConditionedDit::new(&case.dit, &text, None)?;
     let (fv, fa) = distilled_loop(
         &mut model,
         video0,
@@ -318,9 +314,7 @@ fn base(
     let uncond = dev(inputs.tensor("text_feat_uncond", "text_feat_uncond")?)?;
     inputs.finish()?;
     run.finish()?;
-    let mut model = DitModel {
-        dit: ConditionedDit::new(&case.dit, &text, Some(&uncond))?,
-    };
+    let mut model = ConditionedDit::new(&case.dit, &text, Some(&uncond))?;
     let given_audio = audio0.clone();
     let (fv, fa) = base_loop(
         &mut model,
@@ -495,9 +489,7 @@ fn sr(
     let noise_audio = dev(inputs.tensor("sr_noise_audio", "sr_noise_audio")?)?;
     inputs.finish()?;
     run.finish()?;
-    let mut model = DitModel {
-        dit: ConditionedDit::new(&case.dit, &text, uncond.as_ref())?,
-    };
+    let mut model = ConditionedDit::new(&case.dit, &text, uncond.as_ref())?;
     let (fv, fa) = sr_stage(
         &mut model,
         &video,

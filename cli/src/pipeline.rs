@@ -21,9 +21,7 @@ use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_sampler::guidance::sr_frame_scales;
-use happyhorse_sampler::loops::{
-    base_loop, distilled_loop, sr_stage, BaseGuidance, Condition, Denoiser, SrSettings,
-};
+use happyhorse_sampler::loops::{base_loop, distilled_loop, sr_stage, BaseGuidance, SrSettings};
 use happyhorse_sampler::{FlowSchedule, NoiseRng};
 use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
 
@@ -47,6 +45,28 @@ pub struct Pipeline {
     video_vae: Wan22Vae,
     turbo: Option<TurboVaeDecoder>,
     audio_vae: SaAudioVae,
+}
+
+/// The text condition of one generation.
+struct TextFeatures {
+    /// Prompt features `[Lt, D]`, trimmed to the prompt's length.
+    prompt: Tensor,
+    /// Negative-prompt features, when a stage is guided.
+    negative: Option<Tensor>,
+    /// Prompt tokens the DiT sees.
+    prompt_tokens: usize,
+    /// Whether the prompt was longer than the DiT's text length.
+    truncated: bool,
+}
+
+/// The latents stage 1 starts from.
+struct StartLatents {
+    /// Video `[1, C, T, h, w]` noise.
+    video: Tensor,
+    /// Audio `[1, A, 64]`: noise, or the conditioning audio's latent.
+    audio: Tensor,
+    /// Whether the audio is given (audio-conditioned: never stepped by the base loop).
+    audio_given: bool,
 }
 
 /// A finished generation, before it is written out.
@@ -118,22 +138,59 @@ impl Pipeline {
         plan: &Plan,
         progress: &mut Progress,
     ) -> std::result::Result<Generated, Failure> {
-        let ev = &self.config.evaluation_config;
-        let dev = &self.device;
-        let fps = plan.fps;
-        let (h_px, w_px) = pixel_size(Resolution::P256, req.aspect);
-        let (lh, lw) = (latent_side(h_px), latent_side(w_px));
-        let a_frames = plan.audio_frames;
-        let t_lat = plan.latent_frames;
-        let z = ev.z_dim;
+        let z = self.config.evaluation_config.z_dim;
         if self.dit.config.video_in_channels != z * 4 {
             return Err(Failure::Input(Error::msg(format!(
                 "the DiT takes {} video channels, the VAE gives {z}×4",
                 self.dit.config.video_in_channels
             ))));
         }
+        let text = self.encode_text(req, plan, progress)?;
+        let (h_px, w_px) = pixel_size(Resolution::P256, req.aspect);
+        let (lh, lw) = (latent_side(h_px), latent_side(w_px));
+        let image_latent = match &req.image {
+            Some(path) => {
+                progress.phase("encode image")?;
+                let latent = self.encode_image(path, lh * 16, lw * 16);
+                Some(latent.map_err(Failure::Input)?)
+            }
+            None => None,
+        };
+        let mut rng = NoiseRng::new(req.seed);
+        let start = self.initial_latents(req, plan, (lh, lw), &mut rng, progress)?;
+        let (video, audio) = self.sample(
+            plan,
+            &text,
+            start,
+            image_latent.as_ref(),
+            &mut rng,
+            progress,
+        )?;
+        let video = if req.resolution == Resolution::P256 {
+            video
+        } else {
+            self.super_resolve(req, plan, &video, &audio, &text, &mut rng, progress)?
+        };
+        let (frames, audio_44k) = self.decode(req, plan, &video, &audio, progress)?;
+        Ok(Generated {
+            video: frames,
+            audio_44k,
+            fps: plan.fps,
+            prompt_tokens: text.prompt_tokens,
+            prompt_truncated: text.truncated,
+            steps: plan.steps,
+        })
+    }
 
-        // Text.
+    /// Phase "encode prompt": the prompt's features (and the negative prompt's when a
+    /// stage is guided), each trimmed to its length.
+    fn encode_text(
+        &self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        progress: &mut Progress,
+    ) -> std::result::Result<TextFeatures, Failure> {
+        let ev = &self.config.evaluation_config;
         progress.phase("encode prompt")?;
         let target = plan.text_tokens;
         let ids = self
@@ -146,7 +203,6 @@ impl Pipeline {
                 ids.len()
             ));
         }
-        let text = prompt.features.narrow(0, 0, prompt.length)?;
         let negative = if ev.cfg_number == 2 || ev.sr_cfg_number == 2 {
             let ids = self
                 .prompt_ids("--negative-prompt", &req.negative_prompt, plan)
@@ -156,52 +212,74 @@ impl Pipeline {
         } else {
             None
         };
+        Ok(TextFeatures {
+            prompt: prompt.features.narrow(0, 0, prompt.length)?,
+            negative,
+            prompt_tokens: prompt.length,
+            truncated: prompt.truncated,
+        })
+    }
 
-        // First frame (image-to-video).
-        let image_latent = match &req.image {
-            Some(path) => {
-                progress.phase("encode image")?;
-                Some(
-                    self.encode_image(path, lh * 16, lw * 16)
-                        .map_err(Failure::Input)?,
-                )
-            }
-            None => None,
-        };
-
-        // Noise, in the reference's order: audio first, then video.
-        let mut rng = NoiseRng::new(req.seed);
-        let mut audio = rng.normal_tensor(&[1, a_frames, 64])?.to_device(dev)?;
-        let video = rng.normal_tensor(&[1, z, t_lat, lh, lw])?.to_device(dev)?;
+    /// The starting latents, drawn in the reference's order (audio first, then video);
+    /// the conditioning audio's latent replaces the audio noise when given.
+    fn initial_latents(
+        &self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        (lh, lw): (usize, usize),
+        rng: &mut NoiseRng,
+        progress: &mut Progress,
+    ) -> std::result::Result<StartLatents, Failure> {
+        let dev = &self.device;
+        let (a, t, z) = (
+            plan.audio_frames,
+            plan.latent_frames,
+            self.config.evaluation_config.z_dim,
+        );
+        let mut audio = rng.normal_tensor(&[1, a, 64])?.to_device(dev)?;
+        let video = rng.normal_tensor(&[1, z, t, lh, lw])?.to_device(dev)?;
         let audio_given = match &req.audio {
             Some(path) => {
                 progress.phase("encode audio")?;
-                audio = self
-                    .encode_audio(path, a_frames, &mut rng)
-                    .map_err(Failure::Input)?;
+                audio = self.encode_audio(path, a, rng).map_err(Failure::Input)?;
                 true
             }
             None => false,
         };
+        Ok(StartLatents {
+            video,
+            audio,
+            audio_given,
+        })
+    }
 
-        // Stage 1.
+    /// Phase "sample": stage 1, the distilled loop or the guided base loop.
+    fn sample(
+        &self,
+        plan: &Plan,
+        text: &TextFeatures,
+        start: StartLatents,
+        image_latent: Option<&Tensor>,
+        rng: &mut NoiseRng,
+        progress: &mut Progress,
+    ) -> Result<(Tensor, Tensor)> {
+        let ev = &self.config.evaluation_config;
         let steps = plan.steps;
         let schedule = FlowSchedule::new(steps, ev.shift);
-        let cond = ConditionedDit::new(&self.dit, &text, negative.as_ref())?;
-        let mut model = DitModel { dit: cond };
+        let mut model = ConditionedDit::new(&self.dit, &text.prompt, text.negative.as_ref())?;
         progress.phase(&format!("sample ({steps} steps)"))?;
         progress.start_steps();
         let mut observe = step_observer(progress, steps);
-        let (video, audio) = if ev.cfg_number == 1 {
+        if ev.cfg_number == 1 {
             distilled_loop(
                 &mut model,
-                video,
-                audio,
+                start.video,
+                start.audio,
                 &schedule,
-                image_latent.as_ref(),
+                image_latent,
                 &mut |shape| rng.normal_tensor(shape),
                 &mut observe,
-            )?
+            )
         } else {
             let g = BaseGuidance {
                 video_scale: ev.video_txt_guidance_scale as f32,
@@ -209,43 +287,36 @@ impl Pipeline {
             };
             base_loop(
                 &mut model,
-                video,
-                audio,
+                start.video,
+                start.audio,
                 &schedule,
                 g,
-                image_latent.as_ref(),
-                audio_given,
+                image_latent,
+                start.audio_given,
                 &mut observe,
-            )?
-        };
-        drop(observe);
+            )
+        }
+    }
 
-        // Super-resolution.
-        let video = if req.resolution == Resolution::P256 {
-            video
-        } else {
-            self.super_resolve(
-                req,
-                plan,
-                &video,
-                &audio,
-                &text,
-                negative.as_ref(),
-                &mut rng,
-                progress,
-            )?
-        };
-
-        // Decode.
+    /// Phases "decode video" and "decode audio": frames `[1, 3, F, H, W]` in [−1, 1] and
+    /// interleaved 44.1 kHz stereo trimmed to `F / fps` seconds, both checked finite.
+    fn decode(
+        &self,
+        req: &GenerateRequest,
+        plan: &Plan,
+        video: &Tensor,
+        audio: &Tensor,
+        progress: &mut Progress,
+    ) -> Result<(Tensor, Vec<f32>)> {
         progress.phase("decode video")?;
         let frames = match (&self.turbo, req.full_vae) {
             // Unclamped, as the reference: the frame conversion clamps.
-            (Some(t), false) => t.decode(&video)?,
-            _ => self.video_vae.decode(&video)?,
+            (Some(t), false) => t.decode(video)?,
+            _ => self.video_vae.decode(video)?,
         };
         let n_frames = frames.shape()[2];
         if n_frames != video_frames(video.shape()[2]) {
-            return Err(Error::msg(format!("the decoder returned {n_frames} frames")).into());
+            bail!("the decoder returned {n_frames} frames");
         }
         check_finite(&frames, "the video decoder's frames")?;
         progress.phase("decode audio")?;
@@ -253,18 +324,11 @@ impl Pipeline {
         let wave = self.audio_vae.decode(&latent)?;
         check_finite(&wave, "the audio decoder's waveform")?;
         let wav44 = self.audio_vae.post_process(&wave)?;
-        let keep = n_frames * 44_100 / fps;
-        let all = wav44.to_vec()?;
-        let audio_44k = all[..(keep * 2).min(all.len())].to_vec();
+        let keep = n_frames * 44_100 / plan.fps;
+        let mut all = wav44.to_vec()?;
+        all.truncate(keep * 2);
         progress.end_phase();
-        Ok(Generated {
-            video: frames,
-            audio_44k,
-            fps,
-            prompt_tokens: prompt.length,
-            prompt_truncated: prompt.truncated,
-            steps,
-        })
+        Ok((frames, all))
     }
 
     /// The token ids of a prompt flag's text, refused beyond what the plan allows.
@@ -340,8 +404,7 @@ impl Pipeline {
         plan: &Plan,
         video: &Tensor,
         audio: &Tensor,
-        text: &Tensor,
-        negative: Option<&Tensor>,
+        text: &TextFeatures,
         rng: &mut NoiseRng,
         progress: &mut Progress,
     ) -> std::result::Result<Tensor, Failure> {
@@ -394,8 +457,7 @@ impl Pipeline {
             ),
             cfg_number: ev.sr_cfg_number,
         };
-        let cond = ConditionedDit::new(&sr_dit, text, negative)?;
-        let mut model = DitModel { dit: cond };
+        let mut model = ConditionedDit::new(&sr_dit, &text.prompt, text.negative.as_ref())?;
         progress.phase(&format!("super-resolution ({sr_steps} steps)"))?;
         progress.start_steps();
         let mut observe = step_observer(progress, sr_steps);
@@ -411,23 +473,6 @@ impl Pipeline {
             &mut observe,
         )?;
         Ok(x)
-    }
-}
-
-/// The DiT with its text condition, as the sampler's loops call it.
-pub struct DitModel<'a> {
-    /// The DiT and its prompt (and negative-prompt) features.
-    pub dit: ConditionedDit<'a>,
-}
-
-impl Denoiser for DitModel<'_> {
-    fn velocity(
-        &mut self,
-        video: &Tensor,
-        audio: &Tensor,
-        cond: Condition,
-    ) -> Result<(Tensor, Tensor)> {
-        self.dit.velocity(video, audio, cond == Condition::Negative)
     }
 }
 

@@ -7,7 +7,6 @@
 mod derived;
 
 use derived::{frames, max_diff, normal, step, with_first_frame, Case};
-use happyhorse::pipeline::DitModel;
 use happyhorse_model::magihuman::{ConditionedDit, MagiHumanDit, PipelineConfig};
 use happyhorse_sampler::guidance::sr_frame_scales;
 use happyhorse_sampler::loops::{sr_stage, SrSettings};
@@ -221,9 +220,7 @@ fn sr_stage_without_guidance_runs_without_a_negative_prompt() {
     )
     .unwrap();
     let text = case.input("text_feat");
-    let mut model = DitModel {
-        dit: ConditionedDit::new(&dit, &text, None).unwrap(),
-    };
+    let mut model = ConditionedDit::new(&dit, &text, None).unwrap();
     let settings = SrSettings {
         latent_hw: (8, 12),
         noise_value: ev.noise_value,

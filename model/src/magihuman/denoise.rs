@@ -1,6 +1,7 @@
-//! The DiT as the sampling loops call it: batched latents in, batched velocities out, the
-//! text condition chosen per call (prompt or negative prompt).
+//! The DiT as the sampling loops call it: the sampler's [`Denoiser`], batched latents in,
+//! batched velocities out, the text condition chosen per call (prompt or negative prompt).
 
+use happyhorse_sampler::loops::{Condition, Denoiser};
 use happyhorse_tensor::{ensure, Result, Tensor};
 
 use super::dit::{DitInputs, MagiHumanDit};
@@ -31,16 +32,18 @@ impl<'a> ConditionedDit<'a> {
                 .transpose()?,
         })
     }
+}
 
+impl Denoiser for ConditionedDit<'_> {
     /// Velocities `([1, C, T, H, W], [1, A, Ca])` of video `[1, C, T, H, W]` and audio
-    /// `[1, A, Ca]`, conditioned on the prompt or (`negative`) the negative prompt.
-    pub fn velocity(
-        &self,
+    /// `[1, A, Ca]`, conditioned on the prompt or the negative prompt.
+    fn velocity(
+        &mut self,
         video: &Tensor,
         audio: &Tensor,
-        negative: bool,
+        cond: Condition,
     ) -> Result<(Tensor, Tensor)> {
-        let text = if negative {
+        let text = if cond == Condition::Negative {
             self.negative.as_ref().ok_or_else(|| {
                 happyhorse_tensor::Error::msg(
                     "a negative-prompt forward needs negative-prompt features",

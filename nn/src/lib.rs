@@ -5,4 +5,4 @@ pub mod weights;
 
 pub use linear::Linear;
 pub use rms_norm::RmsNorm;
-pub use weights::Weights;
+pub use weights::{Synthetic, WeightSource, Weights};

@@ -27,7 +27,9 @@ use std::path::Path;
 use happyhorse_model::magihuman::fixture::{case_image_latent, load_case_dit, CaseDit, DitRole};
 use happyhorse_model::magihuman::{ConditionedDit, EvaluationConfig};
 use happyhorse_sampler::guidance::sr_frame_scales;
-use happyhorse_sampler::loops::{base_loop, distilled_loop, sr_stage, BaseGuidance, SrSettings};
+use happyhorse_sampler::loops::{
+    base_loop, distilled_loop, sr_stage, BaseGuidance, Modality, SrSettings, Tap,
+};
 use happyhorse_sampler::schedule::{FlowSchedule, SIGMA_MAX};
 use happyhorse_sampler::super_resolution::zero_snr_table;
 use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
@@ -55,8 +57,8 @@ struct Collector {
 }
 
 impl Collector {
-    fn observe(&mut self, prefix: &str, name: &str, step: Option<usize>, t: &Tensor) -> Result<()> {
-        let key = format!("{prefix}_{name}");
+    fn observe(&mut self, prefix: &str, tap: Tap, step: Option<usize>, t: &Tensor) -> Result<()> {
+        let key = format!("{prefix}_{}", tap.name());
         match step {
             Some(_) => self.steps.entry(key).or_default().push(t.unsqueeze(0)?),
             None => self.whole.push((key, t.clone())),
@@ -327,8 +329,8 @@ fn base(
         &mut |n, s, t| {
             col.observe("loop", n, s, t)?;
             // The reference's step returns the given audio unchanged.
-            if a2v && n == "next_video" {
-                col.observe("loop", "next_audio", s, &given_audio)?;
+            if a2v && n == Tap::Next(Modality::Video) {
+                col.observe("loop", Tap::Next(Modality::Audio), s, &given_audio)?;
             }
             Ok(())
         },

@@ -21,7 +21,9 @@ use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_sampler::guidance::sr_frame_scales;
-use happyhorse_sampler::loops::{base_loop, distilled_loop, sr_stage, BaseGuidance, SrSettings};
+use happyhorse_sampler::loops::{
+    base_loop, distilled_loop, sr_stage, BaseGuidance, Modality, SrSettings, Tap,
+};
 use happyhorse_sampler::{FlowSchedule, NoiseRng};
 use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
 
@@ -507,17 +509,17 @@ fn check_finite(t: &Tensor, what: &str) -> Result<()> {
 fn step_observer<'a>(
     progress: &'a mut Progress,
     steps: usize,
-) -> impl FnMut(&str, Option<usize>, &Tensor) -> Result<()> + 'a {
-    move |name, step, t| {
-        if let (Some(k), "next_video" | "next_audio") = (step, name) {
+) -> impl FnMut(Tap, Option<usize>, &Tensor) -> Result<()> + 'a {
+    move |tap, step, t| {
+        if let (Some(k), Tap::Next(modality)) = (step, tap) {
             if let Some((_, bad)) = first_non_finite(t)? {
                 bail!(
                     "sampling step {} of {steps}: the {} latent holds {bad}",
                     k + 1,
-                    &name[5..]
+                    modality.name()
                 );
             }
-            if name == "next_video" {
+            if modality == Modality::Video {
                 progress.step(k, steps)?;
             }
         }
@@ -528,21 +530,22 @@ fn step_observer<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use happyhorse_sampler::loops::Branch;
 
     #[test]
     fn a_non_finite_latent_stops_the_loop_naming_the_step() {
         let mut progress = Progress::new(true);
         let mut observe = step_observer(&mut progress, 8);
         let fine = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[1, 3]).unwrap();
-        observe("next_video", Some(0), &fine).unwrap();
+        observe(Tap::Next(Modality::Video), Some(0), &fine).unwrap();
         observe(
-            "v_video",
+            Tap::Velocity(Branch::Plain, Modality::Video),
             Some(1),
             &Tensor::from_vec(vec![f32::NAN], &[1]).unwrap(),
         )
         .unwrap();
         let bad = Tensor::from_vec(vec![0.5, f32::INFINITY, 2.0], &[1, 3]).unwrap();
-        let err = observe("next_audio", Some(2), &bad)
+        let err = observe(Tap::Next(Modality::Audio), Some(2), &bad)
             .unwrap_err()
             .to_string();
         assert_eq!(err, "sampling step 3 of 8: the audio latent holds inf");

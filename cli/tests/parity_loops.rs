@@ -9,7 +9,7 @@ mod derived;
 use derived::{frames, max_diff, normal, step, with_first_frame, Case};
 use happyhorse_model::magihuman::{ConditionedDit, MagiHumanDit, PipelineConfig};
 use happyhorse_sampler::guidance::sr_frame_scales;
-use happyhorse_sampler::loops::{sr_stage, SrSettings};
+use happyhorse_sampler::loops::{sr_stage, Branch, Modality, SrSettings, Tap};
 use happyhorse_sampler::{FlowSchedule, FlowUniPc};
 use happyhorse_tensor::{Device, Tensor};
 use serde_json::json;
@@ -239,7 +239,7 @@ fn sr_stage_without_guidance_runs_without_a_negative_prompt() {
         &case.input("sr_noise_video"),
         &case.input("sr_noise_audio"),
         &mut |n, _, t| {
-            if n == "v_cond_video" {
+            if n == Tap::Velocity(Branch::Cond, Modality::Video) {
                 v_cond.push(t.clone());
             }
             Ok(())

@@ -6,6 +6,7 @@
 //! - [`guidance`]: classifier-free guidance, per-frame scales.
 //! - [`super_resolution`]: latent upsampling and the zero-SNR re-noising of the SR stage.
 //! - [`loops`]: the distilled, base and super-resolution loops over any [`loops::Denoiser`].
+//! - [`tap`]: the typed names of the loops' intermediates.
 //! - [`rng`]: a counter-based generator giving the same normals on every platform.
 
 pub mod distilled;
@@ -14,6 +15,7 @@ pub mod loops;
 pub mod rng;
 pub mod schedule;
 pub mod super_resolution;
+pub mod tap;
 pub mod unipc;
 
 pub use rng::NoiseRng;

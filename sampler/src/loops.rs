@@ -9,7 +9,9 @@ use crate::distilled::ddim_step;
 use crate::guidance::{base_video_scale, cfg, cfg_per_frame};
 use crate::schedule::FlowSchedule;
 use crate::super_resolution::{audio_context, renoise, upsample_latent};
+pub use crate::tap::{Branch, Modality, Tap};
 use crate::unipc::FlowUniPc;
+use Modality::{Audio, Video};
 
 /// Which text condition a forward uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +33,9 @@ pub trait Denoiser {
     ) -> Result<(Tensor, Tensor)>;
 }
 
-/// Receives named intermediates: `(name, step, tensor)`; `step` is `None` for values that
-/// belong to the whole loop.
-pub type Observer<'a> = dyn FnMut(&str, Option<usize>, &Tensor) -> Result<()> + 'a;
+/// Receives the loop's intermediates: `(what, step, tensor)`; `step` is `None` for values
+/// that belong to the whole loop.
+pub type Observer<'a> = dyn FnMut(Tap, Option<usize>, &Tensor) -> Result<()> + 'a;
 
 /// Overwrites latent frame 0 of `[1, C, T, H, W]` with a clean `[1, C, 1, H, W]` frame.
 pub fn overwrite_first_frame(video: &Tensor, frame: &Tensor) -> Result<Tensor> {
@@ -76,14 +78,14 @@ pub fn distilled_loop(
     for k in 0..schedule.steps() {
         x = i2v(&x, image)?;
         let (vv, va) = model.velocity(&x, &a, Condition::Prompt)?;
-        observe("v_video", Some(k), &vv)?;
-        observe("v_audio", Some(k), &va)?;
+        observe(Tap::Velocity(Branch::Plain, Video), Some(k), &vv)?;
+        observe(Tap::Velocity(Branch::Plain, Audio), Some(k), &va)?;
         let nv = noise(x.shape())?.to_device(x.device())?;
         let na = noise(a.shape())?.to_device(a.device())?;
         x = ddim_step(&x, &vv, s[k], s[k + 1], &nv)?;
         a = ddim_step(&a, &va, s[k], s[k + 1], &na)?;
-        observe("next_video", Some(k), &x)?;
-        observe("next_audio", Some(k), &a)?;
+        observe(Tap::Next(Video), Some(k), &x)?;
+        observe(Tap::Next(Audio), Some(k), &a)?;
     }
     x = i2v(&x, image)?;
     Ok((x, a))
@@ -120,27 +122,27 @@ pub fn base_loop(
         let (vc, ac) = model.velocity(&x, &a, Condition::Prompt)?;
         let (vu, au) = model.velocity(&x, &a, Condition::Negative)?;
         let sv = base_video_scale(schedule.timesteps[k], guidance.video_scale);
-        observe("video_guidance_scale", Some(k), &Tensor::scalar(sv))?;
+        observe(Tap::VideoGuidanceScale, Some(k), &Tensor::scalar(sv))?;
         let gv = cfg(&vc, &vu, sv)?;
         let ga = cfg(&ac, &au, guidance.audio_scale)?;
         for (n, t) in [
-            ("v_cond_video", &vc),
-            ("v_cond_audio", &ac),
-            ("v_uncond_video", &vu),
-            ("v_uncond_audio", &au),
-            ("v_cfg_video", &gv),
-            ("v_cfg_audio", &ga),
+            (Tap::Velocity(Branch::Cond, Video), &vc),
+            (Tap::Velocity(Branch::Cond, Audio), &ac),
+            (Tap::Velocity(Branch::Uncond, Video), &vu),
+            (Tap::Velocity(Branch::Uncond, Audio), &au),
+            (Tap::Velocity(Branch::Cfg, Video), &gv),
+            (Tap::Velocity(Branch::Cfg, Audio), &ga),
         ] {
             observe(n, Some(k), t)?;
         }
         let sx = uv.step(&x, &gv)?;
-        observe("corrected_video", Some(k), &sx.corrected)?;
-        observe("next_video", Some(k), &sx.next)?;
+        observe(Tap::Corrected(Video), Some(k), &sx.corrected)?;
+        observe(Tap::Next(Video), Some(k), &sx.next)?;
         x = sx.next;
         if !audio_given {
             let sa = ua.step(&a, &ga)?;
-            observe("corrected_audio", Some(k), &sa.corrected)?;
-            observe("next_audio", Some(k), &sa.next)?;
+            observe(Tap::Corrected(Audio), Some(k), &sa.corrected)?;
+            observe(Tap::Next(Audio), Some(k), &sa.next)?;
             a = sa.next;
         }
     }
@@ -180,34 +182,34 @@ pub fn sr_stage(
     observe: &mut Observer,
 ) -> Result<(Tensor, Tensor)> {
     let up = upsample_latent(video, settings.latent_hw.0, settings.latent_hw.1)?;
-    observe("upsampled_video", None, &up)?;
+    observe(Tap::UpsampledVideo, None, &up)?;
     let mut x = if settings.noise_value == 0 {
         up.clone()
     } else {
         let (x, c) = renoise(&up, noise_video, settings.noise_value)?;
-        observe("renoise_scale", None, &Tensor::scalar(c))?;
+        observe(Tap::RenoiseScale, None, &Tensor::scalar(c))?;
         x
     };
-    observe("start_video", None, &x)?;
+    observe(Tap::StartVideo, None, &x)?;
     let a_ctx = audio_context(audio, noise_audio, settings.audio_noise_scale)?;
-    observe("audio_context", None, &a_ctx)?;
+    observe(Tap::AudioContext, None, &a_ctx)?;
     let mut u = FlowUniPc::new(&schedule.sigmas);
     for k in 0..schedule.steps() {
         x = i2v(&x, image)?;
         let (vc, _) = model.velocity(&x, &a_ctx, Condition::Prompt)?;
-        observe("v_cond_video", Some(k), &vc)?;
+        observe(Tap::Velocity(Branch::Cond, Video), Some(k), &vc)?;
         let v = if settings.cfg_number == 2 {
             let (vu, _) = model.velocity(&x, &a_ctx, Condition::Negative)?;
-            observe("v_uncond_video", Some(k), &vu)?;
+            observe(Tap::Velocity(Branch::Uncond, Video), Some(k), &vu)?;
             let g = cfg_per_frame(&vc, &vu, &settings.frame_scales)?;
-            observe("v_cfg_video", Some(k), &g)?;
+            observe(Tap::Velocity(Branch::Cfg, Video), Some(k), &g)?;
             g
         } else {
             vc
         };
         let s = u.step(&x, &v)?;
-        observe("corrected_video", Some(k), &s.corrected)?;
-        observe("next_video", Some(k), &s.next)?;
+        observe(Tap::Corrected(Video), Some(k), &s.corrected)?;
+        observe(Tap::Next(Video), Some(k), &s.next)?;
         x = s.next;
     }
     x = i2v(&x, image)?;

@@ -6,7 +6,7 @@ use happyhorse_tensor::{Result, Tensor};
 use super::layers::{rms_norm_channels, Conv};
 use crate::wan22::blocks::interleave_halves;
 use crate::wan22::layers::FrameConv;
-use crate::wan22::store::Store;
+use happyhorse_nn::Weights;
 
 /// Epsilon of norm1, norm2 and the decoder's final norms.
 pub(crate) const NORM_EPS: f32 = 1e-8;
@@ -25,7 +25,7 @@ impl ResnetBlock {
     /// Loads `{name}.{conv1, conv2, conv_shortcut}`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
@@ -36,11 +36,11 @@ impl ResnetBlock {
     ) -> Result<Self> {
         let k = if dw { dw_k } else { 3 };
         Ok(ResnetBlock {
-            conv1: Conv::load(store, &format!("{name}.conv1"), cin, cout, [k; 3], dw)?,
-            conv2: Conv::load(store, &format!("{name}.conv2"), cout, cout, [k; 3], dw)?,
+            conv1: Conv::load(weights, &format!("{name}.conv1"), cin, cout, [k; 3], dw)?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), cout, cout, [k; 3], dw)?,
             shortcut: if cin != cout {
                 Some(Conv::load(
-                    store,
+                    weights,
                     &format!("{name}.conv_shortcut"),
                     cin,
                     cout,
@@ -93,11 +93,11 @@ pub(crate) struct Upsampler {
 
 impl Upsampler {
     /// Loads `{name}.resample.1` and, when `temporal`, `{name}.time_conv.conv`.
-    pub(crate) fn load(store: &Store, name: &str, c: usize, temporal: bool) -> Result<Self> {
+    pub(crate) fn load(weights: &Weights, name: &str, c: usize, temporal: bool) -> Result<Self> {
         Ok(Upsampler {
             time_conv: if temporal {
                 Some(Conv::load(
-                    store,
+                    weights,
                     &format!("{name}.time_conv"),
                     c,
                     2 * c,
@@ -108,7 +108,7 @@ impl Upsampler {
                 None
             },
             conv: FrameConv::load(
-                store,
+                weights,
                 &format!("{name}.resample.1"),
                 c,
                 c,

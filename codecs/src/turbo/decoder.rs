@@ -9,8 +9,8 @@ use super::config::TurboConfig;
 use super::layers::{pixel_shuffle2, rms_norm_channels, Conv};
 use crate::wan22::layers::FrameConv;
 use crate::wan22::patchify::unpatchify;
-use crate::wan22::store::Store;
 use crate::wan22::{tap, Taps};
+use happyhorse_nn::Weights;
 
 /// The decoder.
 pub(crate) struct Decoder {
@@ -25,7 +25,7 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// Loads the decoder tensors (names relative to `decoder.`).
-    pub(crate) fn load(store: &Store, cfg: &TurboConfig) -> Result<Decoder> {
+    pub(crate) fn load(weights: &Weights, cfg: &TurboConfig) -> Result<Decoder> {
         let rev = |v: &[usize]| v.iter().rev().copied().collect::<Vec<_>>();
         let revb = |v: &[bool]| v.iter().rev().copied().collect::<Vec<_>>();
         let ch = rev(&cfg.decoder_block_out_channels);
@@ -34,11 +34,18 @@ impl Decoder {
         let scaling = revb(&cfg.decoder_spatio_temporal_scaling);
         let spatio_only = revb(&cfg.decoder_spatio_only);
         let (k, eps) = (cfg.decoder_dw_kernel_size, cfg.resnet_norm_eps);
-        let conv_in = Conv::load(store, "conv_in", cfg.latent_channels, ch[0], [3; 3], false)?;
+        let conv_in = Conv::load(
+            weights,
+            "conv_in",
+            cfg.latent_channels,
+            ch[0],
+            [3; 3],
+            false,
+        )?;
         let mid = (0..layers[0])
             .map(|j| {
                 ResnetBlock::load(
-                    store,
+                    weights,
                     &format!("mid_block.resnets.{j}"),
                     ch[0],
                     ch[0],
@@ -56,7 +63,7 @@ impl Decoder {
             let name = format!("up_blocks.{i}");
             let conv_in = if cin != cout {
                 Some(ResnetBlock::load(
-                    store,
+                    weights,
                     &format!("{name}.conv_in"),
                     cin,
                     cout,
@@ -70,7 +77,7 @@ impl Decoder {
             };
             let upsampler = if scaling[i] {
                 Some(Upsampler::load(
-                    store,
+                    weights,
                     &format!("{name}.upsamplers.0"),
                     cout,
                     !spatio_only[i],
@@ -81,7 +88,7 @@ impl Decoder {
             let resnets = (0..layers[i + 1])
                 .map(|j| {
                     ResnetBlock::load(
-                        store,
+                        weights,
                         &format!("{name}.resnets.{j}"),
                         cout,
                         cout,
@@ -104,7 +111,7 @@ impl Decoder {
         } else {
             (
                 Some(FrameConv::load(
-                    store,
+                    weights,
                     "upsampler2d_1.conv",
                     cin,
                     cin,
@@ -120,7 +127,7 @@ impl Decoder {
         } else {
             cfg.out_channels
         };
-        let conv_out = Conv::load(store, "conv_out", c_out_in, out_ch, [3; 3], false)?;
+        let conv_out = Conv::load(weights, "conv_out", c_out_in, out_ch, [3; 3], false)?;
         Ok(Decoder {
             conv_in,
             mid,

@@ -3,7 +3,7 @@
 
 use happyhorse_tensor::{ConvParams, PadMode, Result, Tensor};
 
-use crate::wan22::store::Store;
+use happyhorse_nn::Weights;
 
 /// `TurboVAEDCausalConv3d` (despite the name, non-causal) or, when depthwise,
 /// `TurboVAEDCausalDepthwiseSeperableConv3d`: time padded by repeating the first and last
@@ -19,7 +19,7 @@ pub(crate) struct Conv {
 impl Conv {
     /// Loads `{name}.conv` (or `{name}.depthwise_conv` + `{name}.pointwise_conv` when `dw`).
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
@@ -30,19 +30,19 @@ impl Conv {
             let d = format!("{name}.depthwise_conv");
             let p = format!("{name}.pointwise_conv");
             Ok(Conv {
-                w: store.get(&format!("{d}.weight"), &[cin, 1, k[0], k[1], k[2]])?,
-                b: store.get_f32(&format!("{d}.bias"), &[cin])?,
+                w: weights.get(&format!("{d}.weight"), &[cin, 1, k[0], k[1], k[2]])?,
+                b: weights.get_f32(&format!("{d}.bias"), &[cin])?,
                 k,
                 pointwise: Some((
-                    store.get(&format!("{p}.weight"), &[cout, cin, 1, 1, 1])?,
-                    store.get_f32(&format!("{p}.bias"), &[cout])?,
+                    weights.get(&format!("{p}.weight"), &[cout, cin, 1, 1, 1])?,
+                    weights.get_f32(&format!("{p}.bias"), &[cout])?,
                 )),
             })
         } else {
             let c = format!("{name}.conv");
             Ok(Conv {
-                w: store.get(&format!("{c}.weight"), &[cout, cin, k[0], k[1], k[2]])?,
-                b: store.get_f32(&format!("{c}.bias"), &[cout])?,
+                w: weights.get(&format!("{c}.weight"), &[cout, cin, k[0], k[1], k[2]])?,
+                b: weights.get_f32(&format!("{c}.bias"), &[cout])?,
                 k,
                 pointwise: None,
             })

@@ -3,14 +3,17 @@
 
 use std::path::Path;
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::io::{open_torch_state_dict, open_weights, WeightSource};
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
 use super::config::TurboConfig;
 use super::decoder::Decoder;
-use crate::wan22::store::{Store, Synthetic};
 use crate::wan22::tiling::{join_tiles, TilePlan, Tiling};
-use crate::wan22::{tap, Taps, LATENT_MEAN, LATENT_STD};
+use crate::wan22::{tap, Synthetic, Taps, LATENT_MEAN, LATENT_STD};
+
+/// The key prefixes the decoder's tensors may be stored under, tried in order for each.
+const KEY_PREFIXES: [&str; 4] = ["module.decoder.", "decoder.", "module.", ""];
 
 /// One sliding-window chunk: latent frames `[start, end)`, whether it is the first chunk,
 /// and how many pixel frames to drop at its front and back.
@@ -103,9 +106,11 @@ impl TurboVaeDecoder {
         device: &Device,
     ) -> Result<TurboVaeDecoder> {
         cfg.validate()?;
-        let src = open_checkpoint(ckpt)?;
-        let store = Store::new(src, device, &["module.decoder.", "decoder.", "module.", ""]);
-        Self::from_store(&store, cfg)
+        let weights = Weights::from_source(open_checkpoint(ckpt)?, device)
+            .with_aliases(&KEY_PREFIXES)
+            .strict();
+        Self::from_weights(&weights, cfg)
+            .and_then(|vae| weights.finish().map(|()| vae))
             .with_context(|| format!("loading the Turbo VAE decoder from {}", ckpt.display()))
     }
 
@@ -117,12 +122,12 @@ impl TurboVaeDecoder {
         device: &Device,
     ) -> Result<TurboVaeDecoder> {
         cfg.validate()?;
-        Self::from_store(&Store::synthetic(kind, device), cfg)
+        Self::from_weights(&Weights::synthetic(kind, device), cfg)
     }
 
-    fn from_store(store: &Store, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
-        let decoder = Decoder::load(store, cfg)?;
-        let device = store.device();
+    fn from_weights(weights: &Weights, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
+        let decoder = Decoder::load(weights, cfg)?;
+        let device = weights.device();
         let stat = |v: &[f32]| -> Result<Tensor> {
             Tensor::from_vec(v.to_vec(), &[1, 48, 1, 1, 1])?.to_device(device)
         };

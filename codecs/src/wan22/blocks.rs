@@ -5,7 +5,7 @@ use happyhorse_tensor::{AttentionOpts, Result, Tensor};
 
 use super::cache::{FeatCache, Slot};
 use super::layers::{last_frames, CausalConv3d, FrameConv, RmsNorm, CACHE_T};
-use super::store::Store;
+use happyhorse_nn::Weights;
 
 /// `ResidualBlock(in, out)`: norm → SiLU → conv3 → norm → SiLU → conv3, plus a 1×1×1
 /// shortcut when the widths differ.
@@ -20,25 +20,25 @@ pub(crate) struct ResidualBlock {
 impl ResidualBlock {
     /// Loads `{name}.residual.{0,2,3,6}` and `{name}.shortcut`.
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
         slots: &mut usize,
     ) -> Result<Self> {
         Ok(ResidualBlock {
-            norm1: RmsNorm::load(store, &format!("{name}.residual.0"), cin, false)?,
+            norm1: RmsNorm::load(weights, &format!("{name}.residual.0"), cin, false)?,
             conv1: CausalConv3d::load(
-                store,
+                weights,
                 &format!("{name}.residual.2"),
                 cin,
                 cout,
                 [3; 3],
                 slots,
             )?,
-            norm2: RmsNorm::load(store, &format!("{name}.residual.3"), cout, false)?,
+            norm2: RmsNorm::load(weights, &format!("{name}.residual.3"), cout, false)?,
             conv2: CausalConv3d::load(
-                store,
+                weights,
                 &format!("{name}.residual.6"),
                 cout,
                 cout,
@@ -47,7 +47,7 @@ impl ResidualBlock {
             )?,
             shortcut: if cin != cout {
                 Some(CausalConv3d::load(
-                    store,
+                    weights,
                     &format!("{name}.shortcut"),
                     cin,
                     cout,
@@ -93,11 +93,11 @@ pub(crate) struct AttentionBlock {
 
 impl AttentionBlock {
     /// Loads `{name}.{norm.gamma, to_qkv, proj}`.
-    pub(crate) fn load(store: &Store, name: &str, c: usize) -> Result<Self> {
+    pub(crate) fn load(weights: &Weights, name: &str, c: usize) -> Result<Self> {
         Ok(AttentionBlock {
-            norm: RmsNorm::load(store, &format!("{name}.norm"), c, true)?,
+            norm: RmsNorm::load(weights, &format!("{name}.norm"), c, true)?,
             qkv: FrameConv::load(
-                store,
+                weights,
                 &format!("{name}.to_qkv"),
                 c,
                 3 * c,
@@ -105,7 +105,7 @@ impl AttentionBlock {
                 [(0, 0); 2],
                 1,
             )?,
-            proj: FrameConv::load(store, &format!("{name}.proj"), c, c, 1, [(0, 0); 2], 1)?,
+            proj: FrameConv::load(weights, &format!("{name}.proj"), c, c, 1, [(0, 0); 2], 1)?,
         })
     }
 
@@ -154,7 +154,7 @@ pub(crate) struct Resample {
 impl Resample {
     /// Loads `{name}.resample.1` and, for the 3-D modes, `{name}.time_conv`.
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         c: usize,
         mode: Mode,
@@ -162,16 +162,25 @@ impl Resample {
     ) -> Result<Self> {
         let conv_name = format!("{name}.resample.1");
         let conv = match mode {
-            Mode::Up2d | Mode::Up3d => FrameConv::load(store, &conv_name, c, c, 3, [(1, 1); 2], 1)?,
+            Mode::Up2d | Mode::Up3d => {
+                FrameConv::load(weights, &conv_name, c, c, 3, [(1, 1); 2], 1)?
+            }
             Mode::Down2d | Mode::Down3d => {
-                FrameConv::load(store, &conv_name, c, c, 3, [(0, 1); 2], 2)?
+                FrameConv::load(weights, &conv_name, c, c, 3, [(0, 1); 2], 2)?
             }
         };
         let tc = format!("{name}.time_conv");
         let time_conv = match mode {
-            Mode::Up3d => Some(CausalConv3d::load(store, &tc, c, 2 * c, [3, 1, 1], slots)?),
+            Mode::Up3d => Some(CausalConv3d::load(
+                weights,
+                &tc,
+                c,
+                2 * c,
+                [3, 1, 1],
+                slots,
+            )?),
             Mode::Down3d => Some(CausalConv3d::load_strided(
-                store,
+                weights,
                 &tc,
                 c,
                 c,

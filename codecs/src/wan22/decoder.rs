@@ -10,7 +10,7 @@ use super::blocks::{dup_up_3d, AttentionBlock, Mode, Resample, ResidualBlock};
 use super::cache::{tap, FeatCache, Taps};
 use super::config::Wan22Config;
 use super::layers::{CausalConv3d, RmsNorm};
-use super::store::Store;
+use happyhorse_nn::Weights;
 
 /// One `Up_ResidualBlock`: residual blocks, an optional resample, and the `DupUp3D` shortcut
 /// of the block input.
@@ -33,11 +33,11 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// Loads `decoder.*`.
-    pub(crate) fn load(store: &Store, cfg: &Wan22Config) -> Result<Decoder> {
+    pub(crate) fn load(weights: &Weights, cfg: &Wan22Config) -> Result<Decoder> {
         let dims = cfg.decoder_dims();
         let mut slots = 0;
         let conv1 = CausalConv3d::load(
-            store,
+            weights,
             "decoder.conv1",
             cfg.z_dim,
             dims[0],
@@ -46,9 +46,9 @@ impl Decoder {
         )?;
         let c0 = dims[0];
         let middle = (
-            ResidualBlock::load(store, "decoder.middle.0", c0, c0, &mut slots)?,
-            AttentionBlock::load(store, "decoder.middle.1", c0)?,
-            ResidualBlock::load(store, "decoder.middle.2", c0, c0, &mut slots)?,
+            ResidualBlock::load(weights, "decoder.middle.0", c0, c0, &mut slots)?,
+            AttentionBlock::load(weights, "decoder.middle.1", c0)?,
+            ResidualBlock::load(weights, "decoder.middle.2", c0, c0, &mut slots)?,
         );
         let n = cfg.dim_mult.len();
         let mut ups = Vec::with_capacity(n);
@@ -60,7 +60,7 @@ impl Decoder {
             let mut c = cin;
             for j in 0..cfg.num_res_blocks + 1 {
                 res.push(ResidualBlock::load(
-                    store,
+                    weights,
                     &format!("decoder.upsamples.{i}.upsamples.{j}"),
                     c,
                     cout,
@@ -71,7 +71,7 @@ impl Decoder {
             let resample = if up {
                 let mode = if tup { Mode::Up3d } else { Mode::Up2d };
                 let name = format!("decoder.upsamples.{i}.upsamples.{}", cfg.num_res_blocks + 1);
-                Some(Resample::load(store, &name, cout, mode, &mut slots)?)
+                Some(Resample::load(weights, &name, cout, mode, &mut slots)?)
             } else {
                 None
             };
@@ -83,8 +83,8 @@ impl Decoder {
             });
         }
         let c = dims[n];
-        let head_norm = RmsNorm::load(store, "decoder.head.0", c, false)?;
-        let head_conv = CausalConv3d::load(store, "decoder.head.2", c, 12, [3; 3], &mut slots)?;
+        let head_norm = RmsNorm::load(weights, "decoder.head.0", c, false)?;
+        let head_conv = CausalConv3d::load(weights, "decoder.head.2", c, 12, [3; 3], &mut slots)?;
         Ok(Decoder {
             conv1,
             middle,

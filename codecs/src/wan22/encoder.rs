@@ -7,7 +7,7 @@ use super::blocks::{avg_down_3d, AttentionBlock, Mode, Resample, ResidualBlock};
 use super::cache::{tap, FeatCache, Taps};
 use super::config::Wan22Config;
 use super::layers::{CausalConv3d, RmsNorm};
-use super::store::Store;
+use happyhorse_nn::Weights;
 
 /// One `Down_ResidualBlock`: residual blocks, an optional resample, and the `AvgDown3D`
 /// shortcut of the block input.
@@ -31,10 +31,10 @@ pub(crate) struct Encoder {
 
 impl Encoder {
     /// Loads `encoder.*`.
-    pub(crate) fn load(store: &Store, cfg: &Wan22Config) -> Result<Encoder> {
+    pub(crate) fn load(weights: &Weights, cfg: &Wan22Config) -> Result<Encoder> {
         let dims = cfg.encoder_dims();
         let mut slots = 0;
-        let conv1 = CausalConv3d::load(store, "encoder.conv1", 12, dims[0], [3; 3], &mut slots)?;
+        let conv1 = CausalConv3d::load(weights, "encoder.conv1", 12, dims[0], [3; 3], &mut slots)?;
         let n = cfg.dim_mult.len();
         let mut downs = Vec::with_capacity(n);
         for i in 0..n {
@@ -45,7 +45,7 @@ impl Encoder {
             let mut c = cin;
             for j in 0..cfg.num_res_blocks {
                 res.push(ResidualBlock::load(
-                    store,
+                    weights,
                     &format!("encoder.downsamples.{i}.downsamples.{j}"),
                     c,
                     cout,
@@ -56,7 +56,7 @@ impl Encoder {
             let resample = if down {
                 let mode = if tdown { Mode::Down3d } else { Mode::Down2d };
                 let name = format!("encoder.downsamples.{i}.downsamples.{}", cfg.num_res_blocks);
-                Some(Resample::load(store, &name, cout, mode, &mut slots)?)
+                Some(Resample::load(weights, &name, cout, mode, &mut slots)?)
             } else {
                 None
             };
@@ -70,13 +70,13 @@ impl Encoder {
         }
         let c = dims[n];
         let middle = (
-            ResidualBlock::load(store, "encoder.middle.0", c, c, &mut slots)?,
-            AttentionBlock::load(store, "encoder.middle.1", c)?,
-            ResidualBlock::load(store, "encoder.middle.2", c, c, &mut slots)?,
+            ResidualBlock::load(weights, "encoder.middle.0", c, c, &mut slots)?,
+            AttentionBlock::load(weights, "encoder.middle.1", c)?,
+            ResidualBlock::load(weights, "encoder.middle.2", c, c, &mut slots)?,
         );
-        let head_norm = RmsNorm::load(store, "encoder.head.0", c, false)?;
+        let head_norm = RmsNorm::load(weights, "encoder.head.0", c, false)?;
         let head_conv = CausalConv3d::load(
-            store,
+            weights,
             "encoder.head.2",
             c,
             2 * cfg.z_dim,

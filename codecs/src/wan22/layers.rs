@@ -4,7 +4,7 @@
 use happyhorse_tensor::{ConvParams, Result, Tensor};
 
 use super::cache::{FeatCache, Slot};
-use super::store::Store;
+use happyhorse_nn::Weights;
 
 /// Frames of its input a causal convolution keeps for the next chunk (`CACHE_T`).
 pub(crate) const CACHE_T: usize = 2;
@@ -24,7 +24,7 @@ impl CausalConv3d {
     /// Loads `{name}.weight [cout, cin, k…]` and `{name}.bias`; `slots` numbers the cached
     /// convolutions.
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
@@ -32,7 +32,7 @@ impl CausalConv3d {
         slots: &mut usize,
     ) -> Result<Self> {
         Self::load_strided(
-            store,
+            weights,
             name,
             cin,
             cout,
@@ -46,7 +46,7 @@ impl CausalConv3d {
     /// Like [`CausalConv3d::load`] with explicit half-padding and stride.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn load_strided(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
@@ -55,8 +55,8 @@ impl CausalConv3d {
         stride: [usize; 3],
         slots: &mut usize,
     ) -> Result<Self> {
-        let w = store.get(&format!("{name}.weight"), &[cout, cin, k[0], k[1], k[2]])?;
-        let b = Some(store.get_f32(&format!("{name}.bias"), &[cout])?);
+        let w = weights.get(&format!("{name}.weight"), &[cout, cin, k[0], k[1], k[2]])?;
+        let b = Some(weights.get_f32(&format!("{name}.bias"), &[cout])?);
         let slot = (k[0] > 1).then(|| {
             *slots += 1;
             *slots - 1
@@ -152,9 +152,9 @@ pub(crate) struct RmsNorm {
 
 impl RmsNorm {
     /// Loads `{name}.gamma` of shape `[C, 1, 1, 1]` (or `[C, 1, 1]` when `image`).
-    pub(crate) fn load(store: &Store, name: &str, c: usize, image: bool) -> Result<Self> {
+    pub(crate) fn load(weights: &Weights, name: &str, c: usize, image: bool) -> Result<Self> {
         let shape: &[usize] = if image { &[c, 1, 1] } else { &[c, 1, 1, 1] };
-        let g = store.get_f32(&format!("{name}.gamma"), shape)?;
+        let g = weights.get_f32(&format!("{name}.gamma"), shape)?;
         let g = g.reshape(&[1, c, 1, 1, 1])?.scale((c as f32).sqrt())?;
         Ok(RmsNorm { g })
     }
@@ -180,7 +180,7 @@ pub(crate) struct FrameConv {
 impl FrameConv {
     /// Loads `{name}.weight [cout, cin, k, k]` and `{name}.bias`.
     pub(crate) fn load(
-        store: &Store,
+        weights: &Weights,
         name: &str,
         cin: usize,
         cout: usize,
@@ -188,10 +188,10 @@ impl FrameConv {
         pad: [(usize, usize); 2],
         stride: usize,
     ) -> Result<Self> {
-        let w = store
+        let w = weights
             .get(&format!("{name}.weight"), &[cout, cin, k, k])?
             .unsqueeze(2)?;
-        let b = store.get_f32(&format!("{name}.bias"), &[cout])?;
+        let b = weights.get_f32(&format!("{name}.bias"), &[cout])?;
         Ok(FrameConv { w, b, pad, stride })
     }
 

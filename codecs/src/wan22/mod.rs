@@ -13,13 +13,12 @@ mod encoder;
 pub mod fixture;
 pub(crate) mod layers;
 pub mod patchify;
-pub(crate) mod store;
 pub mod tiling;
 mod vae;
 
 pub use config::{Wan22Config, LATENT_MEAN, LATENT_STD};
 pub use fixture::run_fixture;
-pub use store::Synthetic;
+pub use happyhorse_nn::Synthetic;
 pub use tiling::{Tile, TilePlan, Tiling};
 pub use vae::Wan22Vae;
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::io::open_weights;
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
 use super::cache::{tap, Taps};
@@ -12,8 +12,8 @@ use super::decoder::Decoder;
 use super::encoder::Encoder;
 use super::layers::CausalConv3d;
 use super::patchify::{patchify, unpatchify};
-use super::store::{Store, Synthetic};
 use super::tiling::{join_tiles, TilePlan, Tiling};
+use super::Synthetic;
 
 /// The Wan2.2 VAE with its weights on one device.
 pub struct Wan22Vae {
@@ -32,9 +32,9 @@ impl Wan22Vae {
     /// Loads the VAE from `Wan2.2_VAE.pth` (or a safetensors file with the same keys).
     pub fn load(weights_path: &Path, config: &Wan22Config, device: &Device) -> Result<Wan22Vae> {
         config.validate()?;
-        let src = open_weights(weights_path)?;
-        let store = Store::new(src, device, &[""]);
-        Self::from_store(&store, config)
+        let weights = Weights::open(weights_path, device)?.strict();
+        Self::from_weights(&weights, config)
+            .and_then(|vae| weights.finish().map(|()| vae))
             .with_context(|| format!("loading the Wan2.2 VAE from {}", weights_path.display()))
     }
 
@@ -42,22 +42,22 @@ impl Wan22Vae {
     /// planning with [`Wan22Vae::tile_plan`] / [`Wan22Vae::estimate_decode_bytes`]).
     pub fn synthetic(config: &Wan22Config, kind: Synthetic, device: &Device) -> Result<Wan22Vae> {
         config.validate()?;
-        Self::from_store(&Store::synthetic(kind, device), config)
+        Self::from_weights(&Weights::synthetic(kind, device), config)
     }
 
-    fn from_store(store: &Store, cfg: &Wan22Config) -> Result<Wan22Vae> {
+    fn from_weights(weights: &Weights, cfg: &Wan22Config) -> Result<Wan22Vae> {
         let z = cfg.z_dim;
         let mut no_slots = 0;
-        let conv1 = CausalConv3d::load(store, "conv1", 2 * z, 2 * z, [1; 3], &mut no_slots)?;
-        let conv2 = CausalConv3d::load(store, "conv2", z, z, [1; 3], &mut no_slots)?;
-        let device = store.device().clone();
+        let conv1 = CausalConv3d::load(weights, "conv1", 2 * z, 2 * z, [1; 3], &mut no_slots)?;
+        let conv2 = CausalConv3d::load(weights, "conv2", z, z, [1; 3], &mut no_slots)?;
+        let device = weights.device().clone();
         let stat = |v: &[f32]| -> Result<Tensor> {
             Tensor::from_vec(v.to_vec(), &[1, z, 1, 1, 1])?.to_device(&device)
         };
         let inv: Vec<f32> = cfg.std.iter().map(|s| 1.0 / s).collect();
         Ok(Wan22Vae {
-            encoder: Encoder::load(store, cfg)?,
-            decoder: Decoder::load(store, cfg)?,
+            encoder: Encoder::load(weights, cfg)?,
+            decoder: Decoder::load(weights, cfg)?,
             conv1,
             conv2,
             mean: stat(&cfg.mean)?,

@@ -3,7 +3,8 @@
 //! prompt to PNG and WAV in seconds.
 //!
 //! The text encoder, tokenizer and codecs are small real-format checkpoints carried in the
-//! binary (the same files the test suite checks against the reference); the DiT is sized
+//! binary from `cli/assets/builtin/` (byte for byte the fixture files the test suite checks
+//! against the reference, which a test here asserts); the DiT is sized
 //! to chain with them (48 latent channels, 64 audio channels, the encoder's width) and its
 //! weights are drawn from a seed. The files are written once to a cache directory as an
 //! ordinary stack, so the built-in stack goes through exactly the loaders real checkpoints
@@ -30,11 +31,12 @@ const VERSION: &str = "v2";
 /// Seed of the DiT's random weights.
 const DIT_SEED: u64 = 0x4a50_7079_686f_7273;
 
-macro_rules! fixture {
+/// A file of `cli/assets/builtin/`, carried in the binary.
+macro_rules! asset {
     ($path:literal) => {
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/",
+            "/assets/builtin/",
             $path
         ))
     };
@@ -42,36 +44,30 @@ macro_rules! fixture {
 
 /// The carried files: (path in the stack, contents).
 const FILES: &[(&str, &[u8])] = &[
-    (
-        "t5gemma/config.json",
-        fixture!("t5gemma-encoder/config.json"),
-    ),
+    ("t5gemma/config.json", asset!("t5gemma/config.json")),
     (
         "t5gemma/weights.safetensors",
-        fixture!("t5gemma-encoder/weights.safetensors"),
+        asset!("t5gemma/weights.safetensors"),
     ),
-    (
-        "t5gemma/tokenizer.model",
-        fixture!("t5gemma-encoder/tokenizer.model"),
-    ),
+    ("t5gemma/tokenizer.model", asset!("t5gemma/tokenizer.model")),
     (
         "t5gemma/tokenizer_config.json",
-        fixture!("t5gemma-encoder/tokenizer_config.json"),
+        asset!("t5gemma/tokenizer_config.json"),
     ),
-    ("wan22/config.json", fixture!("wan22-vae/config.json")),
-    ("wan22/Wan2.2_VAE.pth", fixture!("wan22-vae/Wan2.2_VAE.pth")),
-    ("turbo_vae/config.json", fixture!("turbo-vaed/config.json")),
+    ("wan22/config.json", asset!("wan22/config.json")),
+    ("wan22/Wan2.2_VAE.pth", asset!("wan22/Wan2.2_VAE.pth")),
+    ("turbo_vae/config.json", asset!("turbo_vae/config.json")),
     (
         "turbo_vae/checkpoint-340000.ckpt",
-        fixture!("turbo-vaed/checkpoint-340000.ckpt"),
+        asset!("turbo_vae/checkpoint-340000.ckpt"),
     ),
     (
         "audio_vae/model_config.json",
-        fixture!("sa-audio-vae/config.json"),
+        asset!("audio_vae/model_config.json"),
     ),
     (
         "audio_vae/model.safetensors",
-        fixture!("sa-audio-vae/weights.safetensors"),
+        asset!("audio_vae/model.safetensors"),
     ),
 ];
 
@@ -245,4 +241,46 @@ fn write_random_dit(path: &Path) -> Result<()> {
         .map(|(n, d, s, b)| (n.clone(), *d, s.clone(), b.as_slice()))
         .collect();
     write_safetensors(path, &tensors, &BTreeMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each carried file comes from among the reference-checked fixtures.
+    const SOURCES: &[(&str, &str)] = &[
+        ("t5gemma/config.json", "t5gemma-encoder/config.json"),
+        (
+            "t5gemma/weights.safetensors",
+            "t5gemma-encoder/weights.safetensors",
+        ),
+        ("t5gemma/tokenizer.model", "t5gemma-encoder/tokenizer.model"),
+        (
+            "t5gemma/tokenizer_config.json",
+            "t5gemma-encoder/tokenizer_config.json",
+        ),
+        ("wan22/config.json", "wan22-vae/config.json"),
+        ("wan22/Wan2.2_VAE.pth", "wan22-vae/Wan2.2_VAE.pth"),
+        ("turbo_vae/config.json", "turbo-vaed/config.json"),
+        (
+            "turbo_vae/checkpoint-340000.ckpt",
+            "turbo-vaed/checkpoint-340000.ckpt",
+        ),
+        ("audio_vae/model_config.json", "sa-audio-vae/config.json"),
+        (
+            "audio_vae/model.safetensors",
+            "sa-audio-vae/weights.safetensors",
+        ),
+    ];
+
+    #[test]
+    fn carried_files_are_the_reference_checked_fixtures() {
+        assert_eq!(SOURCES.len(), FILES.len());
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        for ((rel, bytes), (src_rel, fixture)) in FILES.iter().zip(SOURCES) {
+            assert_eq!(rel, src_rel);
+            let want = fs::read(fixtures.join(fixture)).unwrap();
+            assert!(*bytes == want.as_slice(), "{rel} differs from {fixture}");
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! The VAEs load strictly: a tensor the file holds and the model never reads is an error
 //! naming it, as is a missing one; the safetensors copies of the fixtures load the same
-//! weights as the original checkpoints.
+//! weights as the original checkpoints. Where a file holds more than the component (Stable
+//! Audio's whole model), only the component's part is checked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use happyhorse_codecs::sa_audio::SaAudioVae;
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_tensor::fixture::load_tensor;
@@ -135,6 +137,37 @@ fn turbo_loads_strictly() {
         "{err}"
     );
     for p in [extra, missing] {
+        std::fs::remove_file(p).unwrap();
+    }
+}
+
+#[test]
+fn sa_audio_is_strict_only_under_its_prefix() {
+    let config = fixture("sa-audio-vae/config.json");
+    let st = fixture("sa-audio-vae/weights.safetensors");
+    // The rest of Stable Audio's model.safetensors is not the autoencoder's business.
+    let whole = edited_copy(
+        &st,
+        "sa-whole.safetensors",
+        None,
+        Some("model.model.x.bias"),
+    );
+    SaAudioVae::load_files(&config, &whole, &Device::Cpu).unwrap();
+    let extra = edited_copy(
+        &st,
+        "sa-extra.safetensors",
+        None,
+        Some("pretransform.model.decoder.extra.bias"),
+    );
+    let err = SaAudioVae::load_files(&config, &extra, &Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("\"pretransform.model.decoder.extra.bias\"") && !err.contains("model.model.x"),
+        "{err}"
+    );
+    for p in [whole, extra] {
         std::fs::remove_file(p).unwrap();
     }
 }

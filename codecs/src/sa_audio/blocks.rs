@@ -1,10 +1,10 @@
 //! The Oobleck building blocks: `ResidualUnit`, `EncoderBlock` and `DecoderBlock`.
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{Result, Tensor};
 
 use super::snake::Activation;
 use super::weight_norm::{Conv1dSpec, WnConv1d, WnConvTranspose1d};
-use super::weights::WeightReader;
 
 /// The dilations of the three residual units of every block.
 pub const DILATIONS: [usize; 3] = [1, 3, 9];
@@ -21,7 +21,7 @@ pub struct ResidualUnit {
 impl ResidualUnit {
     /// Loads the unit under `prefix`.
     pub fn load(
-        r: &WeightReader,
+        r: &Weights,
         prefix: &str,
         channels: usize,
         dilation: usize,
@@ -54,7 +54,7 @@ impl ResidualUnit {
 
 /// Loads the three residual units stored at `{prefix}.layers.{first..first+3}`.
 fn load_units(
-    r: &WeightReader,
+    r: &Weights,
     prefix: &str,
     first: usize,
     channels: usize,
@@ -86,7 +86,7 @@ pub struct EncoderBlock {
 impl EncoderBlock {
     /// Loads the block under `prefix`.
     pub fn load(
-        r: &WeightReader,
+        r: &Weights,
         prefix: &str,
         cin: usize,
         cout: usize,
@@ -125,7 +125,7 @@ pub struct DecoderBlock {
 impl DecoderBlock {
     /// Loads the block under `prefix`.
     pub fn load(
-        r: &WeightReader,
+        r: &Weights,
         prefix: &str,
         cin: usize,
         cout: usize,

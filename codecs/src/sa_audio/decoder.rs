@@ -4,13 +4,13 @@
 //! `DecoderBlock`s in reverse channel order, n+1 act, n+2 conv k7 (C → out, no bias),
 //! n+3 `tanh` when `final_tanh`.
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{Result, Tensor};
 
 use super::blocks::DecoderBlock;
 use super::config::OobleckDecoderConfig;
 use super::snake::Activation;
 use super::weight_norm::{Conv1dSpec, WnConv1d};
-use super::weights::WeightReader;
 use super::Trace;
 
 /// The Oobleck decoder with its weights folded.
@@ -24,11 +24,7 @@ pub struct OobleckDecoder {
 
 impl OobleckDecoder {
     /// Loads the decoder stored under `prefix` (`"decoder"`).
-    pub fn load(
-        r: &WeightReader,
-        prefix: &str,
-        cfg: &OobleckDecoderConfig,
-    ) -> Result<OobleckDecoder> {
+    pub fn load(r: &Weights, prefix: &str, cfg: &OobleckDecoderConfig) -> Result<OobleckDecoder> {
         let ch: Vec<usize> = std::iter::once(1)
             .chain(cfg.c_mults.iter().copied())
             .map(|m| m * cfg.channels)

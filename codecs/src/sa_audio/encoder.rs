@@ -3,13 +3,13 @@
 //! Layers (`encoder.layers.{i}`): 0 conv k7 (in → C), 1..=n `EncoderBlock`s with channels
 //! `C·[1, c_mults…]`, n+1 act, n+2 conv k3 (→ latent_dim).
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{Result, Tensor};
 
 use super::blocks::EncoderBlock;
 use super::config::OobleckEncoderConfig;
 use super::snake::Activation;
 use super::weight_norm::{Conv1dSpec, WnConv1d};
-use super::weights::WeightReader;
 use super::Trace;
 
 /// The Oobleck encoder with its weights folded.
@@ -22,11 +22,7 @@ pub struct OobleckEncoder {
 
 impl OobleckEncoder {
     /// Loads the encoder stored under `prefix` (`"encoder"`).
-    pub fn load(
-        r: &WeightReader,
-        prefix: &str,
-        cfg: &OobleckEncoderConfig,
-    ) -> Result<OobleckEncoder> {
+    pub fn load(r: &Weights, prefix: &str, cfg: &OobleckEncoderConfig) -> Result<OobleckEncoder> {
         let ch: Vec<usize> = std::iter::once(1)
             .chain(cfg.c_mults.iter().copied())
             .map(|m| m * cfg.channels)

@@ -21,7 +21,8 @@ pub mod weights;
 use std::path::Path;
 use std::sync::Arc;
 
-use happyhorse_tensor::io::{open_weights, with_prefix, WeightSource};
+use happyhorse_nn::Weights;
+use happyhorse_tensor::io::{open_weights, WeightSource};
 use happyhorse_tensor::{ensure, Device, Result, ResultExt, Tensor};
 
 pub use bottleneck::{vae_sample, VaeSample};
@@ -70,7 +71,9 @@ impl SaAudioVae {
             .with_context(|| format!("loading the audio VAE from {}", weights_path.display()))
     }
 
-    /// Loads the model from the tensors of `src` whose names start with `prefix`.
+    /// Loads the model from the tensors of `src` whose names start with `prefix`; every
+    /// tensor under `prefix` must be used (the rest of the file, e.g. the diffusion model of
+    /// Stable Audio's `model.safetensors`, is not read).
     pub fn from_prefixed_source(
         config: &SaAudioConfig,
         src: Arc<dyn WeightSource>,
@@ -82,27 +85,23 @@ impl SaAudioVae {
             "{} holds no tensor named {prefix}*",
             src.describe()
         );
-        let vae_src = with_prefix(src, prefix);
-        SaAudioVae::from_source(config, vae_src.as_ref(), device)
+        let weights = Weights::from_source(src, device).sub(prefix).strict();
+        SaAudioVae::from_weights(config, &weights)
     }
 
-    /// Loads the model from a source whose names are the autoencoder's own
-    /// (`encoder.layers.…`, `decoder.layers.…`); every tensor must be used.
-    pub fn from_source(
-        config: &SaAudioConfig,
-        src: &dyn WeightSource,
-        device: &Device,
-    ) -> Result<SaAudioVae> {
+    /// Loads the model from `weights`, scoped to the autoencoder (names read
+    /// `encoder.layers.…`, `decoder.layers.…` under it). A strict `weights` must hold nothing
+    /// else there ([`Weights::finish`]).
+    pub fn from_weights(config: &SaAudioConfig, weights: &Weights) -> Result<SaAudioVae> {
         config.validate()?;
-        let r = weights::WeightReader::new(src, device);
-        let encoder = OobleckEncoder::load(&r, "encoder", &config.encoder)?;
-        let decoder = OobleckDecoder::load(&r, "decoder", &config.decoder)?;
-        r.finish()?;
+        let encoder = OobleckEncoder::load(weights, "encoder", &config.encoder)?;
+        let decoder = OobleckDecoder::load(weights, "decoder", &config.decoder)?;
+        weights.finish()?;
         Ok(SaAudioVae {
             config: config.clone(),
             encoder,
             decoder,
-            device: device.clone(),
+            device: weights.device().clone(),
         })
     }
 

@@ -1,8 +1,9 @@
 //! Activations of the Oobleck blocks: SnakeBeta (log-scale α, β) or ELU.
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{Result, Tensor, UnaryOp};
 
-use super::weights::WeightReader;
+use super::weights::{read_f64, upload};
 
 /// `SnakeBeta`: `x + sin²(eᵅ·x) / (eᵝ + 1e-9)` per channel, with α and β stored in log
 /// scale. The exponentials and the reciprocal are folded at load.
@@ -15,17 +16,17 @@ pub struct SnakeBeta {
 
 impl SnakeBeta {
     /// Loads `{prefix}.alpha [C]` and `{prefix}.beta [C]`.
-    pub fn load(r: &WeightReader, prefix: &str, channels: usize) -> Result<SnakeBeta> {
-        let alpha = r.f64(&format!("{prefix}.alpha"), &[channels])?;
-        let beta = r.f64(&format!("{prefix}.beta"), &[channels])?;
+    pub fn load(r: &Weights, prefix: &str, channels: usize) -> Result<SnakeBeta> {
+        let alpha = read_f64(r, &format!("{prefix}.alpha"), &[channels])?;
+        let beta = read_f64(r, &format!("{prefix}.beta"), &[channels])?;
         let alpha: Vec<f32> = alpha.iter().map(|a| a.exp() as f32).collect();
         let inv_beta: Vec<f32> = beta
             .iter()
             .map(|b| (1.0 / (b.exp() + 1e-9)) as f32)
             .collect();
         Ok(SnakeBeta {
-            alpha: r.upload(alpha, &[1, channels, 1])?,
-            inv_beta: r.upload(inv_beta, &[1, channels, 1])?,
+            alpha: upload(r, alpha, &[1, channels, 1])?,
+            inv_beta: upload(r, inv_beta, &[1, channels, 1])?,
         })
     }
 
@@ -47,12 +48,7 @@ pub enum Activation {
 
 impl Activation {
     /// Loads the activation stored under `prefix` (nothing for ELU).
-    pub fn load(
-        r: &WeightReader,
-        prefix: &str,
-        channels: usize,
-        use_snake: bool,
-    ) -> Result<Activation> {
+    pub fn load(r: &Weights, prefix: &str, channels: usize, use_snake: bool) -> Result<Activation> {
         Ok(if use_snake {
             Activation::Snake(SnakeBeta::load(r, prefix, channels)?)
         } else {

@@ -5,9 +5,10 @@
 //! a `ConvTranspose1d` (`v [in, out, k]`), so the transposed conv is normalised per input
 //! channel.
 
+use happyhorse_nn::Weights;
 use happyhorse_tensor::{bail, ensure, PadMode, Result, Tensor};
 
-use super::weights::WeightReader;
+use super::weights::{read_f64, upload};
 
 /// Folds `g [d0, 1, 1]` and `v [d0, ...]` into `g · v / ‖v‖` (per index of dim 0), in f64.
 pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f32> {
@@ -21,16 +22,16 @@ pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f32> {
 }
 
 /// Reads `{prefix}.weight_g` and `{prefix}.weight_v` (shape `v_shape`) and folds them.
-fn load_folded(r: &WeightReader, prefix: &str, v_shape: [usize; 3]) -> Result<Tensor> {
-    let g = r.f64(&format!("{prefix}.weight_g"), &[v_shape[0], 1, 1])?;
-    let v = r.f64(&format!("{prefix}.weight_v"), &v_shape)?;
-    r.upload(fold_weight_norm(&g, &v), &v_shape)
+fn load_folded(r: &Weights, prefix: &str, v_shape: [usize; 3]) -> Result<Tensor> {
+    let g = read_f64(r, &format!("{prefix}.weight_g"), &[v_shape[0], 1, 1])?;
+    let v = read_f64(r, &format!("{prefix}.weight_v"), &v_shape)?;
+    upload(r, fold_weight_norm(&g, &v), &v_shape)
 }
 
 /// Reads `{prefix}.bias [n]`.
-fn load_bias(r: &WeightReader, prefix: &str, n: usize) -> Result<Tensor> {
-    let b = r.f64(&format!("{prefix}.bias"), &[n])?;
-    r.upload(b.into_iter().map(|x| x as f32).collect(), &[n])
+fn load_bias(r: &Weights, prefix: &str, n: usize) -> Result<Tensor> {
+    let b = read_f64(r, &format!("{prefix}.bias"), &[n])?;
+    upload(r, b.into_iter().map(|x| x as f32).collect(), &[n])
 }
 
 /// A weight-normalised `Conv1d` with zero padding on both sides.
@@ -78,7 +79,7 @@ impl Conv1dSpec {
 
 impl WnConv1d {
     /// Loads the conv stored under `prefix` (`{prefix}.weight_g`, `.weight_v`, `.bias`).
-    pub fn load(r: &WeightReader, prefix: &str, s: Conv1dSpec) -> Result<WnConv1d> {
+    pub fn load(r: &Weights, prefix: &str, s: Conv1dSpec) -> Result<WnConv1d> {
         Ok(WnConv1d {
             weight: load_folded(r, prefix, [s.cout, s.cin, s.kernel])?,
             bias: if s.bias {
@@ -128,7 +129,7 @@ pub struct WnConvTranspose1d {
 impl WnConvTranspose1d {
     /// Loads the transposed conv stored under `prefix`; `v` is `[cin, cout, kernel]`.
     pub fn load(
-        r: &WeightReader,
+        r: &Weights,
         prefix: &str,
         cin: usize,
         cout: usize,
@@ -136,8 +137,8 @@ impl WnConvTranspose1d {
         stride: usize,
         padding: usize,
     ) -> Result<WnConvTranspose1d> {
-        let g = r.f64(&format!("{prefix}.weight_g"), &[cin, 1, 1])?;
-        let v = r.f64(&format!("{prefix}.weight_v"), &[cin, cout, kernel])?;
+        let g = read_f64(r, &format!("{prefix}.weight_g"), &[cin, 1, 1])?;
+        let v = read_f64(r, &format!("{prefix}.weight_v"), &[cin, cout, kernel])?;
         let w = fold_weight_norm(&g, &v);
         let m = kernel.div_ceil(stride);
         let mut matrix = vec![0.0f32; m * cout * stride * cin];
@@ -150,10 +151,10 @@ impl WnConvTranspose1d {
                 }
             }
         }
-        let b = r.f64(&format!("{prefix}.bias"), &[cout])?;
+        let b = read_f64(r, &format!("{prefix}.bias"), &[cout])?;
         Ok(WnConvTranspose1d {
-            matrix: r.upload(matrix, &[m * cout * stride, cin])?,
-            bias: r.upload(b.into_iter().map(|x| x as f32).collect(), &[1, cout, 1])?,
+            matrix: upload(r, matrix, &[m * cout * stride, cin])?,
+            bias: upload(r, b.into_iter().map(|x| x as f32).collect(), &[1, cout, 1])?,
             cout,
             kernel,
             stride,

@@ -3,8 +3,10 @@
 //!
 //! A [`Tensor`] is shape + dtype + device storage. Ops are methods (`x.linear(&w, b)`,
 //! `q.attention(&k, &v, &opts)`); each op checks shapes in `ops/` and runs its kernel in
-//! `cpu/` or `gpu/` by the inputs' device. Activations are f32; weights keep their file
-//! dtype (bf16, f16) and are widened inside the kernels.
+//! `cpu/` or `gpu/` by the inputs' device. The ops' parameter types live in `params/`,
+//! which both backends import; `ops/` reaches the backends only through its dispatch.
+//! Activations are f32; weights keep their file dtype (bf16, f16) and are widened inside
+//! the kernels.
 
 pub mod cancel;
 pub mod cpu;
@@ -17,6 +19,7 @@ pub mod gpu;
 pub mod io;
 pub mod layout;
 pub mod ops;
+pub mod params;
 pub mod storage;
 pub mod tensor;
 
@@ -24,10 +27,10 @@ pub use device::Device;
 pub use dtype::DType;
 pub use error::{Error, Result, ResultExt};
 pub use layout::Layout;
-pub use ops::attention::{AttentionOpts, KeyRanges};
-pub use ops::conv::ConvParams;
-pub use ops::elementwise::{BinaryOp, UnaryOp};
-pub use ops::reduce::ReduceOp;
-pub use ops::resize::PadMode;
+pub use params::attention::{AttentionOpts, KeyRanges};
+pub use params::conv::ConvParams;
+pub use params::elementwise::{BinaryOp, UnaryOp};
+pub use params::reduce::ReduceOp;
+pub use params::resize::PadMode;
 pub use storage::{ByteSource, CpuStorage, Storage};
 pub use tensor::Tensor;

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::gemm::{best_kernel, pack_panels, Kernel, Mat};
 use super::simd::exp_inplace;
-use crate::ops::attention::AttentionOpts;
+use crate::params::attention::AttentionOpts;
 use crate::{Result, Tensor};
 
 /// Keys per block (a multiple of every kernel's NR).

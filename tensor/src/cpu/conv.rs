@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::gemm::{gemm, Elem, Mat};
-use crate::ops::conv::ConvParams;
+use crate::params::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
 
 /// Upper bound on the im2col buffer, in values (16 MiB).

@@ -1,7 +1,7 @@
 //! CPU kernels of the elementwise ops.
 
 use super::fill_indexed;
-use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::params::elementwise::{BinaryOp, UnaryOp};
 use crate::{Result, Tensor};
 
 /// `op` on every element.

@@ -1,6 +1,6 @@
 //! CPU kernel of the reductions: one value per row of the last dimension.
 
-use crate::ops::reduce::ReduceOp;
+use crate::params::reduce::ReduceOp;
 use crate::{Result, Tensor};
 
 /// Reduces the last dimension; the result has shape `[rows]` (the caller reshapes).

@@ -1,7 +1,7 @@
 //! CPU kernels of pad, cat, upsampling and embedding lookup.
 
 use crate::layout::contiguous_strides;
-use crate::ops::resize::PadMode;
+use crate::params::resize::PadMode;
 use crate::{Result, Tensor};
 
 /// Maps output coordinates to source index per dim, or None for a constant fill.

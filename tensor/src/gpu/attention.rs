@@ -1,8 +1,9 @@
 //! Flash attention on the GPU: tiled, online softmax, grouped-query heads, key padding,
 //! a symmetric window, per-row key ranges and soft-capping.
 
-use super::kernel::{ctx_of, output, packed_f32, Launch, Params};
-use crate::ops::attention::AttentionOpts;
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, output, Launch, Params};
+use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/attention.wgsl");

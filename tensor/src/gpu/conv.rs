@@ -1,9 +1,10 @@
 //! Convolutions on the GPU: 3-D as an implicit GEMM on the tiled core, the transposed
 //! 1-D convolution direct.
 
-use super::kernel::{buffer_of, ctx_of, grid, loader, output, packed_f32, Launch, Params};
+use super::cast::packed_f32;
+use super::kernel::{buffer_of, ctx_of, grid, loader, output, Launch, Params};
 use super::matmul::GEMM_SCALAR;
-use crate::ops::conv::ConvParams;
+use crate::params::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
 
 const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");

@@ -1,7 +1,7 @@
 //! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
 
 use super::kernel::{collapse, ctx_of, grid, loader, operand, output, Launch, Params, MAX_RANK};
-use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::params::elementwise::{BinaryOp, UnaryOp};
 use crate::{bail, Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");

@@ -251,20 +251,6 @@ pub(crate) fn output(
     Ok((t, buf))
 }
 
-/// `t` as a packed f32 tensor in one binding (converted on the GPU when needed), with the
-/// element offset of its first value.
-pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<(Tensor, wgpu::Buffer, u32)> {
-    let p = if t.dtype() == DType::F32 && t.is_contiguous() {
-        t.clone()
-    } else {
-        super::cast::to_dtype(t, DType::F32)?
-    };
-    let buf = buffer_of(&p, op)?.clone();
-    let off = u32::try_from(p.layout().offset())
-        .map_err(|_| crate::Error::msg(format!("{op}: view offset too large")))?;
-    Ok((p, buf, off))
-}
-
 /// A tensor read in place by a strided kernel: buffer, dtype, offset and strides.
 pub(crate) struct Operand {
     pub buffer: wgpu::Buffer,

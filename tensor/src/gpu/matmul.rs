@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use super::kernel::{
-    buffer_of, ctx_of, loader, output, packed_f32, storage_of, widener4, Launch, Params,
-};
+use super::cast::packed_f32;
+use super::kernel::{buffer_of, ctx_of, loader, output, storage_of, widener4, Launch, Params};
 use super::GpuContext;
 use crate::{bail, DType, Result, Tensor};
 

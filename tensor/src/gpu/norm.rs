@@ -1,6 +1,7 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
-use super::kernel::{ctx_of, grid, loader, output, packed_f32, Launch, Params};
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, grid, loader, output, Launch, Params};
 use super::reduce::ROWREDUCE;
 use crate::{DType, Result, Tensor};
 

@@ -1,7 +1,8 @@
 //! Reductions over the last dimension on the GPU.
 
-use super::kernel::{ctx_of, grid, output, packed_f32, Launch, Params, COMMON};
-use crate::ops::reduce::ReduceOp;
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, grid, output, Launch, Params, COMMON};
+use crate::params::reduce::ReduceOp;
 use crate::{Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/reduce.wgsl");

@@ -1,9 +1,8 @@
 //! Pad, concat, nearest and trilinear upsampling and embedding lookup on the GPU.
 
-use super::kernel::{
-    ctx_of, grid, loader, output, packed_f32, storage_of, Launch, Params, MAX_RANK,
-};
-use crate::ops::resize::PadMode;
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, grid, loader, output, storage_of, Launch, Params, MAX_RANK};
+use crate::params::resize::PadMode;
 use crate::{bail, DType, Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/resize.wgsl");

@@ -1,6 +1,7 @@
 //! Rotary position embedding on the GPU.
 
-use super::kernel::{ctx_of, grid, output, packed_f32, Launch, Params};
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, grid, output, Launch, Params};
 use crate::{Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/rope.wgsl");

@@ -1,6 +1,7 @@
 //! Softmax over the last dimension on the GPU.
 
-use super::kernel::{ctx_of, grid, output, packed_f32, Launch, Params};
+use super::cast::packed_f32;
+use super::kernel::{ctx_of, grid, output, Launch, Params};
 use super::reduce::ROWREDUCE;
 use crate::{Result, Tensor};
 

@@ -2,32 +2,8 @@
 //! transposed convolution. Replicate or causal padding is done with [`Tensor::pad`] first.
 
 use super::dispatch;
+pub use crate::params::conv::ConvParams;
 use crate::{ensure, Result, Tensor};
-
-/// Geometry of an N-d convolution (N = 3; 1-D and 2-D use unit leading dims).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConvParams {
-    /// Stride per spatial dim (t, h, w).
-    pub stride: [usize; 3],
-    /// Zero padding before and after, per spatial dim.
-    pub padding: [(usize, usize); 3],
-    /// Dilation per spatial dim.
-    pub dilation: [usize; 3],
-    /// Channel groups.
-    pub groups: usize,
-}
-
-impl ConvParams {
-    /// Stride 1, no padding, no dilation, one group.
-    pub fn unit() -> ConvParams {
-        ConvParams {
-            stride: [1; 3],
-            padding: [(0, 0); 3],
-            dilation: [1; 3],
-            groups: 1,
-        }
-    }
-}
 
 impl Tensor {
     /// 3-D convolution of `self [B, Cin, T, H, W]` with `w [Cout, Cin/groups, kt, kh, kw]`

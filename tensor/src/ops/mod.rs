@@ -1,8 +1,10 @@
 //! Tensor ops: shape checks and the dispatch to the device's kernel.
 //!
 //! Each file holds one op family; its CPU kernel lives in the file of the same name under
-//! `cpu/` and its WGSL twin under `gpu/` (with the shader in `shaders/`). Every op takes
-//! inputs on one device and returns a packed f32 tensor on that device.
+//! `cpu/` and its WGSL twin under `gpu/` (with the shader in `shaders/`); its parameter
+//! types, which the backends share, under `params/`. An op reaches its kernels only through
+//! [`dispatch!`]. Every op takes inputs on one device and returns a packed f32 tensor on
+//! that device.
 
 pub mod attention;
 pub mod conv;

@@ -2,20 +2,8 @@
 
 use super::dispatch;
 use crate::layout::resolve_dim;
+pub use crate::params::reduce::ReduceOp;
 use crate::{Result, Tensor};
-
-/// How a reduction combines a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    /// Σ
-    Sum,
-    /// Σ / n
-    Mean,
-    /// maximum
-    Max,
-    /// minimum
-    Min,
-}
 
 impl Tensor {
     /// Reduces dimension `dim`; `keepdim` keeps it with size 1.

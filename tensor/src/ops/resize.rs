@@ -3,18 +3,8 @@
 
 use super::dispatch;
 use crate::layout::resolve_dim;
+pub use crate::params::resize::PadMode;
 use crate::{ensure, Result, Tensor};
-
-/// How [`Tensor::pad`] fills the new border.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PadMode {
-    /// Zeros (or another constant: see [`Tensor::pad`]).
-    Constant,
-    /// Copies of the edge element.
-    Replicate,
-    /// Mirror without repeating the edge (PyTorch `reflect`).
-    Reflect,
-}
 
 impl Tensor {
     /// Pads each dimension by `(before, after)` (one pair per dim, in order).

@@ -172,6 +172,34 @@ fn wrong_shape_is_named() {
 }
 
 #[test]
+fn unused_tensor_and_wrong_dtype_are_named() {
+    let extra = "block.layers.9.mlp.extra.weight";
+    let path = rewritten_weights("extra.safetensors", |t| {
+        t.push((extra.to_string(), DType::F32, vec![1], vec![0; 4]))
+    });
+    let err = DitWeights::open(&path, &case_a_config(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("extra.safetensors") && err.contains(extra) && err.contains("1 tensor(s)"),
+        "{err}"
+    );
+
+    let key = "final_norm_audio.weight";
+    let path = rewritten_weights("dtype.safetensors", |t| {
+        let entry = t.iter_mut().find(|(n, ..)| n == key).unwrap();
+        entry.1 = DType::I32;
+    });
+    let err = DitWeights::open(&path, &case_a_config(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(key) && err.contains("stored as I32") && err.contains("F32, F16, BF16"),
+        "{err}"
+    );
+}
+
+#[test]
 fn rope_bands_are_optional() {
     let path = rewritten_weights("nobands.safetensors", |t| {
         t.retain(|(n, ..)| n != "adapter.rope.bands")

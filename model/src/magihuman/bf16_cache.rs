@@ -16,9 +16,11 @@ use std::fs::{self, File};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use half::bf16;
-use happyhorse_tensor::io::{open_weights, SafeTensors, TensorBytes, TensorInfo, WeightSource};
+use happyhorse_nn::Weights;
+use happyhorse_tensor::io::{open_weights, SafeTensors, WeightSource};
 use happyhorse_tensor::{ensure, DType, Device, Error, Result, ResultExt};
 
 use super::config::{DataProxyConfig, ModelConfig};
@@ -50,18 +52,15 @@ impl DitWeights {
     /// bf16 from the cache (written first when missing or invalid, see the module docs).
     /// A checkpoint without f32 block linears loads as stored and writes nothing.
     pub fn open_bf16_cached(path: &Path, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
-        let src = open_weights(path)?;
-        match block_linear_cache(path, src.as_ref(), cfg)? {
-            None => Self::load(src.as_ref(), cfg, device),
-            Some(cache_path) => {
-                let cache = SafeTensors::open(&cache_path)?;
-                let overlay = Overlay {
-                    base: src.as_ref(),
-                    cache: &cache,
-                };
-                Self::load(&overlay, cfg, device)
-            }
-        }
+        let src: Arc<dyn WeightSource> = open_weights(path)?.into();
+        let weights = match block_linear_cache(path, src.as_ref(), cfg)? {
+            None => Weights::from_source(src, device),
+            Some(cache_path) => Weights::from_source(src, device).with_overlay(
+                Box::new(SafeTensors::open(&cache_path)?) as Box<dyn WeightSource>,
+                "bf16 block linears",
+            ),
+        };
+        Self::from_weights(&weights.strict(), cfg)
     }
 
     /// Opens a checkpoint holding its block linears as `dtype` says.
@@ -314,35 +313,4 @@ fn source_key(path: &Path) -> Result<u64> {
         meta.modified().ok().hash(&mut h);
     }
     Ok(h.finish())
-}
-
-/// The checkpoint with the cached tensors in place of its own.
-struct Overlay<'a> {
-    base: &'a dyn WeightSource,
-    cache: &'a SafeTensors,
-}
-
-impl WeightSource for Overlay<'_> {
-    fn names(&self) -> Vec<String> {
-        self.base.names()
-    }
-
-    fn info(&self, name: &str) -> Option<TensorInfo> {
-        self.cache.info(name).or_else(|| self.base.info(name))
-    }
-
-    fn bytes(&self, name: &str) -> Result<TensorBytes> {
-        match self.cache.info(name) {
-            Some(_) => self.cache.bytes(name),
-            None => self.base.bytes(name),
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{} (bf16 block linears from {})",
-            self.base.describe(),
-            self.cache.describe()
-        )
-    }
 }

@@ -8,12 +8,12 @@
 //! widened to f32. In mm layers each stored tensor holds three experts stacked along
 //! dim 0 (video, audio, text); they are split here into separate tensors.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use happyhorse_nn::{Linear, RmsNorm};
-use happyhorse_tensor::io::{open_weights, TensorBytes, WeightSource};
-use happyhorse_tensor::{bail, ensure, DType, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_nn::weights::FLOAT_DTYPES;
+use happyhorse_nn::{Linear, RmsNorm, Weights};
+use happyhorse_tensor::{ensure, DType, Device, Error, Result, Tensor};
 
 use super::config::ModelConfig;
 use super::modality::{ModalityLinear, ModalityNorm};
@@ -252,19 +252,26 @@ pub fn default_rope_bands(num_bands: usize) -> Vec<f32> {
 
 impl DitWeights {
     /// Opens a checkpoint (a directory with `model.safetensors.index.json` or one
-    /// `*.safetensors`, an index file, or a single file) and loads it onto `device`.
+    /// `*.safetensors`, an index file, or a single file) and loads it onto `device`. The
+    /// checkpoint must hold the DiT and nothing else.
     pub fn open(path: &Path, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
-        let src = open_weights(path)?;
-        Self::load(src.as_ref(), cfg, device)
+        Self::from_weights(&Weights::open(path, device)?.strict(), cfg)
     }
 
-    /// Loads every tensor of the checkpoint contract from `src`, checking names, shapes
-    /// and dtypes first (errors name the tensor and the expected shape).
-    pub fn load(src: &dyn WeightSource, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
-        for spec in try_checkpoint_specs(cfg)? {
-            check_spec(src, &spec)?;
+    /// Loads every tensor of the checkpoint contract ([`try_checkpoint_specs`]) from
+    /// `weights` onto its device, checking names, shapes and dtypes of all of them first
+    /// (errors name the file, the tensor, and the expected and found shape or dtype); a
+    /// strict `weights` must hold no other tensor ([`Weights::finish`]).
+    pub fn from_weights(weights: &Weights, cfg: &ModelConfig) -> Result<DitWeights> {
+        let specs = try_checkpoint_specs(cfg)?;
+        for spec in &specs {
+            if !spec.optional || weights.contains(&spec.name) {
+                weights.check(&spec.name, &spec.shape, FLOAT_DTYPES)?;
+            }
         }
-        let ld = Loader { src, device };
+        let specs: HashMap<&str, &TensorSpec> =
+            specs.iter().map(|s| (s.name.as_str(), s)).collect();
+        let ld = Loader { weights, specs };
         let h = cfg.hidden_size;
         let embedder = |name: &str| -> Result<Linear> {
             Ok(Linear::new(
@@ -272,34 +279,38 @@ impl DitWeights {
                 Some(ld.f32_tensor(&format!("adapter.{name}_embedder.bias"))?),
             ))
         };
-        let rope_bands = match src.info("adapter.rope.bands") {
-            Some(_) => ld.host_f32("adapter.rope.bands")?,
+        let bands = ld.spec("adapter.rope.bands")?;
+        let rope_bands = match weights
+            .with_device(&Device::Cpu)
+            .get_opt(&bands.name, &bands.shape)?
+        {
+            Some(t) => t.to_vec()?,
             None => default_rope_bands(cfg.rope_bands()),
         };
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for i in 0..cfg.num_layers {
             let n = cfg.num_experts(i);
             let p = format!("block.layers.{i}.");
-            let norm = |key: &str, dim: usize| ld.norm(&format!("{p}{key}"), n, dim);
+            let norm = |key: &str| ld.norm(&format!("{p}{key}"), n);
             let linear = |key: &str, out: usize| ld.linear(&format!("{p}{key}"), n, out);
             let post = cfg.has_post_norm(i);
             layers.push(LayerWeights {
-                attn_pre_norm: norm("attention.pre_norm.weight", h)?,
+                attn_pre_norm: norm("attention.pre_norm.weight")?,
                 linear_qkv: linear("attention.linear_qkv.weight", cfg.qkv_size())?,
-                q_norm: norm("attention.q_norm.weight", cfg.head_dim)?,
-                k_norm: norm("attention.k_norm.weight", cfg.head_dim)?,
+                q_norm: norm("attention.q_norm.weight")?,
+                k_norm: norm("attention.k_norm.weight")?,
                 linear_proj: linear("attention.linear_proj.weight", h)?,
-                mlp_pre_norm: norm("mlp.pre_norm.weight", h)?,
+                mlp_pre_norm: norm("mlp.pre_norm.weight")?,
                 up_gate_proj: linear("mlp.up_gate_proj.weight", cfg.up_gate_size(i))?,
                 down_proj: linear("mlp.down_proj.weight", h)?,
-                attn_post_norm: post.then(|| norm("attn_post_norm.weight", h)).transpose()?,
-                mlp_post_norm: post.then(|| norm("mlp_post_norm.weight", h)).transpose()?,
+                attn_post_norm: post.then(|| norm("attn_post_norm.weight")).transpose()?,
+                mlp_post_norm: post.then(|| norm("mlp_post_norm.weight")).transpose()?,
             });
         }
         let final_norm = |name: &str| -> Result<RmsNorm> {
             RmsNorm::with_unit_offset(&ld.f32_tensor(name)?, RMS_EPS)
         };
-        Ok(DitWeights {
+        let loaded = DitWeights {
             video_embedder: embedder("video")?,
             audio_embedder: embedder("audio")?,
             text_embedder: embedder("text")?,
@@ -309,112 +320,55 @@ impl DitWeights {
             final_norm_audio: final_norm("final_norm_audio.weight")?,
             final_linear_video: Linear::new(ld.f32_tensor("final_linear_video.weight")?, None),
             final_linear_audio: Linear::new(ld.f32_tensor("final_linear_audio.weight")?, None),
-        })
+        };
+        weights.finish()?;
+        Ok(loaded)
     }
 }
 
-/// Checks that `spec` is present (unless optional) with its shape and a float dtype.
-fn check_spec(src: &dyn WeightSource, spec: &TensorSpec) -> Result<()> {
-    let Some(info) = src.info(&spec.name) else {
-        if spec.optional {
-            return Ok(());
-        }
-        bail!(
-            "{}: missing tensor `{}` (expected shape {:?})",
-            src.describe(),
-            spec.name,
-            spec.shape
-        );
-    };
-    ensure!(
-        info.shape == spec.shape,
-        "{}: tensor `{}` has shape {:?}, expected {:?}",
-        src.describe(),
-        spec.name,
-        info.shape,
-        spec.shape
-    );
-    ensure!(
-        matches!(info.dtype, DType::F32 | DType::BF16 | DType::F16),
-        "{}: tensor `{}` is stored as {}, expected F32, BF16 or F16",
-        src.describe(),
-        spec.name,
-        info.dtype
-    );
-    Ok(())
-}
-
-/// Reads checked tensors and splits stacked experts.
+/// Reads the tensors of the contract, splitting stacked experts.
 struct Loader<'a> {
-    src: &'a dyn WeightSource,
-    device: &'a Device,
+    weights: &'a Weights,
+    specs: HashMap<&'a str, &'a TensorSpec>,
 }
 
 impl Loader<'_> {
-    /// Expert `m` of `n` of `name`: its rows' bytes, dtype and per-expert shape.
-    fn expert_bytes(
-        &self,
-        name: &str,
-        n: usize,
-        m: usize,
-    ) -> Result<(TensorBytes, DType, Vec<usize>)> {
-        let info = self
-            .src
-            .info(name)
-            .ok_or_else(|| happyhorse_tensor::Error::msg(format!("missing tensor `{name}`")))?;
-        let bytes = self
-            .src
-            .bytes(name)
-            .with_context(|| format!("{}: reading `{name}`", self.src.describe()))?;
-        let mut shape = info.shape.clone();
-        shape[0] /= n;
-        let len = shape.iter().product::<usize>() * info.dtype.size();
-        let part = bytes
-            .slice(m * len..(m + 1) * len)
-            .with_context(|| format!("{}: expert {m} of `{name}`", self.src.describe()))?;
-        Ok((part, info.dtype, shape))
+    fn spec(&self, name: &str) -> Result<&TensorSpec> {
+        self.specs
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::msg(format!("`{name}` is not in the checkpoint contract")))
     }
 
-    /// Expert `m` of `n` as a tensor on the device, widened to f32 or kept as stored.
-    fn expert(&self, name: &str, n: usize, m: usize, residence: Residence) -> Result<Tensor> {
-        let (bytes, dtype, shape) = self.expert_bytes(name, n, m)?;
-        let t = Tensor::from_bytes(Arc::new(bytes), dtype, &shape)
-            .with_context(|| format!("{}: `{name}`", self.src.describe()))?;
-        let t = match residence {
-            Residence::F32 => t.to_dtype(DType::F32)?,
-            Residence::BlockLinear => t,
-        };
-        t.to_device(self.device)
+    /// The `n` experts of `name`, widened to f32 or kept as stored, as its spec says.
+    fn experts(&self, name: &str, n: usize) -> Result<Vec<Tensor>> {
+        let spec = self.spec(name)?;
+        match spec.residence {
+            Residence::F32 => self.weights.experts_as(name, &spec.shape, n, DType::F32),
+            Residence::BlockLinear => self.weights.experts(name, &spec.shape, n),
+        }
     }
 
     fn f32_tensor(&self, name: &str) -> Result<Tensor> {
-        self.expert(name, 1, 0, Residence::F32)
+        let spec = self.spec(name)?;
+        self.weights.get_as(name, &spec.shape, DType::F32)
     }
 
-    fn host_f32(&self, name: &str) -> Result<Vec<f32>> {
-        let (bytes, dtype, shape) = self.expert_bytes(name, 1, 0)?;
-        Tensor::from_bytes(Arc::new(bytes), dtype, &shape)?.to_vec()
-    }
-
-    fn norm(&self, name: &str, n: usize, dim: usize) -> Result<ModalityNorm> {
-        let experts = (0..n)
-            .map(|m| {
-                let w = self.expert(name, n, m, Residence::F32)?;
-                ensure!(
-                    w.shape() == [dim],
-                    "`{name}` expert {m} has shape {:?}, expected [{dim}]",
-                    w.shape()
-                );
-                RmsNorm::with_unit_offset(&w, RMS_EPS)
-            })
+    fn norm(&self, name: &str, n: usize) -> Result<ModalityNorm> {
+        let experts = self
+            .experts(name, n)?
+            .iter()
+            .map(|w| RmsNorm::with_unit_offset(w, RMS_EPS))
             .collect::<Result<_>>()?;
         Ok(ModalityNorm { experts })
     }
 
     fn linear(&self, name: &str, n: usize, out: usize) -> Result<ModalityLinear> {
-        let experts = (0..n)
-            .map(|m| {
-                let w = self.expert(name, n, m, Residence::BlockLinear)?;
+        let experts = self
+            .experts(name, n)?
+            .into_iter()
+            .enumerate()
+            .map(|(m, w)| {
                 ensure!(
                     w.shape()[0] == out,
                     "`{name}` expert {m} has {} rows, expected {out}",

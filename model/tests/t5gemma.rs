@@ -382,3 +382,14 @@ fn random_weights_build_the_real_architecture() {
     assert!(v.iter().all(|x| x.is_finite()));
     assert!(v.iter().any(|&x| x != 0.0));
 }
+
+/// The real checkpoint holds the decoder too, so the encoder does not load strictly; the
+/// fixture holds only the encoder, and every one of its tensors is read.
+#[test]
+fn every_encoder_tensor_of_the_fixture_is_read() {
+    let weights = Weights::open(&case().join("weights.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(weights.unused().len(), 24);
+    let config = EncoderConfig::from_file(&case().join("config.json")).unwrap();
+    T5GemmaEncoder::new(config, &weights).unwrap();
+    assert_eq!(weights.unused(), Vec::<String>::new());
+}

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use happyhorse_tensor::{ensure, Error, Result, ResultExt, Tensor};
 
 /// Converts one decoded value to its 8-bit level exactly as the reference does: f32
 /// `x·0.5 + 0.5`, clamp to [0, 1], `·255`, truncate. NaN becomes 0.
@@ -47,6 +47,21 @@ pub fn to_uint8_frames(
         }
     }
     Ok(out)
+}
+
+/// The 8-bit levels [`write_frames_png`] writes for a decoded `[1, 3, F, H, W]` video, as an
+/// `[F, H, W, 3]` f32 tensor (what the golden `frames_uint8` outputs are compared with).
+pub fn frame_levels(video: &Tensor) -> Result<Tensor> {
+    let s = video.shape();
+    ensure!(
+        video.rank() == 5 && s[0] == 1 && s[1] == 3,
+        "frames: video must be [1, 3, F, H, W], got {s:?}"
+    );
+    let bytes = to_uint8_frames(&video.to_vec()?, 3, s[2], s[3], s[4])?;
+    Tensor::from_vec(
+        bytes.into_iter().map(f32::from).collect(),
+        &[s[2], s[3], s[4], 3],
+    )
 }
 
 /// The file name of frame `index` (0-based) in a frame directory: `000001.png` for the

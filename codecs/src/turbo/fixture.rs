@@ -6,7 +6,8 @@ use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::{Device, Result, Tensor};
 
 use super::{TurboConfig, TurboVaeDecoder};
-use crate::wan22::{video_to_uint8, Taps, Tiling};
+use crate::io::png_frames::frame_levels;
+use crate::wan22::{Taps, Tiling};
 
 /// Runs a `turbo-vaed` case: decodes `latent` (with per-chunk intermediates) and
 /// `latent_single`, and returns every output its `meta.json` checks.
@@ -28,7 +29,7 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
     let decoded = vae.decode_inner(&latent, &Tiling::default(), Some(&mut taps))?;
     let single = vae.decode(&load_tensor(&inputs, "latent_single")?)?;
     let mut out = vec![
-        ("frames_uint8".to_string(), video_to_uint8(&decoded)?.0),
+        ("frames_uint8".to_string(), frame_levels(&decoded)?),
         ("decoded".to_string(), decoded),
         ("decoded_single".to_string(), single),
     ];

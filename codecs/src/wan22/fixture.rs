@@ -5,7 +5,8 @@ use std::path::Path;
 use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use super::{video_to_uint8, Taps, Tiling, Wan22Config, Wan22Vae};
+use super::{Taps, Tiling, Wan22Config, Wan22Vae};
+use crate::io::png_frames::frame_levels;
 
 /// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
 /// `video`, and returns every output its `meta.json` checks, intermediates included.
@@ -29,7 +30,7 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
     let pre = vae.decode_preclamp(&latent, &Tiling::default(), Some(&mut taps))?;
     let decoded = pre.clamp(-1.0, 1.0)?;
     out.push(("decoded_preclamp".to_string(), pre));
-    out.push(("frames_uint8".to_string(), video_to_uint8(&decoded)?.0));
+    out.push(("frames_uint8".to_string(), frame_levels(&decoded)?));
     out.push(("decoded".to_string(), decoded));
     out.append(&mut taps.items);
 

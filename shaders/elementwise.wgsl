@@ -1,9 +1,25 @@
 // Elementwise kernels over strided views of any dtype, writing packed f32.
 // Constants: KIND (0 unary, 1 affine, 2 clamp, 3 binary), OP (the unary or binary op).
-// Unary/affine/clamp parameters: 0 n, 1 rank, 2 offset, 4 f0, 5 f1, 8.. shape, 16.. strides.
-// Binary parameters: 0 n, 1 rank, 2 a offset, 3 b offset, 8.. shape, 16.. a strides,
-// 24.. b strides.
+// A unary map reads A only; a binary op reads A and B over the same shape.
 
+// Mirrors ElementwiseParams in tensor/src/gpu/elementwise.rs.
+struct ElementwiseParams {
+    n: u32,
+    rank: u32,
+    a_offset: u32,
+    b_offset: u32,
+    // affine: x · mul + add.
+    mul: f32,
+    add: f32,
+    // clamp: into [lo, hi].
+    lo: f32,
+    hi: f32,
+    shape: array<vec4<u32>, 2>,
+    a_strides: array<vec4<u32>, 2>,
+    b_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> P: ElementwiseParams;
 @group(0) @binding(1) var<storage, read> A: array<u32>;
 @group(0) @binding(2) var<storage, read> B: array<u32>;
 @group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
@@ -20,6 +36,30 @@ fn erf_f32(x: f32) -> f32 {
 
 fn tanh_f32(x: f32) -> f32 {
     return tanh(clamp(x, -15.0, 15.0));
+}
+
+// Storage index of flat element e of A.
+fn index_a(e: u32) -> u32 {
+    var rem = e;
+    var idx = P.a_offset;
+    for (var d = i32(P.rank) - 1; d >= 0; d--) {
+        let n = P.shape[d >> 2u][d & 3];
+        idx += (rem % n) * P.a_strides[d >> 2u][d & 3];
+        rem = rem / n;
+    }
+    return idx;
+}
+
+// Storage index of flat element e of B.
+fn index_b(e: u32) -> u32 {
+    var rem = e;
+    var idx = P.b_offset;
+    for (var d = i32(P.rank) - 1; d >= 0; d--) {
+        let n = P.shape[d >> 2u][d & 3];
+        idx += (rem % n) * P.b_strides[d >> 2u][d & 3];
+        rem = rem / n;
+    }
+    return idx;
 }
 
 fn unary(x: f32) -> f32 {
@@ -66,26 +106,26 @@ fn binary(a: f32, b: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= pu(0u)) {
+    if (i >= P.n) {
         return;
     }
     if (KIND == 3u) {
-        let a = load_A(strided(i, pu(1u), 8u, 16u, pu(2u)));
-        let b = load_B(strided(i, pu(1u), 8u, 24u, pu(3u)));
+        let a = load_A(index_a(i));
+        let b = load_B(index_b(i));
         OUT[i] = binary(a, b);
         return;
     }
-    let x = load_A(strided(i, pu(1u), 8u, 16u, pu(2u)));
+    let x = load_A(index_a(i));
     if (KIND == 0u) {
         OUT[i] = unary(x);
     } else if (KIND == 1u) {
-        OUT[i] = x * pf(4u) + pf(5u);
+        OUT[i] = x * P.mul + P.add;
     } else {
         var y = x;
-        if (x < pf(4u)) {
-            y = pf(4u);
-        } else if (x > pf(5u)) {
-            y = pf(5u);
+        if (x < P.lo) {
+            y = P.lo;
+        } else if (x > P.hi) {
+            y = P.hi;
         }
         OUT[i] = y;
     }

@@ -2,7 +2,7 @@
 //! a symmetric window, per-row key ranges and soft-capping.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, output, Launch, Params};
+use super::kernel::{ctx_of, output, Binding, Launch, Params, LEGACY};
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
@@ -135,16 +135,16 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         ctx.launch(Launch {
             name: "attention",
             defines: defines.clone(),
-            sources: &[SRC],
+            sources: &[LEGACY, SRC],
             bindings: vec![
-                (&qb, true),
-                (&kb, true),
-                (&vb, true),
-                (valid.as_ref().map_or(&ctx.dummy, |v| &v.1), true),
-                (&mbuf, true),
-                (&obuf, false),
+                Binding::read(&qb),
+                Binding::read(&kb),
+                Binding::read(&vb),
+                Binding::read(valid.as_ref().map_or(&ctx.dummy, |v| &v.1)),
+                Binding::read(&mbuf),
+                Binding::write(&obuf),
             ],
-            params,
+            params: params.block()?,
             groups: [bc as u32, hq as u32, b as u32],
         })?;
     }

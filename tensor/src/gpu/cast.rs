@@ -1,11 +1,27 @@
 //! Dtype conversion and packing a view into row-major order, on the GPU.
 
-use super::kernel::{buffer_of, collapse, ctx_of, grid, loader, Launch, Params, MAX_RANK};
+use super::kernel::{
+    buffer_of, collapse, ctx_of, grid, loader, param_block, word, words, Binding, Block, Launch,
+    MAX_RANK,
+};
 use super::GpuStorage;
 use crate::storage::Storage;
 use crate::{bail, DType, Layout, Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/cast.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/cast.wgsl");
+
+param_block! {
+    /// Parameters of `cast.wgsl`: output words, elements, and the source view (rank,
+    /// first element, shape, strides).
+    pub(crate) struct CastParams {
+        words: u32,
+        n: u32,
+        rank: u32,
+        offset: u32,
+        shape: [u32; MAX_RANK],
+        strides: [u32; MAX_RANK],
+    }
+}
 
 /// Converts to a float dtype, packed.
 pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
@@ -28,7 +44,7 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     let n = x.numel();
     let bytes = n as u64 * dtype.size() as u64;
     let out = ctx.alloc(bytes, "a packed copy")?;
-    let words = bytes.div_ceil(4) as usize;
+    let out_words = bytes.div_ceil(4) as usize;
     let (shape, strides) = collapse(x.shape(), &[x.layout().strides()]);
     if shape.len() > MAX_RANK {
         bail!(
@@ -44,20 +60,21 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
             x.dtype().size(),
             loader("SRC", load_dtype)?
         );
-        let params = Params::default()
-            .u(words)?
-            .u(n)?
-            .u(shape.len())?
-            .u(x.layout().offset())?
-            .us(&shape, MAX_RANK)?
-            .us(&strides[0], MAX_RANK)?;
+        let params = CastParams {
+            words: word(out_words)?,
+            n: word(n)?,
+            rank: word(shape.len())?,
+            offset: word(x.layout().offset())?,
+            shape: words(&shape)?,
+            strides: words(&strides[0])?,
+        };
         ctx.launch(Launch {
             name: "cast",
             defines,
             sources: &[SRC],
-            bindings: vec![(src, true), (&out, false)],
-            params,
-            groups: grid(words.div_ceil(256))?,
+            bindings: vec![Binding::read(src), Binding::write(&out)],
+            params: Block::of(&params),
+            groups: grid(out_words.div_ceil(256))?,
         })?;
     }
     Ok(Tensor::from_parts(

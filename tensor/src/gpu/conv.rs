@@ -2,7 +2,7 @@
 //! 1-D convolution direct.
 
 use super::cast::packed_f32;
-use super::kernel::{buffer_of, ctx_of, grid, loader, output, Launch, Params};
+use super::kernel::{buffer_of, ctx_of, grid, loader, output, Binding, Launch, Params, LEGACY};
 use super::matmul::GEMM_SCALAR;
 use crate::params::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
@@ -99,14 +99,14 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
         ctx.launch(Launch {
             name: "conv3d",
             defines: defines.clone(),
-            sources: &[CONV3D, GEMM_SCALAR, GEMM],
+            sources: &[LEGACY, CONV3D, GEMM_SCALAR, GEMM],
             bindings: vec![
-                (&xb, true),
-                (wb, true),
-                (bb.unwrap_or(&ctx.dummy), true),
-                (&obuf, false),
+                Binding::read(&xb),
+                Binding::read(wb),
+                Binding::read(bb.unwrap_or(&ctx.dummy)),
+                Binding::write(&obuf),
             ],
-            params,
+            params: params.block()?,
             groups: [nt as u32, mt as u32, zc as u32],
         })?;
     }
@@ -166,14 +166,14 @@ pub fn conv_transpose1d(
     ctx.launch(Launch {
         name: "conv_transpose1d",
         defines,
-        sources: &[CONVT1D],
+        sources: &[LEGACY, CONVT1D],
         bindings: vec![
-            (&xb, true),
-            (wb, true),
-            (bb.unwrap_or(&ctx.dummy), true),
-            (&obuf, false),
+            Binding::read(&xb),
+            Binding::read(wb),
+            Binding::read(bb.unwrap_or(&ctx.dummy)),
+            Binding::write(&obuf),
         ],
-        params,
+        params: params.block()?,
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)

@@ -1,10 +1,42 @@
 //! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
 
-use super::kernel::{collapse, ctx_of, grid, loader, operand, output, Launch, Params, MAX_RANK};
+use super::kernel::{
+    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Binding, Block,
+    Launch, MAX_RANK,
+};
 use crate::params::elementwise::{BinaryOp, UnaryOp};
 use crate::{bail, Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
+
+param_block! {
+    /// Parameters of `elementwise.wgsl`: element count, the strided views of A (and B for
+    /// a binary op) over a shape of `rank` dims, and the scalars of affine and clamp.
+    pub(crate) struct ElementwiseParams {
+        n: u32,
+        rank: u32,
+        a_offset: u32,
+        b_offset: u32,
+        /// affine: `x · mul + add`.
+        mul: f32,
+        add: f32,
+        /// clamp: into `[lo, hi]`.
+        lo: f32,
+        hi: f32,
+        shape: [u32; MAX_RANK],
+        a_strides: [u32; MAX_RANK],
+        b_strides: [u32; MAX_RANK],
+    }
+}
+
+/// The scalars of a map: affine `(mul, add)` or clamp `(lo, hi)`.
+#[derive(Default)]
+struct Scalars {
+    mul: f32,
+    add: f32,
+    lo: f32,
+    hi: f32,
+}
 
 fn unary_code(op: UnaryOp) -> u32 {
     use UnaryOp::*;
@@ -40,7 +72,7 @@ fn binary_code(op: BinaryOp) -> u32 {
     }
 }
 
-fn map(x: &Tensor, kind: u32, op: u32, f0: f32, f1: f32) -> Result<Tensor> {
+fn map(x: &Tensor, kind: u32, op: u32, sc: Scalars) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "an elementwise result")?;
     let n = x.numel();
@@ -60,22 +92,28 @@ fn map(x: &Tensor, kind: u32, op: u32, f0: f32, f1: f32) -> Result<Tensor> {
         loader("A", a.dtype)?,
         loader("B", a.dtype)?
     );
-    let params = Params::default()
-        .u(n)?
-        .u(shape.len())?
-        .u(a.offset)?
-        .u(0)?
-        .f(f0)
-        .f(f1)
-        .us(&[], 2)?
-        .us(&shape, MAX_RANK)?
-        .us(&st[0], MAX_RANK)?;
+    let params = ElementwiseParams {
+        n: word(n)?,
+        rank: word(shape.len())?,
+        a_offset: word(a.offset)?,
+        mul: sc.mul,
+        add: sc.add,
+        lo: sc.lo,
+        hi: sc.hi,
+        shape: words(&shape)?,
+        a_strides: words(&st[0])?,
+        ..Default::default()
+    };
     ctx.launch(Launch {
         name: "elementwise",
         defines,
         sources: &[SRC],
-        bindings: vec![(&a.buffer, true), (&ctx.dummy, true), (&obuf, false)],
-        params,
+        bindings: vec![
+            Binding::read(&a.buffer),
+            Binding::read(&ctx.dummy),
+            Binding::write(&obuf),
+        ],
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -83,17 +121,35 @@ fn map(x: &Tensor, kind: u32, op: u32, f0: f32, f1: f32) -> Result<Tensor> {
 
 /// `op` on every element.
 pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
-    map(x, 0, unary_code(op), 0.0, 0.0)
+    map(x, 0, unary_code(op), Scalars::default())
 }
 
 /// `x · mul + add`.
 pub fn affine(x: &Tensor, mul: f32, add: f32) -> Result<Tensor> {
-    map(x, 1, 0, mul, add)
+    map(
+        x,
+        1,
+        0,
+        Scalars {
+            mul,
+            add,
+            ..Default::default()
+        },
+    )
 }
 
 /// Clamp into `[lo, hi]` (NaN stays NaN).
 pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
-    map(x, 2, 0, lo, hi)
+    map(
+        x,
+        2,
+        0,
+        Scalars {
+            lo,
+            hi,
+            ..Default::default()
+        },
+    )
 }
 
 /// `op(a, b)` over the broadcast `shape`.
@@ -116,21 +172,26 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp, shape: &[usize]) -> Result<T
         loader("A", oa.dtype)?,
         loader("B", ob.dtype)?
     );
-    let params = Params::default()
-        .u(n)?
-        .u(cs.len())?
-        .u(oa.offset)?
-        .u(ob.offset)?
-        .us(&[], 4)?
-        .us(&cs, MAX_RANK)?
-        .us(&st[0], MAX_RANK)?
-        .us(&st[1], MAX_RANK)?;
+    let params = ElementwiseParams {
+        n: word(n)?,
+        rank: word(cs.len())?,
+        a_offset: word(oa.offset)?,
+        b_offset: word(ob.offset)?,
+        shape: words(&cs)?,
+        a_strides: words(&st[0])?,
+        b_strides: words(&st[1])?,
+        ..Default::default()
+    };
     ctx.launch(Launch {
         name: "binary",
         defines,
         sources: &[SRC],
-        bindings: vec![(&oa.buffer, true), (&ob.buffer, true), (&obuf, false)],
-        params,
+        bindings: vec![
+            Binding::read(&oa.buffer),
+            Binding::read(&ob.buffer),
+            Binding::write(&obuf),
+        ],
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)

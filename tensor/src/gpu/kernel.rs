@@ -1,4 +1,4 @@
-//! Launching WGSL kernels: sources and specialisation, bindings, parameter blocks, grids
+//! Launching WGSL kernels: sources and specialisation, bindings, typed parameter blocks, grids
 //! split under the 65535-workgroups-per-dimension limit, operands of tensors.
 
 use std::sync::Arc;
@@ -7,13 +7,11 @@ use super::{GpuContext, GpuStorage};
 use crate::storage::Storage;
 use crate::{bail, DType, Device, Layout, Result, Tensor};
 
-/// Shared helpers of every kernel (parameter block, flat indexing).
+/// Shared helpers of every kernel (flat indexing, NaN-aware max and min).
 pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
 const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");
 
-/// Words of the parameter block (a 512-byte uniform buffer).
-pub(crate) const PARAM_WORDS: usize = 128;
 /// Workgroups per dimension of a dispatch.
 const MAX_GROUPS: u32 = 65535;
 
@@ -41,16 +39,67 @@ pub(crate) fn widener4(dtype: DType) -> Option<&'static str> {
     section(DTYPE_VEC4, dtype)
 }
 
-/// A parameter block under construction.
+/// A kernel's parameter block: a `#[repr(C)]` struct of 32-bit fields, uploaded as the
+/// uniform at binding 0 and read by the shader as `P`, a WGSL struct of the same name with
+/// the same fields in the same places. Declared with [`param_block!`].
+pub(crate) trait ParamBlock: bytemuck::Pod {
+    /// The struct's name, in Rust and in WGSL.
+    const NAME: &'static str;
+    /// The fields in order, for the layout test against the WGSL struct.
+    #[cfg(test)]
+    const FIELDS: &'static [Field];
+}
+
+/// One field of a [`ParamBlock`]: name, byte offset and byte size.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub name: &'static str,
+    pub offset: usize,
+    pub size: usize,
+}
+
+/// Declares a kernel's parameter block: a `#[repr(C)]`, `Pod` struct whose fields (`u32`,
+/// `f32`, or `[u32; 4·k]` for a WGSL `array<vec4<u32>, k>`) mirror a WGSL struct of the same
+/// name, and its [`ParamBlock`] field table. Padding that WGSL's alignment rules put before
+/// a vector array is spelled out as `_pad` fields on both sides.
+macro_rules! param_block {
+    ($(#[$m:meta])* $vis:vis struct $name:ident {
+        $($(#[$fm:meta])* $f:ident: $t:ty,)+
+    }) => {
+        $(#[$m])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+        $vis struct $name {
+            $($(#[$fm])* pub $f: $t,)+
+        }
+
+        impl $crate::gpu::kernel::ParamBlock for $name {
+            const NAME: &'static str = stringify!($name);
+            #[cfg(test)]
+            const FIELDS: &'static [$crate::gpu::kernel::Field] = &[$(
+                $crate::gpu::kernel::Field {
+                    name: stringify!($f),
+                    offset: ::std::mem::offset_of!($name, $f),
+                    size: ::std::mem::size_of::<$t>(),
+                },
+            )+];
+        }
+    };
+}
+pub(crate) use param_block;
+
+/// The untyped parameter words of the kernels not yet on a [`ParamBlock`]; they include
+/// [`LEGACY`], which reads them as `pu(i)`.
 #[derive(Default)]
 pub(crate) struct Params(pub Vec<u32>);
 
+/// The WGSL of [`Params`]: the 128-word block and its accessors.
+pub(crate) const LEGACY: &str = include_str!("../../../shaders/legacy_params.wgsl");
+
 impl Params {
     pub(crate) fn u(mut self, v: usize) -> Result<Params> {
-        let Ok(v) = u32::try_from(v) else {
-            bail!("GPU kernel parameter {v} does not fit in 32 bits (tensor too large for one dispatch)");
-        };
-        self.0.push(v);
+        self.0.push(word(v)?);
         Ok(self)
     }
     pub(crate) fn f(mut self, v: f32) -> Params {
@@ -66,10 +115,86 @@ impl Params {
         }
         Ok(self)
     }
+    pub(crate) fn block(self) -> Result<Block> {
+        if self.0.len() > 128 {
+            bail!(
+                "GPU kernel got {} parameter words, at most 128",
+                self.0.len()
+            );
+        }
+        let mut words = self.0;
+        words.resize(128, 0);
+        Ok(Block {
+            name: "array<vec4<u32>, 32>",
+            bytes: bytemuck::cast_slice(&words).to_vec(),
+        })
+    }
 }
 
-/// One dispatch: kernel identity, bindings (buffer, read-only) after the parameter block,
-/// and the workgroup grid.
+/// The bytes of a parameter block and the name of its struct.
+pub(crate) struct Block {
+    name: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Block {
+    /// The block `p`.
+    pub(crate) fn of<P: ParamBlock>(p: &P) -> Block {
+        Block {
+            name: P::NAME,
+            bytes: bytemuck::bytes_of(p).to_vec(),
+        }
+    }
+}
+
+/// `v` as a 32-bit parameter, or an error naming a tensor too large for one dispatch.
+pub(crate) fn word(v: usize) -> Result<u32> {
+    match u32::try_from(v) {
+        Ok(v) => Ok(v),
+        Err(_) => bail!(
+            "GPU kernel parameter {v} does not fit in 32 bits (tensor too large for one dispatch)"
+        ),
+    }
+}
+
+/// `v` as 32-bit parameters, zero after its end (a shape or strides of at most `N` dims).
+pub(crate) fn words<const N: usize>(v: &[usize]) -> Result<[u32; N]> {
+    if v.len() > N {
+        bail!("GPU kernel parameter list {v:?} is longer than {N}");
+    }
+    let mut out = [0u32; N];
+    for (o, &x) in out.iter_mut().zip(v) {
+        *o = word(x)?;
+    }
+    Ok(out)
+}
+
+/// A storage buffer of a dispatch, after the parameter block: read-only or read-write.
+pub(crate) struct Binding<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub read_only: bool,
+}
+
+impl<'a> Binding<'a> {
+    /// A binding the kernel only reads.
+    pub(crate) fn read(buffer: &'a wgpu::Buffer) -> Binding<'a> {
+        Binding {
+            buffer,
+            read_only: true,
+        }
+    }
+
+    /// A binding the kernel writes.
+    pub(crate) fn write(buffer: &'a wgpu::Buffer) -> Binding<'a> {
+        Binding {
+            buffer,
+            read_only: false,
+        }
+    }
+}
+
+/// One dispatch: kernel identity, the parameter block, bindings after it, and the
+/// workgroup grid.
 pub(crate) struct Launch<'a> {
     /// Kernel family name (for the cache key and the profiler).
     pub name: &'static str,
@@ -77,9 +202,19 @@ pub(crate) struct Launch<'a> {
     pub defines: String,
     /// WGSL sources after [`COMMON`].
     pub sources: &'a [&'static str],
-    pub bindings: Vec<(&'a wgpu::Buffer, bool)>,
-    pub params: Params,
+    pub bindings: Vec<Binding<'a>>,
+    pub params: Block,
     pub groups: [u32; 3],
+}
+
+/// The WGSL of a kernel: its specialisation, [`COMMON`], then its sources.
+pub(crate) fn source(defines: &str, sources: &[&str]) -> String {
+    let mut s = defines.to_string();
+    s.push_str(COMMON);
+    for src in sources {
+        s.push_str(src);
+    }
+    s
 }
 
 /// A grid of `count` workgroups over x and y (kernels rebuild the flat index with
@@ -100,34 +235,22 @@ impl GpuContext {
         if l.groups.contains(&0) {
             return Ok(());
         }
-        if l.params.0.len() > PARAM_WORDS {
-            bail!(
-                "GPU kernel {} got {} parameter words, at most {PARAM_WORDS}",
-                l.name,
-                l.params.0.len()
-            );
-        }
-        let access: Vec<bool> = l.bindings.iter().map(|b| b.1).collect();
+        let access: Vec<bool> = l.bindings.iter().map(|b| b.read_only).collect();
         let key = format!("{}|{:?}|{}", l.name, access, l.defines);
         let pipe = self.pipeline(
             &key,
-            || {
-                let mut s = l.defines.clone();
-                s.push_str(COMMON);
-                for src in l.sources {
-                    s.push_str(src);
-                }
-                s
-            },
+            || source(&l.defines, l.sources),
             &access,
+            l.params.name,
         )?;
-        let mut words = l.params.0;
-        words.resize(PARAM_WORDS, 0);
+        // Uniform buffers are sized in 16-byte steps.
+        let mut bytes = l.params.bytes;
+        bytes.resize(bytes.len().max(16).next_multiple_of(16), 0);
         let ubuf = wgpu::util::DeviceExt::create_buffer_init(
             &self.device,
             &wgpu::util::BufferInitDescriptor {
                 label: Some(l.name),
-                contents: bytemuck::cast_slice(&words),
+                contents: &bytes,
                 usage: wgpu::BufferUsages::UNIFORM,
             },
         );
@@ -135,10 +258,10 @@ impl GpuContext {
             binding: 0,
             resource: ubuf.as_entire_binding(),
         }];
-        for (i, (b, _)) in l.bindings.iter().enumerate() {
+        for (i, b) in l.bindings.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: b.as_entire_binding(),
+                resource: b.buffer.as_entire_binding(),
             });
         }
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {

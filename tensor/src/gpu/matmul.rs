@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use super::cast::packed_f32;
-use super::kernel::{buffer_of, ctx_of, loader, output, storage_of, widener4, Launch, Params};
+use super::kernel::{
+    buffer_of, ctx_of, loader, output, storage_of, widener4, Binding, Launch, Params, LEGACY,
+};
 use super::GpuContext;
 use crate::{bail, DType, Result, Tensor};
 
@@ -72,14 +74,14 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
             ctx.launch(Launch {
                 name: "gemm",
                 defines: defines.clone(),
-                sources: &[LINEAR, operands, staging, GEMM],
+                sources: &[LEGACY, LINEAR, operands, staging, GEMM],
                 bindings: vec![
-                    (g.x.0, true),
-                    (g.w.0, true),
-                    (g.bias.map_or(&ctx.dummy, |b| b.0), true),
-                    (g.out.0, false),
+                    Binding::read(g.x.0),
+                    Binding::read(g.w.0),
+                    Binding::read(g.bias.map_or(&ctx.dummy, |b| b.0)),
+                    Binding::write(g.out.0),
                 ],
-                params,
+                params: params.block()?,
                 groups: [nt as u32, mc as u32, zc as u32],
             })?;
         }

@@ -13,6 +13,8 @@ pub mod elementwise;
 pub(crate) mod kernel;
 pub mod matmul;
 pub mod norm;
+#[cfg(test)]
+mod param_layout;
 pub mod profile;
 pub mod reduce;
 pub mod resize;

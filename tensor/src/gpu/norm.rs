@@ -1,7 +1,7 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, loader, output, Launch, Params};
+use super::kernel::{ctx_of, grid, loader, output, Binding, Launch, Params, LEGACY};
 use super::reduce::ROWREDUCE;
 use crate::{DType, Result, Tensor};
 
@@ -59,14 +59,14 @@ fn run(
     ctx.launch(Launch {
         name: "norm",
         defines,
-        sources: &[ROWREDUCE, SRC],
+        sources: &[LEGACY, ROWREDUCE, SRC],
         bindings: vec![
-            (&xbuf, true),
-            (w.as_ref().map_or(&ctx.dummy, |p| &p.1), true),
-            (b.as_ref().map_or(&ctx.dummy, |p| &p.1), true),
-            (&obuf, false),
+            Binding::read(&xbuf),
+            Binding::read(w.as_ref().map_or(&ctx.dummy, |p| &p.1)),
+            Binding::read(b.as_ref().map_or(&ctx.dummy, |p| &p.1)),
+            Binding::write(&obuf),
         ],
-        params,
+        params: params.block()?,
         groups: grid(rows)?,
     })?;
     Ok(out)

@@ -1,7 +1,7 @@
 //! Reductions over the last dimension on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Launch, Params, COMMON};
+use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, COMMON, LEGACY};
 use crate::params::reduce::ReduceOp;
 use crate::{Result, Tensor};
 
@@ -28,9 +28,9 @@ pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "reduce",
         defines: format!("const OP: u32 = {code}u;\n"),
-        sources: &[ROWREDUCE, SRC],
-        bindings: vec![(&xbuf, true), (&obuf, false)],
-        params: Params::default().u(rows)?.u(w)?.u(off as usize)?,
+        sources: &[LEGACY, ROWREDUCE, SRC],
+        bindings: vec![Binding::read(&xbuf), Binding::write(&obuf)],
+        params: Params::default().u(rows)?.u(w)?.u(off as usize)?.block()?,
         groups: grid(rows)?,
     })?;
     Ok(out)

@@ -1,7 +1,9 @@
 //! Pad, concat, nearest and trilinear upsampling and embedding lookup on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, loader, output, storage_of, Launch, Params, MAX_RANK};
+use super::kernel::{
+    ctx_of, grid, loader, output, storage_of, Binding, Launch, Params, LEGACY, MAX_RANK,
+};
 use crate::params::resize::PadMode;
 use crate::{bail, DType, Result, Tensor};
 
@@ -47,9 +49,13 @@ pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Re
     ctx.launch(Launch {
         name: "pad",
         defines: defines(0, DType::F32)?,
-        sources: &[SRC],
-        bindings: vec![(&xb, true), (&ctx.dummy, true), (&obuf, false)],
-        params,
+        sources: &[LEGACY, SRC],
+        bindings: vec![
+            Binding::read(&xb),
+            Binding::read(&ctx.dummy),
+            Binding::write(&obuf),
+        ],
+        params: params.block()?,
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -77,9 +83,13 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
             ctx.launch(Launch {
                 name: "cat",
                 defines: defines(1, DType::F32)?,
-                sources: &[SRC],
-                bindings: vec![(&xb, true), (&ctx.dummy, true), (&obuf, false)],
-                params,
+                sources: &[LEGACY, SRC],
+                bindings: vec![
+                    Binding::read(&xb),
+                    Binding::read(&ctx.dummy),
+                    Binding::write(&obuf),
+                ],
+                params: params.block()?,
                 groups: grid(n.div_ceil(256))?,
             })?;
         }
@@ -116,9 +126,13 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "upsample_nearest",
         defines: defines(2, DType::F32)?,
-        sources: &[SRC],
-        bindings: vec![(&xb, true), (&ctx.dummy, true), (&obuf, false)],
-        params,
+        sources: &[LEGACY, SRC],
+        bindings: vec![
+            Binding::read(&xb),
+            Binding::read(&ctx.dummy),
+            Binding::write(&obuf),
+        ],
+        params: params.block()?,
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -151,9 +165,13 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "trilinear",
         defines: defines(3, DType::F32)?,
-        sources: &[SRC],
-        bindings: vec![(&xb, true), (&ctx.dummy, true), (&obuf, false)],
-        params,
+        sources: &[LEGACY, SRC],
+        bindings: vec![
+            Binding::read(&xb),
+            Binding::read(&ctx.dummy),
+            Binding::write(&obuf),
+        ],
+        params: params.block()?,
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -204,9 +222,13 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
         ctx.launch(Launch {
             name: "embedding",
             defines: defines(4, table.dtype())?,
-            sources: &[SRC],
-            bindings: vec![(&p.buffer, true), (&ibuf, true), (&obuf, false)],
-            params,
+            sources: &[LEGACY, SRC],
+            bindings: vec![
+                Binding::read(&p.buffer),
+                Binding::read(&ibuf),
+                Binding::write(&obuf),
+            ],
+            params: params.block()?,
             groups: grid(n.div_ceil(256))?,
         })?;
     }

@@ -1,7 +1,7 @@
 //! Rotary position embedding on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Launch, Params};
+use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, LEGACY};
 use crate::{Result, Tensor};
 
 const SRC: &str = include_str!("../../../shaders/rope.wgsl");
@@ -32,9 +32,14 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "rope",
         defines: String::new(),
-        sources: &[SRC],
-        bindings: vec![(&xb, true), (&cb, true), (&sb, true), (&obuf, false)],
-        params,
+        sources: &[LEGACY, SRC],
+        bindings: vec![
+            Binding::read(&xb),
+            Binding::read(&cb),
+            Binding::read(&sb),
+            Binding::write(&obuf),
+        ],
+        params: params.block()?,
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)

@@ -1,7 +1,7 @@
 //! Softmax over the last dimension on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Launch, Params};
+use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, LEGACY};
 use super::reduce::ROWREDUCE;
 use crate::{Result, Tensor};
 
@@ -20,9 +20,9 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "softmax",
         defines: String::new(),
-        sources: &[ROWREDUCE, SRC],
-        bindings: vec![(&xbuf, true), (&obuf, false)],
-        params: Params::default().u(rows)?.u(w)?.u(off as usize)?,
+        sources: &[LEGACY, ROWREDUCE, SRC],
+        bindings: vec![Binding::read(&xbuf), Binding::write(&obuf)],
+        params: Params::default().u(rows)?.u(w)?.u(off as usize)?.block()?,
         groups: grid(rows)?,
     })?;
     Ok(out)

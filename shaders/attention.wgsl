@@ -2,12 +2,42 @@
 // tiles of BK through workgroup memory with an online softmax; never an Lq×Lk matrix.
 // TPR = 64 / BQ invocations share a query row, each holding DVT output columns.
 // Constants: D, DV, BQ, BK, TPR, DVT.
-// Parameters: 0 Lq, 1 Lk, 2 Hq, 3 query heads per kv head, 4 first query block,
-// 5 q offset, 6..9 q strides (batch, head, row), 9 k offset, 10..13 k strides,
-// 13 v offset, 14..17 v strides, 17 scale, 18 softcap (0 none), 19 window (0 none),
-// 20 has key_valid, 21 has key_ranges, 22 META offset of row starts, 23 META offset of
-// ranges. META starts with [lo, hi) key bounds per query block.
+// META starts with [lo, hi) key bounds per query block; with key ranges, the row starts
+// follow at row_start_at and the ranges at ranges_at.
 
+// Mirrors AttentionParams in tensor/src/gpu/attention.rs.
+struct AttentionParams {
+    lq: u32,
+    lk: u32,
+    hq: u32,
+    // Query heads per kv head.
+    q_per_kv: u32,
+    // First query block of this dispatch.
+    block0: u32,
+    q_offset: u32,
+    q_batch_stride: u32,
+    q_head_stride: u32,
+    q_row_stride: u32,
+    k_offset: u32,
+    k_batch_stride: u32,
+    k_head_stride: u32,
+    k_row_stride: u32,
+    v_offset: u32,
+    v_batch_stride: u32,
+    v_head_stride: u32,
+    v_row_stride: u32,
+    scale: f32,
+    // 0 for none.
+    softcap: f32,
+    // 0 for none.
+    window: u32,
+    has_key_valid: u32,
+    has_key_ranges: u32,
+    row_start_at: u32,
+    ranges_at: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: AttentionParams;
 @group(0) @binding(1) var<storage, read> Q: array<f32>;
 @group(0) @binding(2) var<storage, read> K: array<f32>;
 @group(0) @binding(3) var<storage, read> V: array<f32>;
@@ -24,16 +54,16 @@ var<workgroup> ss: array<f32, BQ * BK>;
 var<workgroup> bounds: vec2<u32>;
 
 fn visible(b: u32, i: u32, j: u32) -> bool {
-    let w = pu(19u);
+    let w = P.window;
     if (w != 0u && (j + w <= i || j >= i + w)) {
         return false;
     }
-    if (pu(20u) != 0u && VALID[b * pu(1u) + j] == 0.0) {
+    if (P.has_key_valid != 0u && VALID[b * P.lk + j] == 0.0) {
         return false;
     }
-    if (pu(21u) != 0u) {
-        let rs = pu(22u);
-        let rg = pu(23u);
+    if (P.has_key_ranges != 0u) {
+        let rs = P.row_start_at;
+        let rg = P.ranges_at;
         for (var x = META[rs + i]; x < META[rs + i + 1u]; x++) {
             if (j >= META[rg + 2u * x] && j < META[rg + 2u * x + 1u]) {
                 return true;
@@ -46,23 +76,23 @@ fn visible(b: u32, i: u32, j: u32) -> bool {
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let lq = pu(0u);
-    let lk = pu(1u);
-    let qb = wid.x + pu(4u);
+    let lq = P.lq;
+    let lk = P.lk;
+    let qb = wid.x + P.block0;
     let h = wid.y;
     let b = wid.z;
-    let hk = h / pu(3u);
+    let hk = h / P.q_per_kv;
     let q0 = qb * BQ;
     let r = t / TPR;
     let c = t % TPR;
-    let qbase = pu(5u) + b * pu(6u) + h * pu(7u);
-    let kbase = pu(9u) + b * pu(10u) + hk * pu(11u);
-    let vbase = pu(13u) + b * pu(14u) + hk * pu(15u);
+    let qbase = P.q_offset + b * P.q_batch_stride + h * P.q_head_stride;
+    let kbase = P.k_offset + b * P.k_batch_stride + hk * P.k_head_stride;
+    let vbase = P.v_offset + b * P.v_batch_stride + hk * P.v_head_stride;
     for (var e = t; e < BQ * D; e += 64u) {
         let qi = q0 + e / D;
         var x = 0.0;
         if (qi < lq) {
-            x = Q[qbase + qi * pu(8u) + e % D];
+            x = Q[qbase + qi * P.q_row_stride + e % D];
         }
         qs[e] = x;
     }
@@ -70,8 +100,8 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
         bounds = vec2<u32>(META[2u * qb], META[2u * qb + 1u]);
     }
     let bnd = workgroupUniformLoad(&bounds);
-    let scale = pf(17u);
-    let cap = pf(18u);
+    let scale = P.scale;
+    let cap = P.softcap;
     var m = NEG;
     var l = 0.0;
     var acc: array<f32, DVT>;
@@ -81,7 +111,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             let j = j0 + e / D;
             var x = 0.0;
             if (j < lk) {
-                x = K[kbase + j * pu(12u) + e % D];
+                x = K[kbase + j * P.k_row_stride + e % D];
             }
             ks[e] = x;
         }
@@ -89,7 +119,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             let j = j0 + e / DV;
             var x = 0.0;
             if (j < lk) {
-                x = V[vbase + j * pu(16u) + e % DV];
+                x = V[vbase + j * P.v_row_stride + e % DV];
             }
             vs[e] = x;
         }
@@ -142,7 +172,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let i = q0 + r;
     if (i < lq) {
         let inv = select(0.0, 1.0 / l, l > 0.0);
-        let obase = ((b * pu(2u) + h) * lq + i) * DV;
+        let obase = ((b * P.hq + h) * lq + i) * DV;
         for (var x = 0u; x < DVT; x++) {
             let dv = c + x * TPR;
             if (dv < DV) {

@@ -1,57 +1,92 @@
 // Operand access of the GEMM core for the 3-D convolution as an implicit GEMM:
 // C[z = (batch, group), co, pos] = Σ_k W[co, k] · X_col[pos, k] + bias[co], with the
 // im2col column gathered on the fly (zero padding, stride, dilation).
-// Parameters: 8 x offset, 9 w offset, 10 Cin, 11 Ti, 12 Hi, 13 Wi, 14 To, 15 Ho, 16 Wo,
-// 17 kt, 18 kh, 19 kw, 20..23 stride, 23..26 pad before, 26..29 dilation, 29 groups,
-// 30 Cin per group, 31 Cout per group, 32 has bias, 33 bias offset.
 
+// Mirrors Conv3dParams in tensor/src/gpu/conv.rs: the GEMM core's sizes (m = Cout per
+// group, n = output positions, k = Cin per group · kernel volume), then the geometry.
+struct Conv3dParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    m_tile0: u32,
+    z0: u32,
+    x_offset: u32,
+    w_offset: u32,
+    cin: u32,
+    t_in: u32,
+    h_in: u32,
+    w_in: u32,
+    t_out: u32,
+    h_out: u32,
+    w_out: u32,
+    k_t: u32,
+    k_h: u32,
+    k_w: u32,
+    stride_t: u32,
+    stride_h: u32,
+    stride_w: u32,
+    // Zero padding before each dim.
+    pad_t: u32,
+    pad_h: u32,
+    pad_w: u32,
+    dil_t: u32,
+    dil_h: u32,
+    dil_w: u32,
+    groups: u32,
+    cin_per_group: u32,
+    cout_per_group: u32,
+    has_bias: u32,
+    bias_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Conv3dParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> W: array<u32>;
 @group(0) @binding(3) var<storage, read> BIAS: array<u32>;
 @group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
 
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
-    let g = z % pu(29u);
-    return load_W(pu(9u) + (g * pu(31u) + m) * pu(2u) + k);
+    let g = z % P.groups;
+    return load_W(P.w_offset + (g * P.cout_per_group + m) * P.k + k);
 }
 
 fn load_b(z: u32, n: u32, k: u32) -> f32 {
-    let b = z / pu(29u);
-    let g = z % pu(29u);
-    let wo = pu(16u);
-    let ho = pu(15u);
+    let b = z / P.groups;
+    let g = z % P.groups;
+    let wo = P.w_out;
+    let ho = P.h_out;
     let ow = n % wo;
     let oh = (n / wo) % ho;
     let ot = n / (wo * ho);
-    let kw = pu(19u);
-    let kh = pu(18u);
-    let kt = pu(17u);
+    let kw = P.k_w;
+    let kh = P.k_h;
+    let kt = P.k_t;
     let cw = k % kw;
     let ch = (k / kw) % kh;
     let ct = (k / (kw * kh)) % kt;
     let c = k / (kw * kh * kt);
-    let it = i32(ot * pu(20u) + ct * pu(26u)) - i32(pu(23u));
-    let ih = i32(oh * pu(21u) + ch * pu(27u)) - i32(pu(24u));
-    let iw = i32(ow * pu(22u) + cw * pu(28u)) - i32(pu(25u));
-    let ti = pu(11u);
-    let hi = pu(12u);
-    let wi = pu(13u);
+    let it = i32(ot * P.stride_t + ct * P.dil_t) - i32(P.pad_t);
+    let ih = i32(oh * P.stride_h + ch * P.dil_h) - i32(P.pad_h);
+    let iw = i32(ow * P.stride_w + cw * P.dil_w) - i32(P.pad_w);
+    let ti = P.t_in;
+    let hi = P.h_in;
+    let wi = P.w_in;
     if (it < 0 || u32(it) >= ti || ih < 0 || u32(ih) >= hi || iw < 0 || u32(iw) >= wi) {
         return 0.0;
     }
-    let plane = b * pu(10u) + g * pu(30u) + c;
-    return X[pu(8u) + ((plane * ti + u32(it)) * hi + u32(ih)) * wi + u32(iw)];
+    let plane = b * P.cin + g * P.cin_per_group + c;
+    return X[P.x_offset + ((plane * ti + u32(it)) * hi + u32(ih)) * wi + u32(iw)];
 }
 
 fn store_c(z: u32, m: u32, n: u32, v: f32) {
-    let b = z / pu(29u);
-    let g = z % pu(29u);
-    let co = g * pu(31u) + m;
+    let b = z / P.groups;
+    let g = z % P.groups;
+    let co = g * P.cout_per_group + m;
     var y = v;
-    if (pu(32u) != 0u) {
-        y += load_BIAS(pu(33u) + co);
+    if (P.has_bias != 0u) {
+        y += load_BIAS(P.bias_offset + co);
     }
-    OUT[(b * pu(31u) * pu(29u) + co) * pu(1u) + n] = y;
+    OUT[(b * P.cout_per_group * P.groups + co) * P.n + n] = y;
 }
 
 // The im2col columns are gathered element by element.

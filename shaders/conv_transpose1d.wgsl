@@ -1,8 +1,26 @@
 // Transposed 1-D convolution, direct: one output sample per invocation gathers the input
 // samples whose taps land on it.
-// Parameters: 0 n, 1 Cin, 2 L, 3 Cout, 4 Cout per group, 5 Cin per group, 6 k, 7 stride,
-// 8 padding, 9 output length, 10 x offset, 11 w offset, 12 has bias, 13 bias offset.
 
+// Mirrors ConvTranspose1dParams in tensor/src/gpu/conv.rs.
+struct ConvTranspose1dParams {
+    // Output elements.
+    n: u32,
+    cin: u32,
+    l: u32,
+    cout: u32,
+    cout_per_group: u32,
+    cin_per_group: u32,
+    k: u32,
+    stride: u32,
+    padding: u32,
+    l_out: u32,
+    x_offset: u32,
+    w_offset: u32,
+    has_bias: u32,
+    bias_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: ConvTranspose1dParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> W: array<u32>;
 @group(0) @binding(3) var<storage, read> BIAS: array<u32>;
@@ -11,29 +29,29 @@
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= pu(0u)) {
+    if (i >= P.n) {
         return;
     }
-    let lo = pu(9u);
+    let lo = P.l_out;
     let o = i % lo;
-    let oc = (i / lo) % pu(3u);
-    let b = i / (lo * pu(3u));
-    let cog = pu(4u);
-    let cig = pu(5u);
-    let k = pu(6u);
-    let stride = pu(7u);
-    let l = pu(2u);
+    let oc = (i / lo) % P.cout;
+    let b = i / (lo * P.cout);
+    let cog = P.cout_per_group;
+    let cig = P.cin_per_group;
+    let k = P.k;
+    let stride = P.stride;
+    let l = P.l;
     let g = oc / cog;
     let ocg = oc % cog;
-    let pos = o + pu(8u);
+    let pos = o + P.padding;
     var acc = 0.0;
-    if (pu(12u) != 0u) {
-        acc = load_BIAS(pu(13u) + oc);
+    if (P.has_bias != 0u) {
+        acc = load_BIAS(P.bias_offset + oc);
     }
     for (var c = 0u; c < cig; c++) {
         let ic = g * cig + c;
-        let xrow = pu(10u) + (b * pu(1u) + ic) * l;
-        let wrow = pu(11u) + (ic * cog + ocg) * k;
+        let xrow = P.x_offset + (b * P.cin + ic) * l;
+        let wrow = P.w_offset + (ic * cog + ocg) * k;
         // Taps t with pos - t = j * stride for an input sample j in [0, L).
         for (var t = pos % stride; t < k && t <= pos; t += stride) {
             let j = (pos - t) / stride;

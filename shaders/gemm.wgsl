@@ -2,8 +2,9 @@
 // 64×64 output tiles, K in steps of 16 through workgroup memory, 256 invocations holding
 // 4×4 outputs each (rows ty + 16i, columns tx + 16j: stores coalesce along n).
 // The including kernel defines stage (filling the tiles of one K step: stage_scalar of
-// gemm_scalar.wgsl over its load_a, load_b, or vector loads) and store_c.
-// Parameters: 0 M, 1 N, 2 K, 3 first m tile, 4 first z; words 8.. belong to the kernel.
+// gemm_scalar.wgsl over its load_a, load_b, or vector loads) and store_c, and its
+// parameter struct P has the members m, n, k (the sizes), m_tile0 and z0 (the first row
+// tile and batch of the dispatch).
 
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -14,12 +15,12 @@ var<workgroup> Bs: array<f32, 1024>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-    let m_len = pu(0u);
-    let n_len = pu(1u);
-    let k_len = pu(2u);
+    let m_len = P.m;
+    let n_len = P.n;
+    let k_len = P.k;
     let n0 = wid.x * TN;
-    let m0 = (wid.y + pu(3u)) * TM;
-    let z = wid.z + pu(4u);
+    let m0 = (wid.y + P.m_tile0) * TM;
+    let z = wid.z + P.z0;
     let tx = lid % 16u;
     let ty = lid / 16u;
     var acc: array<f32, 16>;

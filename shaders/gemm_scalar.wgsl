@@ -4,9 +4,9 @@
 // Stages the K step at k0 of the A (rows m0..) and B (rows n0..) tiles into workgroup
 // memory, one element per load: each invocation loads 4 of each, zero outside the matrix.
 fn stage_scalar(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) {
-    let m_len = pu(0u);
-    let n_len = pu(1u);
-    let k_len = pu(2u);
+    let m_len = P.m;
+    let n_len = P.n;
+    let k_len = P.k;
     for (var r = 0u; r < 4u; r++) {
         let e = lid + 256u * r;
         let kk = e % TK;

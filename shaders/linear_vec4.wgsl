@@ -11,13 +11,13 @@ fn stage(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) {
     let rr = lid / 4u;
     let kq = (lid % 4u) * 4u;
     let k = k0 + kq;
-    let inside = k < pu(2u);
+    let inside = k < P.k;
     var a = vec4<f32>();
-    if (m0 + rr < pu(0u) && inside) {
+    if (m0 + rr < P.m && inside) {
         a = X[index_a(z, m0 + rr, k) >> 2u];
     }
     var b = vec4<f32>();
-    if (n0 + rr < pu(1u) && inside) {
+    if (n0 + rr < P.n && inside) {
         b = widen4(W[index_b(z, n0 + rr, k) >> 2u]);
     }
     for (var q = 0u; q < 4u; q++) {

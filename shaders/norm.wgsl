@@ -1,8 +1,23 @@
 // Normalisations, one workgroup per row (RMSNorm, LayerNorm) or per group (GroupNorm).
-// Constant MODE: 0 rms, 1 layer, 2 group. Parameters: 0 rows, 1 width, 2 x offset,
-// 3 has weight, 4 has bias, 5 weight offset, 6 bias offset, 7 eps, 8 spatial (group),
-// 9 channels per group, 10 groups.
+// Constant MODE: 0 rms, 1 layer, 2 group.
 
+// Mirrors NormParams in tensor/src/gpu/norm.rs.
+struct NormParams {
+    rows: u32,
+    width: u32,
+    x_offset: u32,
+    has_weight: u32,
+    has_bias: u32,
+    weight_offset: u32,
+    bias_offset: u32,
+    eps: f32,
+    // GroupNorm: positions per channel, channels per group, groups.
+    spatial: u32,
+    channels_per_group: u32,
+    groups: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: NormParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> W: array<u32>;
 @group(0) @binding(3) var<storage, read> BI: array<u32>;
@@ -11,11 +26,11 @@
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = flat_group(wid, nwg);
-    if (row >= pu(0u)) {
+    if (row >= P.rows) {
         return;
     }
-    let w = pu(1u);
-    let base = pu(2u) + row * w;
+    let w = P.width;
+    let base = P.x_offset + row * w;
     let fw = f32(w);
     var mean = 0.0;
     var lo = 0.0;
@@ -32,7 +47,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             }
         }
         s = wg_reduce(s + blk, lid, 0u);
-        inv = 1.0 / sqrt(s / fw + pf(7u));
+        inv = 1.0 / sqrt(s / fw + P.eps);
     } else {
         var s = 0.0;
         var blk = 0.0;
@@ -63,20 +78,20 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
         lo = wg_reduce(sd + blk, lid, 0u) / fw;
         v = wg_reduce(v + blk2, lid, 0u) / fw - lo * lo;
-        inv = 1.0 / sqrt(max(v, 0.0) + pf(7u));
+        inv = 1.0 / sqrt(max(v, 0.0) + P.eps);
     }
-    let g = row % max(pu(10u), 1u);
+    let g = row % max(P.groups, 1u);
     for (var j = lid; j < w; j += 256u) {
         var ch = j;
         if (MODE == 2u) {
-            ch = g * pu(9u) + j / max(pu(8u), 1u);
+            ch = g * P.channels_per_group + j / max(P.spatial, 1u);
         }
         var y = (X[base + j] - mean - lo) * inv;
-        if (pu(3u) != 0u) {
-            y *= load_W(pu(5u) + ch);
+        if (P.has_weight != 0u) {
+            y *= load_W(P.weight_offset + ch);
         }
-        if (pu(4u) != 0u) {
-            y += load_BI(pu(6u) + ch);
+        if (P.has_bias != 0u) {
+            y += load_BI(P.bias_offset + ch);
         }
         OUT[row * w + j] = y;
     }

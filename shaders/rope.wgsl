@@ -1,7 +1,20 @@
 // Rotary embedding, rotate-half pairs (i, i + R) on the leading 2R dims of each head.
-// Parameters: 0 n, 1 L, 2 H, 3 D, 4 R, 5 table per batch, 6 x offset, 7 cos offset,
-// 8 sin offset.
 
+// Mirrors RopeParams in tensor/src/gpu/rope.rs: n elements of x [B, L, H, D], R rotated
+// pairs per head, whether the tables are [B, L, R] rather than [L, R].
+struct RopeParams {
+    n: u32,
+    l: u32,
+    h: u32,
+    d: u32,
+    r: u32,
+    per_batch: u32,
+    x_offset: u32,
+    cos_offset: u32,
+    sin_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: RopeParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> COS: array<f32>;
 @group(0) @binding(3) var<storage, read> SIN: array<f32>;
@@ -10,24 +23,24 @@
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= pu(0u)) {
+    if (i >= P.n) {
         return;
     }
-    let dh = pu(3u);
-    let r = pu(4u);
+    let dh = P.d;
+    let r = P.r;
     let d = i % dh;
     let row = i / dh;
-    let tok = row / pu(2u);
-    let t = select(tok % pu(1u), tok, pu(5u) != 0u);
-    let x0 = pu(6u) + row * dh;
+    let tok = row / P.h;
+    let t = select(tok % P.l, tok, P.per_batch != 0u);
+    let x0 = P.x_offset + row * dh;
     if (d < r) {
-        let c = COS[pu(7u) + t * r + d];
-        let s = SIN[pu(8u) + t * r + d];
+        let c = COS[P.cos_offset + t * r + d];
+        let s = SIN[P.sin_offset + t * r + d];
         OUT[i] = X[x0 + d] * c - X[x0 + d + r] * s;
     } else if (d < 2u * r) {
         let j = d - r;
-        let c = COS[pu(7u) + t * r + j];
-        let s = SIN[pu(8u) + t * r + j];
+        let c = COS[P.cos_offset + t * r + j];
+        let s = SIN[P.sin_offset + t * r + j];
         OUT[i] = X[x0 + d] * c + X[x0 + j] * s;
     } else {
         OUT[i] = X[x0 + d];

@@ -1,16 +1,24 @@
-// Softmax over rows of the last dimension. Parameters: 0 rows, 1 width, 2 offset.
+// Softmax over rows of the last dimension.
 
+// Mirrors SoftmaxParams in tensor/src/gpu/softmax.rs.
+struct SoftmaxParams {
+    rows: u32,
+    width: u32,
+    x_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: SoftmaxParams;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = flat_group(wid, nwg);
-    if (row >= pu(0u)) {
+    if (row >= P.rows) {
         return;
     }
-    let w = pu(1u);
-    let base = pu(2u) + row * w;
+    let w = P.width;
+    let base = P.x_offset + row * w;
     var m = bitcast<f32>(0xff800000u);
     for (var j = lid; j < w; j += 256u) {
         m = max_num(m, X[base + j]);

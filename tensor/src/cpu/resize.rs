@@ -107,13 +107,26 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     Tensor::from_vec(out, &out_shape)
 }
 
-/// Source coordinate and weights of a linear resize with align_corners=False.
-pub fn linear_taps(o: usize, n_in: usize, n_out: usize) -> (usize, usize, f32) {
+/// The two source samples of output `o` of a linear resize and the weight of the second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Taps {
+    pub i0: usize,
+    pub i1: usize,
+    pub f: f32,
+}
+
+/// The [`Taps`] of output `o` of a linear resize of `n_in` to `n_out` samples with
+/// align_corners=False.
+pub fn linear_taps(o: usize, n_in: usize, n_out: usize) -> Taps {
     let scale = n_in as f32 / n_out as f32;
     let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
     let i0 = (src.floor() as usize).min(n_in - 1);
     let i1 = (i0 + 1).min(n_in - 1);
-    (i0, i1, src - i0 as f32)
+    Taps {
+        i0,
+        i1,
+        f: src - i0 as f32,
+    }
 }
 
 /// See [`Tensor::interpolate_trilinear`].
@@ -130,19 +143,19 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
             (flat / wo) % ho,
             flat % wo,
         );
-        let (t0, t1, ft) = linear_taps(ot, t, to);
-        let (h0, h1, fh) = linear_taps(oh, h, ho);
-        let (w0, w1, fw) = linear_taps(ow, w, wo);
+        let tt = linear_taps(ot, t, to);
+        let th = linear_taps(oh, h, ho);
+        let tw = linear_taps(ow, w, wo);
         let at = |ti: usize, hi: usize, wi: usize| xv[((c * t + ti) * h + hi) * w + wi];
         let lerp = |a: f32, b: f32, f: f32| a * (1.0 - f) + b * f;
         let plane = |ti: usize| {
             lerp(
-                lerp(at(ti, h0, w0), at(ti, h0, w1), fw),
-                lerp(at(ti, h1, w0), at(ti, h1, w1), fw),
-                fh,
+                lerp(at(ti, th.i0, tw.i0), at(ti, th.i0, tw.i1), tw.f),
+                lerp(at(ti, th.i1, tw.i0), at(ti, th.i1, tw.i1), tw.f),
+                th.f,
             )
         };
-        lerp(plane(t0), plane(t1), ft)
+        lerp(plane(tt.i0), plane(tt.i1), tt.f)
     });
     Tensor::from_vec(out, &[s[0], s[1], to, ho, wo])
 }

@@ -2,25 +2,76 @@
 //! a symmetric window, per-row key ranges and soft-capping.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, output, Binding, Launch, Params, LEGACY};
+use super::kernel::{ctx_of, output, param_block, word, Binding, Block, Launch};
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/attention.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/attention.wgsl");
 const MAX_GROUPS: usize = 65535;
 const THREADS: usize = 64;
 
-/// `t` as f32 with a unit stride on its last dim: (tensor kept alive, buffer, offset,
-/// strides of dims 0..3).
-fn rows_f32(t: &Tensor, what: &str) -> Result<(Tensor, wgpu::Buffer, usize, [usize; 3])> {
+param_block! {
+    /// Parameters of `attention.wgsl`: sizes, the element offsets and (batch, head, row)
+    /// strides of Q, K and V, the score options, and where the key ranges start in META.
+    pub(crate) struct AttentionParams {
+        lq: u32,
+        lk: u32,
+        hq: u32,
+        /// Query heads per kv head.
+        q_per_kv: u32,
+        /// First query block of this dispatch.
+        block0: u32,
+        q_offset: u32,
+        q_batch_stride: u32,
+        q_head_stride: u32,
+        q_row_stride: u32,
+        k_offset: u32,
+        k_batch_stride: u32,
+        k_head_stride: u32,
+        k_row_stride: u32,
+        v_offset: u32,
+        v_batch_stride: u32,
+        v_head_stride: u32,
+        v_row_stride: u32,
+        scale: f32,
+        /// 0 for none.
+        softcap: f32,
+        /// 0 for none.
+        window: u32,
+        has_key_valid: u32,
+        has_key_ranges: u32,
+        /// META offsets of the row starts and of the ranges.
+        row_start_at: u32,
+        ranges_at: u32,
+    }
+}
+
+/// Q, K or V as the kernel reads it: f32 with a unit stride on its last dim.
+struct Rows {
+    /// The tensor whose buffer is read, kept alive until the dispatch.
+    _tensor: Tensor,
+    buffer: wgpu::Buffer,
+    offset: usize,
+    /// Strides of the batch, head and row dims.
+    strides: [usize; 3],
+}
+
+/// `t` as [`Rows`], packed only when it is not f32 or its last dim is strided.
+fn rows_f32(t: &Tensor, what: &str) -> Result<Rows> {
     let t = if t.dtype() == DType::F32 && (t.layout().strides()[3] == 1 || t.shape()[3] <= 1) {
         t.clone()
     } else {
-        packed_f32(t, what)?.0
+        packed_f32(t, what)?.tensor
     };
-    let buf = super::kernel::buffer_of(&t, what)?.clone();
+    let buffer = super::kernel::buffer_of(&t, what)?.clone();
     let s = t.layout().strides();
-    Ok((t.clone(), buf, t.layout().offset(), [s[0], s[1], s[2]]))
+    let (offset, strides) = (t.layout().offset(), [s[0], s[1], s[2]]);
+    Ok(Rows {
+        _tensor: t,
+        buffer,
+        offset,
+        strides,
+    })
 }
 
 /// Query and key tile sizes for head dims up to `d`, within `shared` bytes of workgroup
@@ -56,9 +107,9 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
     let bk = bq;
     let tpr = THREADS / bq;
     let dvt = dv.div_ceil(tpr);
-    let (_q, qb, qo, qs) = rows_f32(q, "attention q")?;
-    let (_k, kb, ko, ks) = rows_f32(k, "attention k")?;
-    let (_v, vb, vo, vs) = rows_f32(v, "attention v")?;
+    let qr = rows_f32(q, "attention q")?;
+    let kr = rows_f32(k, "attention k")?;
+    let vr = rows_f32(v, "attention v")?;
     let valid = opts
         .key_valid
         .as_ref()
@@ -113,38 +164,45 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
     );
     for b0 in (0..blocks).step_by(MAX_GROUPS) {
         let bc = MAX_GROUPS.min(blocks - b0);
-        let params = Params::default()
-            .u(lq)?
-            .u(lk)?
-            .u(hq)?
-            .u(hq / hkv)?
-            .u(b0)?
-            .u(qo)?
-            .us(&qs, 3)?
-            .u(ko)?
-            .us(&ks, 3)?
-            .u(vo)?
-            .us(&vs, 3)?
-            .f(opts.scale)
-            .f(opts.softcap.unwrap_or(0.0))
-            .u(opts.window.unwrap_or(0))?
-            .u(valid.is_some() as usize)?
-            .u(opts.key_ranges.is_some() as usize)?
-            .u(rs_off)?
-            .u(rg_off)?;
+        let params = AttentionParams {
+            lq: word(lq)?,
+            lk: word(lk)?,
+            hq: word(hq)?,
+            q_per_kv: word(hq / hkv)?,
+            block0: word(b0)?,
+            q_offset: word(qr.offset)?,
+            q_batch_stride: word(qr.strides[0])?,
+            q_head_stride: word(qr.strides[1])?,
+            q_row_stride: word(qr.strides[2])?,
+            k_offset: word(kr.offset)?,
+            k_batch_stride: word(kr.strides[0])?,
+            k_head_stride: word(kr.strides[1])?,
+            k_row_stride: word(kr.strides[2])?,
+            v_offset: word(vr.offset)?,
+            v_batch_stride: word(vr.strides[0])?,
+            v_head_stride: word(vr.strides[1])?,
+            v_row_stride: word(vr.strides[2])?,
+            scale: opts.scale,
+            softcap: opts.softcap.unwrap_or(0.0),
+            window: word(opts.window.unwrap_or(0))?,
+            has_key_valid: valid.is_some() as u32,
+            has_key_ranges: opts.key_ranges.is_some() as u32,
+            row_start_at: word(rs_off)?,
+            ranges_at: word(rg_off)?,
+        };
         ctx.launch(Launch {
             name: "attention",
             defines: defines.clone(),
-            sources: &[LEGACY, SRC],
+            sources: &[SRC],
             bindings: vec![
-                Binding::read(&qb),
-                Binding::read(&kb),
-                Binding::read(&vb),
-                Binding::read(valid.as_ref().map_or(&ctx.dummy, |v| &v.1)),
+                Binding::read(&qr.buffer),
+                Binding::read(&kr.buffer),
+                Binding::read(&vr.buffer),
+                Binding::read(valid.as_ref().map_or(&ctx.dummy, |v| &v.buffer)),
                 Binding::read(&mbuf),
                 Binding::write(&obuf),
             ],
-            params: params.block()?,
+            params: Block::of(&params),
             groups: [bc as u32, hq as u32, b as u32],
         })?;
     }

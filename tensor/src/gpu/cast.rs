@@ -85,16 +85,31 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     ))
 }
 
-/// `t` as a packed f32 tensor in one binding (converted on the GPU when needed), with the
-/// element offset of its first value.
-pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<(Tensor, wgpu::Buffer, u32)> {
+/// A tensor as packed f32 in one binding.
+pub(crate) struct PackedF32 {
+    /// The packed tensor (the input itself when it already was), kept alive until the
+    /// dispatch.
+    pub tensor: Tensor,
+    pub buffer: wgpu::Buffer,
+    /// Element offset of its first value.
+    pub offset: usize,
+}
+
+/// `t` as a packed f32 tensor in one binding, converted on the GPU when needed.
+pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<PackedF32> {
     let p = if t.dtype() == DType::F32 && t.is_contiguous() {
         t.clone()
     } else {
         to_dtype(t, DType::F32)?
     };
-    let buf = buffer_of(&p, op)?.clone();
-    let off = u32::try_from(p.layout().offset())
-        .map_err(|_| crate::Error::msg(format!("{op}: view offset too large")))?;
-    Ok((p, buf, off))
+    let buffer = buffer_of(&p, op)?.clone();
+    let offset = p.layout().offset();
+    if u32::try_from(offset).is_err() {
+        bail!("{op}: view offset too large");
+    }
+    Ok(PackedF32 {
+        tensor: p,
+        buffer,
+        offset,
+    })
 }

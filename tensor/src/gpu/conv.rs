@@ -2,15 +2,77 @@
 //! 1-D convolution direct.
 
 use super::cast::packed_f32;
-use super::kernel::{buffer_of, ctx_of, grid, loader, output, Binding, Launch, Params, LEGACY};
-use super::matmul::GEMM_SCALAR;
+use super::kernel::{
+    buffer_of, ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch,
+};
+use super::matmul::{GEMM, GEMM_SCALAR};
 use crate::params::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
 
-const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");
-const CONV3D: &str = include_str!("../../../shaders/conv3d.wgsl");
-const CONVT1D: &str = include_str!("../../../shaders/conv_transpose1d.wgsl");
+pub(crate) const CONV3D: &str = include_str!("../../../shaders/conv3d.wgsl");
+pub(crate) const CONVT1D: &str = include_str!("../../../shaders/conv_transpose1d.wgsl");
 const MAX_GROUPS: usize = 65535;
+
+param_block! {
+    /// Parameters of `conv3d.wgsl`: the GEMM core's sizes (`m` = output channels per group,
+    /// `n` = output positions, `k` = input channels per group × kernel volume), then the
+    /// geometry of input, output and kernel per dim (t, h, w).
+    pub(crate) struct Conv3dParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        m_tile0: u32,
+        z0: u32,
+        x_offset: u32,
+        w_offset: u32,
+        cin: u32,
+        t_in: u32,
+        h_in: u32,
+        w_in: u32,
+        t_out: u32,
+        h_out: u32,
+        w_out: u32,
+        k_t: u32,
+        k_h: u32,
+        k_w: u32,
+        stride_t: u32,
+        stride_h: u32,
+        stride_w: u32,
+        /// Zero padding before each dim.
+        pad_t: u32,
+        pad_h: u32,
+        pad_w: u32,
+        dil_t: u32,
+        dil_h: u32,
+        dil_w: u32,
+        groups: u32,
+        cin_per_group: u32,
+        cout_per_group: u32,
+        has_bias: u32,
+        bias_offset: u32,
+    }
+}
+
+param_block! {
+    /// Parameters of `conv_transpose1d.wgsl`: `n` output elements of `[B, cout, l_out]`
+    /// from `[B, cin, l]`.
+    pub(crate) struct ConvTranspose1dParams {
+        n: u32,
+        cin: u32,
+        l: u32,
+        cout: u32,
+        cout_per_group: u32,
+        cin_per_group: u32,
+        k: u32,
+        stride: u32,
+        padding: u32,
+        l_out: u32,
+        x_offset: u32,
+        w_offset: u32,
+        has_bias: u32,
+        bias_offset: u32,
+    }
+}
 
 fn out_len(n: usize, pad: (usize, usize), k: usize, stride: usize, dil: usize) -> usize {
     (n + pad.0 + pad.1 - dil * (k - 1) - 1) / stride + 1
@@ -52,7 +114,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     if out.numel() == 0 {
         return Ok(out);
     }
-    let (_kx, xb, xo) = packed_f32(x, "conv3d")?;
+    let xp = packed_f32(x, "conv3d")?;
     let wt = float_weight(w)?;
     let wb = buffer_of(&wt, "conv3d weight")?;
     let bt = bias_of(bias)?;
@@ -75,38 +137,50 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     let batches = b * g;
     for z0 in (0..batches).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(batches - z0);
-        let params = Params::default()
-            .u(cog)?
-            .u(positions)?
-            .u(kc)?
-            .u(0)?
-            .u(z0)?
-            .us(&[], 3)?
-            .u(xo as usize)?
-            .u(wt.layout().offset())?
-            .u(cin)?
-            .us(&n_in, 3)?
-            .us(&o, 3)?
-            .us(&k, 3)?
-            .us(&p.stride, 3)?
-            .us(&p.padding.map(|q| q.0), 3)?
-            .us(&p.dilation, 3)?
-            .u(g)?
-            .u(cig)?
-            .u(cog)?
-            .u(bt.is_some() as usize)?
-            .u(bt.as_ref().map_or(0, |t| t.layout().offset()))?;
+        let params = Conv3dParams {
+            m: word(cog)?,
+            n: word(positions)?,
+            k: word(kc)?,
+            m_tile0: 0,
+            z0: word(z0)?,
+            x_offset: word(xp.offset)?,
+            w_offset: word(wt.layout().offset())?,
+            cin: word(cin)?,
+            t_in: word(ti)?,
+            h_in: word(hi)?,
+            w_in: word(wi)?,
+            t_out: word(o[0])?,
+            h_out: word(o[1])?,
+            w_out: word(o[2])?,
+            k_t: word(kt)?,
+            k_h: word(kh)?,
+            k_w: word(kw)?,
+            stride_t: word(p.stride[0])?,
+            stride_h: word(p.stride[1])?,
+            stride_w: word(p.stride[2])?,
+            pad_t: word(p.padding[0].0)?,
+            pad_h: word(p.padding[1].0)?,
+            pad_w: word(p.padding[2].0)?,
+            dil_t: word(p.dilation[0])?,
+            dil_h: word(p.dilation[1])?,
+            dil_w: word(p.dilation[2])?,
+            groups: word(g)?,
+            cin_per_group: word(cig)?,
+            cout_per_group: word(cog)?,
+            has_bias: bt.is_some() as u32,
+            bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+        };
         ctx.launch(Launch {
             name: "conv3d",
             defines: defines.clone(),
-            sources: &[LEGACY, CONV3D, GEMM_SCALAR, GEMM],
+            sources: &[CONV3D, GEMM_SCALAR, GEMM],
             bindings: vec![
-                Binding::read(&xb),
+                Binding::read(&xp.buffer),
                 Binding::read(wb),
                 Binding::read(bb.unwrap_or(&ctx.dummy)),
                 Binding::write(&obuf),
             ],
-            params: params.block()?,
+            params: Block::of(&params),
             groups: [nt as u32, mt as u32, zc as u32],
         })?;
     }
@@ -135,7 +209,7 @@ pub fn conv_transpose1d(
     if n == 0 {
         return Ok(out);
     }
-    let (_kx, xb, xo) = packed_f32(x, "conv_transpose1d")?;
+    let xp = packed_f32(x, "conv_transpose1d")?;
     let wt = float_weight(w)?;
     let wb = buffer_of(&wt, "conv_transpose1d weight")?;
     let bt = bias_of(bias)?;
@@ -148,32 +222,33 @@ pub fn conv_transpose1d(
         loader("W", wt.dtype())?,
         loader("BIAS", bt.as_ref().map_or(DType::F32, |t| t.dtype()))?
     );
-    let params = Params::default()
-        .u(n)?
-        .u(cin)?
-        .u(l)?
-        .u(cout)?
-        .u(cog)?
-        .u(cig)?
-        .u(k)?
-        .u(stride)?
-        .u(padding)?
-        .u(lo)?
-        .u(xo as usize)?
-        .u(wt.layout().offset())?
-        .u(bt.is_some() as usize)?
-        .u(bt.as_ref().map_or(0, |t| t.layout().offset()))?;
+    let params = ConvTranspose1dParams {
+        n: word(n)?,
+        cin: word(cin)?,
+        l: word(l)?,
+        cout: word(cout)?,
+        cout_per_group: word(cog)?,
+        cin_per_group: word(cig)?,
+        k: word(k)?,
+        stride: word(stride)?,
+        padding: word(padding)?,
+        l_out: word(lo)?,
+        x_offset: word(xp.offset)?,
+        w_offset: word(wt.layout().offset())?,
+        has_bias: bt.is_some() as u32,
+        bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+    };
     ctx.launch(Launch {
         name: "conv_transpose1d",
         defines,
-        sources: &[LEGACY, CONVT1D],
+        sources: &[CONVT1D],
         bindings: vec![
-            Binding::read(&xb),
+            Binding::read(&xp.buffer),
             Binding::read(wb),
             Binding::read(bb.unwrap_or(&ctx.dummy)),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)

@@ -1,5 +1,5 @@
-//! Launching WGSL kernels: sources and specialisation, bindings, typed parameter blocks, grids
-//! split under the 65535-workgroups-per-dimension limit, operands of tensors.
+//! Launching WGSL kernels: sources and specialisation, bindings, typed parameter blocks,
+//! grids split under the 65535-workgroups-per-dimension limit, operands of tensors.
 
 use std::sync::Arc;
 
@@ -15,19 +15,32 @@ const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");
 /// Workgroups per dimension of a dispatch.
 const MAX_GROUPS: u32 = 65535;
 
-/// The `//# <DTYPE>` section of a sectioned shader file, if it has one.
-fn section(src: &str, dtype: DType) -> Option<&str> {
-    let tag = format!("//# {}", dtype.safetensors_name());
+/// The `//# <name>` section of a sectioned shader file (up to the next section), if it has
+/// one.
+fn section(src: &'static str, name: &str) -> Option<&'static str> {
+    let tag = format!("//# {name}\n");
     let start = src.find(&tag)?;
     let body = &src[start + tag.len()..];
-    let end = body.find("//#").unwrap_or(body.len());
-    Some(&body[..end])
+    Some(&body[..body.find("//#").unwrap_or(body.len())])
+}
+
+/// The part of a sectioned shader file before its first section: what its kernels share.
+pub(crate) fn prelude(src: &'static str) -> &'static str {
+    &src[..src.find("//#").unwrap_or(src.len())]
+}
+
+/// The kernel `name` of a sectioned shader file: its [`prelude`], then its section.
+pub(crate) fn kernel_sources(src: &'static str, name: &str) -> Result<[&'static str; 2]> {
+    let Some(body) = section(src, name) else {
+        bail!("the shader has no kernel {name}");
+    };
+    Ok([prelude(src), body])
 }
 
 /// `fn load_<name>(i: u32) -> f32` reading element `i` of the `array<u32>` binding
 /// `<name>` as `dtype`.
 pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
-    let Some(body) = section(DTYPE, dtype) else {
+    let Some(body) = section(DTYPE, dtype.safetensors_name()) else {
         bail!("GPU kernels cannot read {dtype} tensors");
     };
     Ok(body.replace("NAME", name))
@@ -36,12 +49,14 @@ pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
 /// `alias WORDS` (the u32 vector holding four `dtype` elements) and `fn widen4` (them as
 /// f32), or `None` for a dtype the vectorised loads do not read.
 pub(crate) fn widener4(dtype: DType) -> Option<&'static str> {
-    section(DTYPE_VEC4, dtype)
+    section(DTYPE_VEC4, dtype.safetensors_name())
 }
 
 /// A kernel's parameter block: a `#[repr(C)]` struct of 32-bit fields, uploaded as the
-/// uniform at binding 0 and read by the shader as `P`, a WGSL struct of the same name with
-/// the same fields in the same places. Declared with [`param_block!`].
+/// uniform at binding 0 and read by the shader as `var<uniform> P: <NAME>;`, a WGSL struct
+/// of the same name with the same fields in the same places (checked by the layout test in
+/// `param_layout.rs`; the pipeline cache checks the declaration). Declared with
+/// [`param_block!`].
 pub(crate) trait ParamBlock: bytemuck::Pod {
     /// The struct's name, in Rust and in WGSL.
     const NAME: &'static str;
@@ -88,48 +103,6 @@ macro_rules! param_block {
     };
 }
 pub(crate) use param_block;
-
-/// The untyped parameter words of the kernels not yet on a [`ParamBlock`]; they include
-/// [`LEGACY`], which reads them as `pu(i)`.
-#[derive(Default)]
-pub(crate) struct Params(pub Vec<u32>);
-
-/// The WGSL of [`Params`]: the 128-word block and its accessors.
-pub(crate) const LEGACY: &str = include_str!("../../../shaders/legacy_params.wgsl");
-
-impl Params {
-    pub(crate) fn u(mut self, v: usize) -> Result<Params> {
-        self.0.push(word(v)?);
-        Ok(self)
-    }
-    pub(crate) fn f(mut self, v: f32) -> Params {
-        self.0.push(v.to_bits());
-        self
-    }
-    pub(crate) fn us(mut self, v: &[usize], pad_to: usize) -> Result<Params> {
-        for &x in v {
-            self = self.u(x)?;
-        }
-        for _ in v.len()..pad_to {
-            self.0.push(0);
-        }
-        Ok(self)
-    }
-    pub(crate) fn block(self) -> Result<Block> {
-        if self.0.len() > 128 {
-            bail!(
-                "GPU kernel got {} parameter words, at most 128",
-                self.0.len()
-            );
-        }
-        let mut words = self.0;
-        words.resize(128, 0);
-        Ok(Block {
-            name: "array<vec4<u32>, 32>",
-            bytes: bytemuck::cast_slice(&words).to_vec(),
-        })
-    }
-}
 
 /// The bytes of a parameter block and the name of its struct.
 pub(crate) struct Block {

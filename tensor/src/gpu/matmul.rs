@@ -5,32 +5,92 @@ use std::sync::Arc;
 
 use super::cast::packed_f32;
 use super::kernel::{
-    buffer_of, ctx_of, loader, output, storage_of, widener4, Binding, Launch, Params, LEGACY,
+    buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Binding, Block,
+    Launch,
 };
 use super::GpuContext;
 use crate::{bail, DType, Result, Tensor};
 
-const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");
+/// The tiled GEMM core (also under the 3-D convolution).
+pub(crate) const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");
 /// Element-wise staging of the GEMM tiles (for unaligned operands and convolutions).
 pub(crate) const GEMM_SCALAR: &str = include_str!("../../../shaders/gemm_scalar.wgsl");
-const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
-const LINEAR_SCALAR: &str = include_str!("../../../shaders/linear_scalar.wgsl");
-const LINEAR_VEC4: &str = include_str!("../../../shaders/linear_vec4.wgsl");
+pub(crate) const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
+pub(crate) const LINEAR_SCALAR: &str = include_str!("../../../shaders/linear_scalar.wgsl");
+pub(crate) const LINEAR_VEC4: &str = include_str!("../../../shaders/linear_vec4.wgsl");
 
 /// Output tile edge of the GEMM core.
 const TILE: usize = 64;
 const MAX_GROUPS: usize = 65535;
 
-/// One GEMM launch over `z` batches: `out[z, m, col0 + n] = x[z, m, :] · w[z, n, :] + bias`.
+param_block! {
+    /// Parameters of the GEMM core (`m`..`z0`, shared with the 3-D convolution) and of
+    /// `linear.wgsl`: element offsets and strides of X, W, the bias and the output.
+    pub(crate) struct LinearParams {
+        m: u32,
+        n: u32,
+        k: u32,
+        /// First row tile and first batch of this dispatch.
+        m_tile0: u32,
+        z0: u32,
+        x_offset: u32,
+        w_offset: u32,
+        x_batch_stride: u32,
+        w_batch_stride: u32,
+        out_batch_stride: u32,
+        out_row_stride: u32,
+        /// Output column of the first of the N columns.
+        col0: u32,
+        has_bias: u32,
+        bias_offset: u32,
+        out_offset: u32,
+    }
+}
+
+/// One GEMM launch over `batch` batches:
+/// `out[z, m, col0 + n] = x[z, m, :] · w[z, n, :] + bias[col0 + n]`.
 pub(crate) struct Gemm<'a> {
     pub m: usize,
     pub n: usize,
     pub k: usize,
     pub batch: usize,
-    pub x: (&'a wgpu::Buffer, usize, usize),
-    pub w: (&'a wgpu::Buffer, DType, usize, usize),
-    pub out: (&'a wgpu::Buffer, usize, usize, usize, usize),
-    pub bias: Option<(&'a wgpu::Buffer, usize)>,
+    pub x: GemmInput<'a>,
+    pub w: GemmWeight<'a>,
+    pub out: GemmOutput<'a>,
+    pub bias: Option<GemmBias<'a>>,
+}
+
+/// The f32 left operand of a GEMM: row `m` of batch `z` at
+/// `offset + z · batch_stride + m · K`.
+pub(crate) struct GemmInput<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+    pub batch_stride: usize,
+}
+
+/// The right operand, rows of K in `dtype` (f32, f16 or bf16): row `n` of batch `z` at
+/// `offset + z · batch_stride + n · K`.
+pub(crate) struct GemmWeight<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub dtype: DType,
+    pub offset: usize,
+    pub batch_stride: usize,
+}
+
+/// Where the product goes: element `(z, m, n)` at
+/// `offset + z · batch_stride + m · row_stride + col0 + n`.
+pub(crate) struct GemmOutput<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+    pub batch_stride: usize,
+    pub row_stride: usize,
+    pub col0: usize,
+}
+
+/// An f32 bias indexed by output column, from element `offset` of its buffer.
+pub(crate) struct GemmBias<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
 }
 
 /// Runs a GEMM, split into several dispatches past the workgroup-count limits.
@@ -43,45 +103,51 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
         return Ok(());
     }
     // Vector loads need every row of A and B to start on a multiple of 4 elements.
-    let aligned = [g.k, g.x.1, g.x.2, g.w.2, g.w.3]
-        .iter()
-        .all(|v| v.is_multiple_of(4));
-    let (defines, operands, staging) = match widener4(g.w.1) {
+    let aligned = [
+        g.k,
+        g.x.offset,
+        g.x.batch_stride,
+        g.w.offset,
+        g.w.batch_stride,
+    ]
+    .iter()
+    .all(|v| v.is_multiple_of(4));
+    let (defines, operands, staging) = match widener4(g.w.dtype) {
         Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, ""),
-        _ => (loader("W", g.w.1)?, LINEAR_SCALAR, GEMM_SCALAR),
+        _ => (loader("W", g.w.dtype)?, LINEAR_SCALAR, GEMM_SCALAR),
     };
     for z0 in (0..g.batch).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(g.batch - z0);
         for m0 in (0..mt).step_by(MAX_GROUPS) {
             let mc = MAX_GROUPS.min(mt - m0);
-            let params = Params::default()
-                .u(g.m)?
-                .u(g.n)?
-                .u(g.k)?
-                .u(m0)?
-                .u(z0)?
-                .us(&[], 3)?
-                .u(g.x.1)?
-                .u(g.w.2)?
-                .u(g.x.2)?
-                .u(g.w.3)?
-                .u(g.out.1)?
-                .u(g.out.2)?
-                .u(g.out.3)?
-                .u(g.bias.is_some() as usize)?
-                .u(g.bias.map_or(0, |b| b.1))?
-                .u(g.out.4)?;
+            let params = LinearParams {
+                m: word(g.m)?,
+                n: word(g.n)?,
+                k: word(g.k)?,
+                m_tile0: word(m0)?,
+                z0: word(z0)?,
+                x_offset: word(g.x.offset)?,
+                w_offset: word(g.w.offset)?,
+                x_batch_stride: word(g.x.batch_stride)?,
+                w_batch_stride: word(g.w.batch_stride)?,
+                out_batch_stride: word(g.out.batch_stride)?,
+                out_row_stride: word(g.out.row_stride)?,
+                col0: word(g.out.col0)?,
+                has_bias: g.bias.is_some() as u32,
+                bias_offset: word(g.bias.as_ref().map_or(0, |b| b.offset))?,
+                out_offset: word(g.out.offset)?,
+            };
             ctx.launch(Launch {
                 name: "gemm",
                 defines: defines.clone(),
-                sources: &[LEGACY, LINEAR, operands, staging, GEMM],
+                sources: &[LINEAR, operands, staging, GEMM],
                 bindings: vec![
-                    Binding::read(g.x.0),
-                    Binding::read(g.w.0),
-                    Binding::read(g.bias.map_or(&ctx.dummy, |b| b.0)),
-                    Binding::write(g.out.0),
+                    Binding::read(g.x.buffer),
+                    Binding::read(g.w.buffer),
+                    Binding::read(g.bias.as_ref().map_or(&ctx.dummy, |b| b.buffer)),
+                    Binding::write(g.out.buffer),
                 ],
-                params: params.block()?,
+                params: Block::of(&params),
                 groups: [nt as u32, mc as u32, zc as u32],
             })?;
         }
@@ -111,7 +177,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     if k == 0 {
         return super::elementwise::affine(&out, 0.0, 0.0);
     }
-    let (_kx, xb, xo) = packed_f32(x, "linear")?;
+    let xp = packed_f32(x, "linear")?;
     let bias = bias.map(|b| packed_f32(b, "linear bias")).transpose()?;
     let g = storage_of(&w)?;
     let (r0, r1) = (w.layout().offset(), w.layout().offset() + n * k);
@@ -133,10 +199,28 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
                 n: (e - s) / k,
                 k,
                 batch: 1,
-                x: (&xb, xo as usize, 0),
-                w: (&p.buffer, w.dtype(), s - p.start, 0),
-                out: (&obuf, 0, n, (s - r0) / k, 0),
-                bias: bias.as_ref().map(|b| (&b.1, b.2 as usize)),
+                x: GemmInput {
+                    buffer: &xp.buffer,
+                    offset: xp.offset,
+                    batch_stride: 0,
+                },
+                w: GemmWeight {
+                    buffer: &p.buffer,
+                    dtype: w.dtype(),
+                    offset: s - p.start,
+                    batch_stride: 0,
+                },
+                out: GemmOutput {
+                    buffer: &obuf,
+                    offset: 0,
+                    batch_stride: 0,
+                    row_stride: n,
+                    col0: (s - r0) / k,
+                },
+                bias: bias.as_ref().map(|b| GemmBias {
+                    buffer: &b.buffer,
+                    offset: b.offset,
+                }),
             },
         )?;
     }
@@ -180,8 +264,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         Some(t) => (t, 0),
         None => (b.clone(), n * k),
     };
-    let (_ka, ab, ao) = packed_f32(&a_src, "matmul")?;
-    let (_kb, bb, bo) = packed_f32(&b_src.transpose(-1, -2)?, "matmul")?;
+    let ap = packed_f32(&a_src, "matmul")?;
+    let bp = packed_f32(&b_src.transpose(-1, -2)?, "matmul")?;
     let _ = buffer_of(&out, "matmul")?;
     gemm(
         &ctx,
@@ -190,9 +274,24 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             n,
             k,
             batch,
-            x: (&ab, ao as usize, sa),
-            w: (&bb, DType::F32, bo as usize, sb),
-            out: (&obuf, m * n, n, 0, 0),
+            x: GemmInput {
+                buffer: &ap.buffer,
+                offset: ap.offset,
+                batch_stride: sa,
+            },
+            w: GemmWeight {
+                buffer: &bp.buffer,
+                dtype: DType::F32,
+                offset: bp.offset,
+                batch_stride: sb,
+            },
+            out: GemmOutput {
+                buffer: &obuf,
+                offset: 0,
+                batch_stride: m * n,
+                row_stride: n,
+                col0: 0,
+            },
             bias: None,
         },
     )?;

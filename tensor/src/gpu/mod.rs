@@ -1,9 +1,11 @@
 //! The wgpu backend: every op as a WGSL compute kernel (shaders in `shaders/`), tensors in
 //! GPU buffers, weights widened from bf16/f16 inside the kernels, accumulation in f32.
 //!
-//! Each file mirrors its CPU twin in `cpu/`; [`GpuContext`] holds the device, the queue and
-//! the pipeline cache. A weight larger than one storage binding is split by rows over
-//! several buffers; linear and embedding read the pieces.
+//! Each file mirrors its CPU twin in `cpu/` and declares its kernels' parameter blocks
+//! (`#[repr(C)]` structs mirrored by WGSL structs of the same name, see `kernel.rs`);
+//! [`GpuContext`] holds the device, the queue and the pipeline cache. A weight larger than
+//! one storage binding is split by rows over several buffers; linear and embedding read the
+//! pieces.
 
 pub mod attention;
 pub mod cast;

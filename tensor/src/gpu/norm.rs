@@ -1,20 +1,52 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, loader, output, Binding, Launch, Params, LEGACY};
+use super::kernel::{ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch};
 use super::reduce::ROWREDUCE;
 use crate::{DType, Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/norm.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
 
-/// A packed affine parameter (any float dtype): buffer, dtype, offset.
-fn param(t: Option<&Tensor>, x: &Tensor) -> Result<Option<(Tensor, wgpu::Buffer, DType, usize)>> {
+param_block! {
+    /// Parameters of `norm.wgsl`: `rows` rows (or groups) of `width` values from
+    /// `x_offset`, the affine weight and bias, and for GroupNorm the positions per channel,
+    /// channels per group and groups.
+    pub(crate) struct NormParams {
+        rows: u32,
+        width: u32,
+        x_offset: u32,
+        has_weight: u32,
+        has_bias: u32,
+        weight_offset: u32,
+        bias_offset: u32,
+        eps: f32,
+        spatial: u32,
+        channels_per_group: u32,
+        groups: u32,
+    }
+}
+
+/// A packed affine parameter (weight or bias) in its own float dtype.
+struct Affine {
+    /// The packed tensor, kept alive until the dispatch.
+    _tensor: Tensor,
+    buffer: wgpu::Buffer,
+    dtype: DType,
+    offset: usize,
+}
+
+fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
     let Some(t) = t else { return Ok(None) };
     x.same_device(t, "normalisation parameter")?;
     let t = t.contiguous()?;
-    let buf = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
-    let (dt, off) = (t.dtype(), t.layout().offset());
-    Ok(Some((t, buf, dt, off)))
+    let buffer = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
+    let (dtype, offset) = (t.dtype(), t.layout().offset());
+    Ok(Some(Affine {
+        _tensor: t,
+        buffer,
+        dtype,
+        offset,
+    }))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -35,38 +67,39 @@ fn run(
     if rows == 0 || width == 0 {
         return Ok(out);
     }
-    let (_keep, xbuf, off) = packed_f32(x, "normalisation")?;
-    let (w, b) = (param(weight, x)?, param(bias, x)?);
-    let wdt = w.as_ref().map_or(DType::F32, |p| p.2);
-    let bdt = b.as_ref().map_or(DType::F32, |p| p.2);
+    let xp = packed_f32(x, "normalisation")?;
+    let (w, b) = (affine(weight, x)?, affine(bias, x)?);
+    let wdt = w.as_ref().map_or(DType::F32, |p| p.dtype);
+    let bdt = b.as_ref().map_or(DType::F32, |p| p.dtype);
     let defines = format!(
         "const MODE: u32 = {mode}u;\n{}{}",
         loader("W", wdt)?,
         loader("BI", bdt)?
     );
-    let params = Params::default()
-        .u(rows)?
-        .u(width)?
-        .u(off as usize)?
-        .u(w.is_some() as usize)?
-        .u(b.is_some() as usize)?
-        .u(w.as_ref().map_or(0, |p| p.3))?
-        .u(b.as_ref().map_or(0, |p| p.3))?
-        .f(eps)
-        .u(spatial)?
-        .u(cg)?
-        .u(groups)?;
+    let params = NormParams {
+        rows: word(rows)?,
+        width: word(width)?,
+        x_offset: word(xp.offset)?,
+        has_weight: w.is_some() as u32,
+        has_bias: b.is_some() as u32,
+        weight_offset: word(w.as_ref().map_or(0, |p| p.offset))?,
+        bias_offset: word(b.as_ref().map_or(0, |p| p.offset))?,
+        eps,
+        spatial: word(spatial)?,
+        channels_per_group: word(cg)?,
+        groups: word(groups)?,
+    };
     ctx.launch(Launch {
         name: "norm",
         defines,
-        sources: &[LEGACY, ROWREDUCE, SRC],
+        sources: &[ROWREDUCE, SRC],
         bindings: vec![
-            Binding::read(&xbuf),
-            Binding::read(w.as_ref().map_or(&ctx.dummy, |p| &p.1)),
-            Binding::read(b.as_ref().map_or(&ctx.dummy, |p| &p.1)),
+            Binding::read(&xp.buffer),
+            Binding::read(w.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
+            Binding::read(b.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(rows)?,
     })?;
     Ok(out)

@@ -90,3 +90,77 @@ fn cast() {
         &[super::cast::SRC],
     );
 }
+
+#[test]
+fn linear() {
+    use super::kernel::widener4;
+    use super::matmul::{LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR, LINEAR_VEC4};
+    check::<LinearParams>(
+        &loaders(&["W"]),
+        &[LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
+    );
+    check::<LinearParams>(
+        widener4(DType::BF16).unwrap(),
+        &[LINEAR, LINEAR_VEC4, "", GEMM],
+    );
+}
+
+#[test]
+fn conv() {
+    use super::conv::{Conv3dParams, ConvTranspose1dParams, CONV3D, CONVT1D};
+    use super::matmul::{GEMM, GEMM_SCALAR};
+    check::<Conv3dParams>(&loaders(&["W", "BIAS"]), &[CONV3D, GEMM_SCALAR, GEMM]);
+    check::<ConvTranspose1dParams>(&loaders(&["W", "BIAS"]), &[CONVT1D]);
+}
+
+#[test]
+fn attention() {
+    check::<super::attention::AttentionParams>(
+        "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n",
+        &[super::attention::SRC],
+    );
+}
+
+#[test]
+fn rows() {
+    use super::reduce::{ReduceParams, ROWREDUCE};
+    for mode in 0..3 {
+        check::<super::norm::NormParams>(
+            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BI"])),
+            &[ROWREDUCE, super::norm::SRC],
+        );
+    }
+    check::<ReduceParams>("const OP: u32 = 1u;\n", &[ROWREDUCE, super::reduce::SRC]);
+    check::<super::softmax::SoftmaxParams>("", &[ROWREDUCE, super::softmax::SRC]);
+}
+
+#[test]
+fn rope() {
+    check::<super::rope::RopeParams>("", &[super::rope::SRC]);
+}
+
+#[test]
+fn resize() {
+    use super::resize::{
+        sources, CatParams, EmbeddingParams, PadParams, TrilinearParams, UpsampleParams,
+    };
+    let x = loaders(&["X"]);
+    check::<PadParams>(&x, &sources("pad").unwrap());
+    check::<CatParams>(&x, &sources("cat").unwrap());
+    check::<UpsampleParams>(&x, &sources("upsample_nearest").unwrap());
+    check::<TrilinearParams>(&x, &sources("trilinear").unwrap());
+    check::<EmbeddingParams>(&x, &sources("embedding").unwrap());
+}
+
+/// No shader reads parameters by position any more.
+#[test]
+fn no_positional_parameters() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shaders");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in ["pu(", "pf("] {
+            assert!(!text.contains(word), "{} uses {word}", path.display());
+        }
+    }
+}

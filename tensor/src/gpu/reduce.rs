@@ -1,16 +1,25 @@
 //! Reductions over the last dimension on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, COMMON, LEGACY};
+use super::kernel::{ctx_of, grid, output, param_block, word, Binding, Block, Launch};
 use crate::params::reduce::ReduceOp;
 use crate::{Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/reduce.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/reduce.wgsl");
+/// The workgroup-wide reduction shared by the row kernels (reduce, softmax, norms).
 pub(crate) const ROWREDUCE: &str = include_str!("../../../shaders/rowreduce.wgsl");
+
+param_block! {
+    /// Parameters of `reduce.wgsl`: `rows` rows of `width` values from `x_offset`.
+    pub(crate) struct ReduceParams {
+        rows: u32,
+        width: u32,
+        x_offset: u32,
+    }
+}
 
 /// Reduces the last dimension; the result has shape `[rows]`. Sums accumulate in f32.
 pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
-    let _ = COMMON;
     let ctx = ctx_of(x)?;
     let w = *x.shape().last().unwrap_or(&1);
     let rows = x.numel().checked_div(w).unwrap_or(0);
@@ -18,7 +27,7 @@ pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
     if rows == 0 {
         return Ok(out);
     }
-    let (_keep, xbuf, off) = packed_f32(x, "reduce")?;
+    let xp = packed_f32(x, "reduce")?;
     let code = match op {
         ReduceOp::Sum => 0,
         ReduceOp::Mean => 1,
@@ -28,9 +37,13 @@ pub fn reduce_last(x: &Tensor, op: ReduceOp) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "reduce",
         defines: format!("const OP: u32 = {code}u;\n"),
-        sources: &[LEGACY, ROWREDUCE, SRC],
-        bindings: vec![Binding::read(&xbuf), Binding::write(&obuf)],
-        params: Params::default().u(rows)?.u(w)?.u(off as usize)?.block()?,
+        sources: &[ROWREDUCE, SRC],
+        bindings: vec![Binding::read(&xp.buffer), Binding::write(&obuf)],
+        params: Block::of(&ReduceParams {
+            rows: word(rows)?,
+            width: word(w)?,
+            x_offset: word(xp.offset)?,
+        }),
         groups: grid(rows)?,
     })?;
     Ok(out)

@@ -2,18 +2,85 @@
 
 use super::cast::packed_f32;
 use super::kernel::{
-    ctx_of, grid, loader, output, storage_of, Binding, Launch, Params, LEGACY, MAX_RANK,
+    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Binding,
+    Block, Launch, MAX_RANK,
 };
 use crate::params::resize::PadMode;
 use crate::{bail, DType, Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/resize.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/resize.wgsl");
 
-fn defines(kind: u32, dtype: DType) -> Result<String> {
-    Ok(format!(
-        "const KIND: u32 = {kind}u;\n{}",
-        loader("X", dtype)?
-    ))
+/// The WGSL of the kernel `name` of `resize.wgsl`: the shared bindings and its section.
+pub(crate) fn sources(name: &str) -> Result<[&'static str; 2]> {
+    kernel_sources(SRC, name)
+}
+
+param_block! {
+    /// Parameters of `pad`: `mode` 0 constant (`value`), 1 replicate, 2 reflect; the output
+    /// and input shapes and the padding before each dim.
+    pub(crate) struct PadParams {
+        n: u32,
+        rank: u32,
+        x_offset: u32,
+        mode: u32,
+        value: f32,
+        _pad0: u32,
+        _pad1: u32,
+        _pad2: u32,
+        out_shape: [u32; MAX_RANK],
+        in_shape: [u32; MAX_RANK],
+        before: [u32; MAX_RANK],
+    }
+}
+
+param_block! {
+    /// Parameters of `cat`: `n` input elements in rows of `row_in`, each copied to column
+    /// `row_at` of an output row of `row_out`.
+    pub(crate) struct CatParams {
+        n: u32,
+        row_in: u32,
+        row_out: u32,
+        row_at: u32,
+        x_offset: u32,
+    }
+}
+
+param_block! {
+    /// Parameters of `upsample_nearest`: output and input shapes.
+    pub(crate) struct UpsampleParams {
+        n: u32,
+        rank: u32,
+        x_offset: u32,
+        _pad0: u32,
+        out_shape: [u32; MAX_RANK],
+        in_shape: [u32; MAX_RANK],
+    }
+}
+
+param_block! {
+    /// Parameters of `trilinear`: `[.., t_in, h_in, w_in]` to `[.., t_out, h_out, w_out]`.
+    pub(crate) struct TrilinearParams {
+        n: u32,
+        t_in: u32,
+        h_in: u32,
+        w_in: u32,
+        t_out: u32,
+        h_out: u32,
+        w_out: u32,
+        x_offset: u32,
+    }
+}
+
+param_block! {
+    /// Parameters of `embedding`: `n` output elements in rows of `d`; the table piece
+    /// holds rows `row0..row0 + rows` from `table_offset`.
+    pub(crate) struct EmbeddingParams {
+        n: u32,
+        d: u32,
+        row0: u32,
+        rows: u32,
+        table_offset: u32,
+    }
 }
 
 /// See [`Tensor::pad`].
@@ -29,33 +96,34 @@ pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Re
     if n == 0 {
         return Ok(out);
     }
-    let (_k, xb, xo) = packed_f32(x, "pad")?;
+    let xp = packed_f32(x, "pad")?;
     let mode = match mode {
         PadMode::Constant => 0,
         PadMode::Replicate => 1,
         PadMode::Reflect => 2,
     };
     let before: Vec<usize> = pads.iter().map(|p| p.0).collect();
-    let params = Params::default()
-        .u(n)?
-        .u(xs.len())?
-        .u(xo as usize)?
-        .u(mode)?
-        .f(value)
-        .us(&[], 3)?
-        .us(&out_shape, MAX_RANK)?
-        .us(xs, MAX_RANK)?
-        .us(&before, MAX_RANK)?;
+    let params = PadParams {
+        n: word(n)?,
+        rank: word(xs.len())?,
+        x_offset: word(xp.offset)?,
+        mode,
+        value,
+        out_shape: words(&out_shape)?,
+        in_shape: words(xs)?,
+        before: words(&before)?,
+        ..Default::default()
+    };
     ctx.launch(Launch {
         name: "pad",
-        defines: defines(0, DType::F32)?,
-        sources: &[LEGACY, SRC],
+        defines: loader("X", DType::F32)?,
+        sources: &sources("pad")?,
         bindings: vec![
-            Binding::read(&xb),
+            Binding::read(&xp.buffer),
             Binding::read(&ctx.dummy),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -73,23 +141,24 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
         let n = t.numel();
         let w_in = t.shape()[d] * inner;
         if n > 0 {
-            let (_k, xb, xo) = packed_f32(t, "cat")?;
-            let params = Params::default()
-                .u(n)?
-                .u(w_in)?
-                .u(shape[d] * inner)?
-                .u(at)?
-                .u(xo as usize)?;
+            let xp = packed_f32(t, "cat")?;
+            let params = CatParams {
+                n: word(n)?,
+                row_in: word(w_in)?,
+                row_out: word(shape[d] * inner)?,
+                row_at: word(at)?,
+                x_offset: word(xp.offset)?,
+            };
             ctx.launch(Launch {
                 name: "cat",
-                defines: defines(1, DType::F32)?,
-                sources: &[LEGACY, SRC],
+                defines: loader("X", DType::F32)?,
+                sources: &sources("cat")?,
                 bindings: vec![
-                    Binding::read(&xb),
+                    Binding::read(&xp.buffer),
                     Binding::read(&ctx.dummy),
                     Binding::write(&obuf),
                 ],
-                params: params.block()?,
+                params: Block::of(&params),
                 groups: grid(n.div_ceil(256))?,
             })?;
         }
@@ -115,24 +184,25 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     if n == 0 {
         return Ok(out);
     }
-    let (_k, xb, xo) = packed_f32(x, "upsample_nearest")?;
-    let params = Params::default()
-        .u(n)?
-        .u(xs.len())?
-        .u(xo as usize)?
-        .us(&[], 5)?
-        .us(&out_shape, MAX_RANK)?
-        .us(xs, MAX_RANK)?;
+    let xp = packed_f32(x, "upsample_nearest")?;
+    let params = UpsampleParams {
+        n: word(n)?,
+        rank: word(xs.len())?,
+        x_offset: word(xp.offset)?,
+        out_shape: words(&out_shape)?,
+        in_shape: words(xs)?,
+        ..Default::default()
+    };
     ctx.launch(Launch {
         name: "upsample_nearest",
-        defines: defines(2, DType::F32)?,
-        sources: &[LEGACY, SRC],
+        defines: loader("X", DType::F32)?,
+        sources: &sources("upsample_nearest")?,
         bindings: vec![
-            Binding::read(&xb),
+            Binding::read(&xp.buffer),
             Binding::read(&ctx.dummy),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -154,24 +224,27 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
     if s[2] == 0 || s[3] == 0 || s[4] == 0 {
         bail!("interpolate_trilinear of an empty input {s:?}");
     }
-    let (_k, xb, xo) = packed_f32(x, "interpolate_trilinear")?;
-    let params = Params::default()
-        .u(n)?
-        .u(s[2])?
-        .u(s[3])?
-        .u(s[4])?
-        .us(&size, 3)?
-        .u(xo as usize)?;
+    let xp = packed_f32(x, "interpolate_trilinear")?;
+    let params = TrilinearParams {
+        n: word(n)?,
+        t_in: word(s[2])?,
+        h_in: word(s[3])?,
+        w_in: word(s[4])?,
+        t_out: word(size[0])?,
+        h_out: word(size[1])?,
+        w_out: word(size[2])?,
+        x_offset: word(xp.offset)?,
+    };
     ctx.launch(Launch {
         name: "trilinear",
-        defines: defines(3, DType::F32)?,
-        sources: &[LEGACY, SRC],
+        defines: loader("X", DType::F32)?,
+        sources: &sources("trilinear")?,
         bindings: vec![
-            Binding::read(&xb),
+            Binding::read(&xp.buffer),
             Binding::read(&ctx.dummy),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
@@ -213,22 +286,23 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
         // Rows of the view held by this piece (pieces hold whole rows of the stored tensor).
         let row0 = (s - t0) / d.max(1);
         let rows = (e - s) / d.max(1);
-        let params = Params::default()
-            .u(n)?
-            .u(d)?
-            .u(row0)?
-            .u(rows)?
-            .u(s - p.start)?;
+        let params = EmbeddingParams {
+            n: word(n)?,
+            d: word(d)?,
+            row0: word(row0)?,
+            rows: word(rows)?,
+            table_offset: word(s - p.start)?,
+        };
         ctx.launch(Launch {
             name: "embedding",
-            defines: defines(4, table.dtype())?,
-            sources: &[LEGACY, SRC],
+            defines: loader("X", table.dtype())?,
+            sources: &sources("embedding")?,
             bindings: vec![
                 Binding::read(&p.buffer),
                 Binding::read(&ibuf),
                 Binding::write(&obuf),
             ],
-            params: params.block()?,
+            params: Block::of(&params),
             groups: grid(n.div_ceil(256))?,
         })?;
     }

@@ -1,10 +1,26 @@
 //! Rotary position embedding on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, LEGACY};
+use super::kernel::{ctx_of, grid, output, param_block, word, Binding, Block, Launch};
 use crate::{Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/rope.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/rope.wgsl");
+
+param_block! {
+    /// Parameters of `rope.wgsl`: `n` elements of `x [B, L, H, D]`, `r` rotated pairs per
+    /// head, whether the angle tables are per batch (`[B, L, R]`), and element offsets.
+    pub(crate) struct RopeParams {
+        n: u32,
+        l: u32,
+        h: u32,
+        d: u32,
+        r: u32,
+        per_batch: u32,
+        x_offset: u32,
+        cos_offset: u32,
+        sin_offset: u32,
+    }
+}
 
 /// See [`Tensor::rope`].
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
@@ -16,30 +32,31 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     if n == 0 {
         return Ok(out);
     }
-    let (_kx, xb, xo) = packed_f32(x, "rope")?;
-    let (_kc, cb, co) = packed_f32(cos, "rope cos")?;
-    let (_ks, sb, so) = packed_f32(sin, "rope sin")?;
-    let params = Params::default()
-        .u(n)?
-        .u(l)?
-        .u(h)?
-        .u(d)?
-        .u(r)?
-        .u((cos.rank() == 3) as usize)?
-        .u(xo as usize)?
-        .u(co as usize)?
-        .u(so as usize)?;
+    let xp = packed_f32(x, "rope")?;
+    let cp = packed_f32(cos, "rope cos")?;
+    let sp = packed_f32(sin, "rope sin")?;
+    let params = RopeParams {
+        n: word(n)?,
+        l: word(l)?,
+        h: word(h)?,
+        d: word(d)?,
+        r: word(r)?,
+        per_batch: (cos.rank() == 3) as u32,
+        x_offset: word(xp.offset)?,
+        cos_offset: word(cp.offset)?,
+        sin_offset: word(sp.offset)?,
+    };
     ctx.launch(Launch {
         name: "rope",
         defines: String::new(),
-        sources: &[LEGACY, SRC],
+        sources: &[SRC],
         bindings: vec![
-            Binding::read(&xb),
-            Binding::read(&cb),
-            Binding::read(&sb),
+            Binding::read(&xp.buffer),
+            Binding::read(&cp.buffer),
+            Binding::read(&sp.buffer),
             Binding::write(&obuf),
         ],
-        params: params.block()?,
+        params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)

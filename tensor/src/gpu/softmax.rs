@@ -1,11 +1,20 @@
 //! Softmax over the last dimension on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, Binding, Launch, Params, LEGACY};
+use super::kernel::{ctx_of, grid, output, param_block, word, Binding, Block, Launch};
 use super::reduce::ROWREDUCE;
 use crate::{Result, Tensor};
 
-const SRC: &str = include_str!("../../../shaders/softmax.wgsl");
+pub(crate) const SRC: &str = include_str!("../../../shaders/softmax.wgsl");
+
+param_block! {
+    /// Parameters of `softmax.wgsl`: `rows` rows of `width` values from `x_offset`.
+    pub(crate) struct SoftmaxParams {
+        rows: u32,
+        width: u32,
+        x_offset: u32,
+    }
+}
 
 /// Softmax over the last dimension.
 pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
@@ -16,13 +25,17 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     if rows == 0 {
         return Ok(out);
     }
-    let (_keep, xbuf, off) = packed_f32(x, "softmax")?;
+    let xp = packed_f32(x, "softmax")?;
     ctx.launch(Launch {
         name: "softmax",
         defines: String::new(),
-        sources: &[LEGACY, ROWREDUCE, SRC],
-        bindings: vec![Binding::read(&xbuf), Binding::write(&obuf)],
-        params: Params::default().u(rows)?.u(w)?.u(off as usize)?.block()?,
+        sources: &[ROWREDUCE, SRC],
+        bindings: vec![Binding::read(&xp.buffer), Binding::write(&obuf)],
+        params: Block::of(&SoftmaxParams {
+            rows: word(rows)?,
+            width: word(w)?,
+            x_offset: word(xp.offset)?,
+        }),
         groups: grid(rows)?,
     })?;
     Ok(out)

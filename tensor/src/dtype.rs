@@ -10,12 +10,19 @@ use crate::{Error, Result};
 /// first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// IEEE 754 binary32.
     F32,
+    /// IEEE 754 binary16.
     F16,
+    /// bfloat16: the upper half of an f32.
     BF16,
+    /// IEEE 754 binary64.
     F64,
+    /// Signed 64-bit integer.
     I64,
+    /// Signed 32-bit integer.
     I32,
+    /// Unsigned byte.
     U8,
 }
 

@@ -110,8 +110,11 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
 /// The two source samples of output `o` of a linear resize and the weight of the second.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Taps {
+    /// The first source sample.
     pub i0: usize,
+    /// The second source sample.
     pub i1: usize,
+    /// The weight of the second sample (the first has `1 − f`).
     pub f: f32,
 }
 

@@ -58,16 +58,19 @@ mod x86 {
     /// [`super::exp_inplace`] with AVX2.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn exp_avx2(v: &mut [f32]) {
-        let mut chunks = v.chunks_exact_mut(8);
-        for c in &mut chunks {
-            _mm256_storeu_ps(c.as_mut_ptr(), exp8(_mm256_loadu_ps(c.as_ptr())));
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let mut tmp = [0.0f32; 8];
-            tmp[..rest.len()].copy_from_slice(rest);
-            _mm256_storeu_ps(tmp.as_mut_ptr(), exp8(_mm256_loadu_ps(tmp.as_ptr())));
-            rest.copy_from_slice(&tmp[..rest.len()]);
+        // SAFETY: the caller upholds this function's contract (see its documentation).
+        unsafe {
+            let mut chunks = v.chunks_exact_mut(8);
+            for c in &mut chunks {
+                _mm256_storeu_ps(c.as_mut_ptr(), exp8(_mm256_loadu_ps(c.as_ptr())));
+            }
+            let rest = chunks.into_remainder();
+            if !rest.is_empty() {
+                let mut tmp = [0.0f32; 8];
+                tmp[..rest.len()].copy_from_slice(rest);
+                _mm256_storeu_ps(tmp.as_mut_ptr(), exp8(_mm256_loadu_ps(tmp.as_ptr())));
+                rest.copy_from_slice(&tmp[..rest.len()]);
+            }
         }
     }
 }

@@ -33,11 +33,14 @@ unsafe fn store_tile<const NR: usize>(
     n: usize,
     acc: bool,
 ) {
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        for j in 0..n {
-            let v = tmp[i * NR + j];
-            *row.add(j) = if acc { *row.add(j) + v } else { v };
+    // SAFETY: the caller upholds this function's contract (see its documentation).
+    unsafe {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            for j in 0..n {
+                let v = tmp[i * NR + j];
+                *row.add(j) = if acc { *row.add(j) + v } else { v };
+            }
         }
     }
 }
@@ -57,19 +60,22 @@ unsafe fn portable_4x16(
     n: usize,
     acc: bool,
 ) {
-    const MR: usize = 4;
-    const NR: usize = 16;
-    let a = std::slice::from_raw_parts(a, kc * MR);
-    let b = std::slice::from_raw_parts(b, kc * NR);
-    let mut t = [[0.0f32; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        for i in 0..MR {
-            for j in 0..NR {
-                t[i][j] += ap[i] * bp[j];
+    // SAFETY: the caller upholds this function's contract (see its documentation).
+    unsafe {
+        const MR: usize = 4;
+        const NR: usize = 16;
+        let a = std::slice::from_raw_parts(a, kc * MR);
+        let b = std::slice::from_raw_parts(b, kc * NR);
+        let mut t = [[0.0f32; NR]; MR];
+        for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+            for i in 0..MR {
+                for j in 0..NR {
+                    t[i][j] += ap[i] * bp[j];
+                }
             }
         }
+        store_tile::<NR>(t.as_flattened(), c, ldc, m, n, acc);
     }
-    store_tile::<NR>(t.as_flattened(), c, ldc, m, n, acc);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -92,38 +98,41 @@ mod x86 {
         n: usize,
         acc: bool,
     ) {
-        const MR: usize = 6;
-        const NR: usize = 16;
-        let mut r = [[_mm256_setzero_ps(); 2]; MR];
-        for _ in 0..kc {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
-            for (i, ri) in r.iter_mut().enumerate() {
-                let ai = _mm256_broadcast_ss(&*a.add(i));
-                ri[0] = _mm256_fmadd_ps(ai, b0, ri[0]);
-                ri[1] = _mm256_fmadd_ps(ai, b1, ri[1]);
-            }
-            a = a.add(MR);
-            b = b.add(NR);
-        }
-        if m == MR && n == NR {
-            for (i, ri) in r.iter().enumerate() {
-                let row = c.add(i * ldc);
-                let (mut v0, mut v1) = (ri[0], ri[1]);
-                if acc {
-                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
-                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row.add(8)));
+        // SAFETY: the caller upholds this function's contract (see its documentation).
+        unsafe {
+            const MR: usize = 6;
+            const NR: usize = 16;
+            let mut r = [[_mm256_setzero_ps(); 2]; MR];
+            for _ in 0..kc {
+                let b0 = _mm256_loadu_ps(b);
+                let b1 = _mm256_loadu_ps(b.add(8));
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let ai = _mm256_broadcast_ss(&*a.add(i));
+                    ri[0] = _mm256_fmadd_ps(ai, b0, ri[0]);
+                    ri[1] = _mm256_fmadd_ps(ai, b1, ri[1]);
                 }
-                _mm256_storeu_ps(row, v0);
-                _mm256_storeu_ps(row.add(8), v1);
+                a = a.add(MR);
+                b = b.add(NR);
             }
-        } else {
-            let mut tmp = [0.0f32; MR * NR];
-            for (i, ri) in r.iter().enumerate() {
-                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), ri[1]);
+            if m == MR && n == NR {
+                for (i, ri) in r.iter().enumerate() {
+                    let row = c.add(i * ldc);
+                    let (mut v0, mut v1) = (ri[0], ri[1]);
+                    if acc {
+                        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
+                        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row.add(8)));
+                    }
+                    _mm256_storeu_ps(row, v0);
+                    _mm256_storeu_ps(row.add(8), v1);
+                }
+            } else {
+                let mut tmp = [0.0f32; MR * NR];
+                for (i, ri) in r.iter().enumerate() {
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                    _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), ri[1]);
+                }
+                super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
             }
-            super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
         }
     }
 
@@ -143,38 +152,41 @@ mod x86 {
         n: usize,
         acc: bool,
     ) {
-        const MR: usize = 12;
-        const NR: usize = 32;
-        let mut r = [[_mm512_setzero_ps(); 2]; MR];
-        for _ in 0..kc {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
-            for (i, ri) in r.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i));
-                ri[0] = _mm512_fmadd_ps(ai, b0, ri[0]);
-                ri[1] = _mm512_fmadd_ps(ai, b1, ri[1]);
-            }
-            a = a.add(MR);
-            b = b.add(NR);
-        }
-        if m == MR && n == NR {
-            for (i, ri) in r.iter().enumerate() {
-                let row = c.add(i * ldc);
-                let (mut v0, mut v1) = (ri[0], ri[1]);
-                if acc {
-                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(row));
-                    v1 = _mm512_add_ps(v1, _mm512_loadu_ps(row.add(16)));
+        // SAFETY: the caller upholds this function's contract (see its documentation).
+        unsafe {
+            const MR: usize = 12;
+            const NR: usize = 32;
+            let mut r = [[_mm512_setzero_ps(); 2]; MR];
+            for _ in 0..kc {
+                let b0 = _mm512_loadu_ps(b);
+                let b1 = _mm512_loadu_ps(b.add(16));
+                for (i, ri) in r.iter_mut().enumerate() {
+                    let ai = _mm512_set1_ps(*a.add(i));
+                    ri[0] = _mm512_fmadd_ps(ai, b0, ri[0]);
+                    ri[1] = _mm512_fmadd_ps(ai, b1, ri[1]);
                 }
-                _mm512_storeu_ps(row, v0);
-                _mm512_storeu_ps(row.add(16), v1);
+                a = a.add(MR);
+                b = b.add(NR);
             }
-        } else {
-            let mut tmp = [0.0f32; MR * NR];
-            for (i, ri) in r.iter().enumerate() {
-                _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR + 16), ri[1]);
+            if m == MR && n == NR {
+                for (i, ri) in r.iter().enumerate() {
+                    let row = c.add(i * ldc);
+                    let (mut v0, mut v1) = (ri[0], ri[1]);
+                    if acc {
+                        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(row));
+                        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(row.add(16)));
+                    }
+                    _mm512_storeu_ps(row, v0);
+                    _mm512_storeu_ps(row.add(16), v1);
+                }
+            } else {
+                let mut tmp = [0.0f32; MR * NR];
+                for (i, ri) in r.iter().enumerate() {
+                    _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                    _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR + 16), ri[1]);
+                }
+                super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
             }
-            super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use happyhorse::device::{select, Backend};
 use happyhorse::failure::Failure;
 use happyhorse::generate::{open_stack, OutputOptions};
@@ -62,60 +62,7 @@ enum Command {
     /// untrained seeded random weights). --checkpoints takes a directory holding
     /// happyhorse-stack.json (or that file) naming the released files.
     #[command(after_long_help = MANIFEST_HELP)]
-    #[command(group(ArgGroup::new("text").required(true).args(["prompt", "prompt_file"])))]
-    Generate {
-        /// What the clip shows and says.
-        #[arg(long)]
-        prompt: Option<String>,
-        /// Read the prompt from a file (`-`: standard input).
-        #[arg(long, value_name = "FILE")]
-        prompt_file: Option<PathBuf>,
-        /// What to steer away from (the guided base model only).
-        #[arg(long, default_value = "")]
-        negative_prompt: String,
-        /// A first-frame image (PNG or JPEG): image-to-video.
-        #[arg(long)]
-        image: Option<PathBuf>,
-        /// A WAV to condition on: audio-conditioned video.
-        #[arg(long)]
-        audio: Option<PathBuf>,
-        /// The stack's manifest, or a directory holding happyhorse-stack.json (see below).
-        #[arg(long)]
-        checkpoints: Option<PathBuf>,
-        /// Output resolution (540p and 1080p run the super-resolution stage).
-        #[arg(long, value_enum, default_value = "256p")]
-        resolution: Resolution,
-        /// Aspect ratio.
-        #[arg(long, value_enum, default_value = "16:9")]
-        aspect: Aspect,
-        /// Duration in seconds, 3 to 15.
-        #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
-        seconds: f64,
-        /// Seed of every random draw (0 to 2^64-1).
-        #[arg(long, default_value_t = 1234, allow_negative_numbers = true)]
-        seed: u64,
-        /// Sampling steps, 1 to 1000 (default: the stack's own).
-        #[arg(long, allow_negative_numbers = true)]
-        steps: Option<usize>,
-        /// Decode with the full Wan2.2 VAE instead of the Turbo decoder.
-        #[arg(long)]
-        full_vae: bool,
-        /// Where to run.
-        #[arg(long, value_enum, default_value = "auto")]
-        backend: Backend,
-        /// Output directory.
-        #[arg(long, default_value = "happyhorse-out")]
-        out: PathBuf,
-        /// Replace --out when it is an earlier output of ours or an empty directory.
-        #[arg(long)]
-        force: bool,
-        /// Also write video.mp4 (needs ffmpeg on PATH).
-        #[arg(long)]
-        mp4: bool,
-        /// No progress output.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Generate(GenerateArgs),
     /// Prints the build and the devices, and checks a stack: every file's header, every
     /// tensor's shape against the configs, every value finite. Exit 2 when anything is wrong.
     Info {
@@ -149,6 +96,63 @@ enum Command {
         /// The text.
         text: Option<String>,
     },
+}
+
+/// `happyhorse generate`'s flags.
+#[derive(Args)]
+#[command(group(ArgGroup::new("text").required(true).args(["prompt", "prompt_file"])))]
+struct GenerateArgs {
+    /// What the clip shows and says.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Read the prompt from a file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    prompt_file: Option<PathBuf>,
+    /// What to steer away from (the guided base model only).
+    #[arg(long, default_value = "")]
+    negative_prompt: String,
+    /// A first-frame image (PNG or JPEG): image-to-video.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// A WAV to condition on: audio-conditioned video.
+    #[arg(long)]
+    audio: Option<PathBuf>,
+    /// The stack's manifest, or a directory holding happyhorse-stack.json (see below).
+    #[arg(long)]
+    checkpoints: Option<PathBuf>,
+    /// Output resolution (540p and 1080p run the super-resolution stage).
+    #[arg(long, value_enum, default_value = "256p")]
+    resolution: Resolution,
+    /// Aspect ratio.
+    #[arg(long, value_enum, default_value = "16:9")]
+    aspect: Aspect,
+    /// Duration in seconds, 3 to 15.
+    #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
+    seconds: f64,
+    /// Seed of every random draw (0 to 2^64-1).
+    #[arg(long, default_value_t = 1234, allow_negative_numbers = true)]
+    seed: u64,
+    /// Sampling steps, 1 to 1000 (default: the stack's own).
+    #[arg(long, allow_negative_numbers = true)]
+    steps: Option<usize>,
+    /// Decode with the full Wan2.2 VAE instead of the Turbo decoder.
+    #[arg(long)]
+    full_vae: bool,
+    /// Where to run.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: Backend,
+    /// Output directory.
+    #[arg(long, default_value = "happyhorse-out")]
+    out: PathBuf,
+    /// Replace --out when it is an earlier output of ours or an empty directory.
+    #[arg(long)]
+    force: bool,
+    /// Also write video.mp4 (needs ffmpeg on PATH).
+    #[arg(long)]
+    mp4: bool,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// Bad input: exit 2.
@@ -211,78 +215,7 @@ fn main() -> ExitCode {
         happyhorse_tensor::io::set_cache_root(dir);
     }
     match cli.command {
-        Command::Generate {
-            prompt,
-            prompt_file,
-            negative_prompt,
-            image,
-            audio,
-            checkpoints,
-            resolution,
-            aspect,
-            seconds,
-            seed,
-            steps,
-            full_vae,
-            backend,
-            out,
-            force,
-            mp4,
-            quiet,
-        } => {
-            let prompt = match (prompt, prompt_file) {
-                (Some(p), _) => p,
-                (None, Some(f)) => match read_text_file("--prompt-file", &f) {
-                    Ok(p) => p,
-                    Err(e) => return fail(e),
-                },
-                (None, None) => unreachable!("clap requires one of them"),
-            };
-            let req = GenerateRequest {
-                prompt,
-                negative_prompt,
-                image,
-                audio,
-                resolution,
-                aspect,
-                seconds,
-                seed,
-                steps,
-                full_vae,
-            };
-            let opts = OutputOptions {
-                out,
-                force,
-                mp4,
-                quiet,
-            };
-            let run = || -> std::result::Result<PathBuf, Failure> {
-                req.validate().map_err(Failure::Input)?;
-                let device = select(backend).map_err(Failure::Input)?;
-                let mut note = |m: &str| {
-                    if !quiet {
-                        eprintln!("  {m}")
-                    }
-                };
-                let stack =
-                    open_stack(checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
-                happyhorse::generate::run(&req, stack, &device, &opts)
-            };
-            match run() {
-                Ok(dir) => {
-                    println!("{}", dir.display());
-                    ExitCode::SUCCESS
-                }
-                Err(Failure::Input(e)) => fail(e),
-                Err(Failure::Run(e)) => {
-                    if cancel::requested() {
-                        return fail(e);
-                    }
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        Command::Generate(args) => generate(args),
         Command::Info {
             checkpoints,
             no_values,
@@ -330,29 +263,84 @@ fn main() -> ExitCode {
             tokenizer,
             file,
             text,
-        } => {
-            let run = || -> Result<()> {
-                let text = match (text, file) {
-                    (Some(t), _) => t,
-                    (None, Some(f)) => read_text_file("--file", &f)?,
-                    (None, None) => unreachable!("clap requires one of them"),
-                };
-                let tok = if tokenizer.is_dir() {
-                    happyhorse_model::tokenizer::Tokenizer::from_dir(&tokenizer)?
-                } else {
-                    happyhorse_model::tokenizer::Tokenizer::from_file(&tokenizer)?
-                };
-                for (id, piece) in tok.encode_pieces(&text)? {
-                    println!("{id}\t{piece:?}");
-                }
-                Ok(())
-            };
-            match run() {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(e),
+        } => match tokenize(&tokenizer, file.as_deref(), text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// `happyhorse generate`: the request, the stack, the run; exit 0, 1, 2 or 130.
+fn generate(args: GenerateArgs) -> ExitCode {
+    let prompt = match (args.prompt, &args.prompt_file) {
+        (Some(p), _) => p,
+        (None, Some(f)) => match read_text_file("--prompt-file", f) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        },
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let req = GenerateRequest {
+        prompt,
+        negative_prompt: args.negative_prompt,
+        image: args.image,
+        audio: args.audio,
+        resolution: args.resolution,
+        aspect: args.aspect,
+        seconds: args.seconds,
+        seed: args.seed,
+        steps: args.steps,
+        full_vae: args.full_vae,
+    };
+    let opts = OutputOptions {
+        out: args.out,
+        force: args.force,
+        mp4: args.mp4,
+        quiet: args.quiet,
+    };
+    let run = || -> std::result::Result<PathBuf, Failure> {
+        req.validate().map_err(Failure::Input)?;
+        let device = select(args.backend).map_err(Failure::Input)?;
+        let mut note = |m: &str| {
+            if !opts.quiet {
+                eprintln!("  {m}")
             }
+        };
+        let stack = open_stack(args.checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
+        happyhorse::generate::run(&req, stack, &device, &opts)
+    };
+    match run() {
+        Ok(dir) => {
+            println!("{}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Input(e)) => fail(e),
+        Err(Failure::Run(e)) => {
+            if cancel::requested() {
+                return fail(e);
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
+}
+
+/// `happyhorse tokenize`: one line per token, id and piece.
+fn tokenize(tokenizer: &Path, file: Option<&Path>, text: Option<String>) -> Result<()> {
+    let text = match (text, file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => read_text_file("--file", f)?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let tok = if tokenizer.is_dir() {
+        happyhorse_model::tokenizer::Tokenizer::from_dir(tokenizer)?
+    } else {
+        happyhorse_model::tokenizer::Tokenizer::from_file(tokenizer)?
+    };
+    for (id, piece) in tok.encode_pieces(&text)? {
+        println!("{id}\t{piece:?}");
+    }
+    Ok(())
 }
 
 /// Prints the build, the devices and the stack, checking it; returns the problems found.

@@ -115,282 +115,318 @@ impl<'a> Machine<'a> {
     pub(super) fn run(&mut self) -> Result<ValueId> {
         loop {
             let code = self.u8()?;
-            match code {
-                op::PROTO => {
-                    let proto = self.u8()?;
-                    ensure!(proto <= 5, "unsupported pickle protocol {proto}");
-                }
-                op::FRAME => {
-                    self.take(8)?;
-                }
-                op::STOP => {
-                    let root = self.pop()?;
-                    return Ok(root);
-                }
-                op::MARK => self.marks.push(self.stack.len()),
-                op::POP => {
-                    if self.stack.len() > self.marks.last().copied().unwrap_or(0) {
-                        self.stack.pop();
-                    } else {
-                        self.pop_mark()?;
+            if code == op::STOP {
+                return self.pop();
+            }
+            let known = self.control(code)?
+                || self.scalar(code)?
+                || self.container(code)?
+                || self.object(code)?;
+            if !known {
+                match code {
+                    op::NEXT_BUFFER | op::READONLY_BUFFER => {
+                        bail!("out-of-band buffers are not supported")
                     }
+                    other => bail!("unknown opcode 0x{other:02x}"),
                 }
-                op::POP_MARK => {
-                    self.pop_mark()?;
-                }
-                op::DUP => {
-                    let id = self.top()?;
-                    self.stack.push(id);
-                }
-                op::NONE => self.push(Value::None),
-                op::NEWTRUE => self.push(Value::Bool(true)),
-                op::NEWFALSE => self.push(Value::Bool(false)),
-                op::INT => {
-                    let v = match self.line()? {
-                        "00" => Value::Bool(false),
-                        "01" => Value::Bool(true),
-                        text => parse_int(text)?,
-                    };
-                    self.push(v);
-                }
-                op::LONG => {
-                    let text = self.line()?;
-                    let v = parse_int(text.strip_suffix('L').unwrap_or(text))?;
-                    self.push(v);
-                }
-                op::BININT => {
-                    let v = i32::from_le_bytes(self.take_array()?);
-                    self.push(Value::Int(v as i64));
-                }
-                op::BININT1 => {
-                    let v = self.u8()?;
-                    self.push(Value::Int(v as i64));
-                }
-                op::BININT2 => {
-                    let v = self.u16()?;
-                    self.push(Value::Int(v as i64));
-                }
-                op::LONG1 => {
-                    let n = self.u8()? as usize;
-                    let v = long_value(self.take(n)?);
-                    self.push(v);
-                }
-                op::LONG4 => {
-                    let n = self.u32()? as usize;
-                    let v = long_value(self.take(n)?);
-                    self.push(v);
-                }
-                op::FLOAT => {
-                    let text = self.line()?;
-                    let f = text
-                        .trim()
-                        .parse()
-                        .map_err(|_| Error::msg(format!("invalid FLOAT {text:?}")))?;
-                    self.push(Value::Float(f));
-                }
-                op::BINFLOAT => {
-                    let f = f64::from_be_bytes(self.take_array()?);
-                    self.push(Value::Float(f));
-                }
-                op::STRING => {
-                    let text = self.line()?;
-                    let inner = text
-                        .strip_prefix(['\'', '"'])
-                        .and_then(|t| t.strip_suffix(['\'', '"']))
-                        .ok_or_else(|| Error::msg("STRING is not quoted"))?;
-                    self.push(Value::Str(inner.to_string()));
-                }
-                op::UNICODE => {
-                    let text = self.line()?;
-                    self.push(Value::Str(text.to_string()));
-                }
-                op::BINSTRING => {
-                    let n = i32::from_le_bytes(self.take_array()?);
-                    ensure!(n >= 0, "negative BINSTRING length");
-                    self.push_str(n as usize)?;
-                }
-                op::SHORT_BINSTRING | op::SHORT_BINUNICODE => {
-                    let n = self.u8()? as usize;
-                    self.push_str(n)?;
-                }
-                op::BINUNICODE => {
-                    let n = self.u32()? as usize;
-                    self.push_str(n)?;
-                }
-                op::BINUNICODE8 => {
-                    let n = self.len8()?;
-                    self.push_str(n)?;
-                }
-                op::SHORT_BINBYTES => {
-                    let n = self.u8()? as usize;
-                    self.push_bytes(n)?;
-                }
-                op::BINBYTES => {
-                    let n = self.u32()? as usize;
-                    self.push_bytes(n)?;
-                }
-                op::BINBYTES8 | op::BYTEARRAY8 => {
-                    let n = self.len8()?;
-                    self.push_bytes(n)?;
-                }
-                op::EMPTY_TUPLE => self.push(Value::Tuple(Vec::new())),
-                op::TUPLE => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Tuple(items));
-                }
-                op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
-                    let n = (code - op::TUPLE1 + 1) as usize;
-                    let mut items = vec![0; n];
-                    for slot in items.iter_mut().rev() {
-                        *slot = self.pop()?;
-                    }
-                    self.push(Value::Tuple(items));
-                }
-                op::EMPTY_LIST => self.push(Value::List(Vec::new())),
-                op::LIST => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::List(items));
-                }
-                op::APPEND => {
-                    let item = self.pop()?;
-                    self.extend(vec![item])?;
-                }
-                op::APPENDS => {
-                    let items = self.pop_mark()?;
-                    self.extend(items)?;
-                }
-                op::EMPTY_DICT => self.push(Value::Dict(Vec::new())),
-                op::DICT => {
-                    let items = self.pop_mark()?;
-                    let pairs = pairs(items)?;
-                    self.push(Value::Dict(pairs));
-                }
-                op::SETITEM => {
-                    let value = self.pop()?;
-                    let key = self.pop()?;
-                    self.set_items(vec![(key, value)])?;
-                }
-                op::SETITEMS => {
-                    let items = self.pop_mark()?;
-                    let pairs = pairs(items)?;
-                    self.set_items(pairs)?;
-                }
-                op::EMPTY_SET => self.push(Value::Set(Vec::new())),
-                op::ADDITEMS => {
-                    let items = self.pop_mark()?;
-                    self.extend(items)?;
-                }
-                op::FROZENSET => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Set(items));
-                }
-                op::GLOBAL => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    self.push_global(module, name)?;
-                }
-                op::STACK_GLOBAL => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    let (Some(module), Some(name)) = (self.str_of(module), self.str_of(name))
-                    else {
-                        bail!("STACK_GLOBAL needs two strings");
-                    };
-                    let global = global_value(module, name)?;
-                    self.push(global);
-                }
-                op::REDUCE => {
-                    let args = self.pop()?;
-                    let func = self.pop()?;
-                    self.call(func, args)?;
-                }
-                op::BUILD => {
-                    // The state of an object is not applied: the object stays as it was built.
-                    self.pop()?;
-                    self.top()?;
-                }
-                op::NEWOBJ => {
-                    self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.instance(cls);
-                    self.push(v);
-                }
-                op::NEWOBJ_EX => {
-                    self.pop()?;
-                    self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.instance(cls);
-                    self.push(v);
-                }
-                op::INST => {
-                    let module = self.line()?.to_string();
-                    let name = self.line()?.to_string();
-                    self.pop_mark()?;
-                    self.push(Value::Opaque(format!("an instance of {module}.{name}")));
-                }
-                op::OBJ => {
-                    let items = self.pop_mark()?;
-                    let cls = *items
-                        .first()
-                        .ok_or_else(|| Error::msg("OBJ without a class"))?;
-                    let v = self.instance(cls);
-                    self.push(v);
-                }
-                op::EXT1 => {
-                    let code = self.u8()?;
-                    self.push(Value::Opaque(format!("extension {code}")));
-                }
-                op::EXT2 => {
-                    let code = self.u16()?;
-                    self.push(Value::Opaque(format!("extension {code}")));
-                }
-                op::EXT4 => {
-                    let code = self.u32()?;
-                    self.push(Value::Opaque(format!("extension {code}")));
-                }
-                op::PERSID => {
-                    let pid = self.line()?;
-                    self.push(Value::Opaque(format!("persistent id {pid:?}")));
-                }
-                op::BINPERSID => {
-                    let pid = self.pop()?;
-                    let v = self.persistent_load(pid);
-                    self.push(v);
-                }
-                op::PUT => {
-                    let key = parse_memo_key(self.line()?)?;
-                    self.memo_put(key)?;
-                }
-                op::BINPUT => {
-                    let key = self.u8()? as u64;
-                    self.memo_put(key)?;
-                }
-                op::LONG_BINPUT => {
-                    let key = self.u32()? as u64;
-                    self.memo_put(key)?;
-                }
-                op::MEMOIZE => {
-                    let key = self.memo.len() as u64;
-                    self.memo_put(key)?;
-                }
-                op::GET => {
-                    let key = parse_memo_key(self.line()?)?;
-                    self.memo_get(key)?;
-                }
-                op::BINGET => {
-                    let key = self.u8()? as u64;
-                    self.memo_get(key)?;
-                }
-                op::LONG_BINGET => {
-                    let key = self.u32()? as u64;
-                    self.memo_get(key)?;
-                }
-                op::NEXT_BUFFER | op::READONLY_BUFFER => {
-                    bail!("out-of-band buffers are not supported")
-                }
-                other => bail!("unknown opcode 0x{other:02x}"),
             }
         }
+    }
+
+    /// Protocol, framing, marks, the stack and the memo; `false` when `code` is not one of them.
+    fn control(&mut self, code: u8) -> Result<bool> {
+        match code {
+            op::PROTO => {
+                let proto = self.u8()?;
+                ensure!(proto <= 5, "unsupported pickle protocol {proto}");
+            }
+            op::FRAME => {
+                self.take(8)?;
+            }
+            op::MARK => self.marks.push(self.stack.len()),
+            op::POP => {
+                if self.stack.len() > self.marks.last().copied().unwrap_or(0) {
+                    self.stack.pop();
+                } else {
+                    self.pop_mark()?;
+                }
+            }
+            op::POP_MARK => {
+                self.pop_mark()?;
+            }
+            op::DUP => {
+                let id = self.top()?;
+                self.stack.push(id);
+            }
+            op::PUT => {
+                let key = parse_memo_key(self.line()?)?;
+                self.memo_put(key)?;
+            }
+            op::BINPUT => {
+                let key = self.u8()? as u64;
+                self.memo_put(key)?;
+            }
+            op::LONG_BINPUT => {
+                let key = self.u32()? as u64;
+                self.memo_put(key)?;
+            }
+            op::MEMOIZE => {
+                let key = self.memo.len() as u64;
+                self.memo_put(key)?;
+            }
+            op::GET => {
+                let key = parse_memo_key(self.line()?)?;
+                self.memo_get(key)?;
+            }
+            op::BINGET => {
+                let key = self.u8()? as u64;
+                self.memo_get(key)?;
+            }
+            op::LONG_BINGET => {
+                let key = self.u32()? as u64;
+                self.memo_get(key)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Numbers, strings and bytes; `false` when `code` is not one of them.
+    fn scalar(&mut self, code: u8) -> Result<bool> {
+        match code {
+            op::NONE => self.push(Value::None),
+            op::NEWTRUE => self.push(Value::Bool(true)),
+            op::NEWFALSE => self.push(Value::Bool(false)),
+            op::INT => {
+                let v = match self.line()? {
+                    "00" => Value::Bool(false),
+                    "01" => Value::Bool(true),
+                    text => parse_int(text)?,
+                };
+                self.push(v);
+            }
+            op::LONG => {
+                let text = self.line()?;
+                let v = parse_int(text.strip_suffix('L').unwrap_or(text))?;
+                self.push(v);
+            }
+            op::BININT => {
+                let v = i32::from_le_bytes(self.take_array()?);
+                self.push(Value::Int(v as i64));
+            }
+            op::BININT1 => {
+                let v = self.u8()?;
+                self.push(Value::Int(v as i64));
+            }
+            op::BININT2 => {
+                let v = self.u16()?;
+                self.push(Value::Int(v as i64));
+            }
+            op::LONG1 => {
+                let n = self.u8()? as usize;
+                let v = long_value(self.take(n)?);
+                self.push(v);
+            }
+            op::LONG4 => {
+                let n = self.u32()? as usize;
+                let v = long_value(self.take(n)?);
+                self.push(v);
+            }
+            op::FLOAT => {
+                let text = self.line()?;
+                let f = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::msg(format!("invalid FLOAT {text:?}")))?;
+                self.push(Value::Float(f));
+            }
+            op::BINFLOAT => {
+                let f = f64::from_be_bytes(self.take_array()?);
+                self.push(Value::Float(f));
+            }
+            op::STRING => {
+                let text = self.line()?;
+                let inner = text
+                    .strip_prefix(['\'', '"'])
+                    .and_then(|t| t.strip_suffix(['\'', '"']))
+                    .ok_or_else(|| Error::msg("STRING is not quoted"))?;
+                self.push(Value::Str(inner.to_string()));
+            }
+            op::UNICODE => {
+                let text = self.line()?;
+                self.push(Value::Str(text.to_string()));
+            }
+            op::BINSTRING => {
+                let n = i32::from_le_bytes(self.take_array()?);
+                ensure!(n >= 0, "negative BINSTRING length");
+                self.push_str(n as usize)?;
+            }
+            op::SHORT_BINSTRING | op::SHORT_BINUNICODE => {
+                let n = self.u8()? as usize;
+                self.push_str(n)?;
+            }
+            op::BINUNICODE => {
+                let n = self.u32()? as usize;
+                self.push_str(n)?;
+            }
+            op::BINUNICODE8 => {
+                let n = self.len8()?;
+                self.push_str(n)?;
+            }
+            op::SHORT_BINBYTES => {
+                let n = self.u8()? as usize;
+                self.push_bytes(n)?;
+            }
+            op::BINBYTES => {
+                let n = self.u32()? as usize;
+                self.push_bytes(n)?;
+            }
+            op::BINBYTES8 | op::BYTEARRAY8 => {
+                let n = self.len8()?;
+                self.push_bytes(n)?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Tuples, lists, dicts and sets; `false` when `code` is not one of them.
+    fn container(&mut self, code: u8) -> Result<bool> {
+        match code {
+            op::EMPTY_TUPLE => self.push(Value::Tuple(Vec::new())),
+            op::TUPLE => {
+                let items = self.pop_mark()?;
+                self.push(Value::Tuple(items));
+            }
+            op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                let n = (code - op::TUPLE1 + 1) as usize;
+                let mut items = vec![0; n];
+                for slot in items.iter_mut().rev() {
+                    *slot = self.pop()?;
+                }
+                self.push(Value::Tuple(items));
+            }
+            op::EMPTY_LIST => self.push(Value::List(Vec::new())),
+            op::LIST => {
+                let items = self.pop_mark()?;
+                self.push(Value::List(items));
+            }
+            op::APPEND => {
+                let item = self.pop()?;
+                self.extend(vec![item])?;
+            }
+            op::APPENDS => {
+                let items = self.pop_mark()?;
+                self.extend(items)?;
+            }
+            op::EMPTY_DICT => self.push(Value::Dict(Vec::new())),
+            op::DICT => {
+                let items = self.pop_mark()?;
+                let pairs = pairs(items)?;
+                self.push(Value::Dict(pairs));
+            }
+            op::SETITEM => {
+                let value = self.pop()?;
+                let key = self.pop()?;
+                self.set_items(vec![(key, value)])?;
+            }
+            op::SETITEMS => {
+                let items = self.pop_mark()?;
+                let pairs = pairs(items)?;
+                self.set_items(pairs)?;
+            }
+            op::EMPTY_SET => self.push(Value::Set(Vec::new())),
+            op::ADDITEMS => {
+                let items = self.pop_mark()?;
+                self.extend(items)?;
+            }
+            op::FROZENSET => {
+                let items = self.pop_mark()?;
+                self.push(Value::Set(items));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Globals, calls, instances, extensions and persistent ids; `false` when `code` is not one of them.
+    fn object(&mut self, code: u8) -> Result<bool> {
+        match code {
+            op::GLOBAL => {
+                let module = self.line()?;
+                let name = self.line()?;
+                self.push_global(module, name)?;
+            }
+            op::STACK_GLOBAL => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Some(module), Some(name)) = (self.str_of(module), self.str_of(name)) else {
+                    bail!("STACK_GLOBAL needs two strings");
+                };
+                let global = global_value(module, name)?;
+                self.push(global);
+            }
+            op::REDUCE => {
+                let args = self.pop()?;
+                let func = self.pop()?;
+                self.call(func, args)?;
+            }
+            op::BUILD => {
+                // The state of an object is not applied: the object stays as it was built.
+                self.pop()?;
+                self.top()?;
+            }
+            op::NEWOBJ => {
+                self.pop()?;
+                let cls = self.pop()?;
+                let v = self.instance(cls);
+                self.push(v);
+            }
+            op::NEWOBJ_EX => {
+                self.pop()?;
+                self.pop()?;
+                let cls = self.pop()?;
+                let v = self.instance(cls);
+                self.push(v);
+            }
+            op::INST => {
+                let module = self.line()?.to_string();
+                let name = self.line()?.to_string();
+                self.pop_mark()?;
+                self.push(Value::Opaque(format!("an instance of {module}.{name}")));
+            }
+            op::OBJ => {
+                let items = self.pop_mark()?;
+                let cls = *items
+                    .first()
+                    .ok_or_else(|| Error::msg("OBJ without a class"))?;
+                let v = self.instance(cls);
+                self.push(v);
+            }
+            op::EXT1 => {
+                let code = self.u8()?;
+                self.push(Value::Opaque(format!("extension {code}")));
+            }
+            op::EXT2 => {
+                let code = self.u16()?;
+                self.push(Value::Opaque(format!("extension {code}")));
+            }
+            op::EXT4 => {
+                let code = self.u32()?;
+                self.push(Value::Opaque(format!("extension {code}")));
+            }
+            op::PERSID => {
+                let pid = self.line()?;
+                self.push(Value::Opaque(format!("persistent id {pid:?}")));
+            }
+            op::BINPERSID => {
+                let pid = self.pop()?;
+                let v = self.persistent_load(pid);
+                self.push(v);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     pub(super) fn push_global(&mut self, module: &str, name: &str) -> Result<()> {

@@ -129,6 +129,118 @@ fn visible_intervals(opts: &AttentionOpts, i: usize, lk: usize) -> Vec<(usize, u
     }
 }
 
+/// Marks, for each query position of the tile, which keys of block `j0..j0 + jn` it sees
+/// (its visible intervals, minus padded keys); `false` when no position sees any.
+fn block_mask(
+    ivals: &[Vec<(usize, usize)>],
+    valid: Option<&[f32]>,
+    j0: usize,
+    jn: usize,
+    mask: &mut [bool],
+) -> bool {
+    let mut any = false;
+    for (ii, mrow) in mask.chunks_mut(BK).enumerate().take(ivals.len()) {
+        mrow.fill(false);
+        for &(s0, e0) in &ivals[ii] {
+            for j in s0.max(j0)..e0.min(j0 + jn) {
+                mrow[j - j0] = valid.is_none_or(|v| v[j] != 0.0);
+            }
+        }
+        any |= mrow[..jn].contains(&true);
+    }
+    any
+}
+
+/// `C (+)= A · B` over packed panels: `A` holds `rows` rows and `B` holds `cols` columns in
+/// the kernel's panel layout with inner dimension `k`; `C` is row-major with stride `ldc`.
+#[allow(clippy::too_many_arguments)]
+fn panel_product(
+    kern: &Kernel,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    (rows, cols): (usize, usize),
+    accumulate: bool,
+) {
+    let (mr, nr) = (kern.mr, kern.nr);
+    assert!(
+        a.len() >= rows.next_multiple_of(mr) * k
+            && b.len() >= cols.next_multiple_of(nr) * k
+            && c.len() >= (rows - 1) * ldc + cols,
+        "attention panel product: operands too small"
+    );
+    for j in (0..cols).step_by(nr) {
+        for i in (0..rows).step_by(mr) {
+            // SAFETY: the panels hold k·MR and k·NR values from `i·k` and `j·k` (checked
+            // above); the tile of at most MR × NR lies inside `c`.
+            unsafe {
+                (kern.run)(
+                    k,
+                    a[i * k..].as_ptr(),
+                    b[j * k..].as_ptr(),
+                    c.as_mut_ptr().add(i * ldc + j),
+                    ldc,
+                    mr.min(rows - i),
+                    nr.min(cols - j),
+                    accumulate,
+                )
+            };
+        }
+    }
+}
+
+/// The online softmax of one key block: scales (and soft-caps) the scores `s` in place,
+/// replaces them with `P = exp(S − m_new)` on visible keys (0 elsewhere), and rescales
+/// each row's running sum `l` and output `o` to the new running max `m`.
+fn online_softmax(
+    opts: &AttentionOpts,
+    s: &mut [f32],
+    mask: &[bool],
+    m: &mut [f32],
+    l: &mut [f32],
+    o: &mut [f32],
+    (rows, bq, jn, dv): (usize, usize, usize, usize),
+) {
+    for r in 0..rows {
+        let mrow = &mask[(r % bq) * BK..][..jn];
+        let srow = &mut s[r * BK..r * BK + jn];
+        let mut mx = f32::NEG_INFINITY;
+        for (x, &vis) in srow.iter_mut().zip(mrow) {
+            let mut y = *x * opts.scale;
+            if let Some(cap) = opts.softcap {
+                y = cap * (y / cap).tanh();
+            }
+            *x = y;
+            if vis && y > mx {
+                mx = y;
+            }
+        }
+        if mx == f32::NEG_INFINITY {
+            srow.fill(0.0);
+            continue;
+        }
+        let m_new = m[r].max(mx);
+        let c = (m[r] - m_new).exp();
+        srow.iter_mut().for_each(|x| *x -= m_new);
+        exp_inplace(srow);
+        let mut sum = 0.0f32;
+        for (x, &vis) in srow.iter_mut().zip(mrow) {
+            if vis {
+                sum += *x;
+            } else {
+                *x = 0.0;
+            }
+        }
+        l[r] = l[r] * c + sum;
+        m[r] = m_new;
+        if c != 1.0 {
+            o[r * dv..(r + 1) * dv].iter_mut().for_each(|x| *x *= c);
+        }
+    }
+}
+
 /// One tile: query positions `q0..q0 + bq` of every head in kv head `hk`'s group.
 #[allow(clippy::too_many_arguments)]
 fn attend_tile(
@@ -183,78 +295,23 @@ fn attend_tile(
     if let (Some(lo), Some(hi)) = (lo, hi) {
         for j0 in (lo / BK * BK..hi).step_by(BK) {
             let jn = BK.min(lk - j0);
-            // Which keys of the block each position sees.
-            let mut any = false;
-            for (ii, mrow) in mask.chunks_mut(BK).enumerate() {
-                mrow.fill(false);
-                for &(s0, e0) in &ivals[ii] {
-                    for j in s0.max(j0)..e0.min(j0 + jn) {
-                        mrow[j - j0] = valid.is_none_or(|v| v[j] != 0.0);
-                    }
-                }
-                any |= mrow[..jn].contains(&true);
-            }
-            if !any {
+            if !block_mask(&ivals, valid, j0, jn, &mut mask) {
                 continue;
             }
             // S = Q · Kᵀ for the block.
             let kblock = Mat::row_major(&kv[(kbase + j0) * d..(kbase + j0 + jn) * d], jn, d);
             let kp = &mut kpack[..jn.next_multiple_of(nr) * d];
             pack_panels(&kblock, 0, jn, 0, d, nr, kp);
-            for j in (0..jn).step_by(nr) {
-                for i in (0..rows).step_by(mr) {
-                    // SAFETY: panels hold d·MR and d·NR values; the tile lies inside `s`.
-                    unsafe {
-                        (kern.run)(
-                            d,
-                            qpack[i * d..].as_ptr(),
-                            kp[j * d..].as_ptr(),
-                            s.as_mut_ptr().add(i * BK + j),
-                            BK,
-                            mr.min(rows - i),
-                            nr.min(jn - j),
-                            false,
-                        )
-                    };
-                }
-            }
-            // Online softmax: P replaces S, O and l are rescaled to the new running max.
-            for r in 0..rows {
-                let mrow = &mask[(r % bq) * BK..][..jn];
-                let srow = &mut s[r * BK..r * BK + jn];
-                let mut mx = f32::NEG_INFINITY;
-                for (x, &vis) in srow.iter_mut().zip(mrow) {
-                    let mut y = *x * opts.scale;
-                    if let Some(cap) = opts.softcap {
-                        y = cap * (y / cap).tanh();
-                    }
-                    *x = y;
-                    if vis && y > mx {
-                        mx = y;
-                    }
-                }
-                if mx == f32::NEG_INFINITY {
-                    srow.fill(0.0);
-                    continue;
-                }
-                let m_new = m[r].max(mx);
-                let c = (m[r] - m_new).exp();
-                srow.iter_mut().for_each(|x| *x -= m_new);
-                exp_inplace(srow);
-                let mut sum = 0.0f32;
-                for (x, &vis) in srow.iter_mut().zip(mrow) {
-                    if vis {
-                        sum += *x;
-                    } else {
-                        *x = 0.0;
-                    }
-                }
-                l[r] = l[r] * c + sum;
-                m[r] = m_new;
-                if c != 1.0 {
-                    o[r * dv..(r + 1) * dv].iter_mut().for_each(|x| *x *= c);
-                }
-            }
+            panel_product(kern, d, &qpack, kp, &mut s, BK, (rows, jn), false);
+            online_softmax(
+                opts,
+                &mut s,
+                &mask,
+                &mut m,
+                &mut l,
+                &mut o,
+                (rows, bq, jn, dv),
+            );
             // O += P · V for the block.
             pack_panels(
                 &Mat {
@@ -273,32 +330,28 @@ fn attend_tile(
             );
             let vblock = Mat::row_major(&vv[(kbase + j0) * dv..(kbase + j0 + jn) * dv], jn, dv);
             pack_panels(&vblock.t(), 0, dv, 0, jn, nr, &mut vpack[..dv_p * jn]);
-            for j in (0..dv).step_by(nr) {
-                for i in (0..rows).step_by(mr) {
-                    // SAFETY: panels hold jn·MR and jn·NR values; the tile lies inside `o`.
-                    unsafe {
-                        (kern.run)(
-                            jn,
-                            ppack[i * jn..].as_ptr(),
-                            vpack[j * jn..].as_ptr(),
-                            o.as_mut_ptr().add(i * dv + j),
-                            dv,
-                            mr.min(rows - i),
-                            nr.min(dv - j),
-                            true,
-                        )
-                    };
-                }
-            }
+            panel_product(kern, jn, &ppack, &vpack, &mut o, dv, (rows, dv), true);
         }
     }
-    for r in 0..rows {
+    write_rows(dm, &o, &l, (bi, hk, q0, bq), out);
+}
+
+/// Writes the tile's normalised output rows `o / l` into the output tensor.
+fn write_rows(
+    dm: &Dims,
+    o: &[f32],
+    l: &[f32],
+    (bi, hk, q0, bq): (usize, usize, usize, usize),
+    out: OutPtr,
+) {
+    let (dv, g) = (dm.dv, dm.group);
+    for (r, &lr) in l.iter().enumerate().take(g * bq) {
         let (gi, ii) = (r / bq, r % bq);
         let h = hk * g + gi;
         // SAFETY: `out` lives until every task has finished; this task alone writes the
         // rows of heads `hk·g..(hk+1)·g` at positions `q0..q0 + bq` of batch `bi`.
         let dst = unsafe { out.row(((bi * dm.hq + h) * dm.lq + q0 + ii) * dv, dv) };
-        let inv = if l[r] > 0.0 { 1.0 / l[r] } else { 0.0 };
+        let inv = if lr > 0.0 { 1.0 / lr } else { 0.0 };
         dst.iter_mut()
             .zip(&o[r * dv..(r + 1) * dv])
             .for_each(|(y, &x)| *y = x * inv);

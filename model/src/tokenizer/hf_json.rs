@@ -70,6 +70,121 @@ impl Default for SpecialNames {
     }
 }
 
+/// The vocabulary's piece → id map and the added tokens `(content, id, normalized)`,
+/// every id dense: below the number of entries, which is at most [`MAX_VOCAB_SIZE`].
+#[allow(clippy::type_complexity)]
+fn parse_ids(
+    vocab_obj: &serde_json::Map<String, Value>,
+    added_list: &[Value],
+) -> Result<(HashMap<String, u32>, Vec<(String, u32, bool)>)> {
+    // Ids are dense: every one lies below the number of entries (vocab and added
+    // tokens together), and never above MAX_VOCAB_SIZE.
+    let entries = vocab_obj.len().saturating_add(added_list.len());
+    ensure!(
+        entries <= MAX_VOCAB_SIZE,
+        "the vocabulary has {entries} entries, more than the {MAX_VOCAB_SIZE} allowed"
+    );
+    let id_bound = entries as u64;
+    let mut vocab = HashMap::with_capacity(vocab_obj.len());
+    for (piece, id) in vocab_obj {
+        let Some(id) = id.as_u64() else {
+            bail!("model.vocab[{piece:?}] is not a valid id: {id}");
+        };
+        ensure!(
+            id < id_bound,
+            "model.vocab[{piece:?}] has id {id}, beyond the {entries} entries of the \
+             vocabulary (ids must be dense, 0..{entries})"
+        );
+        vocab.insert(piece.clone(), id as u32);
+    }
+
+    let mut added: Vec<(String, u32, bool)> = Vec::new();
+    for (k, tok) in added_list.iter().enumerate() {
+        let (Some(id), Some(content)) = (
+            tok.get("id").and_then(Value::as_u64),
+            str_field(tok, "content"),
+        ) else {
+            bail!("added_tokens[{k}] lacks an id or a content");
+        };
+        ensure!(
+            id < id_bound,
+            "added_tokens[{k}] {content:?} has id {id}, beyond the {entries} entries of \
+             the vocabulary (ids must be dense, 0..{entries})"
+        );
+        let flag = |key: &str| tok.get(key).and_then(Value::as_bool).unwrap_or(false);
+        added.push((content.to_string(), id as u32, flag("normalized")));
+    }
+    Ok((vocab, added))
+}
+
+/// The piece of every id, `0..size`: the vocabulary's, else the added token's; a gap is
+/// an error.
+fn dense_pieces(
+    vocab: &HashMap<String, u32>,
+    added: &[(String, u32, bool)],
+) -> Result<Vec<String>> {
+    let size = vocab
+        .values()
+        .copied()
+        .chain(added.iter().map(|a| a.1))
+        .max()
+        .map_or(0, |m| m as usize + 1);
+    let mut pieces: Vec<Option<String>> = vec![None; size];
+    for (piece, &id) in vocab {
+        pieces[id as usize] = Some(piece.clone());
+    }
+    for (content, id, _) in added {
+        let slot = &mut pieces[*id as usize];
+        if slot.is_none() {
+            *slot = Some(content.clone());
+        }
+    }
+    if let Some(gap) = pieces.iter().position(Option::is_none) {
+        bail!("the vocabulary has no token with id {gap}");
+    }
+    let pieces: Vec<String> = pieces.into_iter().map(Option::unwrap_or_default).collect();
+    Ok(pieces)
+}
+
+/// `model.merges` as `(left id, right id) → (rank, merged id)`, at most [`MAX_MERGES`].
+fn parse_merges(
+    model: &Value,
+    vocab: &HashMap<String, u32>,
+) -> Result<HashMap<(u32, u32), (u32, u32)>> {
+    let mut merges = HashMap::new();
+    let list = model.get("merges").and_then(Value::as_array);
+    let merge_count = list.map_or(0, Vec::len);
+    ensure!(
+        merge_count <= MAX_MERGES,
+        "model.merges has {merge_count} entries, more than the {MAX_MERGES} allowed"
+    );
+    for (rank, m) in list.into_iter().flatten().enumerate() {
+        let (a, b) = match m {
+            Value::String(s) => match s.split_once(' ') {
+                Some(pair) => pair,
+                None => bail!("merges[{rank}] {s:?} is not \"left right\""),
+            },
+            Value::Array(pair) if pair.len() == 2 => match (pair[0].as_str(), pair[1].as_str()) {
+                (Some(a), Some(b)) => (a, b),
+                _ => bail!("merges[{rank}] is not a pair of strings"),
+            },
+            _ => bail!("merges[{rank}] is neither a string nor a pair"),
+        };
+        let id = |p: &str| -> Result<u32> {
+            vocab
+                .get(p)
+                .copied()
+                .ok_or_else(|| Error::msg(format!("merges[{rank}]: {p:?} is not in the vocab")))
+        };
+        let merged = format!("{a}{b}");
+        let new_id = id(&merged)?;
+        merges
+            .entry((id(a)?, id(b)?))
+            .or_insert((rank as u32, new_id));
+    }
+    Ok(merges)
+}
+
 fn str_field<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     obj.get(key).and_then(Value::as_str)
 }
@@ -104,98 +219,12 @@ impl HfBpe {
             .get("added_tokens")
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice);
-        // Ids are dense: every one lies below the number of entries (vocab and added
-        // tokens together), and never above MAX_VOCAB_SIZE.
-        let entries = vocab_obj.len().saturating_add(added_list.len());
-        ensure!(
-            entries <= MAX_VOCAB_SIZE,
-            "the vocabulary has {entries} entries, more than the {MAX_VOCAB_SIZE} allowed"
-        );
-        let id_bound = entries as u64;
-        let mut vocab = HashMap::with_capacity(vocab_obj.len());
-        for (piece, id) in vocab_obj {
-            let Some(id) = id.as_u64() else {
-                bail!("model.vocab[{piece:?}] is not a valid id: {id}");
-            };
-            ensure!(
-                id < id_bound,
-                "model.vocab[{piece:?}] has id {id}, beyond the {entries} entries of the \
-                 vocabulary (ids must be dense, 0..{entries})"
-            );
-            vocab.insert(piece.clone(), id as u32);
-        }
+        let (vocab, added) = parse_ids(vocab_obj, added_list)?;
 
-        let mut added: Vec<(String, u32, bool)> = Vec::new();
-        for (k, tok) in added_list.iter().enumerate() {
-            let (Some(id), Some(content)) = (
-                tok.get("id").and_then(Value::as_u64),
-                str_field(tok, "content"),
-            ) else {
-                bail!("added_tokens[{k}] lacks an id or a content");
-            };
-            ensure!(
-                id < id_bound,
-                "added_tokens[{k}] {content:?} has id {id}, beyond the {entries} entries of \
-                 the vocabulary (ids must be dense, 0..{entries})"
-            );
-            let flag = |key: &str| tok.get(key).and_then(Value::as_bool).unwrap_or(false);
-            added.push((content.to_string(), id as u32, flag("normalized")));
-        }
+        let pieces = dense_pieces(&vocab, &added)?;
+        let size = pieces.len();
 
-        let size = vocab
-            .values()
-            .copied()
-            .chain(added.iter().map(|a| a.1))
-            .max()
-            .map_or(0, |m| m as usize + 1);
-        let mut pieces: Vec<Option<String>> = vec![None; size];
-        for (piece, &id) in &vocab {
-            pieces[id as usize] = Some(piece.clone());
-        }
-        for (content, id, _) in &added {
-            let slot = &mut pieces[*id as usize];
-            if slot.is_none() {
-                *slot = Some(content.clone());
-            }
-        }
-        if let Some(gap) = pieces.iter().position(Option::is_none) {
-            bail!("the vocabulary has no token with id {gap}");
-        }
-        let pieces: Vec<String> = pieces.into_iter().map(Option::unwrap_or_default).collect();
-
-        let mut merges = HashMap::new();
-        let list = model.get("merges").and_then(Value::as_array);
-        let merge_count = list.map_or(0, Vec::len);
-        ensure!(
-            merge_count <= MAX_MERGES,
-            "model.merges has {merge_count} entries, more than the {MAX_MERGES} allowed"
-        );
-        for (rank, m) in list.into_iter().flatten().enumerate() {
-            let (a, b) = match m {
-                Value::String(s) => match s.split_once(' ') {
-                    Some(pair) => pair,
-                    None => bail!("merges[{rank}] {s:?} is not \"left right\""),
-                },
-                Value::Array(pair) if pair.len() == 2 => {
-                    match (pair[0].as_str(), pair[1].as_str()) {
-                        (Some(a), Some(b)) => (a, b),
-                        _ => bail!("merges[{rank}] is not a pair of strings"),
-                    }
-                }
-                _ => bail!("merges[{rank}] is neither a string nor a pair"),
-            };
-            let id = |p: &str| -> Result<u32> {
-                vocab
-                    .get(p)
-                    .copied()
-                    .ok_or_else(|| Error::msg(format!("merges[{rank}]: {p:?} is not in the vocab")))
-            };
-            let merged = format!("{a}{b}");
-            let new_id = id(&merged)?;
-            merges
-                .entry((id(a)?, id(b)?))
-                .or_insert((rank as u32, new_id));
-        }
+        let merges = parse_merges(model, &vocab)?;
 
         let byte_fallback = model.get("byte_fallback").and_then(Value::as_bool) == Some(true);
         let byte_ids = if byte_fallback {

@@ -20,6 +20,7 @@ pub mod io;
 pub mod layout;
 pub mod ops;
 pub mod params;
+pub mod probe;
 pub mod storage;
 pub mod tensor;
 
@@ -32,5 +33,6 @@ pub use params::conv::ConvParams;
 pub use params::elementwise::{BinaryOp, UnaryOp};
 pub use params::reduce::ReduceOp;
 pub use params::resize::PadMode;
+pub use probe::{NoProbe, Probe};
 pub use storage::{ByteSource, CpuStorage, Storage};
 pub use tensor::Tensor;

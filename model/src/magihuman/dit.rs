@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use happyhorse_tensor::{ensure, Device, PadMode, Result, ResultExt, Tensor};
+use happyhorse_tensor::{ensure, Device, NoProbe, PadMode, Probe, Result, ResultExt, Tensor};
 
 use super::block::{transformer_layer, ForwardContext};
 use super::config::{DataProxyConfig, ModelConfig};
@@ -36,10 +36,6 @@ pub struct DitOutputs {
     /// Audio velocity `[A, Ca]`.
     pub audio: Tensor,
 }
-
-/// Named intermediates of one forward (`embed`, `rope`, `layer{i}`, `out_packed`), all
-/// in packed token order.
-pub type Trace = Vec<(String, Tensor)>;
 
 /// A loaded DiT with its packing settings.
 #[derive(Clone, Debug)]
@@ -91,15 +87,14 @@ impl MagiHumanDit {
 
     /// One forward: the video and audio velocities of `inputs`.
     pub fn forward(&self, inputs: &DitInputs) -> Result<DitOutputs> {
-        self.forward_traced(inputs, None)
+        self.forward_probed(inputs, &mut NoProbe)
     }
 
-    /// [`MagiHumanDit::forward`], also recording the intermediates into `trace`.
-    pub fn forward_traced(
-        &self,
-        inputs: &DitInputs,
-        mut trace: Option<&mut Trace>,
-    ) -> Result<DitOutputs> {
+    /// [`MagiHumanDit::forward`], tapping the intermediates into `probe`, all in packed
+    /// token order: `embed` (the embedded tokens), `rope` (the table `[L, 6·bands]`),
+    /// `layer{i}` (each layer's output) and `out_packed` (the heads' outputs in their
+    /// rows, zeros elsewhere).
+    pub fn forward_probed(&self, inputs: &DitInputs, probe: &mut dyn Probe) -> Result<DitOutputs> {
         let cfg = &self.config;
         let dp = &self.data_proxy;
         let dev = &self.device;
@@ -179,16 +174,16 @@ impl MagiHumanDit {
             rope_sin,
             local_ranges,
         };
-        if let Some(t) = trace.as_deref_mut() {
-            t.push(("embed".into(), x.clone()));
-            t.push(("rope".into(), Tensor::from_vec(table, &[l, 6 * nb])?));
+        if probe.enabled() {
+            probe.tap("embed", &x)?;
+            probe.tap("rope", &Tensor::from_vec(table, &[l, 6 * nb])?)?;
         }
 
         for (i, lw) in w.layers.iter().enumerate() {
             x = transformer_layer(lw, cfg, i, &x, &ctx)
                 .with_context(|| format!("DiT layer {i}"))?;
-            if let Some(t) = trace.as_deref_mut() {
-                t.push((format!("layer{i}"), x.clone()));
+            if probe.enabled() {
+                probe.tap(&format!("layer{i}"), &x)?;
             }
         }
 
@@ -202,11 +197,12 @@ impl MagiHumanDit {
         let audio_out = w
             .final_linear_audio
             .forward(&w.final_norm_audio.forward(&rows(Modality::Audio)?)?)?;
-        if let Some(t) = trace {
-            t.push((
-                "out_packed".into(),
-                self.packed_output(&video_rows, &audio_out, seg.rows(Modality::Text).len())?,
-            ));
+        if probe.enabled() {
+            let text_rows = seg.rows(Modality::Text).len();
+            probe.tap(
+                "out_packed",
+                &self.packed_output(&video_rows, &audio_out, text_rows)?,
+            )?;
         }
         Ok(DitOutputs {
             video: grid.unpatchify(&video_rows)?,

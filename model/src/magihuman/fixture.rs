@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
+use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
 use super::config::{CoordsStyle, PipelineConfig};
-use super::dit::{DitInputs, MagiHumanDit, Trace};
+use super::dit::{DitInputs, MagiHumanDit};
 
 /// Runs case `case_dir` of component `magihuman-dit`: loads `config.json`, the weights
 /// `meta.json → run` names, and the raw inputs; returns `out_video`, `out_audio` and
@@ -41,11 +42,12 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
     };
     inputs.finish()?;
     case.run.finish()?;
-    let mut trace = Trace::new();
-    let out = case.dit.forward_traced(&dit_inputs, Some(&mut trace))?;
-    trace.push(("out_video".into(), out.video.unsqueeze(0)?));
-    trace.push(("out_audio".into(), out.audio.unsqueeze(0)?));
-    Ok(trace)
+    let mut probe = Recorder::new();
+    let out = case.dit.forward_probed(&dit_inputs, &mut probe)?;
+    let mut outputs = probe.into_taps();
+    outputs.push(("out_video".into(), out.video.unsqueeze(0)?));
+    outputs.push(("out_audio".into(), out.audio.unsqueeze(0)?));
+    Ok(outputs)
 }
 
 /// Which DiT of the pipeline a component runs.

@@ -5,17 +5,13 @@ use std::path::Path;
 
 use happyhorse_nn::{RmsNorm, Weights};
 use happyhorse_tensor::io::open_weights;
-use happyhorse_tensor::{ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 use super::attention::ForwardContext;
 use super::config::{EncoderConfig, LayerType};
 use super::layer::encoder_layer;
 use super::rope::{full_table, rotary_tables};
 use super::weights::EncoderWeights;
-
-/// Named intermediate tensors of one forward pass (`embed_tokens`, `embed_scaled`,
-/// `rope.cos`, `rope.sin`, `layers.{i}`), in the fixture's layouts.
-pub type Trace = Vec<(String, Tensor)>;
 
 /// A padded batch of token ids: `ids` and `mask` are `[batch, seq]` row-major; `mask` is
 /// true for real tokens.
@@ -157,15 +153,13 @@ impl T5GemmaEncoder {
 
     /// `last_hidden_state [B, S, hidden]` of a padded batch with its mask.
     pub fn forward_batch(&self, batch: &TokenBatch) -> Result<Tensor> {
-        self.forward_traced(batch, None)
+        self.forward_probed(batch, &mut NoProbe)
     }
 
-    /// Like [`T5GemmaEncoder::forward_batch`], recording intermediates into `trace`.
-    pub fn forward_traced(
-        &self,
-        batch: &TokenBatch,
-        mut trace: Option<&mut Trace>,
-    ) -> Result<Tensor> {
+    /// Like [`T5GemmaEncoder::forward_batch`], tapping the intermediates into `probe`:
+    /// `embed_tokens`, `embed_scaled` (`[B, S, hidden]`), `rope.cos`, `rope.sin`
+    /// (`[S, head_dim]`) and `layers.{i}` (each layer's output).
+    pub fn forward_probed(&self, batch: &TokenBatch, probe: &mut dyn Probe) -> Result<Tensor> {
         let cfg = &self.config;
         let (b, s, h) = (batch.batch, batch.seq, cfg.hidden_size);
         ensure!(
@@ -177,22 +171,19 @@ impl T5GemmaEncoder {
         if b == 0 || s == 0 {
             return Tensor::zeros(&[b, s, h])?.to_device(&self.device);
         }
-        let mut record = |name: String, t: &Tensor| {
-            if let Some(tr) = trace.as_deref_mut() {
-                tr.push((name, t.clone()));
-            }
-        };
         let table = &self.weights.embed_tokens;
         let embedded = table
             .embedding(&batch.ids)
             .context("T5Gemma token embedding")?
             .reshape(&[b, s, h])?;
-        record("embed_tokens".into(), &embedded);
+        probe.tap("embed_tokens", &embedded)?;
         let mut x = embedded.scale(self.embed_normalizer()?)?;
-        record("embed_scaled".into(), &x);
+        probe.tap("embed_scaled", &x)?;
         let (rope_cos, rope_sin) = rotary_tables(cfg.head_dim, cfg.rope_theta, s, &self.device)?;
-        record("rope.cos".into(), &full_table(&rope_cos)?);
-        record("rope.sin".into(), &full_table(&rope_sin)?);
+        if probe.enabled() {
+            probe.tap("rope.cos", &full_table(&rope_cos)?)?;
+            probe.tap("rope.sin", &full_table(&rope_sin)?)?;
+        }
         let key_valid = if batch.has_padding() {
             let valid: Vec<f32> = batch.mask.iter().map(|&m| f32::from(u8::from(m))).collect();
             Some(Tensor::from_vec(valid, &[b, s])?.to_device(&self.device)?)
@@ -207,7 +198,9 @@ impl T5GemmaEncoder {
         for (i, (w, &kind)) in self.weights.layers.iter().zip(&cfg.layer_types).enumerate() {
             x = encoder_layer(w, cfg, kind, &x, &ctx)
                 .with_context(|| format!("T5Gemma encoder layer {i}"))?;
-            record(format!("layers.{i}"), &x);
+            if probe.enabled() {
+                probe.tap(&format!("layers.{i}"), &x)?;
+            }
         }
         final_norm(&self.weights.norm, &x)
     }

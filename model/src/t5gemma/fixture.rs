@@ -3,11 +3,12 @@
 use std::path::Path;
 
 use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
 use serde_json::Value;
 
 use super::config::{EncoderConfig, LayerType};
-use super::encoder::{T5GemmaEncoder, TokenBatch, Trace};
+use super::encoder::{T5GemmaEncoder, TokenBatch};
 use super::prompt::{pad_or_trim, round_to_f16};
 use crate::tokenizer::Tokenizer;
 
@@ -51,8 +52,9 @@ fn run_fixture_inner(case_dir: &Path, device: &Device) -> Result<Vec<(String, Te
             &input_name("inputs", "attention_mask"),
         )?
     };
-    let mut out: Trace = Vec::new();
-    let hidden = encoder.forward_traced(&single, Some(&mut out))?;
+    let mut probe = Recorder::new();
+    let hidden = encoder.forward_probed(&single, &mut probe)?;
+    let mut out = probe.into_taps();
     out.push(("last_hidden_state".into(), hidden.clone()));
     let f16 = round_to_f16(&hidden)?;
     out.push(("embedding_f16".into(), f16.clone()));

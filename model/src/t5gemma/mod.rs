@@ -13,7 +13,7 @@ pub mod rope;
 pub mod weights;
 
 pub use config::{Activation, EncoderConfig, LayerType};
-pub use encoder::{T5GemmaEncoder, TokenBatch, Trace};
+pub use encoder::{T5GemmaEncoder, TokenBatch};
 pub use fixture::run_fixture;
 pub use prompt::{
     pad_or_trim, round_to_f16, PromptEmbedding, DEFAULT_TARGET_LENGTH, MAX_TARGET_LENGTH,

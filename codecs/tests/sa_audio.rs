@@ -78,7 +78,7 @@ fn bad_shapes_are_errors() {
     }
     for shape in [vec![1, 4096], vec![2, 2047], vec![1, 3, 4096]] {
         let t = Tensor::zeros(&shape).unwrap();
-        let err = vae.encode_pre_bottleneck(&t, None).unwrap_err().to_string();
+        let err = vae.encode_pre_bottleneck(&t).unwrap_err().to_string();
         assert!(err.contains("waveform"), "{shape:?}: {err}");
     }
 }

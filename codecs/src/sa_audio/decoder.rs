@@ -5,13 +5,12 @@
 //! n+3 `tanh` when `final_tanh`.
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{Result, Tensor};
+use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::DecoderBlock;
 use super::config::OobleckDecoderConfig;
 use super::snake::Activation;
 use super::weight_norm::{Conv1dSpec, WnConv1d};
-use super::Trace;
 
 /// The Oobleck decoder with its weights folded.
 pub struct OobleckDecoder {
@@ -60,28 +59,29 @@ impl OobleckDecoder {
         })
     }
 
-    /// Runs the decoder on `x [B, latent, L]` or unbatched `[latent, L]`, recording the
-    /// output of every top-level layer as `{name}.layers.{i}` into `trace`.
-    pub fn forward(&self, x: &Tensor, name: &str, mut trace: Trace) -> Result<Tensor> {
-        let mut record = |i: usize, t: &Tensor| {
-            if let Some(tr) = trace.as_deref_mut() {
-                tr.push((format!("{name}.layers.{i}"), t.clone()));
+    /// Runs the decoder on `x [B, latent, L]` or unbatched `[latent, L]`, tapping the
+    /// output of every top-level layer as `{name}.layers.{i}` into `probe`.
+    pub fn forward(&self, x: &Tensor, name: &str, probe: &mut dyn Probe) -> Result<Tensor> {
+        let mut record = |i: usize, t: &Tensor| -> Result<()> {
+            if probe.enabled() {
+                probe.tap(&format!("{name}.layers.{i}"), t)?;
             }
+            Ok(())
         };
         let mut x = self.conv_in.forward(x)?;
-        record(0, &x);
+        record(0, &x)?;
         for (i, b) in self.blocks.iter().enumerate() {
             x = b.forward(&x)?;
-            record(i + 1, &x);
+            record(i + 1, &x)?;
         }
         let n = self.blocks.len();
         x = self.act.forward(&x)?;
-        record(n + 1, &x);
+        record(n + 1, &x)?;
         x = self.conv_out.forward(&x)?;
-        record(n + 2, &x);
+        record(n + 2, &x)?;
         if self.final_tanh {
             x = x.tanh()?;
-            record(n + 3, &x);
+            record(n + 3, &x)?;
         }
         Ok(x)
     }

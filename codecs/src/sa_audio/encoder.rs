@@ -4,13 +4,12 @@
 //! `C·[1, c_mults…]`, n+1 act, n+2 conv k3 (→ latent_dim).
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{Result, Tensor};
+use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::EncoderBlock;
 use super::config::OobleckEncoderConfig;
 use super::snake::Activation;
 use super::weight_norm::{Conv1dSpec, WnConv1d};
-use super::Trace;
 
 /// The Oobleck encoder with its weights folded.
 pub struct OobleckEncoder {
@@ -55,25 +54,26 @@ impl OobleckEncoder {
         })
     }
 
-    /// Runs the encoder on `x [B, C, N]` or unbatched `[C, N]`, recording the output of
-    /// every top-level layer as `{name}.layers.{i}` into `trace`.
-    pub fn forward(&self, x: &Tensor, name: &str, mut trace: Trace) -> Result<Tensor> {
-        let mut record = |i: usize, t: &Tensor| {
-            if let Some(tr) = trace.as_deref_mut() {
-                tr.push((format!("{name}.layers.{i}"), t.clone()));
+    /// Runs the encoder on `x [B, C, N]` or unbatched `[C, N]`, tapping the output of
+    /// every top-level layer as `{name}.layers.{i}` into `probe`.
+    pub fn forward(&self, x: &Tensor, name: &str, probe: &mut dyn Probe) -> Result<Tensor> {
+        let mut record = |i: usize, t: &Tensor| -> Result<()> {
+            if probe.enabled() {
+                probe.tap(&format!("{name}.layers.{i}"), t)?;
             }
+            Ok(())
         };
         let mut x = self.conv_in.forward(x)?;
-        record(0, &x);
+        record(0, &x)?;
         for (i, b) in self.blocks.iter().enumerate() {
             x = b.forward(&x)?;
-            record(i + 1, &x);
+            record(i + 1, &x)?;
         }
         let n = self.blocks.len();
         x = self.act.forward(&x)?;
-        record(n + 1, &x);
+        record(n + 1, &x)?;
         x = self.conv_out.forward(&x)?;
-        record(n + 2, &x);
+        record(n + 2, &x)?;
         Ok(x)
     }
 }

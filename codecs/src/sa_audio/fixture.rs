@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_tensor::probe::{Prefixed, Recorder};
 use happyhorse_tensor::{Device, Error, Result, Tensor};
 use serde_json::Value;
 
@@ -42,9 +43,9 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
 
     if let Some(step) = steps.get("decode") {
         let latent = input(&text(step, "input", "latent"))?;
-        let mut trace = Vec::new();
-        let decoded = vae.decode_traced(&latent, Some(&mut trace))?;
-        out.extend(trace.into_iter().map(|(n, t)| (format!("decode.{n}"), t)));
+        let mut probe = Recorder::new();
+        let decoded = vae.decode_probed(&latent, &mut Prefixed::new(&mut probe, "decode."))?;
+        out.append(&mut probe.taps);
         if let Some(res) = steps.get("resample") {
             out.push((text(res, "output", "audio_44k"), post_process(&decoded)?));
         }
@@ -53,9 +54,10 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
 
     if let Some(step) = steps.get("encode") {
         let waveform = input(&text(step, "input", "waveform"))?;
-        let mut trace = Vec::new();
-        let pre = vae.encode_pre_bottleneck(&waveform, Some(&mut trace))?;
-        out.extend(trace.into_iter().map(|(n, t)| (format!("encode.{n}"), t)));
+        let mut probe = Recorder::new();
+        let pre =
+            vae.encode_pre_bottleneck_probed(&waveform, &mut Prefixed::new(&mut probe, "encode."))?;
+        out.append(&mut probe.taps);
         if let Some(bn) = steps.get("bottleneck") {
             let noise = input(&text(bn, "noise", "bottleneck_noise"))?;
             let s = vae_sample(&pre, &noise)?;

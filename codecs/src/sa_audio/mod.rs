@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use happyhorse_nn::Weights;
 use happyhorse_tensor::io::{open_weights, WeightSource};
-use happyhorse_tensor::{ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 pub use bottleneck::{vae_sample, VaeSample};
 pub use config::{OobleckDecoderConfig, OobleckEncoderConfig, SaAudioConfig};
@@ -35,9 +35,6 @@ pub use post::post_process;
 
 /// Key prefix of the autoencoder inside Stable Audio Open's `model.safetensors`.
 pub const WEIGHT_PREFIX: &str = "pretransform.model.";
-
-/// Where a forward pass records the output of each top-level layer, by name.
-pub type Trace<'a> = Option<&'a mut Vec<(String, Tensor)>>;
 
 /// The loaded audio autoencoder.
 pub struct SaAudioVae {
@@ -119,12 +116,12 @@ impl SaAudioVae {
     /// waveform `[B, 2, 2048·L]`; an unbatched latent gives `[1, 2, 2048·L]`, as in the
     /// reference.
     pub fn decode(&self, latent: &Tensor) -> Result<Tensor> {
-        self.decode_traced(latent, None)
+        self.decode_probed(latent, &mut NoProbe)
     }
 
-    /// [`SaAudioVae::decode`], recording each decoder layer's output as
-    /// `decoder.layers.{i}` into `trace`.
-    pub fn decode_traced(&self, latent: &Tensor, trace: Trace) -> Result<Tensor> {
+    /// [`SaAudioVae::decode`], tapping each decoder layer's output as
+    /// `decoder.layers.{i}` into `probe`.
+    pub fn decode_probed(&self, latent: &Tensor, probe: &mut dyn Probe) -> Result<Tensor> {
         let dim = self.config.latent_dim;
         let ok = match latent.shape() {
             [c, l] | [_, c, l] => *c == dim && *l > 0,
@@ -136,7 +133,7 @@ impl SaAudioVae {
             latent.shape()
         );
         let x = latent.to_device(&self.device)?;
-        let y = self.decoder.forward(&x, "decoder", trace)?;
+        let y = self.decoder.forward(&x, "decoder", probe)?;
         if self.config.soft_clip {
             y.tanh()
         } else {
@@ -147,7 +144,17 @@ impl SaAudioVae {
     /// Runs the encoder on a waveform `[2, N]` (unbatched, as the pipeline passes it) or
     /// `[B, 2, N]`, giving the pre-bottleneck latents `[B, 128, ⌊N/2048⌋]` (`B = 1` for an
     /// unbatched input).
-    pub fn encode_pre_bottleneck(&self, waveform: &Tensor, trace: Trace) -> Result<Tensor> {
+    pub fn encode_pre_bottleneck(&self, waveform: &Tensor) -> Result<Tensor> {
+        self.encode_pre_bottleneck_probed(waveform, &mut NoProbe)
+    }
+
+    /// [`SaAudioVae::encode_pre_bottleneck`], tapping each encoder layer's output as
+    /// `encoder.layers.{i}` into `probe`.
+    pub fn encode_pre_bottleneck_probed(
+        &self,
+        waveform: &Tensor,
+        probe: &mut dyn Probe,
+    ) -> Result<Tensor> {
         let (chans, ratio) = (self.config.io_channels, self.config.downsampling_ratio);
         let ok = match waveform.shape() {
             [c, n] | [_, c, n] => *c == chans && *n >= ratio,
@@ -159,14 +166,14 @@ impl SaAudioVae {
             waveform.shape()
         );
         let x = waveform.to_device(&self.device)?;
-        self.encoder.forward(&x, "encoder", trace)
+        self.encoder.forward(&x, "encoder", probe)
     }
 
     /// Encodes a waveform (see [`SaAudioVae::encode_pre_bottleneck`]) and samples the
     /// bottleneck with `noise`, shaped like the mean `[B, 64, ⌊N/2048⌋]`. The reference
     /// draws that noise with `randn_like`; `sample` is what its `encode` returns.
     pub fn encode(&self, waveform: &Tensor, noise: &Tensor) -> Result<VaeSample> {
-        let pre = self.encode_pre_bottleneck(waveform, None)?;
+        let pre = self.encode_pre_bottleneck(waveform)?;
         vae_sample(&pre, noise)
     }
 
@@ -190,7 +197,7 @@ impl SaAudioVae {
             Tensor::from_vec(both, &[2, samples.len()])
         };
         let mut encode_one = |samples: &[f32]| -> Result<Tensor> {
-            let pre = self.encode_pre_bottleneck(&stereo(samples)?, None)?;
+            let pre = self.encode_pre_bottleneck(&stereo(samples)?)?;
             let mut shape = pre.shape().to_vec();
             shape[1] /= 2;
             Ok(vae_sample(&pre, &noise(&shape)?)?.sample)

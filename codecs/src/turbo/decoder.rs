@@ -1,15 +1,13 @@
 //! `TurboVAEDDecoder3d`: conv_in, mid block, up blocks and the output stage, over one
 //! sliding-window chunk of latent frames.
 
-use happyhorse_tensor::Result;
-use happyhorse_tensor::Tensor;
+use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::{ResnetBlock, UpBlock, Upsampler, NORM_EPS};
 use super::config::TurboConfig;
 use super::layers::{pixel_shuffle2, rms_norm_channels, Conv};
 use crate::wan22::layers::FrameConv;
 use crate::wan22::patchify::unpatchify;
-use crate::wan22::{tap, Taps};
 use happyhorse_nn::Weights;
 
 /// The decoder.
@@ -143,17 +141,17 @@ impl Decoder {
         &self,
         x: &Tensor,
         first_chunk: bool,
-        taps: &mut Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
         let mut x = self.conv_in.forward(x)?;
-        tap(taps, "decoder.conv_in", &x);
+        probe.tap("decoder.conv_in", &x)?;
         for r in &self.mid {
             x = r.forward(&x)?;
         }
-        tap(taps, "decoder.mid_block", &x);
+        probe.tap("decoder.mid_block", &x)?;
         for (i, u) in self.ups.iter().enumerate() {
             x = u.forward(&x, first_chunk)?;
-            tap(taps, &format!("decoder.up_blocks.{i}"), &x);
+            probe.tap(&format!("decoder.up_blocks.{i}"), &x)?;
         }
         if let Some(sc) = &self.shuffle_conv {
             let h = rms_norm_channels(&x, NORM_EPS)?.silu()?;

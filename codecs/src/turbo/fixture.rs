@@ -3,11 +3,12 @@
 use std::path::Path;
 
 use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{Device, Result, Tensor};
 
 use super::{TurboConfig, TurboVaeDecoder};
 use crate::io::png_frames::frame_levels;
-use crate::wan22::{Taps, Tiling};
+use crate::wan22::Tiling;
 
 /// Runs a `turbo-vaed` case: decodes `latent` (with per-chunk intermediates) and
 /// `latent_single`, and returns every output its `meta.json` checks.
@@ -21,18 +22,15 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
     let cfg = TurboConfig::from_json_file(&case_dir.join("config.json"))?;
     let vae = TurboVaeDecoder::load_with_config(&cfg, &case_dir.join(weights), device)?;
     let inputs = case_dir.join("inputs.safetensors");
-    let mut taps = Taps {
-        prefix: String::new(),
-        items: Vec::new(),
-    };
+    let mut probe = Recorder::new();
     let latent = load_tensor(&inputs, "latent")?;
-    let decoded = vae.decode_inner(&latent, &Tiling::default(), Some(&mut taps))?;
+    let decoded = vae.decode_probed(&latent, &Tiling::default(), &mut probe)?;
     let single = vae.decode(&load_tensor(&inputs, "latent_single")?)?;
     let mut out = vec![
         ("frames_uint8".to_string(), frame_levels(&decoded)?),
         ("decoded".to_string(), decoded),
         ("decoded_single".to_string(), single),
     ];
-    out.append(&mut taps.items);
+    out.append(&mut probe.taps);
     Ok(out)
 }

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use happyhorse_nn::Weights;
 use happyhorse_tensor::io::{open_torch_state_dict, open_weights, WeightSource};
-use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::probe::Prefixed;
+use happyhorse_tensor::{bail, ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 use super::config::TurboConfig;
 use super::decoder::Decoder;
 use crate::wan22::tiling::{join_tiles, TilePlan, Tiling};
-use crate::wan22::{tap, Synthetic, Taps, LATENT_MEAN, LATENT_STD};
+use crate::wan22::{Synthetic, LATENT_MEAN, LATENT_STD};
 
 /// The key prefixes the decoder's tensors may be stored under, tried in order for each.
 const KEY_PREFIXES: [&str; 4] = ["module.decoder.", "decoder.", "module.", ""];
@@ -156,12 +157,12 @@ impl TurboVaeDecoder {
     /// Decodes a normalised latent `[1, 48, T, h, w]` or `[48, T, h, w]` into video
     /// `[1, 3, 1 + 4(T − 1), 16h, 16w]` (not clamped, as the reference).
     pub fn decode(&self, latent: &Tensor) -> Result<Tensor> {
-        self.decode_inner(latent, &self.tiling, None)
+        self.decode_probed(latent, &self.tiling, &mut NoProbe)
     }
 
     /// [`TurboVaeDecoder::decode`] with the given tiling.
     pub fn decode_with(&self, latent: &Tensor, tiling: &Tiling) -> Result<Tensor> {
-        self.decode_inner(latent, tiling, None)
+        self.decode_probed(latent, tiling, &mut NoProbe)
     }
 
     /// Latent frames of the largest sliding-window chunk.
@@ -193,13 +194,16 @@ impl TurboVaeDecoder {
         self.decoder.halo()
     }
 
-    pub(crate) fn decode_inner(
+    /// [`TurboVaeDecoder::decode_with`], tapping the intermediates into `probe`:
+    /// `decode.z_denorm_padded`, and per sliding window `c`
+    /// `decode.chunk{c}.decoder.{conv_in, mid_block, up_blocks.{i}}` (when the window is
+    /// one tile) and `decode.chunk{c}.decoder_out`.
+    pub fn decode_probed(
         &self,
         latent: &Tensor,
         tiling: &Tiling,
-        taps: Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
-        let mut taps = taps;
         let z = match latent.rank() {
             4 => latent.unsqueeze(0)?,
             5 => latent.clone(),
@@ -227,17 +231,15 @@ impl TurboVaeDecoder {
         } else {
             z
         };
-        tap(&mut taps, "decode.z_denorm_padded", &z);
+        probe.tap("decode.z_denorm_padded", &z)?;
         let plan = self.tile_plan(h, w, tiling)?;
         let px = self.cfg.spatial_compression_ratio;
         let mut parts = Vec::with_capacity(windows.len());
         for (c, win) in windows.iter().enumerate() {
             let x = z.narrow(2, win.start, win.end - win.start)?;
-            if let Some(tp) = taps.as_deref_mut() {
-                tp.prefix = format!("decode.chunk{c}.");
-            }
-            let out = self.decode_window(&x, win.first, &plan, px, &mut taps)?;
-            tap(&mut taps, "decoder_out", &out);
+            let mut chunk = Prefixed::new(&mut *probe, format!("decode.chunk{c}."));
+            let out = self.decode_window(&x, win.first, &plan, px, &mut chunk)?;
+            chunk.tap("decoder_out", &out)?;
             let f = out.shape()[2];
             ensure!(
                 f > win.trim_front + win.trim_back,
@@ -257,16 +259,16 @@ impl TurboVaeDecoder {
         first: bool,
         plan: &TilePlan,
         px: usize,
-        taps: &mut Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
         if plan.tiles.len() == 1 {
-            return self.decoder.forward(&x.contiguous()?, first, taps);
+            return self.decoder.forward(&x.contiguous()?, first, probe);
         }
         let mut outs = Vec::with_capacity(plan.tiles.len());
         for tile in &plan.tiles {
             let [dy, dx, dh, dw] = tile.decode;
             let xin = x.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
-            let y = self.decoder.forward(&xin, first, &mut None)?;
+            let y = self.decoder.forward(&xin, first, &mut NoProbe)?;
             let y = y
                 .narrow(3, (tile.keep[0] - dy) * px, tile.keep[2] * px)?
                 .narrow(4, (tile.keep[1] - dx) * px, tile.keep[3] * px)?

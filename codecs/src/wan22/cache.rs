@@ -38,19 +38,3 @@ impl FeatCache {
         self.slots[i] = s;
     }
 }
-
-/// Named intermediate outputs collected during a run (`prefix` + module name).
-pub(crate) struct Taps {
-    /// Prepended to every name.
-    pub(crate) prefix: String,
-    /// What was collected.
-    pub(crate) items: Vec<(String, Tensor)>,
-}
-
-/// Records `t` under `name` when taps are collected.
-pub(crate) fn tap(taps: &mut Option<&mut Taps>, name: &str, t: &Tensor) {
-    if let Some(tp) = taps {
-        let full = format!("{}{name}", tp.prefix);
-        tp.items.push((full, t.clone()));
-    }
-}

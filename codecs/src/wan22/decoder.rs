@@ -4,10 +4,10 @@
 //! attention) runs on whole frames; the up path (`upsamples`, `head`) is local in space and
 //! may run on spatial tiles, each with its own cache.
 
-use happyhorse_tensor::{Result, Tensor};
+use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::{dup_up_3d, AttentionBlock, Mode, Resample, ResidualBlock};
-use super::cache::{tap, FeatCache, Taps};
+use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::{CausalConv3d, RmsNorm};
 use happyhorse_nn::Weights;
@@ -105,14 +105,14 @@ impl Decoder {
         &self,
         x: &Tensor,
         cache: &mut FeatCache,
-        taps: &mut Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
         let x = self.conv1.forward(x, Some(cache))?;
-        tap(taps, "decoder.conv1", &x);
+        probe.tap("decoder.conv1", &x)?;
         let x = self.middle.0.forward(&x, Some(cache))?;
         let x = self.middle.1.forward(&x)?;
         let x = self.middle.2.forward(&x, Some(cache))?;
-        tap(taps, "decoder.middle.2", &x);
+        probe.tap("decoder.middle.2", &x)?;
         Ok(x)
     }
 
@@ -122,7 +122,7 @@ impl Decoder {
         x: &Tensor,
         cache: &mut FeatCache,
         first_chunk: bool,
-        taps: &mut Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
         let mut x = x.clone();
         for (i, u) in self.ups.iter().enumerate() {
@@ -136,11 +136,11 @@ impl Decoder {
             if let Some((out, ft, fs)) = u.shortcut {
                 x = x.add(&dup_up_3d(&input, out, ft, fs, first_chunk)?)?;
             }
-            tap(taps, &format!("decoder.upsamples.{i}"), &x);
+            probe.tap(&format!("decoder.upsamples.{i}"), &x)?;
         }
         let y = self.head_norm.forward(&x)?.silu()?;
         let y = self.head_conv.forward(&y, Some(cache))?;
-        tap(taps, "decoder.head.2", &y);
+        probe.tap("decoder.head.2", &y)?;
         Ok(y)
     }
 

@@ -1,10 +1,9 @@
 //! `Encoder3d` of the Wan2.2 VAE, run chunk by chunk (1, 4, 4, … frames) with its cache.
 
-use happyhorse_tensor::Result;
-use happyhorse_tensor::Tensor;
+use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::{avg_down_3d, AttentionBlock, Mode, Resample, ResidualBlock};
-use super::cache::{tap, FeatCache, Taps};
+use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::{CausalConv3d, RmsNorm};
 use happyhorse_nn::Weights;
@@ -103,10 +102,10 @@ impl Encoder {
         &self,
         x: &Tensor,
         cache: &mut FeatCache,
-        taps: &mut Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
         let mut x = self.conv1.forward(x, Some(cache))?;
-        tap(taps, "encoder.conv1", &x);
+        probe.tap("encoder.conv1", &x)?;
         for (i, d) in self.downs.iter().enumerate() {
             let input = x.clone();
             for r in &d.res {
@@ -116,15 +115,15 @@ impl Encoder {
                 x = rs.forward(&x, cache)?;
             }
             x = x.add(&avg_down_3d(&input, d.out, d.ft, d.fs)?)?;
-            tap(taps, &format!("encoder.downsamples.{i}"), &x);
+            probe.tap(&format!("encoder.downsamples.{i}"), &x)?;
         }
         x = self.middle.0.forward(&x, Some(cache))?;
         x = self.middle.1.forward(&x)?;
         x = self.middle.2.forward(&x, Some(cache))?;
-        tap(taps, "encoder.middle.2", &x);
+        probe.tap("encoder.middle.2", &x)?;
         let y = self.head_norm.forward(&x)?.silu()?;
         let y = self.head_conv.forward(&y, Some(cache))?;
-        tap(taps, "encoder.head.2", &y);
+        probe.tap("encoder.head.2", &y)?;
         Ok(y)
     }
 }

@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use super::{Taps, Tiling, Wan22Config, Wan22Vae};
+use super::{Tiling, Wan22Config, Wan22Vae};
 use crate::io::png_frames::frame_levels;
 
 /// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
@@ -23,26 +24,20 @@ pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tens
     let mut out = Vec::new();
 
     let latent = load_tensor(&inputs, "latent")?.to_device(device)?;
-    let mut taps = Taps {
-        prefix: String::new(),
-        items: Vec::new(),
-    };
-    let pre = vae.decode_preclamp(&latent, &Tiling::default(), Some(&mut taps))?;
+    let mut probe = Recorder::new();
+    let pre = vae.decode_preclamp(&latent, &Tiling::default(), &mut probe)?;
     let decoded = pre.clamp(-1.0, 1.0)?;
     out.push(("decoded_preclamp".to_string(), pre));
     out.push(("frames_uint8".to_string(), frame_levels(&decoded)?));
     out.push(("decoded".to_string(), decoded));
-    out.append(&mut taps.items);
+    out.append(&mut probe.taps);
 
     for (input, name) in [("image", "encoded_image"), ("video", "encoded_video")] {
         let x = load_tensor(&inputs, input)?.to_device(device)?;
-        let mut taps = Taps {
-            prefix: String::new(),
-            items: Vec::new(),
-        };
-        let z = vae.encode_inner(&x, Some(&mut taps))?;
+        let mut probe = Recorder::new();
+        let z = vae.encode_probed(&x, &mut probe)?;
         out.push((name.to_string(), z));
-        for (n, t) in taps.items {
+        for (n, t) in probe.taps {
             let n = if input == "image" {
                 n.strip_prefix("chunk0.").unwrap_or(&n).to_string()
             } else {

@@ -21,5 +21,3 @@ pub use fixture::run_fixture;
 pub use happyhorse_nn::Synthetic;
 pub use tiling::{Tile, TilePlan, Tiling};
 pub use vae::Wan22Vae;
-
-pub(crate) use cache::{tap, Taps};

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
+use happyhorse_tensor::probe::Prefixed;
+use happyhorse_tensor::{bail, ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
-use super::cache::{tap, Taps};
 use super::config::Wan22Config;
 use super::decoder::Decoder;
 use super::encoder::Encoder;
@@ -97,7 +97,8 @@ impl Wan22Vae {
 
     /// [`Wan22Vae::decode`] with the given tiling.
     pub fn decode_with(&self, latent: &Tensor, tiling: &Tiling) -> Result<Tensor> {
-        self.decode_preclamp(latent, tiling, None)?.clamp(-1.0, 1.0)
+        self.decode_preclamp(latent, tiling, &mut NoProbe)?
+            .clamp(-1.0, 1.0)
     }
 
     /// The spatial tiles a decode of a `h × w` latent uses under `tiling`.
@@ -143,27 +144,29 @@ impl Wan22Vae {
         x.to_device(&self.device)
     }
 
-    /// The decoder output before the clamp, collecting intermediates into `taps`.
-    pub(crate) fn decode_preclamp(
+    /// [`Wan22Vae::decode_with`] before the clamp, tapping the intermediates into `probe`:
+    /// `decode.z_denorm`, `decode.conv2_out`, and per latent frame `c`
+    /// `decode.chunk{c}.decoder.{conv1, middle.2, upsamples.{i}, head.2}` (the up path's
+    /// only when the decode is one tile).
+    pub fn decode_preclamp(
         &self,
         latent: &Tensor,
         tiling: &Tiling,
-        taps: Option<&mut Taps>,
+        probe: &mut dyn Probe,
     ) -> Result<Tensor> {
-        let mut taps = taps;
         let z = self.check_latent(latent)?;
         let (t, h, w) = (z.shape()[2], z.shape()[3], z.shape()[4]);
         let z = z.div(&self.inv_std)?.add(&self.mean)?;
-        tap(&mut taps, "decode.z_denorm", &z);
+        probe.tap("decode.z_denorm", &z)?;
         let x = self.conv2.forward(&z, None)?;
-        tap(&mut taps, "decode.conv2_out", &x);
+        probe.tap("decode.conv2_out", &x)?;
         let mut cache = self.decoder.new_cache();
         let mut trunk = Vec::with_capacity(t);
         for c in 0..t {
-            set_prefix(&mut taps, &format!("decode.chunk{c}."));
+            let mut chunk = Prefixed::new(&mut *probe, format!("decode.chunk{c}."));
             trunk.push(
                 self.decoder
-                    .trunk(&x.narrow(2, c, 1)?, &mut cache, &mut taps)?,
+                    .trunk(&x.narrow(2, c, 1)?, &mut cache, &mut chunk)?,
             );
         }
         drop(cache);
@@ -177,14 +180,11 @@ impl Wan22Vae {
             let mut chunks = Vec::with_capacity(t);
             for (c, tr) in trunk.iter().enumerate() {
                 let xin = tr.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
-                let mut none = None;
-                let tp = if single {
-                    set_prefix(&mut taps, &format!("decode.chunk{c}."));
-                    &mut taps
-                } else {
-                    &mut none
-                };
-                chunks.push(self.decoder.up(&xin, &mut cache, c == 0, tp)?);
+                // A tile's intermediates are not the model's: only a single tile taps.
+                let mut none = NoProbe;
+                let inner: &mut dyn Probe = if single { &mut *probe } else { &mut none };
+                let mut chunk = Prefixed::new(inner, format!("decode.chunk{c}."));
+                chunks.push(self.decoder.up(&xin, &mut cache, c == 0, &mut chunk)?);
             }
             let refs: Vec<&Tensor> = chunks.iter().collect();
             let y = unpatchify(&Tensor::cat(&refs, 2)?)?;
@@ -202,13 +202,13 @@ impl Wan22Vae {
     /// chunk of 4 are dropped, as in the reference) in [−1, 1] into the normalised latent
     /// `[1, 48, 1 + k, H/16, W/16]`.
     pub fn encode(&self, video: &Tensor) -> Result<Tensor> {
-        self.encode_inner(video, None)
+        self.encode_probed(video, &mut NoProbe)
     }
 
-    /// [`Wan22Vae::encode`], collecting intermediates (`patchified`, `chunkI.encoder.*`,
-    /// `conv1_out`) into `taps`.
-    pub(crate) fn encode_inner(&self, video: &Tensor, taps: Option<&mut Taps>) -> Result<Tensor> {
-        let mut taps = taps;
+    /// [`Wan22Vae::encode`], tapping the intermediates into `probe`: `patchified`, per
+    /// chunk `i` `chunk{i}.encoder.{conv1, downsamples.{j}, middle.2, head.2}`, and
+    /// `conv1_out`.
+    pub fn encode_probed(&self, video: &Tensor, probe: &mut dyn Probe) -> Result<Tensor> {
         let x = match video.rank() {
             4 => video.unsqueeze(0)?,
             5 => video.clone(),
@@ -225,7 +225,7 @@ impl Wan22Vae {
             video.shape()
         );
         let x = patchify(&x.to_device(&self.device)?)?;
-        tap(&mut taps, "patchified", &x);
+        probe.tap("patchified", &x)?;
         let iters = 1 + (s[2] - 1) / 4;
         let mut cache = self.encoder.new_cache();
         let mut outs = Vec::with_capacity(iters);
@@ -235,23 +235,16 @@ impl Wan22Vae {
             } else {
                 x.narrow(2, 1 + 4 * (i - 1), 4)?
             };
-            set_prefix(&mut taps, &format!("chunk{i}."));
+            let mut tp = Prefixed::new(&mut *probe, format!("chunk{i}."));
             outs.push(
                 self.encoder
-                    .forward(&chunk.contiguous()?, &mut cache, &mut taps)?,
+                    .forward(&chunk.contiguous()?, &mut cache, &mut tp)?,
             );
         }
-        set_prefix(&mut taps, "");
         let refs: Vec<&Tensor> = outs.iter().collect();
         let out = self.conv1.forward(&Tensor::cat(&refs, 2)?, None)?;
-        tap(&mut taps, "conv1_out", &out);
+        probe.tap("conv1_out", &out)?;
         let mu = out.narrow(1, 0, self.cfg.z_dim)?;
         mu.sub(&self.mean)?.mul(&self.inv_std)
-    }
-}
-
-fn set_prefix(taps: &mut Option<&mut Taps>, prefix: &str) {
-    if let Some(tp) = taps.as_deref_mut() {
-        tp.prefix = prefix.to_string();
     }
 }

@@ -8,10 +8,8 @@
 //! `generation.json`. Every op runs through happyhorse-tensor on the CPU or a wgpu device.
 
 pub mod builtin;
-pub mod components;
 pub mod device;
 pub mod failure;
-pub mod fixture_loops;
 pub mod generate;
 pub mod memory;
 pub mod output;

@@ -1,13 +1,12 @@
-//! The Turbo VAE decoder against its golden fixture, the sliding-window plan, tiled against
-//! untiled decoding, key spellings, and input shape errors.
+//! The Turbo VAE decoder on its golden case's files (the case itself is checked by
+//! `happyhorse parity`): the sliding-window plan, tiled against untiled decoding, key
+//! spellings, and input shape errors.
 
 use std::path::Path;
 
-use happyhorse_codecs::turbo::{
-    run_fixture, sliding_windows, TurboConfig, TurboVaeDecoder, Window,
-};
+use happyhorse_codecs::turbo::{sliding_windows, TurboConfig, TurboVaeDecoder, Window};
 use happyhorse_codecs::wan22::Tiling;
-use happyhorse_tensor::fixture::{check_case, load_tensor, Meta};
+use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::{Device, Tensor};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
@@ -30,19 +29,6 @@ fn decoded_atol() -> f32 {
         .find(|c| c.key == "decoded_f64")
         .unwrap()
         .atol as f32
-}
-
-#[test]
-fn fixture_passes_every_check() {
-    let outputs = run_fixture(Path::new(CASE), &Device::Cpu).unwrap();
-    let report = check_case(Path::new(CASE), &outputs).unwrap();
-    println!("{report}");
-    assert!(report.passed(), "{report}");
-    let compared = report.results.iter().filter(|r| r.passed.is_some()).count();
-    assert_eq!(
-        compared, 17,
-        "every required and optional check is produced\n{report}"
-    );
 }
 
 #[test]

@@ -1,10 +1,10 @@
-//! The Wan2.2 VAE against its golden fixture, tiled against untiled decoding, and input
-//! shape errors.
+//! The Wan2.2 VAE on its golden case's files (the case itself is checked by `happyhorse
+//! parity`): tiled against untiled decoding, the memory budget, and input shape errors.
 
 use std::path::Path;
 
-use happyhorse_codecs::wan22::{run_fixture, Tiling, Wan22Config, Wan22Vae};
-use happyhorse_tensor::fixture::{check_case, load_tensor, Meta};
+use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::{Device, Tensor};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");
@@ -23,19 +23,6 @@ fn decoded_atol() -> f32 {
         .find(|c| c.key == "decoded_f64")
         .unwrap()
         .atol as f32
-}
-
-#[test]
-fn fixture_passes_every_check() {
-    let outputs = run_fixture(Path::new(CASE), &Device::Cpu).unwrap();
-    let report = check_case(Path::new(CASE), &outputs).unwrap();
-    println!("{report}");
-    assert!(report.passed(), "{report}");
-    let compared = report.results.iter().filter(|r| r.passed.is_some()).count();
-    assert_eq!(
-        compared, 35,
-        "every required and optional check is produced\n{report}"
-    );
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {

@@ -1,5 +1,6 @@
-//! The MagiHuman DiT against the reference: case A (one forward), the released model's
-//! parameter count, and the loader's errors on bad checkpoints.
+//! The MagiHuman DiT on case A's files (the case itself is checked by `happyhorse parity`):
+//! coordinates and local ranges, the released model's parameter count, a sharded all-f32
+//! checkpoint, and the loader's errors on bad checkpoints.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,7 @@ use happyhorse_model::magihuman::packing::{
     coords, key_ranges_from_pairs, local_range_pairs, PatchGrid,
 };
 use happyhorse_model::magihuman::{
-    checkpoint_specs, param_count, run_fixture, DitInputs, DitWeights, MagiHumanDit, ModelConfig,
-    PipelineConfig,
+    checkpoint_specs, param_count, DitInputs, DitWeights, MagiHumanDit, ModelConfig, PipelineConfig,
 };
 use happyhorse_tensor::fixture::{check_case, load_tensor};
 use happyhorse_tensor::io::{open_weights, write_safetensors};
@@ -21,17 +21,6 @@ const CASE_A: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/fixtures/magihuman-dit/A"
 );
-
-#[test]
-fn case_a_forward_matches_reference() {
-    let dir = Path::new(CASE_A);
-    let outputs = run_fixture(dir, &Device::Cpu).unwrap();
-    let report = check_case(dir, &outputs).unwrap();
-    println!("{report}");
-    assert!(report.passed(), "case A failed:\n{report}");
-    // Every optional intermediate of the case is produced and compared.
-    assert_eq!(report.results.len(), 14, "{report}");
-}
 
 #[test]
 fn case_a_coords_match_data_proxy() {

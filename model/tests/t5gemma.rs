@@ -1,15 +1,14 @@
-//! The T5Gemma encoder against its golden fixture (CPU), the prompt processing, the
-//! checkpoint layouts it accepts, and its errors on malformed configs and weights.
+//! The T5Gemma encoder on its golden case's files (the case itself is checked by
+//! `happyhorse parity`): the prompt processing, the checkpoint layouts it accepts, and its
+//! errors on malformed configs and weights.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use happyhorse_model::t5gemma::{
-    run_fixture, EncoderConfig, T5GemmaEncoder, TokenBatch, DEFAULT_TARGET_LENGTH,
-};
+use happyhorse_model::t5gemma::{EncoderConfig, T5GemmaEncoder, TokenBatch, DEFAULT_TARGET_LENGTH};
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_nn::Weights;
-use happyhorse_tensor::fixture::{check_case, load_tensor, Meta};
+use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::io::{open_weights, write_safetensors};
 use happyhorse_tensor::{DType, Device, Tensor};
 
@@ -66,23 +65,6 @@ fn tmp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("t5gemma-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-#[test]
-fn fixture_case_passes_every_check() {
-    let outputs = run_fixture(case(), &Device::Cpu).unwrap();
-    let report = check_case(case(), &outputs).unwrap();
-    println!("{report}");
-    assert!(report.passed(), "{report}");
-    // Every required and optional check is actually compared.
-    let meta = Meta::load(case()).unwrap();
-    for check in meta.checks.iter().filter(|c| c.role != "contrast") {
-        assert!(
-            outputs.iter().any(|(n, _)| *n == check.output),
-            "output {:?} not produced",
-            check.output
-        );
-    }
 }
 
 #[test]

@@ -110,7 +110,7 @@ impl Case {
     /// Runs one component of the case on the CPU.
     pub fn try_run(&self, component: &str) -> happyhorse_tensor::Result<HashMap<String, Tensor>> {
         Ok(
-            happyhorse::components::run_fixture(component, &self.dir, &Device::Cpu)?
+            happyhorse::parity::runners::run_component(component, &self.dir, &Device::Cpu)?
                 .into_iter()
                 .collect(),
         )

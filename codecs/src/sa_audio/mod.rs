@@ -11,7 +11,6 @@ pub mod bottleneck;
 pub mod config;
 pub mod decoder;
 pub mod encoder;
-pub mod fixture;
 pub mod merge;
 pub mod post;
 pub mod snake;
@@ -29,7 +28,6 @@ pub use bottleneck::{vae_sample, VaeSample};
 pub use config::{OobleckDecoderConfig, OobleckEncoderConfig, SaAudioConfig};
 pub use decoder::OobleckDecoder;
 pub use encoder::OobleckEncoder;
-pub use fixture::run_fixture;
 pub use merge::{merge_overlapping_vae_features, AUDIO_CHUNK_SAMPLES, OVERLAP_RATIO};
 pub use post::post_process;
 

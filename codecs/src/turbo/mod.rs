@@ -5,10 +5,8 @@
 mod blocks;
 pub mod config;
 mod decoder;
-pub mod fixture;
 mod layers;
 mod vae;
 
 pub use config::TurboConfig;
-pub use fixture::run_fixture;
 pub use vae::{sliding_windows, TurboVaeDecoder, Window};

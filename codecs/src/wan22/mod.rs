@@ -10,14 +10,12 @@ mod cache;
 pub mod config;
 mod decoder;
 mod encoder;
-pub mod fixture;
 pub(crate) mod layers;
 pub mod patchify;
 pub mod tiling;
 mod vae;
 
 pub use config::{Wan22Config, LATENT_MEAN, LATENT_STD};
-pub use fixture::run_fixture;
 pub use happyhorse_nn::Synthetic;
 pub use tiling::{Tile, TilePlan, Tiling};
 pub use vae::Wan22Vae;

@@ -5,7 +5,6 @@
 pub mod attention;
 pub mod config;
 pub mod encoder;
-pub mod fixture;
 pub mod layer;
 pub mod mlp;
 pub mod prompt;
@@ -14,7 +13,6 @@ pub mod weights;
 
 pub use config::{Activation, EncoderConfig, LayerType};
 pub use encoder::{T5GemmaEncoder, TokenBatch};
-pub use fixture::run_fixture;
 pub use prompt::{
     pad_or_trim, round_to_f16, PromptEmbedding, DEFAULT_TARGET_LENGTH, MAX_TARGET_LENGTH,
 };

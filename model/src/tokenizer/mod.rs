@@ -8,7 +8,6 @@
 //! whole in the text). On ordinary text both give the same ids.
 
 mod bpe;
-mod fixture;
 mod hf_json;
 mod normalize;
 mod sentencepiece_bpe;
@@ -20,7 +19,6 @@ use std::path::Path;
 use happyhorse_tensor::{bail, Error, Result, ResultExt};
 use serde_json::Value;
 
-pub use fixture::{run_fixture_case, run_fixture_case_with, FixtureOutput};
 use hf_json::{HfBpe, SpecialNames};
 use normalize::SPACE_SYMBOL;
 use sentencepiece_bpe::{parse_byte_piece, SentencePieceBpe};

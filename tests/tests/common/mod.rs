@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use happyhorse::parity::ParityRun;
+use happyhorse_tensor::fixture::Meta;
 use happyhorse_tensor::Device;
 
 /// Every case directory: `(name, path)`.
@@ -23,8 +25,9 @@ pub fn cases() -> Vec<(&'static str, PathBuf)> {
     .collect()
 }
 
-/// Runs `happyhorse parity` on one case and panics with the report unless it passes.
-pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) {
+/// Runs `happyhorse parity` on one case and panics with the report unless it passes and
+/// compared every check that is not a contrast (every optional intermediate produced).
+pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) -> ParityRun {
     let run = happyhorse::parity::run(dir, device)
         .unwrap_or_else(|e| panic!("{name}: parity could not run: {e}"));
     println!("{name} on {device}:\n{}", run.report);
@@ -37,4 +40,13 @@ pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) {
         "{name} failed on {device}:\n{}",
         run.report
     );
+    let meta = Meta::load(dir).unwrap();
+    let comparable = meta.checks.iter().filter(|c| c.role != "contrast").count();
+    assert_eq!(
+        run.report.results.len(),
+        comparable,
+        "{name}: not every required and optional check was compared on {device}:\n{}",
+        run.report
+    );
+    run
 }

@@ -6,13 +6,13 @@ use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use super::{TurboConfig, TurboVaeDecoder};
-use crate::io::png_frames::frame_levels;
-use crate::wan22::Tiling;
+use happyhorse_codecs::io::png_frames::frame_levels;
+use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
+use happyhorse_codecs::wan22::Tiling;
 
 /// Runs a `turbo-vaed` case: decodes `latent` (with per-chunk intermediates) and
 /// `latent_single`, and returns every output its `meta.json` checks.
-pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let weights = meta
         .run

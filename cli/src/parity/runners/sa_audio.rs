@@ -7,7 +7,7 @@ use happyhorse_tensor::probe::{Prefixed, Recorder};
 use happyhorse_tensor::{Device, Error, Result, Tensor};
 use serde_json::Value;
 
-use super::{
+use happyhorse_codecs::sa_audio::{
     merge_overlapping_vae_features, post_process, vae_sample, SaAudioConfig, SaAudioVae,
     WEIGHT_PREFIX,
 };
@@ -16,7 +16,7 @@ use super::{
 /// resample, encode, bottleneck, merge) and returns their outputs under the `output` names
 /// of the case, with the per-layer intermediates as `decode.decoder.layers.{i}` and
 /// `encode.encoder.layers.{i}`.
-pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let run = &meta.run;
     let text = |v: &Value, key: &str, default: &str| -> String {

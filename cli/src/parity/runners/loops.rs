@@ -24,7 +24,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use happyhorse_model::magihuman::fixture::{case_image_latent, load_case_dit, CaseDit, DitRole};
 use happyhorse_model::magihuman::{ConditionedDit, EvaluationConfig};
 use happyhorse_sampler::guidance::sr_frame_scales;
 use happyhorse_sampler::loops::{
@@ -34,6 +33,8 @@ use happyhorse_sampler::schedule::{FlowSchedule, SIGMA_MAX};
 use happyhorse_sampler::super_resolution::zero_snr_table;
 use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
 use happyhorse_tensor::{bail, ensure, Device, Result, Tensor};
+
+use super::dit::{case_image_latent, load_case_dit, CaseDit, DitRole};
 
 use serde_json::json;
 
@@ -164,11 +165,7 @@ fn initial_audio(run: &RunParams, inputs: &CaseInputs, a2v: bool) -> Result<Tens
 }
 
 /// Runs one loop component on the case in `case_dir`.
-pub fn run_fixture(
-    component: &str,
-    case_dir: &Path,
-    device: &Device,
-) -> Result<Vec<(String, Tensor)>> {
+pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let role = match component {
         "magihuman-distilled-loop" | "magihuman-base-loop" => DitRole::Stage1,

@@ -1,43 +1,32 @@
-//! The tokenizer's side of the golden-fixture parity check.
+//! The `tokenizer` runner: encodes the case's texts with the case's tokenizer file.
 
 use std::path::Path;
 
+use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_tensor::io::open_weights;
-use happyhorse_tensor::{bail, ensure, DType, Error, Result, ResultExt};
+use happyhorse_tensor::{bail, ensure, DType, Error, Result, ResultExt, Tensor};
 use serde_json::Value;
 
-use super::Tokenizer;
-
-/// One named output of a fixture run, compared with `expected.safetensors[name]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FixtureOutput {
-    /// The output name (a `checks[].output` of `meta.json`).
-    pub name: String,
-    /// The tensor shape.
-    pub shape: Vec<usize>,
-    /// The values, row-major.
-    pub values: Vec<i64>,
-}
-
-/// Runs the tokenizer fixture in `dir` with the weights file `meta.json` names
-/// (`run.weights`). See [`run_fixture_case_with`].
-pub fn run_fixture_case(dir: &Path) -> Result<Vec<FixtureOutput>> {
+/// Runs the tokenizer case in `dir` with the tokenizer file `meta.json` names
+/// (`run.weights`). See [`run_with`].
+pub fn run(dir: &Path) -> Result<Vec<(String, Tensor)>> {
     let meta = read_meta(dir)?;
     let Some(weights) = meta.pointer("/run/weights").and_then(Value::as_str) else {
         bail!("{}: meta.json has no run.weights", dir.display());
     };
-    run_fixture_case_with(dir, &dir.join(weights))
+    run_with(dir, &dir.join(weights))
 }
 
-/// Runs the tokenizer fixture in `dir` with the tokenizer file `weights` (`tokenizer.model`
+/// Runs the tokenizer case in `dir` with the tokenizer file `weights` (`tokenizer.model`
 /// or `tokenizer.json`).
 ///
 /// Reads `meta.json` `run.tokenizer` (input/output names, `add_bos`, `add_eos`) and the UTF-8
 /// texts of `inputs.safetensors` (`text_utf8` u8 `[N]`, `text_offsets` i64 `[n+1]`), encodes
-/// each case and returns two outputs, under the names `run.tokenizer.outputs` gives:
-/// * `ids`: i64 `[total]`, every case's ids concatenated (specials only as `add_bos`/`add_eos`),
-/// * `ids_offsets`: i64 `[n+1]`, case `i` is `ids[ids_offsets[i]..ids_offsets[i+1]]`.
-pub fn run_fixture_case_with(dir: &Path, weights: &Path) -> Result<Vec<FixtureOutput>> {
+/// each case and returns two outputs (as f32, exact for every id), under the names
+/// `run.tokenizer.outputs` gives:
+/// * `ids`: `[total]`, every case's ids concatenated (specials only as `add_bos`/`add_eos`),
+/// * `ids_offsets`: `[n+1]`, case `i` is `ids[ids_offsets[i]..ids_offsets[i+1]]`.
+pub fn run_with(dir: &Path, weights: &Path) -> Result<Vec<(String, Tensor)>> {
     let meta = read_meta(dir)?;
     let Some(run) = meta.pointer("/run/tokenizer") else {
         bail!("{}: meta.json has no run.tokenizer", dir.display());
@@ -87,17 +76,13 @@ pub fn run_fixture_case_with(dir: &Path, weights: &Path) -> Result<Vec<FixtureOu
         ids.extend(case.into_iter().map(i64::from));
         ids_offsets.push(ids.len() as i64);
     }
+    let tensor = |values: Vec<i64>| -> Result<Tensor> {
+        let n = values.len();
+        Tensor::from_vec(values.into_iter().map(|x| x as f32).collect(), &[n])
+    };
     Ok(vec![
-        FixtureOutput {
-            name: name("outputs", "ids"),
-            shape: vec![ids.len()],
-            values: ids,
-        },
-        FixtureOutput {
-            name: name("outputs", "ids_offsets"),
-            shape: vec![ids_offsets.len()],
-            values: ids_offsets,
-        },
+        (name("outputs", "ids"), tensor(ids)?),
+        (name("outputs", "ids_offsets"), tensor(ids_offsets)?),
     ])
 }
 

@@ -7,10 +7,10 @@ use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
 use serde_json::Value;
 
-use super::config::{EncoderConfig, LayerType};
-use super::encoder::{T5GemmaEncoder, TokenBatch};
-use super::prompt::{pad_or_trim, round_to_f16};
-use crate::tokenizer::Tokenizer;
+use happyhorse_model::t5gemma::{
+    pad_or_trim, round_to_f16, EncoderConfig, LayerType, T5GemmaEncoder, TokenBatch,
+};
+use happyhorse_model::tokenizer::Tokenizer;
 
 /// The component name in `meta.json`.
 pub const COMPONENT: &str = "t5gemma-encoder";
@@ -21,11 +21,11 @@ pub const COMPONENT: &str = "t5gemma-encoder";
 /// `last_hidden_state`, `embedding_f16`, `context`, `original_len`,
 /// `batch.last_hidden_state`, `batch.mask_{full,sliding}_attention` and the intermediates
 /// `embed_tokens`, `embed_scaled`, `rope.cos`, `rope.sin`, `layers.{i}`.
-pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    run_fixture_inner(case_dir, device).with_context(|| format!("case {}", case_dir.display()))
+pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+    run_inner(case_dir, device).with_context(|| format!("case {}", case_dir.display()))
 }
 
-fn run_fixture_inner(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+fn run_inner(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let run = &meta.run[COMPONENT];
     let config_name = meta.run["config"].as_str().unwrap_or("config.json");

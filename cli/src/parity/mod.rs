@@ -1,5 +1,12 @@
 //! `happyhorse parity`: runs the components a golden fixture case names on its inputs and
 //! compares every output with the case's `checks`, by the fixtures' pass rule.
+//!
+//! This is the one place that knows fixture files. Its [`runners`] read a case (config,
+//! weights, `meta.json → run`, `inputs.safetensors`) and run the shipping models with a
+//! recording [`happyhorse_tensor::Probe`]; the models themselves only tap named
+//! intermediates into whatever probe they are given.
+
+pub mod runners;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,8 +14,6 @@ use std::path::Path;
 use happyhorse_tensor::fixture::{check_case, CaseReport, Meta};
 use happyhorse_tensor::io::write_safetensors;
 use happyhorse_tensor::{bail, DType, Device, Result, Tensor};
-
-use crate::components;
 
 /// The outcome of a parity run.
 pub struct ParityRun {
@@ -34,7 +39,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
     }
     let mut outputs = Vec::new();
     for name in &names {
-        outputs.extend(components::run_fixture(name, case_dir, device)?);
+        outputs.extend(runners::run_component(name, case_dir, device)?);
     }
     let report = check_case(case_dir, &outputs)?;
     Ok(ParityRun {

@@ -6,12 +6,12 @@ use happyhorse_tensor::fixture::{load_tensor, Meta};
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use super::{Tiling, Wan22Config, Wan22Vae};
-use crate::io::png_frames::frame_levels;
+use happyhorse_codecs::io::png_frames::frame_levels;
+use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
 
 /// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
 /// `video`, and returns every output its `meta.json` checks, intermediates included.
-pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let weights = meta
         .run

@@ -7,8 +7,7 @@ use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
-use super::config::{CoordsStyle, PipelineConfig};
-use super::dit::{DitInputs, MagiHumanDit};
+use happyhorse_model::magihuman::{CoordsStyle, DitInputs, MagiHumanDit, PipelineConfig};
 
 /// Runs case `case_dir` of component `magihuman-dit`: loads `config.json`, the weights
 /// `meta.json → run` names, and the raw inputs; returns `out_video`, `out_audio` and
@@ -20,7 +19,7 @@ use super::dit::{DitInputs, MagiHumanDit};
 /// does before every forward), `i2v`, `diagnostic_inputs` (derived tensors for diagnosis;
 /// the runner computes its own), and the DiT keys of [`load_case_dit`]. Any other key is
 /// refused.
-pub fn run_fixture(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let case = load_case_dit(case_dir, &meta, "magihuman-dit", DitRole::Forward, device)?;
     let run = &case.run;

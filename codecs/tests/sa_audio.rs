@@ -7,7 +7,7 @@ use std::sync::Arc;
 use happyhorse_codecs::sa_audio::{
     merge_overlapping_vae_features, SaAudioConfig, SaAudioVae, WEIGHT_PREFIX,
 };
-use happyhorse_tensor::fixture::load_tensor;
+use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::io::{open_weights, WeightSource};
 use happyhorse_tensor::{Device, Tensor};
 
@@ -23,7 +23,7 @@ fn case() -> PathBuf {
 #[test]
 fn unbatched_input_comes_out_batched() {
     let vae = load();
-    let latent = load_tensor(&case().join("inputs.safetensors"), "latent").unwrap();
+    let latent = read_tensor(&case().join("inputs.safetensors"), "latent").unwrap();
     let decoded = vae.decode(&latent).unwrap();
     assert_eq!(decoded.shape(), &[1, 2, 8 * 2048]);
     // A batched latent gives the same waveform.

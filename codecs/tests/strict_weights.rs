@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use happyhorse_codecs::sa_audio::SaAudioVae;
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
-use happyhorse_tensor::fixture::load_tensor;
+use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::io::{open_weights, write_safetensors};
 use happyhorse_tensor::{DType, Device};
 
@@ -58,7 +58,7 @@ fn wan22_loads_strictly() {
     let copy = edited_copy(&pth, "wan22.safetensors", None, None);
     let a = Wan22Vae::load(&pth, &cfg, &Device::Cpu).unwrap();
     let b = Wan22Vae::load(&copy, &cfg, &Device::Cpu).unwrap();
-    let z = load_tensor(&fixture("wan22-vae/inputs.safetensors"), "latent")
+    let z = read_tensor(&fixture("wan22-vae/inputs.safetensors"), "latent")
         .unwrap()
         .narrow(2, 0, 1)
         .unwrap();

@@ -12,7 +12,7 @@ use happyhorse_model::magihuman::weights::Residence;
 use happyhorse_model::magihuman::{
     checkpoint_specs, BlockLinearDtype, DitInputs, DitWeights, MagiHumanDit, PipelineConfig,
 };
-use happyhorse_tensor::fixture::load_tensor;
+use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::io::{open_weights, write_safetensors};
 use happyhorse_tensor::{DType, Device, Tensor};
 
@@ -134,7 +134,7 @@ fn block_linear_dtypes(w: &DitWeights) -> Vec<DType> {
 
 fn forward(dit: &MagiHumanDit) -> Vec<f32> {
     let inputs = Path::new(CASE_A).join("inputs.safetensors");
-    let t = |name: &str| -> Tensor { load_tensor(&inputs, name).unwrap().squeeze(0).unwrap() };
+    let t = |name: &str| -> Tensor { read_tensor(&inputs, name).unwrap().squeeze(0).unwrap() };
     let out = dit
         .forward(&DitInputs {
             video: t("video_latent"),

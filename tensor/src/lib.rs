@@ -13,7 +13,6 @@ pub mod cpu;
 pub mod device;
 pub mod dtype;
 pub mod error;
-pub mod fixture;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod io;

@@ -6,12 +6,18 @@
 //! recording [`happyhorse_tensor::Probe`]; the models themselves only tap named
 //! intermediates into whatever probe they are given.
 
+pub mod check;
+pub mod meta;
+pub mod params;
 pub mod runners;
+
+pub use check::{check_case, compare, CaseReport, CheckResult};
+pub use meta::{Check, Meta};
+pub use params::{CaseInputs, RunParams};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{check_case, CaseReport, Meta};
 use happyhorse_tensor::io::write_safetensors;
 use happyhorse_tensor::{bail, DType, Device, Result, Tensor};
 

@@ -99,7 +99,7 @@ impl Case {
 
     /// A tensor of the case's inputs.safetensors.
     pub fn input(&self, name: &str) -> Tensor {
-        happyhorse_tensor::fixture::load_tensor(&self.dir.join("inputs.safetensors"), name).unwrap()
+        happyhorse_tensor::io::read_tensor(&self.dir.join("inputs.safetensors"), name).unwrap()
     }
 
     /// Runs one component of the case on the CPU; its outputs by name.

@@ -28,7 +28,7 @@ pub use writer::write_safetensors;
 pub use zip::{ZipArchive, ZipEntry};
 pub use zst::decompress_zst_cached;
 
-use crate::{bail, DType, Result};
+use crate::{bail, DType, Error, Result, Tensor};
 
 /// Name, element type and shape of one tensor of a weight file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,20 @@ pub fn open_weights(path: &Path) -> Result<Box<dyn WeightSource>> {
             path.display()
         )
     }
+}
+
+/// Reads one tensor of a weight file (any kind [`open_weights`] opens) by name, in the
+/// file's dtype, on the CPU.
+pub fn read_tensor(path: &Path, name: &str) -> Result<Tensor> {
+    let src = open_weights(path)?;
+    let info = src
+        .info(name)
+        .ok_or_else(|| Error::msg(format!("{}: no tensor {name:?}", path.display())))?;
+    Tensor::from_bytes(
+        std::sync::Arc::new(src.bytes(name)?),
+        info.dtype,
+        &info.shape,
+    )
 }
 
 /// Opens the weights of a directory: its one `*.safetensors.index.json`, or else its one

@@ -2,8 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use happyhorse::parity::ParityRun;
-use happyhorse_tensor::fixture::Meta;
+use happyhorse::parity::{Meta, ParityRun};
 use happyhorse_tensor::Device;
 
 /// Every case directory: `(name, path)`.

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
+use happyhorse_model::magihuman::{CoordsStyle, DitInputs, MagiHumanDit, PipelineConfig};
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
-use happyhorse_model::magihuman::{CoordsStyle, DitInputs, MagiHumanDit, PipelineConfig};
+use crate::parity::{CaseInputs, Meta, RunParams};
 
 /// Runs case `case_dir` of component `magihuman-dit`: loads `config.json`, the weights
 /// `meta.json → run` names, and the raw inputs; returns `out_video`, `out_audio` and

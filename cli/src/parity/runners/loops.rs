@@ -31,12 +31,11 @@ use happyhorse_sampler::loops::{
 };
 use happyhorse_sampler::schedule::{FlowSchedule, SIGMA_MAX};
 use happyhorse_sampler::super_resolution::zero_snr_table;
-use happyhorse_tensor::fixture::{CaseInputs, Meta, RunParams};
 use happyhorse_tensor::{bail, ensure, Device, Result, Tensor};
+use serde_json::json;
 
 use super::dit::{case_image_latent, load_case_dit, CaseDit, DitRole};
-
-use serde_json::json;
+use crate::parity::{CaseInputs, Meta, RunParams};
 
 /// Names of the stage-1 image latent: the fixtures' `image_latent`, and the reference's
 /// own `latent_image`.

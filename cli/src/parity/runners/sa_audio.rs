@@ -2,15 +2,16 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{load_tensor, Meta};
-use happyhorse_tensor::probe::{Prefixed, Recorder};
-use happyhorse_tensor::{Device, Error, Result, Tensor};
-use serde_json::Value;
-
 use happyhorse_codecs::sa_audio::{
     merge_overlapping_vae_features, post_process, vae_sample, SaAudioConfig, SaAudioVae,
     WEIGHT_PREFIX,
 };
+use happyhorse_tensor::io::read_tensor;
+use happyhorse_tensor::probe::{Prefixed, Recorder};
+use happyhorse_tensor::{Device, Error, Result, Tensor};
+use serde_json::Value;
+
+use crate::parity::Meta;
 
 /// Runs every step that the case's `meta.json → run → sa-audio-vae` describes (decode,
 /// resample, encode, bottleneck, merge) and returns their outputs under the `output` names
@@ -38,7 +39,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
         ))
     })?;
     let inputs = case_dir.join("inputs.safetensors");
-    let input = |name: &str| load_tensor(&inputs, name);
+    let input = |name: &str| read_tensor(&inputs, name);
     let mut out: Vec<(String, Tensor)> = Vec::new();
 
     if let Some(step) = steps.get("decode") {

@@ -2,15 +2,16 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{load_tensor, Meta};
-use happyhorse_tensor::probe::Recorder;
-use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
-use serde_json::Value;
-
 use happyhorse_model::t5gemma::{
     pad_or_trim, round_to_f16, EncoderConfig, LayerType, T5GemmaEncoder, TokenBatch,
 };
 use happyhorse_model::tokenizer::Tokenizer;
+use happyhorse_tensor::io::read_tensor;
+use happyhorse_tensor::probe::Recorder;
+use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
+use serde_json::Value;
+
+use crate::parity::Meta;
 
 /// The component name in `meta.json`.
 pub const COMPONENT: &str = "t5gemma-encoder";
@@ -115,8 +116,8 @@ fn read_prompt(case_dir: &Path) -> Result<String> {
 
 /// Ids and mask tensors (`[B, S]`, any integer or float dtype) as a [`TokenBatch`].
 fn read_batch(path: &Path, ids_name: &str, mask_name: &str) -> Result<TokenBatch> {
-    let ids = load_tensor(path, ids_name)?;
-    let mask = load_tensor(path, mask_name)?;
+    let ids = read_tensor(path, ids_name)?;
+    let mask = read_tensor(path, mask_name)?;
     ensure!(
         ids.rank() == 2 && ids.shape() == mask.shape(),
         "{}: {ids_name} {:?} and {mask_name} {:?} must be the same [B, S]",

@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{load_tensor, Meta};
-use happyhorse_tensor::probe::Recorder;
-use happyhorse_tensor::{Device, Result, Tensor};
-
 use happyhorse_codecs::io::png_frames::frame_levels;
 use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
 use happyhorse_codecs::wan22::Tiling;
+use happyhorse_tensor::io::read_tensor;
+use happyhorse_tensor::probe::Recorder;
+use happyhorse_tensor::{Device, Result, Tensor};
+
+use crate::parity::Meta;
 
 /// Runs a `turbo-vaed` case: decodes `latent` (with per-chunk intermediates) and
 /// `latent_single`, and returns every output its `meta.json` checks.
@@ -23,9 +24,9 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let vae = TurboVaeDecoder::load_with_config(&cfg, &case_dir.join(weights), device)?;
     let inputs = case_dir.join("inputs.safetensors");
     let mut probe = Recorder::new();
-    let latent = load_tensor(&inputs, "latent")?;
+    let latent = read_tensor(&inputs, "latent")?;
     let decoded = vae.decode_probed(&latent, &Tiling::default(), &mut probe)?;
-    let single = vae.decode(&load_tensor(&inputs, "latent_single")?)?;
+    let single = vae.decode(&read_tensor(&inputs, "latent_single")?)?;
     let mut out = vec![
         ("frames_uint8".to_string(), frame_levels(&decoded)?),
         ("decoded".to_string(), decoded),

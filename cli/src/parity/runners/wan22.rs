@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::fixture::{load_tensor, Meta};
+use happyhorse_codecs::io::png_frames::frame_levels;
+use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use happyhorse_codecs::io::png_frames::frame_levels;
-use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use crate::parity::Meta;
 
 /// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
 /// `video`, and returns every output its `meta.json` checks, intermediates included.
@@ -23,7 +24,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let inputs = case_dir.join("inputs.safetensors");
     let mut out = Vec::new();
 
-    let latent = load_tensor(&inputs, "latent")?.to_device(device)?;
+    let latent = read_tensor(&inputs, "latent")?.to_device(device)?;
     let mut probe = Recorder::new();
     let pre = vae.decode_preclamp(&latent, &Tiling::default(), &mut probe)?;
     let decoded = pre.clamp(-1.0, 1.0)?;
@@ -33,7 +34,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     out.append(&mut probe.taps);
 
     for (input, name) in [("image", "encoded_image"), ("video", "encoded_video")] {
-        let x = load_tensor(&inputs, input)?.to_device(device)?;
+        let x = read_tensor(&inputs, input)?.to_device(device)?;
         let mut probe = Recorder::new();
         let z = vae.encode_probed(&x, &mut probe)?;
         out.push((name.to_string(), z));

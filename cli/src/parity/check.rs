@@ -1,0 +1,200 @@
+//! Checking a component's outputs against a golden fixture case, by the fixtures' pass
+//! rule: a check passes when every compared element satisfies
+//! `|impl − expected| ≤ atol + rtol·|expected|` (in f64; NaN/Inf never pass); a required
+//! output that was not produced fails; an optional one is compared when produced;
+//! contrast entries are never compared.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use happyhorse_tensor::io::{open_weights, WeightSource};
+use happyhorse_tensor::{bail, Error, Result, Tensor};
+
+use super::meta::{Check, Meta};
+
+/// The outcome of one compared (or missing) check.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    /// The check.
+    pub check: Check,
+    /// Shape of the expected tensor.
+    pub shape: Vec<usize>,
+    /// Largest |impl − expected| (NaN if a value was not finite).
+    pub max_abs: f64,
+    /// Largest |impl − expected| / |expected| over elements with expected ≠ 0.
+    pub max_rel: f64,
+    /// Whether the check passed; `None` when the output was not produced.
+    pub passed: Option<bool>,
+    /// Why it failed, when it did for another reason than the numbers.
+    pub note: Option<String>,
+}
+
+/// Every compared check of a case.
+#[derive(Clone, Debug, Default)]
+pub struct CaseReport {
+    /// Per-check outcomes (contrast entries and unproduced optional ones are left out).
+    pub results: Vec<CheckResult>,
+}
+
+impl CaseReport {
+    /// Whether every compared check passed and no required output is missing.
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.passed == Some(true))
+    }
+}
+
+impl fmt::Display for CaseReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.results {
+            let verdict = match r.passed {
+                Some(true) => "PASS",
+                Some(false) => "FAIL",
+                None => "MISSING",
+            };
+            let tol = if r.check.exact {
+                "exact".to_string()
+            } else {
+                format!("atol {:.1e} rtol {:.1e}", r.check.atol, r.check.rtol)
+            };
+            write!(
+                f,
+                "{:<40} {:<18} max abs {:.3e} max rel {:.3e}  {tol:<24} {verdict}",
+                r.check.key,
+                format!("{:?}", r.shape),
+                r.max_abs,
+                r.max_rel
+            )?;
+            if let Some(n) = &r.note {
+                write!(f, "  ({n})")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+fn load_f64(src: &dyn WeightSource, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
+    let info = src
+        .info(name)
+        .ok_or_else(|| Error::msg(format!("{}: no tensor {name:?}", src.describe())))?;
+    let bytes = src.bytes(name)?;
+    let t = Tensor::from_bytes(std::sync::Arc::new(bytes), info.dtype, &info.shape)?;
+    Ok((info.shape, t.to_vec_f64()?))
+}
+
+fn squeeze_ones(s: &[usize]) -> Vec<usize> {
+    s.iter().copied().filter(|&d| d != 1).collect()
+}
+
+/// Compares one produced tensor with one check; returns the result.
+pub fn compare(
+    check: &Check,
+    expected_shape: &[usize],
+    expected: &[f64],
+    produced: &Tensor,
+    mask: Option<&[f64]>,
+) -> Result<CheckResult> {
+    let mut res = CheckResult {
+        check: check.clone(),
+        shape: expected_shape.to_vec(),
+        max_abs: 0.0,
+        max_rel: 0.0,
+        passed: Some(false),
+        note: None,
+    };
+    if squeeze_ones(produced.shape()) != squeeze_ones(expected_shape) {
+        res.note = Some(format!("produced shape {:?}", produced.shape()));
+        return Ok(res);
+    }
+    let got = produced.to_vec_f64()?;
+    let per_mask = match mask {
+        Some(m) if !m.is_empty() => expected.len() / m.len(),
+        _ => 1,
+    };
+    let mut ok = true;
+    for (i, (&g, &e)) in got.iter().zip(expected).enumerate() {
+        if let Some(m) = mask {
+            if m.get(i / per_mask).copied().unwrap_or(1.0) == 0.0 {
+                continue;
+            }
+        }
+        let diff = (g - e).abs();
+        if !g.is_finite() || !e.is_finite() {
+            if !(g == e || (g.is_nan() && e.is_nan())) || !g.is_finite() {
+                ok = false;
+                res.max_abs = f64::NAN;
+            }
+            continue;
+        }
+        res.max_abs = res.max_abs.max(diff);
+        if e != 0.0 {
+            res.max_rel = res.max_rel.max(diff / e.abs());
+        }
+        let pass = if check.exact {
+            g == e
+        } else {
+            diff <= check.atol + check.rtol * e.abs()
+        };
+        ok &= pass;
+    }
+    res.passed = Some(ok);
+    Ok(res)
+}
+
+/// Checks a component's named `outputs` against the case in `case_dir`.
+pub fn check_case(case_dir: &Path, outputs: &[(String, Tensor)]) -> Result<CaseReport> {
+    let meta = Meta::load(case_dir)?;
+    meta.validate_checks(case_dir)?;
+    let expected = open_weights(&case_dir.join("expected.safetensors"))?;
+    let inputs_path = case_dir.join("inputs.safetensors");
+    let inputs = if inputs_path.exists() {
+        Some(open_weights(&inputs_path)?)
+    } else {
+        None
+    };
+    let produced: HashMap<&str, &Tensor> = outputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut report = CaseReport::default();
+    for check in &meta.checks {
+        match check.role.as_str() {
+            "contrast" => continue,
+            "required" | "optional" => {}
+            other => bail!(
+                "{}: check {:?} has unknown role {other:?}",
+                case_dir.display(),
+                check.key
+            ),
+        }
+        let Some(t) = produced.get(check.output.as_str()) else {
+            if check.role == "required" {
+                report.results.push(CheckResult {
+                    check: check.clone(),
+                    shape: expected
+                        .info(&check.key)
+                        .map(|i| i.shape)
+                        .unwrap_or_default(),
+                    max_abs: f64::NAN,
+                    max_rel: f64::NAN,
+                    passed: None,
+                    note: Some(format!("output {:?} not produced", check.output)),
+                });
+            }
+            continue;
+        };
+        let (shape, exp) = load_f64(expected.as_ref(), &check.key)?;
+        let mask = match &check.mask {
+            Some(name) => {
+                let src: &dyn WeightSource = match &inputs {
+                    Some(i) if i.info(name).is_some() => i.as_ref(),
+                    _ => expected.as_ref(),
+                };
+                Some(load_f64(src, name)?.1)
+            }
+            None => None,
+        };
+        report
+            .results
+            .push(compare(check, &shape, &exp, t, mask.as_deref())?);
+    }
+    Ok(report)
+}

@@ -1,0 +1,140 @@
+//! A case's `meta.json` as the harness reads it: the components it names, its `run`
+//! parameters and its `checks` contract.
+//!
+//! Each entry of `checks` names an expected tensor (`key` in `expected.safetensors`), the
+//! `output` the implementation produces, a `role` (`required`, `optional`, `contrast`) and
+//! a tolerance (`atol`, `rtol`, or `exact`), optionally a `mask`.
+
+use std::path::Path;
+
+use happyhorse_tensor::{bail, Error, Result, ResultExt};
+use serde::Deserialize;
+
+/// One entry of a case's `checks` list.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Check {
+    /// Tensor name in `expected.safetensors`.
+    pub key: String,
+    /// Output name the implementation produces.
+    pub output: String,
+    /// `required`, `optional` or `contrast`.
+    pub role: String,
+    /// Absolute tolerance.
+    #[serde(default)]
+    pub atol: f64,
+    /// Relative tolerance.
+    #[serde(default)]
+    pub rtol: f64,
+    /// Exact equality.
+    #[serde(default)]
+    pub exact: bool,
+    /// A tensor (of inputs or expected) selecting the compared leading positions.
+    #[serde(default)]
+    pub mask: Option<String>,
+}
+
+/// The parts of `meta.json` a runner needs.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Meta {
+    /// The component the case checks, when it checks one.
+    #[serde(default)]
+    pub component: Option<String>,
+    /// The components, in order, when the case checks several.
+    #[serde(default)]
+    pub components: Option<Vec<String>>,
+    /// Run parameters not in config.json.
+    #[serde(default)]
+    pub run: serde_json::Value,
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl Meta {
+    /// Reads `<case_dir>/meta.json`.
+    pub fn load(case_dir: &Path) -> Result<Meta> {
+        let path = case_dir.join("meta.json");
+        let text = std::fs::read_to_string(&path).with_context(|| path.display())?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::msg(format!("{}: invalid meta.json: {e}", path.display())))
+    }
+
+    /// Refuses a case whose `checks` cannot make it pass or fail: no check at all, none
+    /// `required` (optional entries are compared only when produced, so a runner that
+    /// produced nothing would pass), or a role that is not `required`, `optional` or
+    /// `contrast`. The error names the case's `meta.json`.
+    pub fn validate_checks(&self, case_dir: &Path) -> Result<()> {
+        let path = case_dir.join("meta.json");
+        for check in &self.checks {
+            if !matches!(check.role.as_str(), "required" | "optional" | "contrast") {
+                bail!(
+                    "{}: check {:?} has unknown role {:?} (required, optional or contrast)",
+                    path.display(),
+                    check.key,
+                    check.role
+                );
+            }
+        }
+        if self.checks.is_empty() {
+            bail!(
+                "{}: `checks` is empty; a case needs at least one required check",
+                path.display()
+            );
+        }
+        if !self.checks.iter().any(|c| c.role == "required") {
+            bail!(
+                "{}: none of its {} checks is required; a case needs at least one required check",
+                path.display(),
+                self.checks.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// The component names the case checks, in order.
+    pub fn component_names(&self) -> Vec<String> {
+        match (&self.components, &self.component) {
+            (Some(list), _) => list.clone(),
+            (None, Some(c)) => vec![c.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(run: serde_json::Value, roles: &[&str]) -> Meta {
+        let checks: Vec<serde_json::Value> = roles
+            .iter()
+            .map(|r| serde_json::json!({"key": "k", "output": "o", "role": r}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "component": "c", "run": run, "checks": checks
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_case_needs_a_required_check() {
+        let dir = Path::new("case");
+        for roles in [&[][..], &["optional"], &["contrast", "optional"]] {
+            let err = meta(serde_json::Value::Null, roles)
+                .validate_checks(dir)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("meta.json") && err.contains("required"),
+                "{err}"
+            );
+        }
+        let err = meta(serde_json::Value::Null, &["required", "bogus"])
+            .validate_checks(dir)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+        meta(serde_json::Value::Null, &["optional", "required"])
+            .validate_checks(dir)
+            .unwrap();
+    }
+}

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use happyhorse_tensor::cancel::{CleanupGuard, CreatedDirGuard};
+use happyhorse_tensor::cancel::CleanupGuard;
 use happyhorse_tensor::{bail, Error, Result, ResultExt};
 use sha2::{Digest, Sha256};
 
@@ -20,8 +20,7 @@ pub struct Staging {
     force: bool,
     done: bool,
     /// Parents created for `dest`, outermost first.
-    created: Vec<PathBuf>,
-    guards: Vec<CreatedDirGuard>,
+    created: Vec<CleanupGuard>,
     _tmp_guard: CleanupGuard,
 }
 
@@ -37,7 +36,7 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let (created, guards) = create_parents(&parent)?;
+        let created = create_parents(&parent)?;
         let tmp = parent.join(format!(
             ".{}.partial-{}",
             name.to_string_lossy(),
@@ -60,7 +59,6 @@ impl Staging {
             force,
             done: false,
             created,
-            guards,
             _tmp_guard: tmp_guard,
         })
     }
@@ -97,9 +95,7 @@ impl Staging {
                 .with_context(|| format!("renaming into {}", self.dest.display()))?;
         }
         self.done = true;
-        for g in self.guards.drain(..) {
-            g.keep();
-        }
+        self.created.clear();
         Ok(self.dest.clone())
     }
 }
@@ -115,7 +111,7 @@ impl Drop for Staging {
 
 /// Creates the missing directories of `dir`; returns them outermost first, each
 /// registered for removal (while empty) should the process leave early.
-fn create_parents(dir: &Path) -> Result<(Vec<PathBuf>, Vec<CreatedDirGuard>)> {
+fn create_parents(dir: &Path) -> Result<Vec<CleanupGuard>> {
     let mut missing = Vec::new();
     let mut p = Some(dir);
     while let Some(d) = p {
@@ -125,10 +121,8 @@ fn create_parents(dir: &Path) -> Result<(Vec<PathBuf>, Vec<CreatedDirGuard>)> {
         missing.push(d.to_path_buf());
         p = d.parent();
     }
-    missing.reverse();
     let mut created = Vec::new();
-    let mut guards = Vec::new();
-    for d in missing {
+    for d in missing.into_iter().rev() {
         if let Err(e) = fs::create_dir(&d) {
             if !d.is_dir() {
                 remove_created(&created);
@@ -136,16 +130,15 @@ fn create_parents(dir: &Path) -> Result<(Vec<PathBuf>, Vec<CreatedDirGuard>)> {
             }
             continue;
         }
-        guards.push(CreatedDirGuard::new(&d));
-        created.push(d);
+        created.push(CleanupGuard::if_empty(&d));
     }
-    Ok((created, guards))
+    Ok(created)
 }
 
 /// Removes the directories this run created, innermost first, each only while empty.
-fn remove_created(created: &[PathBuf]) {
-    for d in created.iter().rev() {
-        let _ = fs::remove_dir(d);
+fn remove_created(created: &[CleanupGuard]) {
+    for g in created.iter().rev() {
+        let _ = fs::remove_dir(g.path());
     }
 }
 

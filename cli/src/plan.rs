@@ -1,7 +1,9 @@
-//! The plan of one generation: every size and count it implies, validated once, whichever
-//! source each value comes from (a flag, the stack's pipeline config), with the memory
-//! estimate that is checked before any work.
+//! The plan of one generation: every size and count it implies, with the memory estimate
+//! that is checked before any work. The pipeline config's own values were range-checked
+//! when it was parsed (`EvaluationConfig::validate`); the flags are checked here against
+//! the same bounds.
 
+use happyhorse_model::magihuman::config::MAX_STEPS;
 use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_tensor::{bail, Device, Error, Result};
 
@@ -10,10 +12,6 @@ use crate::request::{audio_frames, latent_frames, latent_side, pixel_size, Gener
 use crate::request::{video_frames, Resolution};
 use crate::stack::Stack;
 
-/// The most sampling steps a run may take (a stage's flag or its config).
-pub const MAX_STEPS: usize = 1000;
-/// The largest frame rate a pipeline config may ask for.
-pub const MAX_FPS: usize = 240;
 /// The longest prompt read, in bytes (checked before tokenizing).
 pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
 /// How many times the DiT's text length a prompt may run to, in tokens: the encoder reads
@@ -55,36 +53,18 @@ impl Plan {
         let ev = &config.evaluation_config;
         let src = stack.pipeline_config.display();
         let steps = match req.steps {
-            Some(s) => check_steps("--steps", s)?,
-            None => check_steps(
-                &format!("{src}: evaluation_config.num_inference_steps"),
-                ev.num_inference_steps,
-            )?,
+            Some(s) if !(1..=MAX_STEPS).contains(&s) => {
+                bail!("--steps is {s}; sampling takes 1 to {MAX_STEPS} steps")
+            }
+            Some(s) => s,
+            None => ev.num_inference_steps,
         };
         let sr_steps = if req.resolution == Resolution::P256 {
             0
         } else {
-            check_steps(
-                &format!("{src}: evaluation_config.sr_num_inference_steps"),
-                ev.sr_num_inference_steps,
-            )?
+            ev.sr_num_inference_steps
         };
-        for (what, n) in [
-            ("cfg_number", ev.cfg_number),
-            ("sr_cfg_number", ev.sr_cfg_number),
-        ] {
-            if !(1..=2).contains(&n) {
-                bail!("{src}: evaluation_config.{what} is {n}; it must be 1 (one forward per step, no guidance) or 2 (guided: a second forward with the negative prompt)");
-            }
-        }
-        let fps = ev.fps;
-        if !(1..=MAX_FPS).contains(&fps) {
-            bail!("{src}: evaluation_config.fps is {fps}; it must be 1 to {MAX_FPS}");
-        }
-        let target = ev.t5_gemma_target_length;
-        if !(1..=65_536).contains(&target) {
-            bail!("{src}: evaluation_config.t5_gemma_target_length is {target}; it must be 1 to 65536");
-        }
+        let (fps, target) = (ev.fps, ev.t5_gemma_target_length);
         let a = audio_frames(req.seconds, fps);
         let t = latent_frames(a);
         let (h, w) = pixel_size(req.resolution, req.aspect);
@@ -95,7 +75,7 @@ impl Plan {
             config.arch_config.hidden_size,
             (t, latent_side(h), latent_side(w), a),
             (h, w),
-            target.max(max_prompt_tokens),
+            max_prompt_tokens,
         )
         .ok_or_else(|| {
             Error::msg(format!(
@@ -152,13 +132,6 @@ impl Plan {
         }
         Ok(())
     }
-}
-
-fn check_steps(source: &str, n: usize) -> Result<usize> {
-    if !(1..=MAX_STEPS).contains(&n) {
-        bail!("{source} is {n}; sampling takes 1 to {MAX_STEPS} steps");
-    }
-    Ok(n)
 }
 
 /// The weights (memory-mapped, so counted once), the DiT's activations at the output

@@ -3,16 +3,16 @@
 //! each model on the CPU, memory-mapped, exactly as a run would), and, unless skipped,
 //! every stored float value finite.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use half::{bf16, f16};
 use happyhorse_codecs::sa_audio::SaAudioVae;
-use happyhorse_codecs::turbo::TurboVaeDecoder;
+use happyhorse_codecs::turbo::{open_checkpoint, TurboVaeDecoder};
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_model::magihuman::{BlockLinearDtype, MagiHumanDit, PipelineConfig};
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;
-use happyhorse_tensor::io::{open_torch_state_dict, open_weights, WeightSource};
+use happyhorse_tensor::io::{open_weights, WeightSource};
 use happyhorse_tensor::{DType, Device, Result};
 
 use crate::stack::Stack;
@@ -97,43 +97,37 @@ pub fn verify_stack(stack: &Stack, values: bool, out: &mut dyn FnMut(&str)) -> V
         SaAudioVae::load_files(&audio.config, &audio.weights, &cpu).map(drop),
     );
     if values {
-        let mut files = vec![
-            ("dit", &stack.dit),
-            ("text_encoder.weights", &te.weights),
-            ("video_vae", &stack.video_vae),
-            ("audio_vae.weights", &audio.weights),
+        type Opener = fn(&Path) -> Result<Box<dyn WeightSource>>;
+        let mut files: Vec<(&str, &PathBuf, Opener)> = vec![
+            ("dit", &stack.dit, open_weights),
+            ("text_encoder.weights", &te.weights, open_weights),
+            ("video_vae", &stack.video_vae, open_weights),
+            ("audio_vae.weights", &audio.weights, open_weights),
         ];
-        files.extend(stack.sr_dit.as_ref().map(|p| ("sr_dit", p)));
+        files.extend(
+            stack
+                .sr_dit
+                .as_ref()
+                .map(|p| ("sr_dit", p, open_weights as Opener)),
+        );
         files.extend(
             stack
                 .turbo_vae
                 .as_ref()
-                .map(|t| ("turbo_vae.weights", &t.weights)),
+                .map(|t| ("turbo_vae.weights", &t.weights, open_checkpoint as Opener)),
         );
-        for (what, path) in files {
-            check(&format!("{what} values"), all_finite(path));
+        for (what, path, open) in files {
+            check(
+                &format!("{what} values"),
+                open(path).and_then(|src| all_finite(src.as_ref())),
+            );
         }
     }
     problems
 }
 
-/// Opens a weight file for the value scan: a training checkpoint's EMA weights when it
-/// has them, else the file's own tensors.
-fn open_for_scan(path: &Path) -> Result<Box<dyn WeightSource>> {
-    let torch = [".pth", ".pt", ".ckpt", ".bin"]
-        .iter()
-        .any(|ext| path.to_string_lossy().ends_with(ext));
-    if torch {
-        if let Ok(src) = open_torch_state_dict(path, &["ema_state_dict"]) {
-            return Ok(src);
-        }
-    }
-    open_weights(path)
-}
-
-/// Errors naming the tensors of `path` that hold a NaN or an infinity.
-fn all_finite(path: &Path) -> Result<()> {
-    let src = open_for_scan(path)?;
+/// Errors naming the tensors of `src` that hold a NaN or an infinity.
+fn all_finite(src: &dyn WeightSource) -> Result<()> {
     let mut names = src.names();
     names.sort();
     let mut broken = Vec::new();

@@ -442,7 +442,7 @@ fn prompt_file_and_standard_input() {
 /// Starts `generate` on the built-in stack, waits until its stderr shows `phase`, sends
 /// `signals` SIGTERMs, and returns (exit code, seconds from the first signal to exit).
 #[cfg(unix)]
-fn stop_during(s: &Scratch, out: &Path, phase: &str, signals: usize) -> (Option<i32>, f64) {
+fn stop_during(out: &Path, phase: &str, signals: usize) -> (Option<i32>, f64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_happyhorse"))
         .args(["generate", "--prompt", "a horse", "--seconds", "3", "--out"])
         .arg(out)
@@ -477,7 +477,6 @@ fn stop_during(s: &Scratch, out: &Path, phase: &str, signals: usize) -> (Option<
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = child.wait().unwrap();
-    let _ = s;
     (status.code(), t0.elapsed().as_secs_f64())
 }
 
@@ -485,11 +484,11 @@ fn stop_during(s: &Scratch, out: &Path, phase: &str, signals: usize) -> (Option<
 #[test]
 fn sigterm_stops_any_phase_promptly_and_leaves_nothing() {
     let s = Scratch::new("bad-sigterm");
-    let (code, secs) = stop_during(&s, &s.join("made/for/clip"), "[decode video]", 1);
+    let (code, secs) = stop_during(&s.join("made/for/clip"), "[decode video]", 1);
     assert_eq!(code, Some(130));
     assert!(secs < 5.0, "took {secs} s to stop");
     assert!(s.entries().is_empty(), "left behind: {:?}", s.entries());
-    let (code, _) = stop_during(&s, &s.join("made/for/clip"), "[sample", 2);
+    let (code, _) = stop_during(&s.join("made/for/clip"), "[sample", 2);
     assert_eq!(code, Some(130));
     assert!(s.entries().is_empty(), "left behind: {:?}", s.entries());
 }

@@ -15,7 +15,22 @@ use crate::{Error, Result};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-static REGISTRY: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
+static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// How a registered path is removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removal {
+    /// The file, or the directory with everything in it.
+    Tree,
+    /// The directory, only while it is empty (a parent this run created).
+    IfEmpty,
+}
+
+struct Entry {
+    id: u64,
+    path: PathBuf,
+    removal: Removal,
+}
 
 /// The message of the error that a cancelled run returns.
 pub const INTERRUPTED: &str = "interrupted";
@@ -44,72 +59,68 @@ pub fn check() -> Result<()> {
     Ok(())
 }
 
-/// A path (file or directory tree) that is removed by [`run_cleanups`] while the guard
-/// lives; dropping the guard only unregisters it.
+/// A path that [`run_cleanups`] removes while the guard lives; dropping the guard only
+/// unregisters it.
 pub struct CleanupGuard {
     id: u64,
+    path: PathBuf,
 }
 
 impl CleanupGuard {
-    /// Registers `path` for removal should the process leave before the guard is dropped.
+    /// Registers a file or directory tree the run is writing.
     pub fn new(path: &Path) -> CleanupGuard {
+        Self::register(path, Removal::Tree)
+    }
+
+    /// Registers a directory this run created, removed only while it is empty.
+    pub fn if_empty(dir: &Path) -> CleanupGuard {
+        Self::register(dir, Removal::IfEmpty)
+    }
+
+    fn register(path: &Path, removal: Removal) -> CleanupGuard {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut r) = REGISTRY.lock() {
-            r.push((id, path.to_path_buf()));
+            r.push(Entry {
+                id,
+                path: path.to_path_buf(),
+                removal,
+            });
         }
-        CleanupGuard { id }
+        CleanupGuard {
+            id,
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// The registered path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
 impl Drop for CleanupGuard {
     fn drop(&mut self) {
         if let Ok(mut r) = REGISTRY.lock() {
-            r.retain(|(id, _)| *id != self.id);
+            r.retain(|e| e.id != self.id);
         }
     }
 }
 
 /// Removes every registered path, newest first (a created parent after what it holds).
-/// Directories are removed whole; a path registered as an empty directory that is not
-/// empty any more is kept. Safe to call from a signal-handling thread.
+/// Safe to call from a signal-handling thread.
 pub fn run_cleanups() {
-    let paths: Vec<PathBuf> = match REGISTRY.lock() {
-        Ok(mut r) => r.drain(..).map(|(_, p)| p).rev().collect(),
+    let entries: Vec<Entry> = match REGISTRY.lock() {
+        Ok(mut r) => r.drain(..).rev().collect(),
         Err(_) => return,
     };
-    for p in paths {
-        remove_path(&p);
+    for e in entries {
+        remove(&e.path, e.removal);
     }
 }
 
-/// Registers a directory that this run created and that is removed only while empty.
-pub struct CreatedDirGuard {
-    inner: CleanupGuard,
-}
-
-impl CreatedDirGuard {
-    /// Registers `dir` (which this run created) for removal if it is left empty.
-    pub fn new(dir: &Path) -> CreatedDirGuard {
-        let mut marked = dir.as_os_str().to_owned();
-        marked.push(EMPTY_ONLY);
-        CreatedDirGuard {
-            inner: CleanupGuard::new(Path::new(&marked)),
-        }
-    }
-
-    /// Unregisters the directory, keeping it.
-    pub fn keep(self) {
-        drop(self.inner);
-    }
-}
-
-/// Suffix marking a registry entry as "remove only while empty".
-const EMPTY_ONLY: &str = "\u{0}empty-only";
-
-fn remove_path(p: &Path) {
-    let s = p.as_os_str().to_string_lossy();
-    if let Some(dir) = s.strip_suffix(EMPTY_ONLY) {
-        let _ = std::fs::remove_dir(dir);
+fn remove(p: &Path, removal: Removal) {
+    if removal == Removal::IfEmpty {
+        let _ = std::fs::remove_dir(p);
         return;
     }
     match std::fs::symlink_metadata(p) {
@@ -141,9 +152,9 @@ mod tests {
         std::fs::write(staging.join("frame.png"), b"x").unwrap();
         let kept = root.join("kept");
         std::fs::create_dir_all(kept.join("sub")).unwrap();
-        let g1 = CreatedDirGuard::new(&created);
+        let g1 = CleanupGuard::if_empty(&created);
         let g2 = CleanupGuard::new(&staging);
-        let g3 = CreatedDirGuard::new(&kept);
+        let g3 = CleanupGuard::if_empty(&kept);
         let dropped = CleanupGuard::new(&root);
         drop(dropped);
         run_cleanups();

@@ -19,13 +19,11 @@
 //! start of a long file (`max_seconds`) and still give, sample for sample, the start of what
 //! reading the whole file gives. Shorter audio is transformed in one piece.
 
-use std::fs::{self, File};
-use std::io::BufReader;
 use std::path::Path;
 
-use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
+use happyhorse_tensor::{ensure, Result, ResultExt};
 
-use super::wav::WavAudio;
+use super::wav::{open_wav, read_frames, WavAudio};
 use crate::resample::{resample, VAE_AUDIO_RATE};
 
 /// Seconds of input each resampling segment keeps.
@@ -149,83 +147,6 @@ fn downmix(audio: &WavAudio) -> Result<Vec<f32>> {
 /// Converts decoded WAV audio to the mono 51.2 kHz signal whisper's loader returns.
 pub fn to_vae_rate_mono(audio: &WavAudio) -> Result<Vec<f32>> {
     mono_to_vae_rate(&downmix(audio)?, audio.sample_rate, usize::MAX)
-}
-
-/// Opens a WAV file for reading, refusing what is not a regular file and a header that
-/// claims more sample data than the file holds.
-fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>> {
-    let name = path.display();
-    let meta =
-        fs::metadata(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
-    if meta.is_dir() {
-        bail!("{name}: is a directory, not a WAV file");
-    }
-    if !meta.is_file() {
-        bail!("{name}: not a regular file (a device, pipe or socket?); give a WAV file");
-    }
-    let file =
-        File::open(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
-    let reader = hound::WavReader::new(BufReader::new(file))
-        .map_err(|e| Error::msg(format!("{name}: not a readable WAV file: {e}")))?;
-    let spec = reader.spec();
-    ensure!(spec.channels > 0, "{name}: WAV header has zero channels");
-    ensure!(
-        spec.sample_rate > 0,
-        "{name}: WAV header has zero sample rate"
-    );
-    let claimed = u64::from(reader.len()) * u64::from(spec.bits_per_sample).div_ceil(8);
-    ensure!(
-        claimed <= meta.len(),
-        "{name}: the WAV header claims {} samples ({claimed} bytes of data) but the file has \
-         only {} bytes (truncated, or a header never completed)",
-        reader.len(),
-        meta.len()
-    );
-    Ok(reader)
-}
-
-/// Reads at most `max_frames` frames (samples per channel) of an open WAV file. Integer
-/// PCM of 8, 16, 24 or 32 bits is scaled by `1/2^(bits−1)` (as ffmpeg does); float32 is
-/// taken as is.
-fn read_frames(
-    reader: hound::WavReader<BufReader<File>>,
-    max_frames: usize,
-    path: &Path,
-) -> Result<WavAudio> {
-    let name = path.display();
-    let spec = reader.spec();
-    let channels = usize::from(spec.channels);
-    let frames = (reader.duration() as usize).min(max_frames);
-    let count = frames * channels;
-    let bad = |e: hound::Error| Error::msg(format!("{name}: corrupt WAV data: {e}"));
-    let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => reader
-            .into_samples::<f32>()
-            .take(count)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(bad)?,
-        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            reader
-                .into_samples::<i32>()
-                .take(count)
-                .map(|s| s.map(|v| (v as f64 * scale) as f32))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(bad)?
-        }
-        (format, bits) => bail!(
-            "{name}: unsupported WAV encoding ({bits}-bit {}); expected PCM 8/16/24/32-bit or float32",
-            match format {
-                hound::SampleFormat::Float => "float",
-                hound::SampleFormat::Int => "integer PCM",
-            }
-        ),
-    };
-    Ok(WavAudio {
-        samples,
-        channels: spec.channels,
-        sample_rate: spec.sample_rate,
-    })
 }
 
 /// Reads a WAV file as whisper's loader would at 51.2 kHz: mono, 16-bit quantised.

@@ -8,7 +8,8 @@
 //! by the `data` chunk. One deliberate difference: libsndfile without `SFC_SET_CLIPPING`
 //! lets a value outside [-1, 1] wrap around in the 16-bit cast; here it saturates.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::BufReader;
 use std::path::Path;
 
 use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
@@ -94,10 +95,27 @@ impl WavAudio {
 }
 
 /// Reads a WAV file. Integer PCM of 8, 16, 24 or 32 bits is scaled by `1/2^(bits−1)` (as
-/// ffmpeg does); float32 is taken as is. Any other encoding is an error naming the file.
+/// ffmpeg does); float32 is taken as is. Any other encoding, a file that is not a regular
+/// file, or a header claiming more data than the file holds is an error naming the file.
 pub fn read_wav(path: &Path) -> Result<WavAudio> {
+    read_frames(open_wav(path)?, usize::MAX, path)
+}
+
+/// Opens a WAV file for reading, refusing what is not a regular file and a header that
+/// claims more sample data than the file holds.
+pub(crate) fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>> {
     let name = path.display();
-    let reader = hound::WavReader::open(path)
+    let meta =
+        fs::metadata(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
+    if meta.is_dir() {
+        bail!("{name}: is a directory, not a WAV file");
+    }
+    if !meta.is_file() {
+        bail!("{name}: not a regular file (a device, pipe or socket?); give a WAV file");
+    }
+    let file =
+        File::open(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
+    let reader = hound::WavReader::new(BufReader::new(file))
         .map_err(|e| Error::msg(format!("{name}: not a readable WAV file: {e}")))?;
     let spec = reader.spec();
     ensure!(spec.channels > 0, "{name}: WAV header has zero channels");
@@ -105,16 +123,42 @@ pub fn read_wav(path: &Path) -> Result<WavAudio> {
         spec.sample_rate > 0,
         "{name}: WAV header has zero sample rate"
     );
+    let claimed = u64::from(reader.len()) * u64::from(spec.bits_per_sample).div_ceil(8);
+    ensure!(
+        claimed <= meta.len(),
+        "{name}: the WAV header claims {} samples ({claimed} bytes of data) but the file has \
+         only {} bytes (truncated, or a header never completed)",
+        reader.len(),
+        meta.len()
+    );
+    Ok(reader)
+}
+
+/// Reads at most `max_frames` frames (samples per channel) of an open WAV file. Integer
+/// PCM of 8, 16, 24 or 32 bits is scaled by `1/2^(bits−1)` (as ffmpeg does); float32 is
+/// taken as is.
+pub(crate) fn read_frames(
+    reader: hound::WavReader<BufReader<File>>,
+    max_frames: usize,
+    path: &Path,
+) -> Result<WavAudio> {
+    let name = path.display();
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels);
+    let frames = (reader.duration() as usize).min(max_frames);
+    let count = frames * channels;
     let bad = |e: hound::Error| Error::msg(format!("{name}: corrupt WAV data: {e}"));
     let samples: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => reader
             .into_samples::<f32>()
+            .take(count)
             .collect::<std::result::Result<_, _>>()
             .map_err(bad)?,
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f64;
             reader
                 .into_samples::<i32>()
+                .take(count)
                 .map(|s| s.map(|v| (v as f64 * scale) as f32))
                 .collect::<std::result::Result<_, _>>()
                 .map_err(bad)?

@@ -9,4 +9,4 @@ mod layers;
 mod vae;
 
 pub use config::TurboConfig;
-pub use vae::{sliding_windows, TurboVaeDecoder, Window};
+pub use vae::{open_checkpoint, sliding_windows, TurboVaeDecoder, Window};

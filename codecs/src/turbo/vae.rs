@@ -280,7 +280,7 @@ impl TurboVaeDecoder {
 }
 
 /// Opens a Turbo checkpoint: the `ema_state_dict` of a torch file, or a safetensors file.
-fn open_checkpoint(path: &Path) -> Result<Box<dyn WeightSource>> {
+pub fn open_checkpoint(path: &Path) -> Result<Box<dyn WeightSource>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

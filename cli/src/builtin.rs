@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use happyhorse_formats::write_safetensors;
 use happyhorse_model::magihuman::weights::{checkpoint_specs, Residence};
 use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_nn::weights::random_tensor;
-use happyhorse_tensor::io::write_safetensors;
 use happyhorse_tensor::{DType, Result, ResultExt};
 
 use happyhorse_tensor::cancel::CleanupGuard;
@@ -109,10 +109,10 @@ const MANIFEST_JSON: &str = r#"{
 const SUMS: &str = "SHA256SUMS";
 
 /// Where the built-in stack is kept: `builtin-<VERSION>` under the cache directory
-/// ([`happyhorse_tensor::io::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME/happyhorse` or
+/// ([`happyhorse_formats::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME/happyhorse` or
 /// `~/.cache/happyhorse`; with none of them, an error asking for `--cache-dir`).
 pub fn cache_dir() -> Result<PathBuf> {
-    Ok(happyhorse_tensor::io::cache_root()?.join(format!("builtin-{VERSION}")))
+    Ok(happyhorse_formats::cache_root()?.join(format!("builtin-{VERSION}")))
 }
 
 /// Writes the built-in stack under `dir` (once; an existing copy is reused when every file

@@ -212,7 +212,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     install_signal_handler();
     if let Some(dir) = cli.cache_dir {
-        happyhorse_tensor::io::set_cache_root(dir);
+        happyhorse_formats::set_cache_root(dir);
     }
     match cli.command {
         Command::Generate(args) => generate(args),

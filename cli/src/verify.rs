@@ -9,10 +9,10 @@ use half::{bf16, f16};
 use happyhorse_codecs::sa_audio::SaAudioVae;
 use happyhorse_codecs::turbo::{open_checkpoint, TurboVaeDecoder};
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_formats::{open_weights, WeightSource};
 use happyhorse_model::magihuman::{BlockLinearDtype, MagiHumanDit, PipelineConfig};
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;
-use happyhorse_tensor::io::{open_weights, WeightSource};
 use happyhorse_tensor::{DType, Device, Result};
 
 use crate::stack::Stack;

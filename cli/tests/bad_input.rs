@@ -227,7 +227,7 @@ fn force_never_deletes_the_users_files() {
 
 #[test]
 fn nan_weights_in_the_audio_decoder_fail_the_run_and_leave_nothing() {
-    use happyhorse_tensor::io::{open_weights, write_safetensors};
+    use happyhorse_formats::{open_weights, write_safetensors};
     let s = Scratch::new("bad-nan-audio");
     let stack = stack_copy(&s);
     let path = stack.join("audio_vae/model.safetensors");

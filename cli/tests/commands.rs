@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{cache_home, fixture, happyhorse, Scratch};
-use happyhorse_tensor::io::open_weights;
+use happyhorse_formats::open_weights;
 use happyhorse_tensor::Tensor;
 use serde_json::Value;
 

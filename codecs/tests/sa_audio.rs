@@ -7,8 +7,8 @@ use std::sync::Arc;
 use happyhorse_codecs::sa_audio::{
     merge_overlapping_vae_features, SaAudioConfig, SaAudioVae, WEIGHT_PREFIX,
 };
-use happyhorse_tensor::io::read_tensor;
-use happyhorse_tensor::io::{open_weights, WeightSource};
+use happyhorse_formats::{open_weights, WeightSource};
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{Device, Tensor};
 
 const CASE: &str = concat!(
@@ -83,13 +83,13 @@ impl WeightSource for Edited {
         names.extend(self.extra.clone());
         names
     }
-    fn info(&self, name: &str) -> Option<happyhorse_tensor::io::TensorInfo> {
+    fn info(&self, name: &str) -> Option<happyhorse_formats::TensorInfo> {
         if Some(name) == self.hide.as_deref() {
             return None;
         }
         self.inner.info(name)
     }
-    fn bytes(&self, name: &str) -> happyhorse_tensor::Result<happyhorse_tensor::io::TensorBytes> {
+    fn bytes(&self, name: &str) -> happyhorse_tensor::Result<happyhorse_formats::TensorBytes> {
         self.inner.bytes(name)
     }
     fn describe(&self) -> String {

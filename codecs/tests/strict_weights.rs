@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use happyhorse_codecs::sa_audio::SaAudioVae;
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
-use happyhorse_tensor::io::read_tensor;
-use happyhorse_tensor::io::{open_weights, write_safetensors};
+use happyhorse_formats::{open_weights, write_safetensors};
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{DType, Device};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
-use happyhorse_tensor::io::read_tensor;
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{Device, Tensor};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");

@@ -6,14 +6,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use half::bf16;
+use happyhorse_formats::{open_weights, write_safetensors};
 use happyhorse_model::magihuman::bf16_cache::block_linear_cache_path;
 use happyhorse_model::magihuman::config::CoordsStyle;
 use happyhorse_model::magihuman::weights::Residence;
 use happyhorse_model::magihuman::{
     checkpoint_specs, BlockLinearDtype, DitInputs, DitWeights, MagiHumanDit, PipelineConfig,
 };
-use happyhorse_tensor::io::read_tensor;
-use happyhorse_tensor::io::{open_weights, write_safetensors};
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{DType, Device, Tensor};
 
 const CASE_A: &str = concat!(
@@ -29,7 +29,7 @@ struct F32Checkpoint {
 
 /// Points this test binary's caches at a scratch directory of its own.
 fn set_cache_root() {
-    happyhorse_tensor::io::set_cache_root(
+    happyhorse_formats::set_cache_root(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("happyhorse-bf16-cache"),
     );
 }

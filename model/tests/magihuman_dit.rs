@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use happyhorse_formats::{open_weights, write_safetensors};
 use happyhorse_model::magihuman::config::CoordsStyle;
 use happyhorse_model::magihuman::packing::{
     coords, key_ranges_from_pairs, local_range_pairs, PatchGrid,
@@ -13,8 +14,7 @@ use happyhorse_model::magihuman::packing::{
 use happyhorse_model::magihuman::{
     checkpoint_specs, param_count, DitInputs, DitWeights, MagiHumanDit, ModelConfig, PipelineConfig,
 };
-use happyhorse_tensor::io::{open_weights, read_tensor, write_safetensors};
-use happyhorse_tensor::{DType, Device, Tensor};
+use happyhorse_tensor::{read_tensor, DType, Device, Tensor};
 
 const CASE_A: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

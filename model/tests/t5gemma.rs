@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use happyhorse_formats::{open_weights, write_safetensors};
 use happyhorse_model::t5gemma::{EncoderConfig, T5GemmaEncoder, TokenBatch, DEFAULT_TARGET_LENGTH};
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_nn::Weights;
-use happyhorse_tensor::io::{open_weights, read_tensor, write_safetensors};
-use happyhorse_tensor::{DType, Device, Tensor};
+use happyhorse_tensor::{read_tensor, DType, Device, Tensor};
 
 const CASE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

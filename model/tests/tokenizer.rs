@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use happyhorse_formats::open_weights;
 use happyhorse_model::tokenizer::Tokenizer;
-use happyhorse_tensor::io::open_weights;
 use serde_json::Value;
 
 fn fixture_dir() -> PathBuf {

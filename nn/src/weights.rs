@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use happyhorse_tensor::io::{open_weights, TensorBytes};
-pub use happyhorse_tensor::io::{TensorInfo, WeightSource};
+use happyhorse_formats::{open_weights, TensorBytes};
+pub use happyhorse_formats::{TensorInfo, WeightSource};
 use happyhorse_tensor::{bail, ensure, DType, Device, Error, Result, ResultExt, Tensor};
 
 /// The stored dtypes [`Weights::get_as`] converts from.
@@ -109,7 +109,7 @@ impl Weights {
     }
 
     /// Parameters read from the weight file at `path` (see
-    /// [`happyhorse_tensor::io::open_weights`] for the kinds accepted).
+    /// [`happyhorse_formats::open_weights`] for the kinds accepted).
     pub fn open(path: &Path, device: &Device) -> Result<Weights> {
         Ok(Weights::from_source(open_weights(path)?, device))
     }

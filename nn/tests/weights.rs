@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use happyhorse_formats::{write_safetensors, TensorBytes};
 use happyhorse_nn::weights::{random_tensor, Synthetic, TensorInfo, WeightSource, Weights};
-use happyhorse_tensor::io::{write_safetensors, TensorBytes};
 use happyhorse_tensor::{DType, Device, Result, Tensor};
 
 /// An in-memory weight source.

@@ -93,7 +93,7 @@ pub enum Storage {
     Gpu(crate::gpu::GpuStorage),
 }
 
-impl ByteSource for crate::io::TensorBytes {
+impl ByteSource for happyhorse_formats::TensorBytes {
     fn as_bytes(&self) -> &[u8] {
         self.as_slice()
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use happyhorse_tensor::io::{open_weights, WeightSource};
+use happyhorse_formats::{open_weights, WeightSource};
 use happyhorse_tensor::{bail, Error, Result, Tensor};
 
 use super::meta::{Check, Meta};

@@ -18,7 +18,7 @@ pub use params::{CaseInputs, RunParams};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use happyhorse_tensor::io::write_safetensors;
+use happyhorse_formats::write_safetensors;
 use happyhorse_tensor::{bail, DType, Device, Result, Tensor};
 
 /// The outcome of a parity run.

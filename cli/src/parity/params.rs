@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::io::{open_weights, WeightSource};
+use happyhorse_formats::{open_weights, WeightSource};
 use happyhorse_tensor::{bail, Error, Result, Tensor};
 
 use super::meta::Meta;

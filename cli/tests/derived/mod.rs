@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use happyhorse_tensor::io::{open_weights, write_safetensors};
+use happyhorse_formats::{open_weights, write_safetensors};
 use happyhorse_tensor::{DType, Device, Tensor};
 use serde_json::Value;
 
@@ -99,7 +99,7 @@ impl Case {
 
     /// A tensor of the case's inputs.safetensors.
     pub fn input(&self, name: &str) -> Tensor {
-        happyhorse_tensor::io::read_tensor(&self.dir.join("inputs.safetensors"), name).unwrap()
+        happyhorse_tensor::read_tensor(&self.dir.join("inputs.safetensors"), name).unwrap()
     }
 
     /// Runs one component of the case on the CPU; its outputs by name.

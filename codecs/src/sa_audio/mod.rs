@@ -20,8 +20,8 @@ pub mod weights;
 use std::path::Path;
 use std::sync::Arc;
 
+use happyhorse_formats::{open_weights, WeightSource};
 use happyhorse_nn::Weights;
-use happyhorse_tensor::io::{open_weights, WeightSource};
 use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 pub use bottleneck::{vae_sample, VaeSample};

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use happyhorse_formats::{open_torch_state_dict, open_weights, WeightSource};
 use happyhorse_nn::Weights;
-use happyhorse_tensor::io::{open_torch_state_dict, open_weights, WeightSource};
 use happyhorse_tensor::probe::Prefixed;
 use happyhorse_tensor::{bail, ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 

@@ -5,7 +5,7 @@
 //! read from the checkpoint itself.
 //!
 //! The cache lives at `dit-bf16/<key>-block_linears_bf16.safetensors` under the cache
-//! directory ([`happyhorse_tensor::io::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME` or
+//! directory ([`happyhorse_formats::cache_root`]: `--cache-dir`, `$XDG_CACHE_HOME` or
 //! `~/.cache`); nothing is written inside the checkpoint's directory. Its header records a
 //! key over the checkpoint files' paths, sizes and modification times; a cache whose key,
 //! names, shapes or dtypes disagree with the checkpoint, or that does not parse (e.g.
@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use half::bf16;
+use happyhorse_formats::{open_weights, SafeTensors, WeightSource};
 use happyhorse_nn::Weights;
-use happyhorse_tensor::io::{open_weights, SafeTensors, WeightSource};
 use happyhorse_tensor::{ensure, DType, Device, Error, Result, ResultExt};
 
 use super::config::{DataProxyConfig, ModelConfig};
@@ -119,7 +119,7 @@ pub fn block_linear_cache(
 /// Where the bf16 cache of the checkpoint at `path` is (or would be) kept.
 pub fn block_linear_cache_path(path: &Path) -> Result<PathBuf> {
     let key = cache_key(path)?;
-    Ok(happyhorse_tensor::io::cache_root()?
+    Ok(happyhorse_formats::cache_root()?
         .join(CACHE_DIR)
         .join(format!("{key}-{CACHE_FILE}")))
 }

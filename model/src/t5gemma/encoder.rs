@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use happyhorse_formats::open_weights;
 use happyhorse_nn::{RmsNorm, Weights};
-use happyhorse_tensor::io::open_weights;
 use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 use super::attention::ForwardContext;

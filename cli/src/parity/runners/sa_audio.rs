@@ -6,8 +6,8 @@ use happyhorse_codecs::sa_audio::{
     merge_overlapping_vae_features, post_process, vae_sample, SaAudioConfig, SaAudioVae,
     WEIGHT_PREFIX,
 };
-use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::probe::{Prefixed, Recorder};
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{Device, Error, Result, Tensor};
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let config = SaAudioConfig::load(&case_dir.join(text(run, "config", "config.json")))?;
     let weights = case_dir.join(text(run, "weights", "weights.safetensors"));
     let prefix = text(run, "weights_key_prefix", WEIGHT_PREFIX);
-    let src = happyhorse_tensor::io::open_weights(&weights)?;
+    let src = happyhorse_formats::open_weights(&weights)?;
     let vae = SaAudioVae::from_prefixed_source(&config, src.into(), &prefix, device)?;
 
     let steps = run.get("sa-audio-vae").ok_or_else(|| {

@@ -6,8 +6,8 @@ use happyhorse_model::t5gemma::{
     pad_or_trim, round_to_f16, EncoderConfig, LayerType, T5GemmaEncoder, TokenBatch,
 };
 use happyhorse_model::tokenizer::Tokenizer;
-use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::probe::Recorder;
+use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
 use serde_json::Value;
 

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use happyhorse_formats::open_weights;
 use happyhorse_model::tokenizer::Tokenizer;
-use happyhorse_tensor::io::open_weights;
 use happyhorse_tensor::{bail, ensure, DType, Error, Result, ResultExt, Tensor};
 use serde_json::Value;
 

@@ -1,11 +1,11 @@
 //! The pickle interpreter: values, hostile streams, resource bounds.
 
-mod io_support;
+mod support;
 
 use std::time::Instant;
 
-use happyhorse_tensor::io::{parse_pickle, TensorBytes, TorchStateDict, Value, WeightSource};
-use io_support::{f32_bytes, torch_zip, Pickler};
+use happyhorse_formats::{parse_pickle, TensorBytes, TorchStateDict, Value, WeightSource};
+use support::{f32_bytes, torch_zip, Pickler};
 
 #[test]
 fn plain_values() {

@@ -1,14 +1,14 @@
 //! PyTorch zip-pickle checkpoints: the real-format fixtures and synthetic edge cases.
 
-mod io_support;
+mod support;
 
 use std::path::Path;
 
-use happyhorse_tensor::io::{
+use happyhorse_formats::DType;
+use happyhorse_formats::{
     open_torch_state_dict, open_weights, SafeTensors, TensorBytes, TorchStateDict, WeightSource,
 };
-use happyhorse_tensor::DType;
-use io_support::{f32_bytes, torch_checkpoint, torch_zip, zip_stored, Pickler, TorchTensor};
+use support::{f32_bytes, torch_checkpoint, torch_zip, zip_stored, Pickler, TorchTensor};
 
 const WAN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");
 const TURBO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
@@ -53,7 +53,7 @@ fn turbo_ckpt_ema_state_dict_equals_its_safetensors() {
     assert!(err.message().contains("ema_state_dict"), "{err}");
 }
 
-fn from_bytes(bytes: Vec<u8>, key_path: &[&str]) -> happyhorse_tensor::Result<TorchStateDict> {
+fn from_bytes(bytes: Vec<u8>, key_path: &[&str]) -> happyhorse_formats::Result<TorchStateDict> {
     TorchStateDict::from_bytes(TensorBytes::from_vec(bytes), "test.pth".into(), key_path)
 }
 

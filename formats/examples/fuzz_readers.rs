@@ -1,9 +1,9 @@
 //! Mutation fuzzing of the weight-file readers, on stable Rust.
 //!
 //! ```text
-//! cargo run --release -p happyhorse-tensor --example fuzz_readers -- <safetensors|torch|pickle>
+//! cargo run --release -p happyhorse-formats --example fuzz_readers -- <safetensors|torch|pickle>
 //!     [--seconds N] [--out DIR] [--seed N] [--time-limit-ms N]
-//! cargo run --release -p happyhorse-tensor --example fuzz_readers -- <target> --replay FILE
+//! cargo run --release -p happyhorse-formats --example fuzz_readers -- <target> --replay FILE
 //! ```
 //!
 //! Seeds are the fixture weight files and small synthetic files (zip64 archives too).
@@ -11,8 +11,8 @@
 //! the time limit, or one allocating more than a linear bound of its size is a finding,
 //! and the input is kept in `--out` (default `target/fuzz-findings/<target>`).
 
-#[path = "../tests/io_support/mod.rs"]
-mod io_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use happyhorse_tensor::io::{
+use happyhorse_formats::DType;
+use happyhorse_formats::{
     parse_pickle, SafeTensors, TensorBytes, TorchStateDict, WeightSource, ZipArchive,
 };
-use happyhorse_tensor::DType;
-use io_support::{f32_bytes, torch_checkpoint, Pickler, TorchTensor};
+use support::{f32_bytes, torch_checkpoint, Pickler, TorchTensor};
 
 /// Counts live heap bytes and their peak while an input runs.
 struct CountingAlloc;
@@ -238,7 +238,7 @@ fn small_safetensors() -> Vec<u8> {
         ("c".into(), DType::U8, vec![], &f[..1]),
     ];
     let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-    happyhorse_tensor::io::write_safetensors(&path, &tensors, &meta).expect("seed");
+    happyhorse_formats::write_safetensors(&path, &tensors, &meta).expect("seed");
     let bytes = std::fs::read(&path).expect("seed");
     let _ = std::fs::remove_dir_all(&dir);
     bytes

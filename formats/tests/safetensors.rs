@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use happyhorse_tensor::io::{
+use happyhorse_formats::DType;
+use happyhorse_formats::{
     open_weights, with_prefix, write_safetensors, SafeTensors, TensorBytes, WeightSource,
 };
-use happyhorse_tensor::DType;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
 
@@ -18,7 +18,7 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn parse(bytes: &[u8]) -> happyhorse_tensor::Result<SafeTensors> {
+fn parse(bytes: &[u8]) -> happyhorse_formats::Result<SafeTensors> {
     SafeTensors::from_bytes(
         TensorBytes::from_vec(bytes.to_vec()),
         "test.safetensors".into(),

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use happyhorse_tensor::io::{decompress_zst_cached, open_weights, write_safetensors};
-use happyhorse_tensor::DType;
+use happyhorse_formats::DType;
+use happyhorse_formats::{decompress_zst_cached, open_weights, write_safetensors};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -87,7 +87,7 @@ fn bad_indexes_are_errors() {
 /// The cache directory of this test binary's zst tests.
 fn zst_cache_root() -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("happyhorse-zst-cache");
-    happyhorse_tensor::io::set_cache_root(root.clone());
+    happyhorse_formats::set_cache_root(root.clone());
     root
 }
 

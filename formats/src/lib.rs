@@ -1,0 +1,39 @@
+//! The weight-file formats of happyhorse: safetensors (single or sharded, `.zst` shards
+//! too), PyTorch zip-pickle checkpoints, the safetensors writer, and the cache directory
+//! where derived files are kept. Files are memory-mapped and their tensors used in place.
+//!
+//! Every reader is a [`WeightSource`]: names, [`DType`] and shape of each tensor, and its
+//! bytes as a [`TensorBytes`] range of the file's memory map. The crate knows no tensor
+//! type; it also holds the [`Error`] every happyhorse crate reports with, and the
+//! cooperative cancellation ([`cancel`]) that long writes and loops check.
+
+mod bytes;
+pub mod cache_dir;
+pub mod cancel;
+pub mod dtype;
+pub mod error;
+mod open;
+mod pickle;
+mod prefix;
+mod safetensors;
+mod sharded;
+mod source;
+mod torch;
+mod writer;
+mod zip;
+mod zst;
+
+pub use bytes::TensorBytes;
+pub use cache_dir::{cache_root, set_cache_root};
+pub use dtype::DType;
+pub use error::{Error, Result, ResultExt};
+pub use open::open_weights;
+pub use pickle::{parse_pickle, Pickle, StorageRef, TensorRef, Value, ValueId};
+pub use prefix::with_prefix;
+pub use safetensors::SafeTensors;
+pub use sharded::ShardedSafeTensors;
+pub use source::{TensorInfo, WeightSource};
+pub use torch::{open_torch_state_dict, TorchStateDict};
+pub use writer::write_safetensors;
+pub use zip::{ZipArchive, ZipEntry};
+pub use zst::decompress_zst_cached;

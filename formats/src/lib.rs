@@ -7,6 +7,7 @@
 //! type; it also holds the [`Error`] every happyhorse crate reports with, and the
 //! cooperative cancellation ([`cancel`]) that long writes and loops check.
 
+mod atomic_file;
 mod bytes;
 pub mod cache_dir;
 pub mod cancel;
@@ -23,6 +24,7 @@ mod writer;
 mod zip;
 mod zst;
 
+pub use atomic_file::write_atomically;
 pub use bytes::TensorBytes;
 pub use cache_dir::{cache_root, set_cache_root};
 pub use dtype::DType;

@@ -1,47 +1,33 @@
 //! Writing safetensors files, laid out as the reference `safetensors` library lays them out.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
-use crate::{bail, ensure, DType, Error, Result, ResultExt};
+use crate::{bail, ensure, write_atomically, DType, Error, Result, ResultExt};
 
 /// Writes `tensors` (name, dtype, shape, row-major little-endian bytes) and the string
 /// `metadata` (omitted when empty) as a safetensors file at `path`.
 ///
 /// Tensors are stored by decreasing element size, then by name; the header lists them
 /// in that order after `__metadata__` and is padded with spaces to a multiple of 8
-/// bytes, as the reference library writes it. The file is written under a temporary
-/// name and renamed, so `path` is never left half-written.
+/// bytes, as the reference library writes it. The file is written by
+/// [`write_atomically`], so `path` is never left half-written.
 pub fn write_safetensors(
     path: &Path,
     tensors: &[(String, DType, Vec<usize>, &[u8])],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
     let header = header(tensors, metadata).with_context(|| path.display().to_string())?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> Result<()> {
-        let mut w = BufWriter::new(File::create(&tmp)?);
+    write_atomically(path, |w| {
         w.write_all(&(header.len() as u64).to_le_bytes())?;
         w.write_all(header.as_bytes())?;
         for &i in &data_order(tensors) {
             w.write_all(tensors[i].3)?;
         }
-        w.into_inner()
-            .map_err(|e| Error::msg(e.to_string()))?
-            .sync_all()?;
-        fs::rename(&tmp, path)?;
         Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing {}", path.display()))
+    })
+    .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Indices of `tensors` in data order: larger elements first, then by name.

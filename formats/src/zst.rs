@@ -2,19 +2,19 @@
 
 use std::fs::{self, File};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result, ResultExt};
+use crate::{write_atomically, Error, Result, ResultExt};
 
 /// Returns the path of the decompressed content of `zst` (`<name>.zst`), decompressing it
 /// first unless a finished cache exists.
 ///
 /// The cache is `zstd/<hash>-<name>` under the cache directory ([`super::cache_root`]),
 /// the hash covering the compressed file's path, size and modification time; nothing is
-/// written beside the compressed file. It is written under a temporary name (removed on
-/// failure, on a stop request and by the process's exit cleanup) and renamed when complete,
-/// so a cache file that exists is whole. Decompression streams: the content is never held
+/// written beside the compressed file. It is written by [`write_atomically`] (the
+/// temporary file is removed on failure, on a stop request and by the process's exit
+/// cleanup), so a cache file that exists is whole. Decompression streams: the content is never held
 /// in memory.
 pub fn decompress_zst_cached(zst: &Path) -> Result<PathBuf> {
     let describe = zst.display().to_string();
@@ -31,52 +31,25 @@ pub fn decompress_zst_cached(zst: &Path) -> Result<PathBuf> {
     }
     fs::create_dir_all(&cache_dir)
         .with_context(|| format!("creating cache directory {}", cache_dir.display()))?;
-    let tmp = create_temp(&cached)?;
-    decompress_to(zst, tmp, &cached)?;
+    write_atomically(&cached, |writer| decompress_into(zst, writer))?;
     Ok(cached)
 }
 
-/// A temporary file beside `target`, and its path.
-fn create_temp(target: &Path) -> Result<(File, PathBuf)> {
-    let tmp = target.with_file_name(format!(
-        ".{}.tmp-{}",
-        target.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    Ok((file, tmp))
-}
-
-/// Streams the decompression of `zst` into the temporary file, then renames it `target`.
-fn decompress_to(zst: &Path, (output, tmp): (File, PathBuf), target: &Path) -> Result<()> {
-    let _cleanup = crate::cancel::CleanupGuard::new(&tmp);
-    let result = (|| -> Result<()> {
-        let input = File::open(zst).with_context(|| format!("opening {}", zst.display()))?;
-        let mut writer = BufWriter::new(output);
-        let mut reader = zstd::stream::read::Decoder::new(BufReader::new(input))
+/// Streams the decompression of `zst` into `writer`, checking for a stop request.
+fn decompress_into(zst: &Path, writer: &mut impl Write) -> Result<()> {
+    let input = File::open(zst).with_context(|| format!("opening {}", zst.display()))?;
+    let mut reader = zstd::stream::read::Decoder::new(BufReader::new(input))
+        .with_context(|| format!("decompressing {}", zst.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        crate::cancel::check()?;
+        let n = std::io::Read::read(&mut reader, &mut buf)
             .with_context(|| format!("decompressing {}", zst.display()))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            crate::cancel::check()?;
-            let n = std::io::Read::read(&mut reader, &mut buf)
-                .with_context(|| format!("decompressing {}", zst.display()))?;
-            if n == 0 {
-                break;
-            }
-            writer.write_all(&buf[..n])?;
+        if n == 0 {
+            return Ok(());
         }
-        writer.flush()?;
-        writer
-            .into_inner()
-            .map_err(|e| Error::msg(e.to_string()))?
-            .sync_all()?;
-        fs::rename(&tmp, target)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        writer.write_all(&buf[..n])?;
     }
-    result
 }
 
 /// Identifies one version of the compressed file.

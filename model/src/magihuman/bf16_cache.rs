@@ -9,17 +9,17 @@
 //! `~/.cache`); nothing is written inside the checkpoint's directory. Its header records a
 //! key over the checkpoint files' paths, sizes and modification times; a cache whose key,
 //! names, shapes or dtypes disagree with the checkpoint, or that does not parse (e.g.
-//! truncated), is rebuilt, never trusted. It is written under a temporary name that is
-//! removed on failure, on a stop request and by the process's exit cleanup.
+//! truncated), is rebuilt, never trusted. It is written by
+//! [`write_atomically`]: whole or not at all.
 
-use std::fs::{self, File};
+use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use half::bf16;
-use happyhorse_formats::{open_weights, SafeTensors, WeightSource};
+use happyhorse_formats::{open_weights, write_atomically, SafeTensors, WeightSource};
 use happyhorse_nn::Weights;
 use happyhorse_tensor::{ensure, DType, Device, Error, Result, ResultExt};
 
@@ -111,8 +111,7 @@ pub fn block_linear_cache(
     if is_valid_cache(&target, &specs, &key) {
         return Ok(Some(target));
     }
-    let tmp = create_temp(&target)?;
-    write_cache(src, &specs, &key, tmp, &target)?;
+    write_cache(src, &specs, &key, &target)?;
     Ok(Some(target))
 }
 
@@ -201,19 +200,18 @@ fn cache_header(specs: &[TensorSpec], key: &str) -> String {
     header
 }
 
-/// Streams the bf16 conversion of `specs` from `src` into the temporary file, then
-/// renames it `target`; the temporary file is removed on failure.
+/// Streams the bf16 conversion of `specs` from `src` into the cache file `target` (its
+/// directory created), written whole or not at all.
 fn write_cache(
     src: &dyn WeightSource,
     specs: &[TensorSpec],
     key: &str,
-    (file, tmp): (File, PathBuf),
     target: &Path,
 ) -> Result<()> {
-    let _cleanup = happyhorse_tensor::cancel::CleanupGuard::new(&tmp);
-    let result = (|| -> Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_atomically(target, |w| {
         let header = cache_header(specs, key);
-        let mut w = BufWriter::new(file);
         w.write_all(&(header.len() as u64).to_le_bytes())?;
         w.write_all(header.as_bytes())?;
         let mut buf = Vec::with_capacity(CHUNK * 2);
@@ -239,16 +237,9 @@ fn write_cache(
                 w.write_all(&buf)?;
             }
         }
-        w.into_inner()
-            .map_err(|e| Error::msg(e.to_string()))?
-            .sync_all()?;
-        fs::rename(&tmp, target)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing the bf16 block linear cache {}", target.display()))
+        Ok(())
+    })
+    .with_context(|| format!("writing the bf16 block linear cache {}", target.display()))
 }
 
 /// The directory of a checkpoint path (itself when it is a directory).
@@ -261,19 +252,6 @@ fn checkpoint_dir(path: &Path) -> PathBuf {
             .unwrap_or(Path::new("."))
             .to_path_buf()
     }
-}
-
-/// A temporary file beside `target` (its directory created), and its path.
-fn create_temp(target: &Path) -> Result<(File, PathBuf)> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = target.with_file_name(format!(
-        ".{}.tmp-{}",
-        target.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    Ok((file, tmp))
 }
 
 /// The weight files of a checkpoint path: the file itself, plus every safetensors

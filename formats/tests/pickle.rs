@@ -58,6 +58,49 @@ fn plain_values() {
 }
 
 #[test]
+fn counted_operands_extensions_and_every_memo_form() {
+    let mut p = Pickler::new();
+    p.raw(b"(");
+    p.raw(b"\x8b\x02\x00\x00\x00\x00\x01"); // LONG4 256
+    p.raw(b"T\x02\x00\x00\x00ab").raw(b"U\x01c"); // BINSTRING, SHORT_BINSTRING
+    p.raw(b"\x8d\x01\x00\x00\x00\x00\x00\x00\x00d"); // BINUNICODE8
+    p.raw(b"B\x02\x00\x00\x00ef"); // BINBYTES
+    p.raw(b"\x8e\x01\x00\x00\x00\x00\x00\x00\x00g"); // BINBYTES8
+    p.raw(b"\x96\x01\x00\x00\x00\x00\x00\x00\x00h"); // BYTEARRAY8
+    p.raw(b"\x82\x07\x83\x08\x01\x84\x01\x00\x01\x00"); // EXT1 7, EXT2 264, EXT4 65537
+    p.raw(b"K\x09p5\n0g5\n"); // PUT 5, POP, GET 5
+    p.raw(b"K\x0ar\x00\x01\x00\x000j\x00\x01\x00\x00"); // LONG_BINPUT 256, POP, LONG_BINGET
+    p.raw(b"K\x0b\x940h\x02"); // MEMOIZE (key 2, the memo's size), POP, BINGET 2
+    p.raw(b"l.");
+    let pickle = parse_pickle(&p.out).unwrap();
+    let Value::List(items) = pickle.get(pickle.root()) else {
+        panic!()
+    };
+    let values: Vec<Value> = items.iter().map(|&i| pickle.get(i).clone()).collect();
+    assert_eq!(
+        values,
+        [
+            Value::Int(256),
+            Value::Str("ab".into()),
+            Value::Str("c".into()),
+            Value::Str("d".into()),
+            Value::Bytes(b"ef".to_vec()),
+            Value::Bytes(b"g".to_vec()),
+            Value::Bytes(b"h".to_vec()),
+            Value::Opaque("extension 7".into()),
+            Value::Opaque("extension 264".into()),
+            Value::Opaque("extension 65537".into()),
+            Value::Int(9),
+            Value::Int(10),
+            Value::Int(11),
+        ]
+    );
+    let negative = b"\x80\x02T\xff\xff\xff\xff.";
+    let err = parse_pickle(negative).err().unwrap();
+    assert!(err.message().contains("negative BINSTRING length"), "{err}");
+}
+
+#[test]
 fn os_system_is_never_called() {
     let marker =
         std::env::temp_dir().join(format!("happyhorse-pickle-marker-{}", std::process::id()));

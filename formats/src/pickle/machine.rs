@@ -158,32 +158,12 @@ impl<'a> Machine<'a> {
                 let id = self.top()?;
                 self.stack.push(id);
             }
-            op::PUT => {
-                let key = parse_memo_key(self.line()?)?;
+            op::PUT | op::BINPUT | op::LONG_BINPUT | op::MEMOIZE => {
+                let key = self.memo_key(code)?;
                 self.memo_put(key)?;
             }
-            op::BINPUT => {
-                let key = self.u8()? as u64;
-                self.memo_put(key)?;
-            }
-            op::LONG_BINPUT => {
-                let key = self.u32()? as u64;
-                self.memo_put(key)?;
-            }
-            op::MEMOIZE => {
-                let key = self.memo.len() as u64;
-                self.memo_put(key)?;
-            }
-            op::GET => {
-                let key = parse_memo_key(self.line()?)?;
-                self.memo_get(key)?;
-            }
-            op::BINGET => {
-                let key = self.u8()? as u64;
-                self.memo_get(key)?;
-            }
-            op::LONG_BINGET => {
-                let key = self.u32()? as u64;
+            op::GET | op::BINGET | op::LONG_BINGET => {
+                let key = self.memo_key(code)?;
                 self.memo_get(key)?;
             }
             _ => return Ok(false),
@@ -210,25 +190,16 @@ impl<'a> Machine<'a> {
                 let v = parse_int(text.strip_suffix('L').unwrap_or(text))?;
                 self.push(v);
             }
-            op::BININT => {
-                let v = i32::from_le_bytes(self.take_array()?);
-                self.push(Value::Int(v as i64));
+            op::BININT | op::BININT1 | op::BININT2 => {
+                let v = match code {
+                    op::BININT => i64::from(i32::from_le_bytes(self.take_array()?)),
+                    op::BININT1 => i64::from(self.u8()?),
+                    _ => i64::from(self.u16()?),
+                };
+                self.push(Value::Int(v));
             }
-            op::BININT1 => {
-                let v = self.u8()?;
-                self.push(Value::Int(v as i64));
-            }
-            op::BININT2 => {
-                let v = self.u16()?;
-                self.push(Value::Int(v as i64));
-            }
-            op::LONG1 => {
-                let n = self.u8()? as usize;
-                let v = long_value(self.take(n)?);
-                self.push(v);
-            }
-            op::LONG4 => {
-                let n = self.u32()? as usize;
+            op::LONG1 | op::LONG4 => {
+                let n = self.operand_len(code)?;
                 let v = long_value(self.take(n)?);
                 self.push(v);
             }
@@ -256,33 +227,16 @@ impl<'a> Machine<'a> {
                 let text = self.line()?;
                 self.push(Value::Str(text.to_string()));
             }
-            op::BINSTRING => {
-                let n = i32::from_le_bytes(self.take_array()?);
-                ensure!(n >= 0, "negative BINSTRING length");
-                self.push_str(n as usize)?;
-            }
-            op::SHORT_BINSTRING | op::SHORT_BINUNICODE => {
-                let n = self.u8()? as usize;
+            op::BINSTRING
+            | op::SHORT_BINSTRING
+            | op::SHORT_BINUNICODE
+            | op::BINUNICODE
+            | op::BINUNICODE8 => {
+                let n = self.operand_len(code)?;
                 self.push_str(n)?;
             }
-            op::BINUNICODE => {
-                let n = self.u32()? as usize;
-                self.push_str(n)?;
-            }
-            op::BINUNICODE8 => {
-                let n = self.len8()?;
-                self.push_str(n)?;
-            }
-            op::SHORT_BINBYTES => {
-                let n = self.u8()? as usize;
-                self.push_bytes(n)?;
-            }
-            op::BINBYTES => {
-                let n = self.u32()? as usize;
-                self.push_bytes(n)?;
-            }
-            op::BINBYTES8 | op::BYTEARRAY8 => {
-                let n = self.len8()?;
+            op::SHORT_BINBYTES | op::BINBYTES | op::BINBYTES8 | op::BYTEARRAY8 => {
+                let n = self.operand_len(code)?;
                 self.push_bytes(n)?;
             }
             _ => return Ok(false),
@@ -403,17 +357,13 @@ impl<'a> Machine<'a> {
                 let v = self.instance(cls);
                 self.push(v);
             }
-            op::EXT1 => {
-                let code = self.u8()?;
-                self.push(Value::Opaque(format!("extension {code}")));
-            }
-            op::EXT2 => {
-                let code = self.u16()?;
-                self.push(Value::Opaque(format!("extension {code}")));
-            }
-            op::EXT4 => {
-                let code = self.u32()?;
-                self.push(Value::Opaque(format!("extension {code}")));
+            op::EXT1 | op::EXT2 | op::EXT4 => {
+                let ext = match code {
+                    op::EXT1 => u32::from(self.u8()?),
+                    op::EXT2 => u32::from(self.u16()?),
+                    _ => self.u32()?,
+                };
+                self.push(Value::Opaque(format!("extension {ext}")));
             }
             op::PERSID => {
                 let pid = self.line()?;
@@ -427,6 +377,36 @@ impl<'a> Machine<'a> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// The memo key operand of a PUT or GET opcode: a decimal line, one byte or four bytes;
+    /// MEMOIZE's key is the memo's size.
+    fn memo_key(&mut self, code: u8) -> Result<u64> {
+        match code {
+            op::PUT | op::GET => parse_memo_key(self.line()?),
+            op::BINPUT | op::BINGET => Ok(self.u8()?.into()),
+            op::LONG_BINPUT | op::LONG_BINGET => Ok(self.u32()?.into()),
+            op::MEMOIZE => Ok(self.memo.len() as u64),
+            other => bail!("opcode 0x{other:02x} has no memo key"),
+        }
+    }
+
+    /// The byte count that precedes the operand of a counted opcode (strings, bytes, long
+    /// integers): one byte, four bytes (signed for BINSTRING) or eight.
+    fn operand_len(&mut self, code: u8) -> Result<usize> {
+        match code {
+            op::SHORT_BINSTRING | op::SHORT_BINUNICODE | op::SHORT_BINBYTES | op::LONG1 => {
+                Ok(self.u8()?.into())
+            }
+            op::BINUNICODE | op::BINBYTES | op::LONG4 => Ok(self.u32()? as usize),
+            op::BINSTRING => {
+                let n = i32::from_le_bytes(self.take_array()?);
+                ensure!(n >= 0, "negative BINSTRING length");
+                Ok(n as usize)
+            }
+            op::BINUNICODE8 | op::BINBYTES8 | op::BYTEARRAY8 => self.len8(),
+            other => bail!("opcode 0x{other:02x} has no length operand"),
+        }
     }
 
     pub(super) fn push_global(&mut self, module: &str, name: &str) -> Result<()> {

@@ -97,18 +97,23 @@ impl<'a> Machine<'a> {
         }
     }
 
-    pub(super) fn memo_get(&mut self, key: u64) -> Result<()> {
+    /// PUT, BINPUT, LONG_BINPUT, MEMOIZE: stores the top of the stack under the opcode's
+    /// memo key.
+    fn memo_put(&mut self, code: u8) -> Result<()> {
+        let key = self.memo_key(code)?;
+        let id = self.top()?;
+        self.memo.insert(key, id);
+        Ok(())
+    }
+
+    /// GET, BINGET, LONG_BINGET: pushes the value stored under the opcode's memo key.
+    fn memo_get(&mut self, code: u8) -> Result<()> {
+        let key = self.memo_key(code)?;
         let id = *self
             .memo
             .get(&key)
             .ok_or_else(|| Error::msg(format!("memo key {key} was never stored")))?;
         self.stack.push(id);
-        Ok(())
-    }
-
-    pub(super) fn memo_put(&mut self, key: u64) -> Result<()> {
-        let id = self.top()?;
-        self.memo.insert(key, id);
         Ok(())
     }
 
@@ -158,14 +163,8 @@ impl<'a> Machine<'a> {
                 let id = self.top()?;
                 self.stack.push(id);
             }
-            op::PUT | op::BINPUT | op::LONG_BINPUT | op::MEMOIZE => {
-                let key = self.memo_key(code)?;
-                self.memo_put(key)?;
-            }
-            op::GET | op::BINGET | op::LONG_BINGET => {
-                let key = self.memo_key(code)?;
-                self.memo_get(key)?;
-            }
+            op::PUT | op::BINPUT | op::LONG_BINPUT | op::MEMOIZE => self.memo_put(code)?,
+            op::GET | op::BINGET | op::LONG_BINGET => self.memo_get(code)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -231,13 +230,9 @@ impl<'a> Machine<'a> {
             | op::SHORT_BINSTRING
             | op::SHORT_BINUNICODE
             | op::BINUNICODE
-            | op::BINUNICODE8 => {
-                let n = self.operand_len(code)?;
-                self.push_str(n)?;
-            }
+            | op::BINUNICODE8 => self.push_str(code)?,
             op::SHORT_BINBYTES | op::BINBYTES | op::BINBYTES8 | op::BYTEARRAY8 => {
-                let n = self.operand_len(code)?;
-                self.push_bytes(n)?;
+                self.push_bytes(code)?
             }
             _ => return Ok(false),
         }
@@ -415,13 +410,17 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    pub(super) fn push_str(&mut self, n: usize) -> Result<()> {
+    /// A counted string opcode: pushes its operand as a str (invalid UTF-8 replaced).
+    fn push_str(&mut self, code: u8) -> Result<()> {
+        let n = self.operand_len(code)?;
         let s = String::from_utf8_lossy(self.take(n)?).into_owned();
         self.push(Value::Str(s));
         Ok(())
     }
 
-    pub(super) fn push_bytes(&mut self, n: usize) -> Result<()> {
+    /// A counted bytes or bytearray opcode: pushes its operand as bytes.
+    fn push_bytes(&mut self, code: u8) -> Result<()> {
+        let n = self.operand_len(code)?;
         let b = self.take(n)?.to_vec();
         self.push(Value::Bytes(b));
         Ok(())

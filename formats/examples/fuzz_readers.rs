@@ -247,22 +247,8 @@ fn small_safetensors() -> Vec<u8> {
 fn small_checkpoints() -> Vec<Vec<u8>> {
     let f = f32_bytes(6);
     let tensors = [
-        TorchTensor {
-            name: "w",
-            storage_type: "FloatStorage",
-            storage: &f,
-            offset: 0,
-            size: &[2, 3],
-            stride: &[3, 1],
-        },
-        TorchTensor {
-            name: "t",
-            storage_type: "HalfStorage",
-            storage: &f,
-            offset: 1,
-            size: &[3, 2],
-            stride: &[1, 3],
-        },
+        TorchTensor::new("w", "FloatStorage", &f, 0, &[2, 3], &[3, 1]),
+        TorchTensor::new("t", "HalfStorage", &f, 1, &[3, 2], &[1, 3]),
     ];
     vec![
         torch_checkpoint(&tensors, None, false),

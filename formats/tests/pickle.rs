@@ -5,7 +5,7 @@ mod support;
 use std::time::Instant;
 
 use happyhorse_formats::{parse_pickle, TensorBytes, TorchStateDict, Value, WeightSource};
-use support::{f32_bytes, torch_zip, Pickler};
+use support::{f32_bytes, state_dict_pickle, torch_zip, Pickler, TorchTensor};
 
 #[test]
 fn plain_values() {
@@ -267,10 +267,17 @@ fn malformed_streams_are_errors() {
 fn every_truncation_of_a_state_dict_pickle_is_an_error() {
     let f = f32_bytes(4);
     let mut p = Pickler::new();
-    p.raw(b"}(")
-        .str("w")
-        .tensor("FloatStorage", "0", 4, 0, &[2, 2], &[2, 1])
-        .raw(b"u");
+    state_dict_pickle(
+        &mut p,
+        &[TorchTensor::new(
+            "w",
+            "FloatStorage",
+            &f,
+            0,
+            &[2, 2],
+            &[2, 1],
+        )],
+    );
     let pickle = p.stop();
     let ok = TorchStateDict::from_bytes(
         TensorBytes::from_vec(torch_zip(&pickle, &[&f], false)),

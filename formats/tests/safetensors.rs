@@ -1,22 +1,16 @@
 //! safetensors reading, validation and writing.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod support;
 
-use happyhorse_formats::DType;
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use happyhorse_formats::{
-    open_weights, with_prefix, write_safetensors, SafeTensors, TensorBytes, WeightSource,
+    open_weights, with_prefix, write_safetensors, DType, SafeTensors, TensorBytes, WeightSource,
 };
+use support::temp_dir;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("happyhorse-io-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn parse(bytes: &[u8]) -> happyhorse_formats::Result<SafeTensors> {
     SafeTensors::from_bytes(

@@ -1,18 +1,12 @@
 //! Sharded safetensors sets and zstd-compressed shards.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use happyhorse_formats::DType;
-use happyhorse_formats::{decompress_zst_cached, open_weights, write_safetensors};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("happyhorse-io-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use happyhorse_formats::{decompress_zst_cached, open_weights, write_safetensors, DType};
+use support::temp_dir;
 
 /// Two shards of two tensors each and their index; returns the index path.
 fn write_set(dir: &Path) -> PathBuf {
@@ -101,72 +95,86 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// A set (see `write_set`) in a fresh directory `name` whose second shard is present only
+/// as `<shard>.zst`, holding what `compress` makes of the shard's bytes.
+struct ZstSet {
+    dir: PathBuf,
+    index: PathBuf,
+    /// The removed plain shard.
+    shard: PathBuf,
+    /// The bytes it held.
+    plain: Vec<u8>,
+    zst: PathBuf,
+}
+
+impl ZstSet {
+    fn write(name: &str, compress: impl FnOnce(&[u8]) -> Vec<u8>) -> ZstSet {
+        let dir = temp_dir(name);
+        let index = write_set(&dir);
+        let shard = dir.join("model-00002-of-00002.safetensors");
+        let plain = std::fs::read(&shard).unwrap();
+        let zst = dir.join("model-00002-of-00002.safetensors.zst");
+        std::fs::write(&zst, compress(&plain)).unwrap();
+        std::fs::remove_file(&shard).unwrap();
+        ZstSet {
+            dir,
+            index,
+            shard,
+            plain,
+            zst,
+        }
+    }
+}
+
+/// Asserts that no temporary file is left in the zstd cache.
+fn assert_no_temporary_file(root: &Path) {
+    let zstd_dir = root.join("zstd");
+    if zstd_dir.is_dir() {
+        let left = names(&zstd_dir);
+        assert!(left.iter().all(|n| !n.contains(".tmp-")), "{left:?}");
+    }
+}
+
 #[test]
 fn zst_shard_is_decompressed_once_into_the_cache_dir_and_mapped() {
     let root = zst_cache_root();
-    let dir = temp_dir("zst");
-    let index = write_set(&dir);
-    let shard = dir.join("model-00002-of-00002.safetensors");
-    let plain = std::fs::read(&shard).unwrap();
-    let zst = dir.join("model-00002-of-00002.safetensors.zst");
-    std::fs::write(&zst, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
-    std::fs::remove_file(&shard).unwrap();
-    let before = names(&dir);
+    let set = ZstSet::write("zst", |plain| zstd::encode_all(plain, 3).unwrap());
+    let before = names(&set.dir);
 
-    let w = open_weights(&index).unwrap();
+    let w = open_weights(&set.index).unwrap();
     assert_eq!(w.bytes("y.c").unwrap().as_slice(), &[1; 8]);
     assert_eq!(
-        names(&dir),
+        names(&set.dir),
         before,
         "nothing is written in the checkpoint directory"
     );
-    let cached = decompress_zst_cached(&zst).unwrap();
+    let cached = decompress_zst_cached(&set.zst).unwrap();
     assert!(
         cached.starts_with(root.join("zstd")),
         "{}",
         cached.display()
     );
-    assert_eq!(std::fs::read(&cached).unwrap(), plain);
-    assert!(
-        names(&root.join("zstd"))
-            .iter()
-            .all(|n| !n.contains(".tmp-")),
-        "no temporary file is left"
-    );
+    assert_eq!(std::fs::read(&cached).unwrap(), set.plain);
+    assert_no_temporary_file(&root);
 
     // A finished cache is used as it is, not decompressed again.
     let modified = std::fs::metadata(&cached).unwrap().modified().unwrap();
-    assert_eq!(decompress_zst_cached(&zst).unwrap(), cached);
+    assert_eq!(decompress_zst_cached(&set.zst).unwrap(), cached);
     assert_eq!(
         std::fs::metadata(&cached).unwrap().modified().unwrap(),
         modified
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&set.dir).unwrap();
 }
 
 #[test]
 fn corrupt_zst_shard_is_an_error_and_leaves_no_cache() {
     let root = zst_cache_root();
-    let dir = temp_dir("zstbad");
-    let index = write_set(&dir);
-    let shard = dir.join("model-00002-of-00002.safetensors");
-    std::fs::remove_file(&shard).unwrap();
-    std::fs::write(
-        dir.join("model-00002-of-00002.safetensors.zst"),
-        b"\x28\xb5\x2f\xfdgarbage",
-    )
-    .unwrap();
-    let err = open_weights(&index).err().unwrap();
+    let set = ZstSet::write("zstbad", |_| b"\x28\xb5\x2f\xfdgarbage".to_vec());
+    let err = open_weights(&set.index).err().unwrap();
     assert!(err.message().contains("decompressing"), "{err}");
-    assert!(!shard.exists());
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
-    let zstd_dir = root.join("zstd");
-    if zstd_dir.is_dir() {
-        assert!(
-            names(&zstd_dir).iter().all(|n| !n.contains(".tmp-")),
-            "{:?}",
-            names(&zstd_dir)
-        );
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!set.shard.exists());
+    assert_eq!(std::fs::read_dir(&set.dir).unwrap().count(), 3);
+    assert_no_temporary_file(&root);
+    std::fs::remove_dir_all(&set.dir).unwrap();
 }

@@ -8,7 +8,7 @@ use happyhorse_formats::DType;
 use happyhorse_formats::{
     open_torch_state_dict, open_weights, SafeTensors, TensorBytes, TorchStateDict, WeightSource,
 };
-use support::{f32_bytes, torch_checkpoint, torch_zip, zip_stored, Pickler, TorchTensor};
+use support::{f32_bytes, temp_dir, torch_checkpoint, torch_zip, zip_stored, Pickler, TorchTensor};
 
 const WAN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");
 const TURBO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
@@ -65,38 +65,10 @@ fn zip64_checkpoint_and_dtypes() {
     for zip64 in [false, true] {
         let bytes = torch_checkpoint(
             &[
-                TorchTensor {
-                    name: "w",
-                    storage_type: "FloatStorage",
-                    storage: &f,
-                    offset: 0,
-                    size: &[2, 3],
-                    stride: &[3, 1],
-                },
-                TorchTensor {
-                    name: "h",
-                    storage_type: "BFloat16Storage",
-                    storage: &h,
-                    offset: 1,
-                    size: &[3],
-                    stride: &[1],
-                },
-                TorchTensor {
-                    name: "l",
-                    storage_type: "LongStorage",
-                    storage: &l,
-                    offset: 0,
-                    size: &[3],
-                    stride: &[1],
-                },
-                TorchTensor {
-                    name: "s",
-                    storage_type: "FloatStorage",
-                    storage: &f,
-                    offset: 5,
-                    size: &[],
-                    stride: &[],
-                },
+                TorchTensor::new("w", "FloatStorage", &f, 0, &[2, 3], &[3, 1]),
+                TorchTensor::new("h", "BFloat16Storage", &h, 1, &[3], &[1]),
+                TorchTensor::new("l", "LongStorage", &l, 0, &[3], &[1]),
+                TorchTensor::new("s", "FloatStorage", &f, 5, &[], &[]),
             ],
             None,
             zip64,
@@ -118,14 +90,14 @@ fn zip64_checkpoint_and_dtypes() {
 fn transposed_tensor_is_materialized_row_major() {
     let f = f32_bytes(6); // storage [[0.5, 1.5, 2.5], [3.5, 4.5, 5.5]]
     let bytes = torch_checkpoint(
-        &[TorchTensor {
-            name: "t",
-            storage_type: "FloatStorage",
-            storage: &f,
-            offset: 0,
-            size: &[3, 2],
-            stride: &[1, 3],
-        }],
+        &[TorchTensor::new(
+            "t",
+            "FloatStorage",
+            &f,
+            0,
+            &[3, 2],
+            &[1, 3],
+        )],
         None,
         false,
     );
@@ -156,14 +128,14 @@ fn bad_tensors_are_errors_naming_the_tensor() {
     ];
     for (size, stride, offset, want) in cases {
         let bytes = torch_checkpoint(
-            &[TorchTensor {
-                name: "bad",
-                storage_type: "FloatStorage",
-                storage: &f,
+            &[TorchTensor::new(
+                "bad",
+                "FloatStorage",
+                &f,
                 offset,
                 size,
                 stride,
-            }],
+            )],
             None,
             false,
         );
@@ -178,14 +150,14 @@ fn bad_tensors_are_errors_naming_the_tensor() {
         );
     }
     let bytes = torch_checkpoint(
-        &[TorchTensor {
-            name: "c",
-            storage_type: "ComplexFloatStorage",
-            storage: &f,
-            offset: 0,
-            size: &[1],
-            stride: &[1],
-        }],
+        &[TorchTensor::new(
+            "c",
+            "ComplexFloatStorage",
+            &f,
+            0,
+            &[1],
+            &[1],
+        )],
         None,
         false,
     );
@@ -201,70 +173,71 @@ fn load_like_a_model(src: &dyn WeightSource, name: &str) -> String {
     }
 }
 
+/// A checkpoint `{name: tensor}` whose tensor is declared over a FloatStorage `key` of 4
+/// elements, viewing `size` (row-major) from element `offset`; the archive holds `storage`
+/// as its only storage, `data/0`.
+fn float_view(name: &str, key: &str, offset: usize, size: &[usize], storage: &[u8]) -> Vec<u8> {
+    let mut stride = vec![1; size.len()];
+    for d in (1..size.len()).rev() {
+        stride[d - 1] = stride[d] * size[d];
+    }
+    let mut p = Pickler::new();
+    p.raw(b"}")
+        .str(name)
+        .tensor("FloatStorage", key, 4, offset, size, &stride)
+        .raw(b"s");
+    torch_zip(&p.stop(), &[storage], false)
+}
+
+/// Loads tensor `name` of [`float_view`]`(name, key, offset, size)` in memory and through
+/// the file opener: listed with its shape, it fails naming the file and every one of
+/// `wants`, never as missing.
+fn assert_bad_storage_named(name: &str, key: &str, offset: usize, size: &[usize], wants: &[&str]) {
+    let bytes = float_view(name, key, offset, size, &f32_bytes(4));
+    let sd = from_bytes(bytes.clone(), &[]).unwrap();
+    assert_eq!(sd.info(name).unwrap().shape, size);
+    let path = temp_dir(&format!("bad-storage-{name}")).join("bad.pth");
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = open_weights(&path).unwrap();
+    for (err, file) in [
+        (load_like_a_model(&sd, name), "test.pth".to_string()),
+        (
+            load_like_a_model(from_file.as_ref(), name),
+            path.display().to_string(),
+        ),
+    ] {
+        assert!(
+            err.contains(&file) && wants.iter().all(|want| err.contains(want)),
+            "{err}"
+        );
+        assert!(!err.contains("missing"), "{err}");
+    }
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
 #[test]
 fn a_bad_storage_is_reported_not_missing() {
     // The tensor names storage "7", which the archive does not hold.
-    let f = f32_bytes(4);
-    let mut p = Pickler::new();
-    p.raw(b"}")
-        .str("w")
-        .tensor("FloatStorage", "7", 4, 0, &[2, 2], &[2, 1])
-        .raw(b"s");
-    let bytes = torch_zip(&p.stop(), &[&f], false);
-    let sd = from_bytes(bytes, &[]).unwrap();
-    assert_eq!(sd.info("w").unwrap().shape, [2, 2]);
-    let err = load_like_a_model(&sd, "w");
-    assert!(
-        err.contains("test.pth")
-            && err.contains("\"w\"")
-            && err.contains("storage \"7\"")
-            && err.contains("no entry \"archive/data/7\""),
-        "{err}"
+    assert_bad_storage_named(
+        "w",
+        "7",
+        0,
+        &[2, 2],
+        &["\"w\"", "storage \"7\"", "no entry \"archive/data/7\""],
     );
-    assert!(!err.contains("missing"), "{err}");
-
     // A view reaching past its storage: the storage and the reason are named.
-    let mut p = Pickler::new();
-    p.raw(b"}")
-        .str("v")
-        .tensor("FloatStorage", "0", 4, 3, &[4], &[1])
-        .raw(b"s");
-    let bytes = torch_zip(&p.stop(), &[&f], false);
-    let sd = from_bytes(bytes, &[]).unwrap();
-    let err = load_like_a_model(&sd, "v");
-    assert!(
-        err.contains("\"v\"")
-            && err.contains("storage \"0\"")
-            && err.contains("reaches past its storage"),
-        "{err}"
+    assert_bad_storage_named(
+        "v",
+        "0",
+        3,
+        &[4],
+        &["\"v\"", "storage \"0\"", "reaches past its storage"],
     );
-
-    // Through the file opener too: the same cause, naming the file.
-    let path = std::env::temp_dir().join(format!("hh-bad-storage-{}.pth", std::process::id()));
-    let mut p = Pickler::new();
-    p.raw(b"}")
-        .str("w")
-        .tensor("FloatStorage", "7", 4, 0, &[4], &[1])
-        .raw(b"s");
-    std::fs::write(&path, torch_zip(&p.stop(), &[&f], false)).unwrap();
-    let src = open_weights(&path).unwrap();
-    let err = load_like_a_model(src.as_ref(), "w");
-    assert!(
-        err.contains(&path.display().to_string()) && err.contains("no entry"),
-        "{err}"
-    );
-    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]
 fn storage_shorter_than_its_numel_is_an_error() {
-    let f = f32_bytes(2);
-    let mut p = Pickler::new();
-    p.raw(b"}")
-        .str("x")
-        .tensor("FloatStorage", "0", 4, 0, &[4], &[1])
-        .raw(b"s");
-    let bytes = torch_zip(&p.stop(), &[&f], false);
+    let bytes = float_view("x", "0", 0, &[4], &f32_bytes(2));
     let err = from_bytes(bytes, &[]).unwrap().bytes("x").unwrap_err();
     assert!(err.message().contains("should hold 4 elements"), "{err}");
 }
@@ -321,14 +294,7 @@ fn training_checkpoint_with_optimizer_state_loads() {
 fn state_dict_is_found_under_its_key() {
     let f = f32_bytes(2);
     let bytes = torch_checkpoint(
-        &[TorchTensor {
-            name: "a",
-            storage_type: "FloatStorage",
-            storage: &f,
-            offset: 0,
-            size: &[2],
-            stride: &[1],
-        }],
+        &[TorchTensor::new("a", "FloatStorage", &f, 0, &[2], &[1])],
         Some("state_dict"),
         false,
     );
@@ -340,14 +306,7 @@ fn state_dict_is_found_under_its_key() {
 fn compressed_storage_is_refused_clearly() {
     let f = f32_bytes(2);
     let mut bytes = torch_checkpoint(
-        &[TorchTensor {
-            name: "a",
-            storage_type: "FloatStorage",
-            storage: &f,
-            offset: 0,
-            size: &[2],
-            stride: &[1],
-        }],
+        &[TorchTensor::new("a", "FloatStorage", &f, 0, &[2], &[1])],
         None,
         false,
     );
@@ -383,14 +342,14 @@ fn every_truncation_of_a_checkpoint_is_an_error() {
     let f = f32_bytes(6);
     for zip64 in [false, true] {
         let bytes = torch_checkpoint(
-            &[TorchTensor {
-                name: "w",
-                storage_type: "FloatStorage",
-                storage: &f,
-                offset: 0,
-                size: &[2, 3],
-                stride: &[3, 1],
-            }],
+            &[TorchTensor::new(
+                "w",
+                "FloatStorage",
+                &f,
+                0,
+                &[2, 3],
+                &[3, 1],
+            )],
             Some("ema"),
             zip64,
         );

@@ -1,6 +1,19 @@
 //! Builders of small synthetic weight files: stored zip archives (zip64 too) and
-//! PyTorch-style pickles, for the reader tests and the fuzz harness.
+//! PyTorch-style pickles, for the reader tests and the fuzz harness; fresh scratch
+//! directories for the tests.
 #![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// An empty directory `name` (unique to this process) under the test target's scratch
+/// directory (the system's temporary directory outside the tests).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let scratch = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = scratch.join(format!("happyhorse-io-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 /// Writes a zip archive whose entries are all stored; `zip64` adds the zip64 records and
 /// saturates the 32-bit fields, as writers do for archives over 4 GiB.
@@ -9,7 +22,7 @@ pub fn zip_stored(entries: &[(&str, &[u8])], zip64: bool) -> Vec<u8> {
     let mut central = Vec::new();
     for (name, data) in entries {
         let offset = out.len() as u64;
-        let crc = crc32(data);
+        let crc = crc32fast::hash(data);
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&[45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -73,21 +86,6 @@ pub fn zip_stored(entries: &[(&str, &[u8])], zip64: bool) -> Vec<u8> {
     out.extend_from_slice(&off32.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// A protocol-2 pickle under construction.
@@ -178,6 +176,28 @@ pub struct TorchTensor<'a> {
     pub offset: usize,
     pub size: &'a [usize],
     pub stride: &'a [usize],
+}
+
+impl<'a> TorchTensor<'a> {
+    /// Tensor `name` over `storage` of `storage_type`: `size` elements from element
+    /// `offset`, `stride` apart.
+    pub fn new(
+        name: &'a str,
+        storage_type: &'a str,
+        storage: &'a [u8],
+        offset: usize,
+        size: &'a [usize],
+        stride: &'a [usize],
+    ) -> TorchTensor<'a> {
+        TorchTensor {
+            name,
+            storage_type,
+            storage,
+            offset,
+            size,
+            stride,
+        }
+    }
 }
 
 /// The pickle of `{name: tensor, ...}`, each tensor over its own storage key `i`.

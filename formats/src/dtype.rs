@@ -1,4 +1,4 @@
-//! Element types a tensor can hold.
+//! Element types of the tensors a weight file holds (and a tensor of the tensor crate).
 
 use crate::{Error, Result};
 

@@ -1,4 +1,4 @@
-//! The error type of the tensor library.
+//! The error type of every happyhorse crate (re-exported by `happyhorse_tensor`).
 
 use std::fmt;
 
@@ -11,7 +11,7 @@ pub struct Error {
     message: String,
 }
 
-/// Result with the tensor library's [`Error`].
+/// Result with happyhorse's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

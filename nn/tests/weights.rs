@@ -256,6 +256,30 @@ fn strict_mode_names_every_tensor_never_asked_for() {
 }
 
 #[test]
+fn declared_unused_parts_are_not_reported_but_anything_else_is() {
+    let src = Memory::new("ckpt")
+        .f32("encoder.a", &[1], &[1.0])
+        .f32("decoder.a", &[1], &[2.0])
+        .f32("decoder.b", &[1], &[3.0])
+        .f32("lm_head.w", &[1], &[4.0])
+        .f32("extra.w", &[1], &[5.0]);
+    let w = src
+        .weights()
+        .strict()
+        .with_unused_parts(&["decoder.", "lm_head."]);
+    w.sub("encoder.").get("a", &[1]).unwrap();
+    assert_eq!(w.unused(), ["extra.w"]);
+    let e = w.finish().unwrap_err().to_string();
+    assert!(
+        e.contains("1 tensor(s)") && e.contains("\"extra.w\""),
+        "{e}"
+    );
+    assert!(!e.contains("decoder") && !e.contains("lm_head"), "{e}");
+    w.get("extra.w", &[1]).unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
 fn an_overlay_replaces_the_tensors_it_holds() {
     let base = Memory::new("base")
         .f32("lin", &[2], &[1.0, 2.0])

@@ -4,7 +4,8 @@
 use std::fmt::Display;
 use std::path::Path;
 
-use happyhorse_tensor::{ensure, Result, ResultExt};
+use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use serde::de::DeserializeOwned;
 
 /// Checks `value` lies in `lo..=hi`.
 pub fn in_range<T: PartialOrd + Display>(field: &str, value: T, lo: T, hi: T) -> Result<()> {
@@ -31,6 +32,11 @@ pub fn finite_positive(field: &str, value: f64) -> Result<()> {
         "{field} is {value}; it must be a finite number above 0"
     );
     Ok(())
+}
+
+/// Parses JSON `text` as a `T`; the error calls the text an invalid `what`.
+pub fn parse_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::msg(format!("invalid {what}: {e}")))
 }
 
 /// Reads the text of the config file at `path` and parses it with `parse`; every error
@@ -69,6 +75,16 @@ mod tests {
             assert_eq!(result.unwrap_err().to_string(), message);
         }
         assert!(finite_positive("eps", 1e-6).is_ok());
+    }
+
+    #[test]
+    fn invalid_json_is_named() {
+        let value: Vec<u32> = parse_json("[1, 2]", "list").unwrap();
+        assert_eq!(value, [1, 2]);
+        let err = parse_json::<Vec<u32>>("[1,", "list")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid list: "), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use happyhorse_nn::config_check::{in_range, parse_file};
+use happyhorse_nn::config_check::{in_range, parse_file, parse_json};
 use happyhorse_tensor::{bail, ensure, Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -123,9 +123,7 @@ impl SaAudioConfig {
 
     /// Parses the text of a `model_config.json`.
     pub fn from_json_str(text: &str) -> Result<SaAudioConfig> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| Error::msg(format!("invalid model_config.json: {e}")))?;
-        SaAudioConfig::from_value(&root)
+        SaAudioConfig::from_value(&parse_json(text, "model_config.json")?)
     }
 
     /// Reads the autoencoder fields of a parsed `model_config.json`.

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use happyhorse_nn::config_check::{finite_positive, in_range, parse_file};
-use happyhorse_tensor::{ensure, Error, Result};
+use happyhorse_nn::config_check::{finite_positive, in_range, parse_file, parse_json};
+use happyhorse_tensor::{ensure, Result};
 use serde::Deserialize;
 
 /// The widest block a config may declare (the released decoder's widest is 512).
@@ -76,8 +76,7 @@ impl TurboConfig {
     /// Reads and validates a JSON config file.
     pub fn from_json_file(path: &Path) -> Result<TurboConfig> {
         parse_file(path, |text| {
-            let cfg: TurboConfig = serde_json::from_str(text)
-                .map_err(|e| Error::msg(format!("invalid Turbo VAE config: {e}")))?;
+            let cfg: TurboConfig = parse_json(text, "Turbo VAE config")?;
             cfg.validate()?;
             Ok(cfg)
         })

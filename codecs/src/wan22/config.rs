@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use happyhorse_nn::config_check::{in_range, parse_file};
-use happyhorse_tensor::{ensure, Error, Result};
+use happyhorse_nn::config_check::{in_range, parse_file, parse_json};
+use happyhorse_tensor::{ensure, Result};
 use serde::Deserialize;
 
 /// Per-channel latent mean of the Wan2.2 VAE (`Wan2_2_VAE.mean`).
@@ -71,8 +71,7 @@ impl Wan22Config {
     /// released model's values.
     pub fn from_json_file(path: &Path) -> Result<Wan22Config> {
         parse_file(path, |text| {
-            let cfg: Wan22Config = serde_json::from_str(text)
-                .map_err(|e| Error::msg(format!("invalid Wan2.2 VAE config: {e}")))?;
+            let cfg: Wan22Config = parse_json(text, "Wan2.2 VAE config")?;
             cfg.validate()?;
             Ok(cfg)
         })

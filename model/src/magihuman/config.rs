@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use happyhorse_nn::config_check::{finite, finite_positive, in_range, parse_file};
-use happyhorse_tensor::{bail, ensure, Error, Result};
+use happyhorse_nn::config_check::{finite, finite_positive, in_range, parse_file, parse_json};
+use happyhorse_tensor::{bail, ensure, Result};
 use serde::Deserialize;
 
 /// The most transformer layers a config may declare (the released model has 40).
@@ -538,8 +538,7 @@ impl PipelineConfig {
     /// Parses config JSON text and checks the architecture and the sampling settings
     /// (see [`ModelConfig::validate`], [`EvaluationConfig::validate`]).
     pub fn from_json(text: &str) -> Result<PipelineConfig> {
-        let cfg: PipelineConfig = serde_json::from_str(text)
-            .map_err(|e| Error::msg(format!("invalid MagiHuman config: {e}")))?;
+        let cfg: PipelineConfig = parse_json(text, "MagiHuman config")?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use happyhorse_nn::config_check::{finite_positive, in_range, parse_file};
+use happyhorse_nn::config_check::{finite_positive, in_range, parse_file, parse_json};
 use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 use serde::Deserialize;
 use serde_json::Value;
@@ -198,8 +198,7 @@ impl EncoderConfig {
 
     /// Parses the text of a `config.json`.
     pub fn from_json_str(text: &str) -> Result<EncoderConfig> {
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
+        let root: Value = parse_json(text, "JSON")?;
         ensure!(root.is_object(), "the config is not a JSON object");
         let (module, where_) = match root.get("encoder") {
             Some(enc @ Value::Object(_)) => (enc.clone(), "encoder"),

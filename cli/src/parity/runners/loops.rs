@@ -316,6 +316,13 @@ fn sr_settings(
     })
 }
 
+/// One loop case to run: its DiT and run parameters, its inputs, and the device.
+struct LoopJob<'a> {
+    case: CaseDit,
+    inputs: CaseInputs,
+    device: &'a Device,
+}
+
 /// Runs one loop component on the case in `case_dir`.
 pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
@@ -326,12 +333,17 @@ pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(Str
     };
     let case = load_case_dit(case_dir, &meta, component, role, device)?;
     let inputs = CaseInputs::open(case_dir, &case.run)?;
+    let job = LoopJob {
+        case,
+        inputs,
+        device,
+    };
     let mut col = Collector::default();
     let mut out = Vec::new();
     match component {
-        "magihuman-distilled-loop" => distilled(&case, &inputs, device, &mut col, &mut out)?,
-        "magihuman-base-loop" => base(&case, &inputs, device, &mut col, &mut out)?,
-        _ => sr(&case, &inputs, device, &mut col, &mut out)?,
+        "magihuman-distilled-loop" => distilled(&job, &mut col, &mut out)?,
+        "magihuman-base-loop" => base(&job, &mut col, &mut out)?,
+        _ => sr(&job, &mut col, &mut out)?,
     }
     let mut all = col.outputs()?;
     all.extend(out);
@@ -342,13 +354,8 @@ pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(Str
 /// `step_noise_video`, `step_noise_audio` (`[N, …]`, one draw per step, video then audio),
 /// `image_latent` (I2V), `audio_latent` (with `is_a2v`, which the distilled step otherwise
 /// ignores, as the reference: the given audio is re-noised like a generated one).
-fn distilled(
-    case: &CaseDit,
-    inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
+fn distilled(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
     let (run, ev) = (&case.run, &case.config.evaluation_config);
     run.expect(
         "sampler",
@@ -403,13 +410,8 @@ fn distilled(
 /// `magihuman-base-loop`: inputs `text_feat`, `text_feat_uncond`, `noise_video0`,
 /// `noise_audio0`, `image_latent` (I2V), `audio_latent` (with `is_a2v`: the given audio
 /// enters every forward and is never stepped, as `base_loop`'s `audio_given`).
-fn base(
-    case: &CaseDit,
-    inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
+fn base(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
     let (run, ev) = (&case.run, &case.config.evaluation_config);
     expect_unipc(run)?;
     run.expect(
@@ -479,13 +481,8 @@ fn base(
 /// forward happens), `sr_noise_video`, `sr_noise_audio`, `sr_latent_size`,
 /// `sr_image_latent` (I2V; an `image_latent` listed beside it is the stage-1 one, which
 /// the stage does not use).
-fn sr(
-    case: &CaseDit,
-    inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
+fn sr(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
     let (run, ev) = (&case.run, &case.config.evaluation_config);
     expect_unipc(run)?;
     run.str_list("diagnostic_inputs")?;

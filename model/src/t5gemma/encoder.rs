@@ -102,11 +102,7 @@ impl T5GemmaEncoder {
     /// `*.index.json`, or a folder holding either) onto `device`. The load is strict: a
     /// tensor of the file that is neither read nor part of [`UNUSED_PARTS`] is an error
     /// naming it.
-    pub fn load(
-        config_path: &Path,
-        weights_path: &Path,
-        device: &Device,
-    ) -> Result<T5GemmaEncoder> {
+    pub fn load(config_path: &Path, weights_path: &Path, device: &Device) -> Result<Self> {
         let config = EncoderConfig::from_file(config_path)?;
         let source = open_weights(weights_path)
             .with_context(|| format!("T5Gemma weights {}", weights_path.display()))?;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use happyhorse_nn::config_check::in_range;
 use happyhorse_tensor::{bail, Result};
 
 /// Output resolution: the base model's size, or one of the super-resolution stages.
@@ -114,9 +115,7 @@ impl GenerateRequest {
         if self.prompt.trim().is_empty() {
             bail!("--prompt is empty");
         }
-        if !(3.0..=15.0).contains(&self.seconds) {
-            bail!("--seconds {} is outside 3 to 15", self.seconds);
-        }
+        in_range("--seconds", self.seconds, 3.0, 15.0)?;
         for (flag, p) in [("--image", &self.image), ("--audio", &self.audio)] {
             if let Some(p) = p {
                 match std::fs::metadata(p) {

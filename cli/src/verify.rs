@@ -97,26 +97,7 @@ pub fn verify_stack(stack: &Stack, values: bool, out: &mut dyn FnMut(&str)) -> V
         SaAudioVae::load_files(&audio.config, &audio.weights, &cpu).map(drop),
     );
     if values {
-        type Opener = fn(&Path) -> Result<Box<dyn WeightSource>>;
-        let mut files: Vec<(&str, &PathBuf, Opener)> = vec![
-            ("dit", &stack.dit, open_weights),
-            ("text_encoder.weights", &te.weights, open_weights),
-            ("video_vae", &stack.video_vae, open_weights),
-            ("audio_vae.weights", &audio.weights, open_weights),
-        ];
-        files.extend(
-            stack
-                .sr_dit
-                .as_ref()
-                .map(|p| ("sr_dit", p, open_weights as Opener)),
-        );
-        files.extend(
-            stack
-                .turbo_vae
-                .as_ref()
-                .map(|t| ("turbo_vae.weights", &t.weights, open_checkpoint as Opener)),
-        );
-        for (what, path, open) in files {
+        for (what, path, open) in weight_files(stack) {
             check(
                 &format!("{what} values"),
                 open(path).and_then(|src| all_finite(src.as_ref())),
@@ -124,6 +105,36 @@ pub fn verify_stack(stack: &Stack, values: bool, out: &mut dyn FnMut(&str)) -> V
         }
     }
     problems
+}
+
+/// Opens one weight file of the stack.
+type Opener = fn(&Path) -> Result<Box<dyn WeightSource>>;
+
+/// Every weight file of `stack`, named as the stack names it, with its opener.
+fn weight_files(stack: &Stack) -> Vec<(&'static str, &PathBuf, Opener)> {
+    let mut files: Vec<(&str, &PathBuf, Opener)> = vec![
+        ("dit", &stack.dit, open_weights),
+        (
+            "text_encoder.weights",
+            &stack.text_encoder.weights,
+            open_weights,
+        ),
+        ("video_vae", &stack.video_vae, open_weights),
+        ("audio_vae.weights", &stack.audio_vae.weights, open_weights),
+    ];
+    files.extend(
+        stack
+            .sr_dit
+            .as_ref()
+            .map(|p| ("sr_dit", p, open_weights as Opener)),
+    );
+    files.extend(
+        stack
+            .turbo_vae
+            .as_ref()
+            .map(|t| ("turbo_vae.weights", &t.weights, open_checkpoint as Opener)),
+    );
+    files
 }
 
 /// Errors naming the tensors of `src` that hold a NaN or an infinity.

@@ -360,11 +360,13 @@ fn prompts_beyond_the_encoders_reach_are_refused() {
 #[test]
 fn inputs_that_are_directories_or_devices_say_so() {
     let s = Scratch::new("bad-kinds");
-    let dir = s.join("adir");
-    fs::create_dir(&dir).unwrap();
-    let d = dir.display().to_string();
+    let dir = s.mkdir("adir");
     expect(
-        &generate(None, &s.join("clip"), &["--image", &d]),
+        &generate(
+            None,
+            &s.join("clip"),
+            &["--image", &dir.display().to_string()],
+        ),
         2,
         &["--image", "is a directory"],
     );
@@ -394,9 +396,7 @@ fn inputs_that_are_directories_or_devices_say_so() {
         );
     }
     // The missing-manifest message points to help that describes the manifest.
-    let empty = s.join("empty");
-    fs::create_dir(&empty).unwrap();
-    let run = generate(Some(&empty), &s.join("clip"), &[]);
+    let run = generate(Some(&s.mkdir("empty")), &s.join("clip"), &[]);
     expect(&run, 2, &["happyhorse generate --help"]);
     let help = happyhorse(["generate", "--help"]);
     assert!(

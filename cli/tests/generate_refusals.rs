@@ -47,8 +47,7 @@ fn holds_only(scratch: &Scratch, names: &[&str]) {
 #[test]
 fn existing_output_is_kept_without_force() {
     let s = Scratch::new("refuse-exists");
-    let clip = s.join("clip");
-    fs::create_dir(&clip).unwrap();
+    let clip = s.mkdir("clip");
     fs::write(clip.join("mine.txt"), b"user data").unwrap();
     let path = clip.display().to_string();
     refuse(&s, &[], &[&path, "--force"]);
@@ -71,47 +70,38 @@ fn seconds_outside_3_to_15() {
 }
 
 #[test]
-fn missing_image() {
-    let s = Scratch::new("refuse-image");
-    let missing = s.join("missing.png").display().to_string();
-    refuse(&s, &["--image", &missing], &["--image", &missing]);
-    holds_only(&s, &[]);
+fn missing_image_or_audio() {
+    for (flag, file) in [("--image", "missing.png"), ("--audio", "missing.wav")] {
+        let s = Scratch::new(&format!("refuse-missing{flag}"));
+        let missing = s.join(file).display().to_string();
+        refuse(&s, &[flag, &missing], &[flag, &missing]);
+        holds_only(&s, &[]);
+    }
 }
 
 #[test]
-fn missing_audio() {
-    let s = Scratch::new("refuse-audio-missing");
-    let missing = s.join("missing.wav").display().to_string();
-    refuse(&s, &["--audio", &missing], &["--audio", &missing]);
-    holds_only(&s, &[]);
-}
-
-#[test]
-fn audio_that_is_not_a_wav() {
-    let s = Scratch::new("refuse-audio-text");
-    let text = s.join("notes.wav");
-    fs::write(&text, "these are words, not samples\n".repeat(20)).unwrap();
-    let path = text.display().to_string();
-    refuse(&s, &["--audio", &path], &[&path]);
-    holds_only(&s, &["notes.wav"]);
-}
-
-#[test]
-fn image_that_is_not_an_image() {
-    let s = Scratch::new("refuse-image-text");
-    let text = s.join("photo.png");
-    fs::write(&text, "not a picture\n").unwrap();
-    let path = text.display().to_string();
-    refuse(&s, &["--image", &path], &[&path]);
-    holds_only(&s, &["photo.png"]);
+fn audio_or_image_that_is_not_one() {
+    for (flag, file, text) in [
+        (
+            "--audio",
+            "notes.wav",
+            "these are words, not samples\n".repeat(20),
+        ),
+        ("--image", "photo.png", "not a picture\n".to_string()),
+    ] {
+        let s = Scratch::new(&format!("refuse-text{flag}"));
+        let path = s.join(file);
+        fs::write(&path, text).unwrap();
+        let path = path.display().to_string();
+        refuse(&s, &[flag, &path], &[&path]);
+        holds_only(&s, &[file]);
+    }
 }
 
 #[test]
 fn checkpoints_without_a_manifest() {
     let s = Scratch::new("refuse-checkpoints");
-    let empty = s.join("weights");
-    fs::create_dir(&empty).unwrap();
-    let path = empty.display().to_string();
+    let path = s.mkdir("weights").display().to_string();
     refuse(
         &s,
         &["--checkpoints", &path],

@@ -37,7 +37,7 @@ fn i2v_distilled_loop_feeds_the_clean_first_frame_to_every_step() {
     let noise = case.input("loop_step_noise_video");
 
     // Undo step k, x_{k+1} = σ'·n + (1 − σ')·(x − σ·v), to get the DiT input x_k back.
-    let input_of = |o: &std::collections::HashMap<String, Tensor>, k: usize| -> Tensor {
+    let input_of = |o: &Outputs, k: usize| -> Tensor {
         let (s, s1) = (sig[k], sig[k + 1]);
         let next = step(&o["loop_next_video"], k);
         let x0 = next
@@ -80,7 +80,7 @@ fn i2v_distilled_loop_feeds_the_clean_first_frame_to_every_step() {
 /// overwriting frame 0 with `image` (when given) before every step; returns the largest
 /// distance to the runner's corrected and next latents.
 fn replay_unipc(
-    out: &std::collections::HashMap<String, Tensor>,
+    out: &Outputs,
     prefix: &str,
     velocity: &str,
     start: &Tensor,
@@ -106,34 +106,64 @@ fn replay_unipc(
     worst
 }
 
-#[test]
-fn i2v_base_loop_feeds_the_clean_first_frame_to_every_step() {
-    let c = "magihuman-base-loop";
-    let image = normal(&[1, 16, 1, 6, 8], 12);
-    let t2v = Case::copy("magihuman-dit/E", "t2v").run(c);
-    let case = i2v_case("magihuman-dit/E", c, "image_latent", &image);
-    let out = case.run(c);
-    let x0 = case.input("loop_noise_video0");
+/// The runner's outputs, by name.
+type Outputs = std::collections::HashMap<String, Tensor>;
 
-    // Step 0 starts from the overwritten input (the corrected point of step 0 is it).
-    let c0 = step(&out["loop_corrected_video"], 0);
+/// A UniPC loop component made image-to-video: the public case it is derived from, the
+/// component, the input name of the clean latent, the prefix of the loop's outputs, and
+/// the shape and seed of the clean latent.
+type UniPcI2v = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    [usize; 5],
+    u64,
+);
+
+/// The UniPC loops made image-to-video: the base loop, then the SR stage.
+#[rustfmt::skip]
+const UNIPC_I2V: [UniPcI2v; 2] = [
+    ("magihuman-dit/E", "magihuman-base-loop", "image_latent", "loop", [1, 16, 1, 6, 8], 12),
+    ("magihuman-dit/F", "magihuman-sr-stage", "sr_image_latent", "sr", [1, 16, 1, 8, 12], 13),
+];
+
+/// Runs the I2V and the T2V copies of `loop_`: step 0 starts from the overwritten input
+/// (its corrected point is `start`), replaying the steps with the overwrite gives the
+/// runner's latents and without it does not, the final video holds the image, and the
+/// velocity differs from the T2V one. Returns the I2V case, its outputs and the T2V ones.
+fn check_unipc_i2v(
+    loop_: &UniPcI2v,
+    start: impl FnOnce(&Case, &Outputs) -> Tensor,
+) -> (Case, Outputs, Outputs) {
+    let &(rel, c, input, p, image_shape, seed) = loop_;
+    let image = normal(&image_shape, seed);
+    let t2v = Case::copy(rel, "t2v").run(c);
+    let case = i2v_case(rel, c, input, &image);
+    let out = case.run(c);
+    let start = start(&case, &out);
+
+    let c0 = step(&out[&format!("{p}_corrected_video")], 0);
     assert_eq!(max_diff(&frames(&c0, 0, 1), &image), 0.0);
-    // Every step: the solver fed with the overwritten inputs gives the runner's latents,
-    // and without the overwrite it does not.
-    let with = replay_unipc(&out, "loop", "v_cfg_video", &x0, Some(&image));
+    let with = replay_unipc(&out, p, "v_cfg_video", &start, Some(&image));
     assert!(with < 1e-5, "replay with the clean frame is off by {with}");
-    let without = replay_unipc(&out, "loop", "v_cfg_video", &x0, None);
+    let without = replay_unipc(&out, p, "v_cfg_video", &start, None);
     assert!(
         without > 1e-2,
         "replay without the clean frame matches ({without})"
     );
-    let fv = &out["loop_final_video"];
+    let fv = &out[&format!("{p}_final_video")];
     assert_eq!(max_diff(&frames(fv, 0, 1), &image), 0.0);
-    let d = max_diff(
-        &step(&out["loop_v_cond_video"], 0),
-        &step(&t2v["loop_v_cond_video"], 0),
-    );
+    let v_cond = format!("{p}_v_cond_video");
+    let d = max_diff(&step(&out[&v_cond], 0), &step(&t2v[&v_cond], 0));
     assert!(d > 1e-2, "the I2V velocity equals the T2V one ({d})");
+    (case, out, t2v)
+}
+
+#[test]
+fn i2v_base_loop_feeds_the_clean_first_frame_to_every_step() {
+    let [base_loop, _] = &UNIPC_I2V;
+    check_unipc_i2v(base_loop, |case, _| case.input("loop_noise_video0"));
 }
 
 #[test]
@@ -141,9 +171,7 @@ fn a2v_base_loop_never_steps_the_given_audio() {
     let c = "magihuman-base-loop";
     let t2v = Case::copy("magihuman-dit/E", "t2v").run(c);
     let case = Case::copy("magihuman-dit/E", "a2v");
-    case.edit_run(c, |r| {
-        r.insert("is_a2v".into(), json!(true));
-    });
+    case.edit_run(c, |r| r["is_a2v"] = json!(true));
     let out = case.run(c);
     let given = case.input("loop_noise_audio0");
     assert_eq!(max_diff(&out["loop_final_audio"], &given), 0.0);
@@ -159,31 +187,13 @@ fn a2v_base_loop_never_steps_the_given_audio() {
 
 #[test]
 fn i2v_sr_stage_feeds_the_clean_first_frame_to_every_step() {
-    let c = "magihuman-sr-stage";
-    let image = normal(&[1, 16, 1, 8, 12], 13);
-    let t2v = Case::copy("magihuman-dit/F", "t2v").run(c);
-    let case = i2v_case("magihuman-dit/F", c, "sr_image_latent", &image);
-    let out = case.run(c);
-    let start = &out["sr_start_video"];
+    let [_, sr_stage] = &UNIPC_I2V;
+    let (case, out, t2v) = check_unipc_i2v(sr_stage, |_, out| out["sr_start_video"].clone());
     // Upsampling and re-noising are untouched by the image.
-    assert_eq!(max_diff(start, &t2v["sr_start_video"]), 0.0);
-
-    let c0 = step(&out["sr_corrected_video"], 0);
-    assert_eq!(max_diff(&frames(&c0, 0, 1), &image), 0.0);
-    let with = replay_unipc(&out, "sr", "v_cfg_video", start, Some(&image));
-    assert!(with < 1e-5, "replay with the clean frame is off by {with}");
-    let without = replay_unipc(&out, "sr", "v_cfg_video", start, None);
-    assert!(
-        without > 1e-2,
-        "replay without the clean frame matches ({without})"
+    assert_eq!(
+        max_diff(&out["sr_start_video"], &t2v["sr_start_video"]),
+        0.0
     );
-    let fv = &out["sr_final_video"];
-    assert_eq!(max_diff(&frames(fv, 0, 1), &image), 0.0);
-    let d = max_diff(
-        &step(&out["sr_v_cond_video"], 0),
-        &step(&t2v["sr_v_cond_video"], 0),
-    );
-    assert!(d > 1e-2, "the I2V velocity equals the T2V one ({d})");
     // The stage hands on the stage-1 audio.
     assert_eq!(
         max_diff(&out["sr_final_audio"], &case.input("stage1_audio_latent")),

@@ -14,18 +14,15 @@ use happyhorse_tensor::{Device, Result};
 
 /// The mid-size configuration: the released layout at a fraction of its width.
 fn mid_config() -> EncoderConfig {
-    let num_hidden_layers = 4;
+    let layers = 4;
     EncoderConfig {
         hidden_size: 512,
-        num_hidden_layers,
-        num_attention_heads: 8,
-        num_key_value_heads: 4,
+        num_hidden_layers: layers,
         head_dim: 64,
         intermediate_size: 2048,
         query_pre_attn_scalar: 64.0,
-        sliding_window: 4096,
         vocab_size: 32000,
-        layer_types: default_layer_types(num_hidden_layers),
+        layer_types: default_layer_types(layers),
         ..EncoderConfig::default()
     }
 }

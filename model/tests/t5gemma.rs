@@ -200,12 +200,12 @@ fn fully_masked_pad_queries_get_zero_attention_like_sdpa() {
 type Entry<'a> = (String, DType, Vec<usize>, &'a [u8]);
 
 /// Writes the fixture's weights as a two-shard checkpoint named like the released one
-/// under `model.` (with an ignored `decoder.*` tensor), plus its index.
-fn write_sharded_checkpoint(dir: &Path) {
+/// under `model.`, with one small tensor more per name of `extra`, plus its index.
+fn write_sharded_checkpoint(dir: &Path, extra: &[&str]) {
     let src = open_weights(&case().join("weights.safetensors")).unwrap();
     let names = src.names();
     let bytes: Vec<_> = names.iter().map(|n| src.bytes(n).unwrap()).collect();
-    let decoder = vec![0u8; 16];
+    let zeros = vec![0u8; 16];
     let mut shards: [Vec<Entry>; 2] = [Vec::new(), Vec::new()];
     for (i, (name, b)) in names.iter().zip(&bytes).enumerate() {
         let info = src.info(name).unwrap();
@@ -216,12 +216,9 @@ fn write_sharded_checkpoint(dir: &Path) {
             b.as_slice(),
         ));
     }
-    shards[1].push((
-        "model.decoder.norm.weight".into(),
-        DType::F32,
-        vec![4],
-        &decoder,
-    ));
+    for name in extra {
+        shards[1].push((name.to_string(), DType::F32, vec![4], &zeros));
+    }
     let mut map = serde_json::Map::new();
     for (k, shard) in shards.iter().enumerate() {
         let file = format!("model-0000{}-of-00002.safetensors", k + 1);
@@ -241,7 +238,11 @@ fn write_sharded_checkpoint(dir: &Path) {
 #[test]
 fn sharded_checkpoint_under_model_prefix_loads_the_same_encoder() {
     let dir = tmp_dir("sharded");
-    write_sharded_checkpoint(&dir);
+    // The decoder and the head are declared parts the encoder leaves unread.
+    write_sharded_checkpoint(
+        &dir,
+        &["model.decoder.norm.weight", "lm_head.out_proj.weight"],
+    );
     let encoder = T5GemmaEncoder::load(&case().join("config.json"), &dir, &Device::Cpu).unwrap();
     let out = encoder
         .forward(&[input_ids("input_ids")])
@@ -250,6 +251,28 @@ fn sharded_checkpoint_under_model_prefix_loads_the_same_encoder() {
         .unwrap();
     let d = max_abs_diff(&out, &expected("last_hidden_state_f64"));
     assert!(d <= 3.72235221601791e-05, "{d}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_unexpected_tensor_of_the_checkpoint_is_named() {
+    let dir = tmp_dir("unexpected");
+    let extra = [
+        "model.decoder.norm.weight",
+        "model.encoder.layers.0.self_attn.q_norm.weight",
+        "model.vision_tower.proj.weight",
+    ];
+    write_sharded_checkpoint(&dir, &extra);
+    let e = T5GemmaEncoder::load(&case().join("config.json"), &dir, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("2 tensor(s) the model does not use")
+            && e.contains("\"model.encoder.layers.0.self_attn.q_norm.weight\"")
+            && e.contains("\"model.vision_tower.proj.weight\""),
+        "{e}"
+    );
+    assert!(!e.contains("decoder"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -365,8 +388,7 @@ fn random_weights_build_the_real_architecture() {
     assert!(v.iter().any(|&x| x != 0.0));
 }
 
-/// The real checkpoint holds the decoder too, so the encoder does not load strictly; the
-/// fixture holds only the encoder, and every one of its tensors is read.
+/// The fixture holds only the encoder, and every one of its tensors is read.
 #[test]
 fn every_encoder_tensor_of_the_fixture_is_read() {
     let weights = Weights::open(&case().join("weights.safetensors"), &Device::Cpu).unwrap();

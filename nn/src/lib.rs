@@ -1,4 +1,5 @@
 //! happyhorse-nn
+pub mod config_check;
 pub mod linear;
 pub mod rms_norm;
 pub mod weights;

@@ -52,6 +52,9 @@ struct Config {
     aliases: Vec<String>,
     /// In strict mode, the key prefix (after the aliases) whose every tensor must be read.
     strict: Option<String>,
+    /// Key prefixes (as the file spells them) of parts the file holds and the model
+    /// deliberately leaves unread; their tensors are never reported as unused.
+    unused_parts: Vec<String>,
 }
 
 /// State shared by a root handle and every handle derived from it.
@@ -77,6 +80,7 @@ impl std::fmt::Debug for Weights {
             .field("prefix", &self.prefix)
             .field("aliases", &self.shared.config.aliases)
             .field("strict", &self.shared.config.strict)
+            .field("unused_parts", &self.shared.config.unused_parts)
             .finish()
     }
 }
@@ -98,6 +102,7 @@ impl Weights {
             source,
             aliases: vec![String::new()],
             strict: None,
+            unused_parts: Vec::new(),
         };
         Weights::with_config(config, device)
     }
@@ -181,6 +186,14 @@ impl Weights {
     pub fn strict(&self) -> Weights {
         let prefix = self.prefix.clone();
         self.reconfigured(|c| c.strict = Some(prefix))
+    }
+
+    /// Declares the parts of the file the model knows of and deliberately does not read, by
+    /// key prefix as the file spells them (e.g. `["decoder.", "lm_head."]`): their tensors
+    /// are left out of [`Weights::unused`] and of [`Weights::finish`]'s report. Starts a
+    /// new record of what was read.
+    pub fn with_unused_parts(&self, prefixes: &[&str]) -> Weights {
+        self.reconfigured(|c| c.unused_parts = prefixes.iter().map(|p| p.to_string()).collect())
     }
 
     /// The parameters under `prefix` (joined with a dot when needed).
@@ -460,7 +473,8 @@ impl Weights {
     }
 
     /// The tensors of the file under this handle's prefix (under any alias) that were never
-    /// read, sorted; none for made-up parameters.
+    /// read, sorted, leaving out the declared unused parts ([`Weights::with_unused_parts`]);
+    /// none for made-up parameters.
     pub fn unused(&self) -> Vec<String> {
         self.unused_under(&self.prefix)
     }
@@ -476,11 +490,13 @@ impl Weights {
             .iter()
             .map(|a| format!("{a}{prefix}"))
             .collect();
+        let declared = &self.shared.config.unused_parts;
         let used = self.shared.used.lock().unwrap_or_else(|e| e.into_inner());
         let mut unused: Vec<String> = src
             .names()
             .into_iter()
             .filter(|n| scopes.iter().any(|s| n.starts_with(s.as_str())) && !used.contains(n))
+            .filter(|n| !declared.iter().any(|p| n.starts_with(p.as_str())))
             .collect();
         unused.sort();
         unused

@@ -90,6 +90,18 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Checks `result` failed with a message holding every one of `parts`; returns the message.
+fn assert_fails_naming<T>(result: Result<T>, parts: &[&str]) -> String {
+    let Err(e) = result else {
+        panic!("expected an error naming {parts:?}");
+    };
+    let e = e.to_string();
+    for part in parts {
+        assert!(e.contains(part), "{part:?} is not in {e}");
+    }
+    e
+}
+
 #[test]
 fn get_checks_the_shape_and_keeps_the_stored_dtype() {
     let w = Memory::new("mem")
@@ -109,17 +121,13 @@ fn get_checks_the_shape_and_keeps_the_stored_dtype() {
     let info = a.info("weight").unwrap();
     assert_eq!((info.name.as_str(), info.dtype), ("a.b.weight", DType::F32));
 
-    let e = a.get("weight", &[4]).unwrap_err().to_string();
-    assert!(
-        e.contains("mem")
-            && e.contains("\"a.b.weight\"")
-            && e.contains("has shape [2, 2], expected [4]"),
-        "{e}"
+    assert_fails_naming(
+        a.get("weight", &[4]),
+        &["mem", "\"a.b.weight\"", "has shape [2, 2], expected [4]"],
     );
-    let e = a.get("bias", &[2]).unwrap_err().to_string();
-    assert!(
-        e.contains("mem: missing tensor \"a.b.bias\"") && e.contains("expected shape [2]"),
-        "{e}"
+    assert_fails_naming(
+        a.get("bias", &[2]),
+        &["mem: missing tensor \"a.b.bias\"", "expected shape [2]"],
     );
 }
 
@@ -133,15 +141,16 @@ fn get_as_converts_float_dtypes_and_names_others() {
     assert_eq!(g.dtype(), DType::F32);
     assert_eq!(values(&g), [1.0, 0.5, -3.25]);
     assert_eq!(values(&w.get_f32("g", &[3]).unwrap()), [1.0, 0.5, -3.25]);
-    let e = w.get_as("ids", &[2], DType::F32).unwrap_err().to_string();
-    assert!(
-        e.contains("\"ids\"") && e.contains("stored as I64") && e.contains("F32"),
-        "{e}"
+    assert_fails_naming(
+        w.get_as("ids", &[2], DType::F32),
+        &["\"ids\"", "stored as I64", "F32"],
     );
     // Stored as it is, any dtype is handed out.
     assert_eq!(w.get("ids", &[2]).unwrap().dtype(), DType::I64);
-    let e = w.check("g", &[3], &[DType::F32]).unwrap_err().to_string();
-    assert!(e.contains("stored as BF16, expected F32"), "{e}");
+    assert_fails_naming(
+        w.check("g", &[3], &[DType::F32]),
+        &["stored as BF16, expected F32"],
+    );
     assert_eq!(w.check("g", &[3], &[]).unwrap().dtype, DType::BF16);
 }
 
@@ -169,12 +178,13 @@ fn aliases_are_tried_in_order_for_each_tensor() {
         w.info("conv.bias").unwrap().name,
         "decoder.conv.bias".to_string()
     );
-    let e = w.get("conv_out.weight", &[1]).unwrap_err().to_string();
-    assert!(
-        e.contains("missing tensor \"module.decoder.conv_out.weight\"")
-            && e.contains("\"decoder.conv_out.weight\"")
-            && e.contains("\"conv_out.weight\""),
-        "{e}"
+    assert_fails_naming(
+        w.get("conv_out.weight", &[1]),
+        &[
+            "missing tensor \"module.decoder.conv_out.weight\"",
+            "\"decoder.conv_out.weight\"",
+            "\"conv_out.weight\"",
+        ],
     );
 }
 
@@ -217,11 +227,7 @@ fn strict_mode_names_every_tensor_never_asked_for() {
     let w = src().weights().sub("vae.").strict();
     w.get("a", &[1]).unwrap();
     assert_eq!(w.unused(), ["vae.b", "vae.c"]);
-    let e = w.finish().unwrap_err().to_string();
-    assert!(
-        e.contains("file") && e.contains("2 tensor(s)") && e.contains("\"vae.b\", \"vae.c\""),
-        "{e}"
-    );
+    let e = assert_fails_naming(w.finish(), &["file", "2 tensor(s)", "\"vae.b\", \"vae.c\""]);
     assert!(!e.contains("dit.x"), "{e}");
     // Clones and sub views share the record; a failed lookup marks nothing.
     let sub = w.clone().sub("");
@@ -233,8 +239,7 @@ fn strict_mode_names_every_tensor_never_asked_for() {
     // Strict over the whole file.
     let w = src().weights().strict();
     w.sub("vae").get("a", &[1]).unwrap();
-    let e = w.finish().unwrap_err().to_string();
-    assert!(e.contains("3 tensor(s)") && e.contains("\"dit.x\""), "{e}");
+    assert_fails_naming(w.finish(), &["3 tensor(s)", "\"dit.x\""]);
 
     // Not strict: finish passes, unused still tells.
     let w = src().weights();
@@ -249,9 +254,32 @@ fn strict_mode_names_every_tensor_never_asked_for() {
         .with_aliases(&["module.decoder.", "decoder."])
         .strict();
     w.get("a", &[1]).unwrap();
-    let e = w.finish().unwrap_err().to_string();
-    assert!(e.contains("\"decoder.b\""), "{e}");
+    assert_fails_naming(w.finish(), &["\"decoder.b\""]);
     w.get("b", &[1]).unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
+fn declared_unused_parts_are_not_reported_but_anything_else_is() {
+    let names = [
+        "encoder.a",
+        "decoder.a",
+        "decoder.b",
+        "lm_head.w",
+        "extra.w",
+    ];
+    let src = names
+        .iter()
+        .fold(Memory::new("ckpt"), |m, name| m.f32(name, &[1], &[1.0]));
+    let w = src
+        .weights()
+        .strict()
+        .with_unused_parts(&["decoder.", "lm_head."]);
+    w.sub("encoder.").get("a", &[1]).unwrap();
+    assert_eq!(w.unused(), ["extra.w"]);
+    let e = assert_fails_naming(w.finish(), &["1 tensor(s)", "\"extra.w\""]);
+    assert!(!e.contains("decoder") && !e.contains("lm_head"), "{e}");
+    w.get("extra.w", &[1]).unwrap();
     w.finish().unwrap();
 }
 
@@ -283,13 +311,8 @@ fn open_names_the_file_in_errors() {
     )
     .unwrap();
     let w = Weights::open(&path, &Device::Cpu).unwrap().strict();
-    let e = w.get("x", &[3]).unwrap_err().to_string();
-    assert!(e.contains(&path.display().to_string()), "{e}");
-    let e = w.finish().unwrap_err().to_string();
-    assert!(
-        e.contains(&path.display().to_string()) && e.contains("\"x\""),
-        "{e}"
-    );
+    assert_fails_naming(w.get("x", &[3]), &[&path.display().to_string()]);
+    assert_fails_naming(w.finish(), &[&path.display().to_string(), "\"x\""]);
     assert_eq!(values(&w.get("x", &[2]).unwrap()), [1.0, 2.0]);
     w.finish().unwrap();
     std::fs::remove_file(&path).unwrap();

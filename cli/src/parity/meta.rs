@@ -5,10 +5,33 @@
 //! `output` the implementation produces, a `role` (`required`, `optional`, `contrast`) and
 //! a tolerance (`atol`, `rtol`, or `exact`), optionally a `mask`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use happyhorse_tensor::{bail, Error, Result, ResultExt};
 use serde::Deserialize;
+
+/// The files a codec case runs on.
+#[derive(Clone, Debug)]
+pub struct CaseFiles {
+    /// The weight file: `run.weights`, else the component's default name.
+    pub weights: PathBuf,
+    /// `config.json`.
+    pub config: PathBuf,
+    /// `inputs.safetensors`.
+    pub inputs: PathBuf,
+}
+
+impl CaseFiles {
+    /// The files of the case in `case_dir` (its `meta.json` may name the weight file).
+    pub fn locate(case_dir: &Path, default_weights: &str) -> Result<CaseFiles> {
+        let meta = Meta::load(case_dir)?;
+        Ok(CaseFiles {
+            weights: meta.weights_path(case_dir, default_weights),
+            config: case_dir.join("config.json"),
+            inputs: case_dir.join("inputs.safetensors"),
+        })
+    }
+}
 
 /// One entry of a case's `checks` list.
 #[derive(Clone, Debug, Deserialize)]
@@ -90,6 +113,25 @@ impl Meta {
         Ok(())
     }
 
+    /// The weight file of the case: `run.weights`, else `default`, in `case_dir`.
+    pub fn weights_path(&self, case_dir: &Path, default: &str) -> PathBuf {
+        let name = self.run.get("weights").and_then(|v| v.as_str());
+        case_dir.join(name.unwrap_or(default))
+    }
+
+    /// A case with `run` and one check per entry of `roles`.
+    #[cfg(test)]
+    pub(crate) fn with_roles(run: serde_json::Value, roles: &[&str]) -> Meta {
+        let checks: Vec<serde_json::Value> = roles
+            .iter()
+            .map(|r| serde_json::json!({"key": "k", "output": "o", "role": r}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "component": "c", "run": run, "checks": checks
+        }))
+        .unwrap()
+    }
+
     /// The component names the case checks, in order.
     pub fn component_names(&self) -> Vec<String> {
         match (&self.components, &self.component) {
@@ -104,22 +146,11 @@ impl Meta {
 mod tests {
     use super::*;
 
-    fn meta(run: serde_json::Value, roles: &[&str]) -> Meta {
-        let checks: Vec<serde_json::Value> = roles
-            .iter()
-            .map(|r| serde_json::json!({"key": "k", "output": "o", "role": r}))
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "component": "c", "run": run, "checks": checks
-        }))
-        .unwrap()
-    }
-
     #[test]
     fn a_case_needs_a_required_check() {
         let dir = Path::new("case");
         for roles in [&[][..], &["optional"], &["contrast", "optional"]] {
-            let err = meta(serde_json::Value::Null, roles)
+            let err = Meta::with_roles(serde_json::Value::Null, roles)
                 .validate_checks(dir)
                 .unwrap_err()
                 .to_string();
@@ -128,12 +159,12 @@ mod tests {
                 "{err}"
             );
         }
-        let err = meta(serde_json::Value::Null, &["required", "bogus"])
+        let err = Meta::with_roles(serde_json::Value::Null, &["required", "bogus"])
             .validate_checks(dir)
             .unwrap_err()
             .to_string();
         assert!(err.contains("bogus"), "{err}");
-        meta(serde_json::Value::Null, &["optional", "required"])
+        Meta::with_roles(serde_json::Value::Null, &["optional", "required"])
             .validate_checks(dir)
             .unwrap();
     }

@@ -12,7 +12,7 @@ pub mod params;
 pub mod runners;
 
 pub use check::{check_case, compare, CaseReport, CheckResult};
-pub use meta::{Check, Meta};
+pub use meta::{CaseFiles, Check, Meta};
 pub use params::{CaseInputs, RunParams};
 
 use std::collections::BTreeMap;

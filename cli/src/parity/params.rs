@@ -270,20 +270,9 @@ impl CaseInputs {
 mod tests {
     use super::*;
 
-    fn meta(run: serde_json::Value, roles: &[&str]) -> Meta {
-        let checks: Vec<serde_json::Value> = roles
-            .iter()
-            .map(|r| serde_json::json!({"key": "k", "output": "o", "role": r}))
-            .collect();
-        serde_json::from_value(serde_json::json!({
-            "component": "c", "run": run, "checks": checks
-        }))
-        .unwrap()
-    }
-
     #[test]
     fn run_params_refuse_what_was_not_read() {
-        let m = meta(
+        let m = Meta::with_roles(
             serde_json::json!({"c": {
                 "steps": 8, "shift": 5.0, "sampler_note": "doc", "note": "doc",
                 "unipc": {"order": 2, "extra": 1}, "mystery": true

@@ -83,6 +83,13 @@ impl Scratch {
         self.0.join(rel)
     }
 
+    /// Creates the directory `rel` inside it; returns its path.
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let dir = self.0.join(rel);
+        fs::create_dir(&dir).expect("creating a directory in a scratch directory");
+        dir
+    }
+
     /// The names of its entries, sorted.
     pub fn entries(&self) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(&self.0)

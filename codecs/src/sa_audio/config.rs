@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
+use happyhorse_nn::config_check::{in_range, parse_file, parse_json};
+use happyhorse_tensor::{bail, ensure, Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,15 +18,6 @@ pub const MAX_CHANNELS: usize = 1 << 14;
 
 /// The largest `downsampling_ratio` (the released model's is 2048).
 pub const MAX_DOWNSAMPLING: usize = 1 << 20;
-
-/// Checks `value` lies in `lo..=hi`, naming the field and the range.
-fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
-    ensure!(
-        (lo..=hi).contains(&value),
-        "{field} is {value}, outside the allowed range {lo}..={hi}"
-    );
-    Ok(())
-}
 
 /// `OobleckEncoder` constructor arguments (`encoder.config`), with the reference defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -126,15 +118,12 @@ pub struct SaAudioConfig {
 impl SaAudioConfig {
     /// Reads a `model_config.json` file.
     pub fn load(path: &Path) -> Result<SaAudioConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
-        SaAudioConfig::from_json_str(&text).with_context(|| path.display())
+        parse_file(path, SaAudioConfig::from_json_str)
     }
 
     /// Parses the text of a `model_config.json`.
     pub fn from_json_str(text: &str) -> Result<SaAudioConfig> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| Error::msg(format!("invalid model_config.json: {e}")))?;
-        SaAudioConfig::from_value(&root)
+        SaAudioConfig::from_value(&parse_json(text, "model_config.json")?)
     }
 
     /// Reads the autoencoder fields of a parsed `model_config.json`.

@@ -2,20 +2,12 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use happyhorse_nn::config_check::{finite_positive, in_range, parse_file, parse_json};
+use happyhorse_tensor::{ensure, Result};
 use serde::Deserialize;
 
 /// The widest block a config may declare (the released decoder's widest is 512).
 pub const MAX_CHANNELS: usize = 1 << 14;
-
-/// Checks `value` lies in `lo..=hi`, naming the field and the range.
-fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
-    ensure!(
-        (lo..=hi).contains(&value),
-        "{field} is {value}, outside the allowed range {lo}..={hi}"
-    );
-    Ok(())
-}
 
 /// The Turbo VAE decoder configuration (`TurboV3-Wan22-TinyShallow_7_7.json`). Unknown
 /// fields (`_class_name`, `_diffusers_version`, …) are ignored.
@@ -83,12 +75,11 @@ impl Default for TurboConfig {
 impl TurboConfig {
     /// Reads and validates a JSON config file.
     pub fn from_json_file(path: &Path) -> Result<TurboConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
-        let cfg: TurboConfig = serde_json::from_str(&text).map_err(|e| {
-            Error::msg(format!("{}: invalid Turbo VAE config: {e}", path.display()))
-        })?;
-        cfg.validate().with_context(|| path.display())?;
-        Ok(cfg)
+        parse_file(path, |text| {
+            let cfg: TurboConfig = parse_json(text, "Turbo VAE config")?;
+            cfg.validate()?;
+            Ok(cfg)
+        })
     }
 
     /// Checks the fields against each other and against what the decoder supports.
@@ -119,11 +110,7 @@ impl TurboConfig {
             in_range(&format!("decoder_layers_per_block[{i}]"), l, 0, 64)?;
         }
         in_range("out_channels", self.out_channels, 1, 16)?;
-        ensure!(
-            self.resnet_norm_eps.is_finite() && self.resnet_norm_eps > 0.0,
-            "resnet_norm_eps is {}; it must be a finite number above 0",
-            self.resnet_norm_eps
-        );
+        finite_positive("resnet_norm_eps", self.resnet_norm_eps as f64)?;
         in_range("decoder_dw_kernel_size", self.decoder_dw_kernel_size, 1, 31)?;
         in_range("first_chunk_size", self.first_chunk_size, 1, 1024)?;
         in_range("step_size", self.step_size, 1, 1024)?;

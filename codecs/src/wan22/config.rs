@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::{ensure, Error, Result, ResultExt};
+use happyhorse_nn::config_check::{in_range, parse_file, parse_json};
+use happyhorse_tensor::{ensure, Result};
 use serde::Deserialize;
 
 /// Per-channel latent mean of the Wan2.2 VAE (`Wan2_2_VAE.mean`).
@@ -24,15 +25,6 @@ pub const LATENT_STD: [f32; 48] = [
 
 /// The widest stage a config may declare (the released model's widest is 1024).
 pub const MAX_CHANNELS: usize = 1 << 14;
-
-/// Checks `value` lies in `lo..=hi`, naming the field and the range.
-fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
-    ensure!(
-        (lo..=hi).contains(&value),
-        "{field} is {value}, outside the allowed range {lo}..={hi}"
-    );
-    Ok(())
-}
 
 /// Geometry of the Wan2.2 VAE. `Default` is the released model.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -78,15 +70,11 @@ impl Wan22Config {
     /// Reads a `config.json` holding (a subset of) the fields; missing ones take the
     /// released model's values.
     pub fn from_json_file(path: &Path) -> Result<Wan22Config> {
-        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
-        let cfg: Wan22Config = serde_json::from_str(&text).map_err(|e| {
-            Error::msg(format!(
-                "{}: invalid Wan2.2 VAE config: {e}",
-                path.display()
-            ))
-        })?;
-        cfg.validate().with_context(|| path.display())?;
-        Ok(cfg)
+        parse_file(path, |text| {
+            let cfg: Wan22Config = parse_json(text, "Wan2.2 VAE config")?;
+            cfg.validate()?;
+            Ok(cfg)
+        })
     }
 
     /// Checks every field lies in its range (widths 1..=[`MAX_CHANNELS`] at every stage,

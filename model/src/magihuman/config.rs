@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
+use happyhorse_nn::config_check::{finite, finite_positive, in_range, parse_file, parse_json};
+use happyhorse_tensor::{bail, ensure, Result};
 use serde::Deserialize;
 
 /// The most transformer layers a config may declare (the released model has 40).
@@ -29,25 +30,6 @@ pub const MAX_STEPS: usize = 1000;
 
 /// The highest video frame rate.
 pub const MAX_FPS: usize = 240;
-
-/// Checks `value` lies in `lo..=hi`, naming the field and the range.
-fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
-    ensure!(
-        (lo..=hi).contains(&value),
-        "{field} is {value}, outside the allowed range {lo}..={hi}"
-    );
-    Ok(())
-}
-
-/// Checks `value` is finite and, when `positive`, above zero.
-fn finite(field: &str, value: f64, positive: bool) -> Result<()> {
-    ensure!(
-        value.is_finite() && (!positive || value > 0.0),
-        "{field} is {value}; it must be a finite number{}",
-        if positive { " above 0" } else { "" }
-    );
-    Ok(())
-}
 
 /// Checks every layer index of `list` is below `limit`.
 fn layer_indices(field: &str, list: &[usize], limit: usize, what: &str) -> Result<()> {
@@ -488,7 +470,7 @@ impl EvaluationConfig {
                  a negative prompt)"
             );
         }
-        finite(&format!("{f}.shift"), self.shift, true)?;
+        finite_positive(&format!("{f}.shift"), self.shift)?;
         for (name, v) in [
             ("video_txt_guidance_scale", self.video_txt_guidance_scale),
             ("audio_txt_guidance_scale", self.audio_txt_guidance_scale),
@@ -498,13 +480,14 @@ impl EvaluationConfig {
             ),
             ("cfg_trick_value", self.cfg_trick_value),
         ] {
-            finite(&format!("{f}.{name}"), v, false)?;
+            finite(&format!("{f}.{name}"), v)?;
         }
-        ensure!(
-            (0.0..=1.0).contains(&self.sr_audio_noise_scale),
-            "{f}.sr_audio_noise_scale is {}, outside the allowed range 0..=1",
-            self.sr_audio_noise_scale
-        );
+        in_range(
+            &format!("{f}.sr_audio_noise_scale"),
+            self.sr_audio_noise_scale,
+            0.0,
+            1.0,
+        )?;
         in_range(&format!("{f}.noise_value"), self.noise_value, 0, 999)?;
         in_range(&format!("{f}.z_dim"), self.z_dim, 1, 1024)?;
         for (k, &v) in self.vae_stride.iter().enumerate() {
@@ -549,15 +532,13 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// Parses a `config.json`, naming the file in errors.
     pub fn from_file(path: &Path) -> Result<PipelineConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| path.display())?;
-        Self::from_json(&text).with_context(|| path.display())
+        parse_file(path, Self::from_json)
     }
 
     /// Parses config JSON text and checks the architecture and the sampling settings
     /// (see [`ModelConfig::validate`], [`EvaluationConfig::validate`]).
     pub fn from_json(text: &str) -> Result<PipelineConfig> {
-        let cfg: PipelineConfig = serde_json::from_str(text)
-            .map_err(|e| Error::msg(format!("invalid MagiHuman config: {e}")))?;
+        let cfg: PipelineConfig = parse_json(text, "MagiHuman config")?;
         cfg.validate()?;
         Ok(cfg)
     }

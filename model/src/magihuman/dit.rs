@@ -95,88 +95,14 @@ impl MagiHumanDit {
     /// `layer{i}` (each layer's output) and `out_packed` (the heads' outputs in their
     /// rows, zeros elsewhere).
     pub fn forward_probed(&self, inputs: &DitInputs, probe: &mut dyn Probe) -> Result<DitOutputs> {
-        let cfg = &self.config;
-        let dp = &self.data_proxy;
-        let dev = &self.device;
-        let video = self.video_input(inputs)?;
-        let grid = PatchGrid::new(video.shape(), dp.t_patch_size, dp.patch_size)?;
-        ensure!(
-            grid.token_features() == cfg.video_in_channels,
-            "video latent {:?} gives {} features per ({}, {}, {}) patch, the model takes video_in_channels {}",
-            video.shape(),
-            grid.token_features(),
-            dp.t_patch_size,
-            dp.patch_size,
-            dp.patch_size,
-            cfg.video_in_channels
-        );
-        let audio = inputs.audio.to_device(dev)?;
-        ensure!(
-            audio.rank() == 2 && audio.shape()[1] == cfg.audio_in_channels,
-            "audio latent must be [A, {}], got {:?}",
-            cfg.audio_in_channels,
-            audio.shape()
-        );
-        let text = inputs.text.to_device(dev)?;
-        ensure!(
-            text.rank() == 2 && text.shape()[1] == cfg.text_in_channels,
-            "text features must be [Lt, {}], got {:?}",
-            cfg.text_in_channels,
-            text.shape()
-        );
+        let (cfg, w) = (&self.config, &self.weights);
+        let (video, grid, audio, text) = self.checked_inputs(inputs)?;
         let seg = Segments::new(grid.tokens(), audio.shape()[0], text.shape()[0]);
-        let l = seg.len();
-
-        let w = &self.weights;
-        let tokens = grid.patchify(&video)?;
-        let mut parts = Vec::with_capacity(3);
-        for (x, emb) in [
-            (&tokens, &w.video_embedder),
-            (&audio, &w.audio_embedder),
-            (&text, &w.text_embedder),
-        ] {
-            if x.shape()[0] > 0 {
-                parts.push(emb.forward(x)?);
-            }
-        }
-        let refs: Vec<&Tensor> = parts.iter().collect();
-        let mut x = Tensor::cat(&refs, 0)?;
-
-        let nb = cfg.rope_bands();
-        ensure!(
-            w.rope_bands.len() == nb,
-            "DiT weights hold {} rope bands, the config needs {nb}",
-            w.rope_bands.len()
-        );
-        let coords = coords(
-            &grid,
-            seg.rows(Modality::Audio).len(),
-            seg.rows(Modality::Text).len(),
-            dp.coords_style,
-            dp.text_offset,
-        );
-        let table = rope_table(&coords, &w.rope_bands)?;
-        let (rope_cos, rope_sin) = rope_cos_sin(&table, l, nb, dev)?;
-        let any_local = (0..cfg.num_layers).any(|i| cfg.is_local_attn(i));
-        let local_ranges = if any_local {
-            Some(Arc::new(local_key_ranges(
-                grid.tokens(),
-                l - grid.tokens(),
-                grid.frames,
-                dp.frame_receptive_field,
-            )?))
-        } else {
-            None
-        };
-        let ctx = ForwardContext {
-            segments: seg.clone(),
-            rope_cos,
-            rope_sin,
-            local_ranges,
-        };
+        let mut x = self.embed(&grid.patchify(&video)?, &audio, &text)?;
+        let (ctx, rope) = self.forward_context(&grid, &seg)?;
         if probe.enabled() {
             probe.tap("embed", &x)?;
-            probe.tap("rope", &Tensor::from_vec(table, &[l, 6 * nb])?)?;
+            probe.tap("rope", &rope)?;
         }
 
         for (i, lw) in w.layers.iter().enumerate() {
@@ -208,6 +134,98 @@ impl MagiHumanDit {
             video: grid.unpatchify(&video_rows)?,
             audio: audio_out,
         })
+    }
+
+    /// The inputs on the model's device, checked against the config: the video latent
+    /// with its patch grid, the audio latent `[A, Ca]` and the text features `[Lt, Dt]`.
+    fn checked_inputs(&self, inputs: &DitInputs) -> Result<(Tensor, PatchGrid, Tensor, Tensor)> {
+        let (cfg, dp) = (&self.config, &self.data_proxy);
+        let video = self.video_input(inputs)?;
+        let grid = PatchGrid::new(video.shape(), dp.t_patch_size, dp.patch_size)?;
+        ensure!(
+            grid.token_features() == cfg.video_in_channels,
+            "video latent {:?} gives {} features per ({}, {}, {}) patch, the model takes video_in_channels {}",
+            video.shape(),
+            grid.token_features(),
+            dp.t_patch_size,
+            dp.patch_size,
+            dp.patch_size,
+            cfg.video_in_channels
+        );
+        let rows = |t: &Tensor, what: &str, dims: &str, features: usize| -> Result<Tensor> {
+            let t = t.to_device(&self.device)?;
+            ensure!(
+                t.rank() == 2 && t.shape()[1] == features,
+                "{what} must be [{dims}, {features}], got {:?}",
+                t.shape()
+            );
+            Ok(t)
+        };
+        let audio = rows(&inputs.audio, "audio latent", "A", cfg.audio_in_channels)?;
+        let text = rows(&inputs.text, "text features", "Lt", cfg.text_in_channels)?;
+        Ok((video, grid, audio, text))
+    }
+
+    /// The packed sequence `[L, hidden]`: video tokens, audio rows and text rows, each
+    /// through its embedder.
+    fn embed(&self, tokens: &Tensor, audio: &Tensor, text: &Tensor) -> Result<Tensor> {
+        let w = &self.weights;
+        let mut parts = Vec::with_capacity(3);
+        for (x, emb) in [
+            (tokens, &w.video_embedder),
+            (audio, &w.audio_embedder),
+            (text, &w.text_embedder),
+        ] {
+            if x.shape()[0] > 0 {
+                parts.push(emb.forward(x)?);
+            }
+        }
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        Tensor::cat(&refs, 0)
+    }
+
+    /// What every layer shares: the segments, the rope of every packed row and the local
+    /// attention ranges (when a layer attends locally); also the rope table `[L, 6·bands]`.
+    fn forward_context(
+        &self,
+        grid: &PatchGrid,
+        seg: &Segments,
+    ) -> Result<(ForwardContext, Tensor)> {
+        let (cfg, dp, w) = (&self.config, &self.data_proxy, &self.weights);
+        let l = seg.len();
+        let nb = cfg.rope_bands();
+        ensure!(
+            w.rope_bands.len() == nb,
+            "DiT weights hold {} rope bands, the config needs {nb}",
+            w.rope_bands.len()
+        );
+        let coords = coords(
+            grid,
+            seg.rows(Modality::Audio).len(),
+            seg.rows(Modality::Text).len(),
+            dp.coords_style,
+            dp.text_offset,
+        );
+        let table = rope_table(&coords, &w.rope_bands)?;
+        let (rope_cos, rope_sin) = rope_cos_sin(&table, l, nb, &self.device)?;
+        let any_local = (0..cfg.num_layers).any(|i| cfg.is_local_attn(i));
+        let local_ranges = if any_local {
+            Some(Arc::new(local_key_ranges(
+                grid.tokens(),
+                l - grid.tokens(),
+                grid.frames,
+                dp.frame_receptive_field,
+            )?))
+        } else {
+            None
+        };
+        let ctx = ForwardContext {
+            segments: seg.clone(),
+            rope_cos,
+            rope_sin,
+            local_ranges,
+        };
+        Ok((ctx, Tensor::from_vec(table, &[l, 6 * nb])?))
     }
 
     /// The video latent on the device, frame 0 replaced by the clean frame if given.

@@ -87,34 +87,42 @@ impl Segments {
     }
 }
 
-/// A linear layer with one expert (shared) or three (video, audio, text).
-#[derive(Clone, Debug)]
-pub struct ModalityLinear {
-    /// The experts in modality order.
-    pub experts: Vec<Linear>,
+/// A layer that maps each row of its input on its own (a linear or a norm).
+pub trait RowLayer {
+    /// `rows [n, ..] → [n, ..]`.
+    fn forward_rows(&self, rows: &Tensor) -> Result<Tensor>;
 }
 
-impl ModalityLinear {
-    /// `x [L, in] → [L, out]`, each token through its modality's expert.
+impl RowLayer for Linear {
+    fn forward_rows(&self, rows: &Tensor) -> Result<Tensor> {
+        self.forward(rows)
+    }
+}
+
+impl RowLayer for RmsNorm {
+    fn forward_rows(&self, rows: &Tensor) -> Result<Tensor> {
+        self.forward(rows)
+    }
+}
+
+/// A layer with one expert (shared) or three (video, audio, text).
+#[derive(Clone, Debug)]
+pub struct PerModality<L> {
+    /// The experts in modality order.
+    pub experts: Vec<L>,
+}
+
+impl<L: RowLayer> PerModality<L> {
+    /// `x [L, ..] → [L, ..]`, each token through its modality's expert.
     pub fn forward(&self, x: &Tensor, seg: &Segments) -> Result<Tensor> {
         seg.apply(x, self.experts.len(), |m, rows| {
-            self.experts[m].forward(rows)
+            self.experts[m].forward_rows(rows)
         })
     }
 }
 
-/// An RMS norm with `(1 + w)` gain, one expert (shared) or three (video, audio, text).
-#[derive(Clone, Debug)]
-pub struct ModalityNorm {
-    /// The experts in modality order.
-    pub experts: Vec<RmsNorm>,
-}
+/// A linear layer per modality.
+pub type ModalityLinear = PerModality<Linear>;
 
-impl ModalityNorm {
-    /// Normalises the last dimension of `x [L, ..]`, each token with its modality's gain.
-    pub fn forward(&self, x: &Tensor, seg: &Segments) -> Result<Tensor> {
-        seg.apply(x, self.experts.len(), |m, rows| {
-            self.experts[m].forward(rows)
-        })
-    }
-}
+/// An RMS norm with `(1 + w)` gain per modality.
+pub type ModalityNorm = PerModality<RmsNorm>;

@@ -71,36 +71,58 @@ pub fn checkpoint_specs(cfg: &ModelConfig) -> Vec<TensorSpec> {
 /// [`checkpoint_specs`], or the reason `cfg` is invalid. Every size is computed with
 /// checked arithmetic.
 pub fn try_checkpoint_specs(cfg: &ModelConfig) -> Result<Vec<TensorSpec>> {
-    use Residence::{BlockLinear as Bl, F32};
+    use Residence::F32;
     cfg.validate()?;
-    let mul = |a: usize, b: usize| -> Result<usize> {
-        a.checked_mul(b)
-            .ok_or_else(|| Error::msg(format!("arch_config: the size {a}×{b} overflows")))
-    };
     let h = cfg.hidden_size;
-    let d = cfg.head_dim;
     let mut specs = Vec::new();
     for (name, inc) in [
         ("video", cfg.video_in_channels),
         ("text", cfg.text_in_channels),
         ("audio", cfg.audio_in_channels),
     ] {
+        let embedder = format!("adapter.{name}_embedder");
         specs.push(TensorSpec::new(
-            format!("adapter.{name}_embedder.weight"),
+            format!("{embedder}.weight"),
             vec![h, inc],
             F32,
         ));
-        specs.push(TensorSpec::new(
-            format!("adapter.{name}_embedder.bias"),
-            vec![h],
-            F32,
-        ));
+        specs.push(TensorSpec::new(format!("{embedder}.bias"), vec![h], F32));
     }
     specs.push(TensorSpec {
         optional: true,
         ..TensorSpec::new("adapter.rope.bands", vec![cfg.rope_bands()], F32)
     });
-    let q_dim = mul(cfg.heads_q(), d)?;
+    for layer in 0..cfg.num_layers {
+        specs.extend(layer_specs(cfg, layer)?);
+    }
+    for modality in ["video", "audio"] {
+        specs.push(TensorSpec::new(
+            format!("final_norm_{modality}.weight"),
+            vec![h],
+            F32,
+        ));
+    }
+    for (modality, channels) in [
+        ("video", cfg.video_in_channels),
+        ("audio", cfg.audio_in_channels),
+    ] {
+        let name = format!("final_linear_{modality}.weight");
+        specs.push(TensorSpec::new(name, vec![channels, h], F32));
+    }
+    Ok(specs)
+}
+
+/// `a · b`, or an error naming both when it overflows.
+fn checked_mul(a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::msg(format!("arch_config: the size {a}×{b} overflows")))
+}
+
+/// The tensors of transformer layer `layer`, in module order (experts stacked along dim 0).
+fn layer_specs(cfg: &ModelConfig, layer: usize) -> Result<Vec<TensorSpec>> {
+    use Residence::{BlockLinear as Bl, F32};
+    let (h, d) = (cfg.hidden_size, cfg.head_dim);
+    let experts = cfg.num_experts(layer);
     let qkv = cfg
         .heads_kv()
         .checked_mul(2)
@@ -108,82 +130,45 @@ pub fn try_checkpoint_specs(cfg: &ModelConfig) -> Result<Vec<TensorSpec>> {
         .and_then(|heads| heads.checked_mul(d))
         .and_then(|rows| rows.checked_add(cfg.gating_size()))
         .ok_or_else(|| Error::msg("arch_config: the linear_qkv size overflows"))?;
-    for i in 0..cfg.num_layers {
-        let n = cfg.num_experts(i);
-        let p = format!("block.layers.{i}.");
-        let f = if cfg.is_gelu7(i) {
-            mul(h, 4)?
-        } else {
-            mul(h, 8)? / 3 / 4 * 4
-        };
-        let up_gate = if cfg.is_gelu7(i) { f } else { mul(f, 2)? };
-        let nh = mul(n, h)?;
-        specs.push(TensorSpec::new(
-            format!("{p}attention.pre_norm.weight"),
-            vec![nh],
-            F32,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}attention.linear_qkv.weight"),
-            vec![mul(n, qkv)?, h],
+    let intermediate = if cfg.is_gelu7(layer) {
+        checked_mul(h, 4)?
+    } else {
+        checked_mul(h, 8)? / 3 / 4 * 4
+    };
+    let up_gate = if cfg.is_gelu7(layer) {
+        intermediate
+    } else {
+        checked_mul(intermediate, 2)?
+    };
+    let stacked = |rows: usize| checked_mul(experts, rows);
+    let mut table = vec![
+        ("attention.pre_norm", vec![stacked(h)?], F32),
+        ("attention.linear_qkv", vec![stacked(qkv)?, h], Bl),
+        (
+            "attention.linear_proj",
+            vec![stacked(h)?, checked_mul(cfg.heads_q(), d)?],
             Bl,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}attention.linear_proj.weight"),
-            vec![nh, q_dim],
-            Bl,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}attention.q_norm.weight"),
-            vec![mul(n, d)?],
-            F32,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}attention.k_norm.weight"),
-            vec![mul(n, d)?],
-            F32,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}mlp.pre_norm.weight"),
-            vec![nh],
-            F32,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}mlp.up_gate_proj.weight"),
-            vec![mul(n, up_gate)?, h],
-            Bl,
-        ));
-        specs.push(TensorSpec::new(
-            format!("{p}mlp.down_proj.weight"),
-            vec![nh, f],
-            Bl,
-        ));
-        if cfg.has_post_norm(i) {
-            specs.push(TensorSpec::new(
-                format!("{p}attn_post_norm.weight"),
-                vec![nh],
-                F32,
-            ));
-            specs.push(TensorSpec::new(
-                format!("{p}mlp_post_norm.weight"),
-                vec![nh],
-                F32,
-            ));
-        }
+        ),
+        ("attention.q_norm", vec![stacked(d)?], F32),
+        ("attention.k_norm", vec![stacked(d)?], F32),
+        ("mlp.pre_norm", vec![stacked(h)?], F32),
+        ("mlp.up_gate_proj", vec![stacked(up_gate)?, h], Bl),
+        ("mlp.down_proj", vec![stacked(h)?, intermediate], Bl),
+    ];
+    if cfg.has_post_norm(layer) {
+        table.push(("attn_post_norm", vec![stacked(h)?], F32));
+        table.push(("mlp_post_norm", vec![stacked(h)?], F32));
     }
-    specs.push(TensorSpec::new("final_norm_video.weight", vec![h], F32));
-    specs.push(TensorSpec::new("final_norm_audio.weight", vec![h], F32));
-    specs.push(TensorSpec::new(
-        "final_linear_video.weight",
-        vec![cfg.video_in_channels, h],
-        F32,
-    ));
-    specs.push(TensorSpec::new(
-        "final_linear_audio.weight",
-        vec![cfg.audio_in_channels, h],
-        F32,
-    ));
-    Ok(specs)
+    Ok(table
+        .into_iter()
+        .map(|(module, shape, residence)| {
+            TensorSpec::new(
+                format!("block.layers.{layer}.{module}.weight"),
+                shape,
+                residence,
+            )
+        })
+        .collect())
 }
 
 /// Parameter count of a checkpoint of `cfg` (the rope bands buffer included), from the

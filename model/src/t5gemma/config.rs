@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use happyhorse_nn::config_check::{finite_positive, in_range, parse_file, parse_json};
 use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 use serde::Deserialize;
 use serde_json::Value;
@@ -28,15 +29,6 @@ pub const MAX_VOCAB_SIZE: usize = 1 << 24;
 
 /// The widest sliding window a config may declare (released: 4096).
 pub const MAX_SLIDING_WINDOW: usize = 1 << 24;
-
-/// Checks `value` lies in `lo..=hi`, naming the field and the range.
-fn in_range(field: &str, value: usize, lo: usize, hi: usize) -> Result<()> {
-    ensure!(
-        (lo..=hi).contains(&value),
-        "{field} is {value}, outside the allowed range {lo}..={hi}"
-    );
-    Ok(())
-}
 
 /// The attention kind of one layer (`layer_types` entries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,15 +193,12 @@ pub fn default_layer_types(n: usize) -> Vec<LayerType> {
 impl EncoderConfig {
     /// Reads `config.json` (a full `T5GemmaConfig` or a bare module config).
     pub fn from_file(path: &Path) -> Result<EncoderConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading T5Gemma config {}", path.display()))?;
-        Self::from_json_str(&text).with_context(|| format!("T5Gemma config {}", path.display()))
+        parse_file(path, Self::from_json_str).context("T5Gemma config")
     }
 
     /// Parses the text of a `config.json`.
     pub fn from_json_str(text: &str) -> Result<EncoderConfig> {
-        let root: Value =
-            serde_json::from_str(text).map_err(|e| Error::msg(format!("invalid JSON: {e}")))?;
+        let root: Value = parse_json(text, "JSON")?;
         ensure!(root.is_object(), "the config is not a JSON object");
         let (module, where_) = match root.get("encoder") {
             Some(enc @ Value::Object(_)) => (enc.clone(), "encoder"),
@@ -314,42 +303,27 @@ impl EncoderConfig {
             MAX_INTERMEDIATE_SIZE,
         )?;
         in_range("vocab_size", self.vocab_size, 1, MAX_VOCAB_SIZE)?;
-        ensure!(
-            self.sliding_window <= MAX_SLIDING_WINDOW,
-            "sliding_window is {}, above the allowed {MAX_SLIDING_WINDOW}",
-            self.sliding_window
-        );
+        in_range("sliding_window", self.sliding_window, 0, MAX_SLIDING_WINDOW)?;
         ensure!(
             self.layer_types.len() == self.num_hidden_layers,
             "layer_types lists {} layers but num_hidden_layers is {}",
             self.layer_types.len(),
             self.num_hidden_layers
         );
-        ensure!(
-            self.query_pre_attn_scalar.is_finite() && self.query_pre_attn_scalar > 0.0,
-            "query_pre_attn_scalar must be positive, got {}",
-            self.query_pre_attn_scalar
-        );
-        ensure!(
-            self.rope_theta.is_finite() && self.rope_theta > 0.0,
-            "rope_theta must be positive, got {}",
-            self.rope_theta
-        );
-        ensure!(
-            self.rms_norm_eps.is_finite() && self.rms_norm_eps > 0.0,
-            "rms_norm_eps is {}; it must be a finite number above 0",
-            self.rms_norm_eps
-        );
+        for (field, value) in [
+            ("query_pre_attn_scalar", self.query_pre_attn_scalar),
+            ("rope_theta", self.rope_theta),
+            ("rms_norm_eps", self.rms_norm_eps),
+        ] {
+            finite_positive(field, value)?;
+        }
         let has_sliding = self.layer_types.contains(&LayerType::Sliding);
         ensure!(
             !has_sliding || self.sliding_window > 0,
             "sliding layers need a positive sliding_window"
         );
         if let Some(cap) = self.attn_logit_softcapping {
-            ensure!(
-                cap.is_finite() && cap > 0.0,
-                "attn_logit_softcapping must be positive, got {cap}"
-            );
+            finite_positive("attn_logit_softcapping", cap)?;
         }
         ensure!(
             (self.pad_token_id as usize) < self.vocab_size,

@@ -11,7 +11,7 @@ use super::attention::ForwardContext;
 use super::config::{EncoderConfig, LayerType};
 use super::layer::encoder_layer;
 use super::rope::{full_table, rotary_tables};
-use super::weights::EncoderWeights;
+use super::weights::{EncoderWeights, UNUSED_PARTS};
 
 /// A padded batch of token ids: `ids` and `mask` are `[batch, seq]` row-major; `mask` is
 /// true for real tokens.
@@ -99,23 +99,25 @@ pub struct T5GemmaEncoder {
 
 impl T5GemmaEncoder {
     /// Reads `config.json` and the weights (a `.safetensors` file, a sharded
-    /// `*.index.json`, or a folder holding either) onto `device`.
-    pub fn load(
-        config_path: &Path,
-        weights_path: &Path,
-        device: &Device,
-    ) -> Result<T5GemmaEncoder> {
+    /// `*.index.json`, or a folder holding either) onto `device`. The load is strict: a
+    /// tensor of the file that is neither read nor part of [`UNUSED_PARTS`] is an error
+    /// naming it.
+    pub fn load(config_path: &Path, weights_path: &Path, device: &Device) -> Result<Self> {
         let config = EncoderConfig::from_file(config_path)?;
         let source = open_weights(weights_path)
             .with_context(|| format!("T5Gemma weights {}", weights_path.display()))?;
-        Self::new(config, &Weights::from_source(source, device))
+        let weights = Weights::from_source(source, device)
+            .strict()
+            .with_unused_parts(&UNUSED_PARTS);
+        Self::new(config, &weights)
     }
 
     /// Builds the encoder from `config` and every parameter of `weights` (shapes checked
-    /// against the config).
+    /// against the config); with strict `weights`, fails naming every tensor left unread.
     pub fn new(config: EncoderConfig, weights: &Weights) -> Result<T5GemmaEncoder> {
         config.validate()?;
         let loaded = EncoderWeights::load(weights, &config)
+            .and_then(|loaded| weights.finish().map(|()| loaded))
             .with_context(|| format!("loading T5Gemma encoder from {}", weights.describe()))?;
         Ok(T5GemmaEncoder {
             config,

@@ -16,4 +16,4 @@ pub use encoder::{T5GemmaEncoder, TokenBatch};
 pub use prompt::{
     pad_or_trim, round_to_f16, PromptEmbedding, DEFAULT_TARGET_LENGTH, MAX_TARGET_LENGTH,
 };
-pub use weights::EncoderWeights;
+pub use weights::{EncoderWeights, UNUSED_PARTS};

@@ -10,6 +10,11 @@ use super::config::EncoderConfig;
 /// The key prefixes an encoder may live under, tried in order.
 const PREFIXES: [&str; 3] = ["encoder.", "model.encoder.", ""];
 
+/// The parts of a released T5Gemma checkpoint the encoder deliberately leaves unread, by
+/// key prefix: the decoder (at the top level or under `model.`) and the language-model
+/// head. Any other tensor the encoder does not read is an error of a strict load.
+pub const UNUSED_PARTS: [&str; 3] = ["decoder.", "model.decoder.", "lm_head."];
+
 /// Parameters of one encoder layer.
 #[derive(Clone, Debug)]
 pub struct LayerWeights {

@@ -197,21 +197,7 @@ impl HfBpe {
         let Some(model) = root.get("model").filter(|m| m.is_object()) else {
             bail!("no \"model\" object");
         };
-        if let Some(kind) = str_field(model, "type") {
-            ensure!(
-                kind == "BPE",
-                "model type is {kind:?}; only BPE is supported"
-            );
-        }
-        ensure!(
-            model.get("dropout").is_none_or(|d| d.is_null()),
-            "BPE dropout is not supported"
-        );
-        ensure!(
-            str_field(model, "continuing_subword_prefix").is_none()
-                && str_field(model, "end_of_word_suffix").is_none(),
-            "continuing_subword_prefix / end_of_word_suffix are not supported"
-        );
+        check_supported(model)?;
         let Some(vocab_obj) = model.get("vocab").and_then(Value::as_object) else {
             bail!("model.vocab is missing or not an object");
         };
@@ -404,6 +390,27 @@ impl HfBpe {
                 .map(|s| s.id),
         );
     }
+}
+
+/// Refuses a `model` this encoder cannot reproduce: another algorithm than BPE, dropout,
+/// or subword prefixes and suffixes.
+fn check_supported(model: &Value) -> Result<()> {
+    if let Some(kind) = str_field(model, "type") {
+        ensure!(
+            kind == "BPE",
+            "model type is {kind:?}; only BPE is supported"
+        );
+    }
+    ensure!(
+        model.get("dropout").is_none_or(|d| d.is_null()),
+        "BPE dropout is not supported"
+    );
+    ensure!(
+        str_field(model, "continuing_subword_prefix").is_none()
+            && str_field(model, "end_of_word_suffix").is_none(),
+        "continuing_subword_prefix / end_of_word_suffix are not supported"
+    );
+    Ok(())
 }
 
 fn parse_pre_tokenizer(value: &Value) -> Result<Option<(String, SplitBehavior)>> {

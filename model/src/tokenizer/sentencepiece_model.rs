@@ -124,14 +124,13 @@ pub struct ModelProto {
 impl ModelProto {
     /// Decodes a serialized `ModelProto`.
     pub fn parse(bytes: &[u8]) -> Result<ModelProto> {
-        let mut model = ModelProto {
+        let empty = ModelProto {
             pieces: Vec::new(),
             trainer_spec: TrainerSpec::default(),
             has_trainer_spec: false,
             normalizer_spec: NormalizerSpec::default(),
         };
-        let mut reader = Reader::new(bytes);
-        while let Some((field, value)) = reader.next_field()? {
+        decode_message(bytes, empty, |model, field, value| {
             match (field, value) {
                 (1, Value::Bytes(b)) => {
                     let id = model.pieces.len();
@@ -155,19 +154,31 @@ impl ModelProto {
                 (1..=3, _) => bail!("field {field} has the wrong wire type"),
                 _ => {}
             }
-        }
-        Ok(model)
+            Ok(())
+        })
     }
 }
 
+/// Decodes the fields of the message `bytes` one by one into `message` through `set`.
+fn decode_message<T>(
+    bytes: &[u8],
+    mut message: T,
+    mut set: impl FnMut(&mut T, u64, Value<'_>) -> Result<()>,
+) -> Result<T> {
+    let mut reader = Reader::new(bytes);
+    while let Some((field, value)) = reader.next_field()? {
+        set(&mut message, field, value)?;
+    }
+    Ok(message)
+}
+
 fn parse_piece(bytes: &[u8]) -> Result<Piece> {
-    let mut piece = Piece {
+    let empty = Piece {
         piece: String::new(),
         score: 0.0,
         kind: PieceType::Normal,
     };
-    let mut reader = Reader::new(bytes);
-    while let Some((field, value)) = reader.next_field()? {
+    decode_message(bytes, empty, |piece, field, value| {
         match (field, value) {
             (1, Value::Bytes(b)) => piece.piece = utf8(b, "piece")?,
             (2, Value::Fixed32(v)) => piece.score = f32::from_bits(v),
@@ -175,14 +186,12 @@ fn parse_piece(bytes: &[u8]) -> Result<Piece> {
             (1..=3, _) => bail!("field {field} has the wrong wire type"),
             _ => {}
         }
-    }
-    Ok(piece)
+        Ok(())
+    })
 }
 
 fn parse_trainer_spec(bytes: &[u8]) -> Result<TrainerSpec> {
-    let mut spec = TrainerSpec::default();
-    let mut reader = Reader::new(bytes);
-    while let Some((field, value)) = reader.next_field()? {
+    decode_message(bytes, TrainerSpec::default(), |spec, field, value| {
         match (field, value) {
             (3, Value::Varint(v)) => spec.model_type = v,
             (24, Value::Varint(v)) => spec.treat_whitespace_as_suffix = v != 0,
@@ -194,14 +203,12 @@ fn parse_trainer_spec(bytes: &[u8]) -> Result<TrainerSpec> {
             (3 | 24 | 35 | 40..=43, _) => bail!("field {field} has the wrong wire type"),
             _ => {}
         }
-    }
-    Ok(spec)
+        Ok(())
+    })
 }
 
 fn parse_normalizer_spec(bytes: &[u8]) -> Result<NormalizerSpec> {
-    let mut spec = NormalizerSpec::default();
-    let mut reader = Reader::new(bytes);
-    while let Some((field, value)) = reader.next_field()? {
+    decode_message(bytes, NormalizerSpec::default(), |spec, field, value| {
         match (field, value) {
             (1, Value::Bytes(b)) => spec.name = utf8(b, "name")?,
             (2, Value::Bytes(b)) => spec.precompiled_charsmap_len = b.len(),
@@ -211,8 +218,8 @@ fn parse_normalizer_spec(bytes: &[u8]) -> Result<NormalizerSpec> {
             (1..=5, _) => bail!("field {field} has the wrong wire type"),
             _ => {}
         }
-    }
-    Ok(spec)
+        Ok(())
+    })
 }
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String> {

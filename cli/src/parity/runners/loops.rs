@@ -163,220 +163,57 @@ fn initial_audio(run: &RunParams, inputs: &CaseInputs, a2v: bool) -> Result<Tens
     }
 }
 
-/// Runs one loop component on the case in `case_dir`.
-pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    let meta = Meta::load(case_dir)?;
-    let role = match component {
-        "magihuman-distilled-loop" | "magihuman-base-loop" => DitRole::Stage1,
-        "magihuman-sr-stage" => DitRole::SuperResolution,
-        other => bail!("{other:?} is not a sampling-loop component"),
-    };
-    let case = load_case_dit(case_dir, &meta, component, role, device)?;
-    let inputs = CaseInputs::open(case_dir, &case.run)?;
-    let mut col = Collector::default();
-    let mut out = Vec::new();
-    match component {
-        "magihuman-distilled-loop" => distilled(&case, &inputs, device, &mut col, &mut out)?,
-        "magihuman-base-loop" => base(&case, &inputs, device, &mut col, &mut out)?,
-        _ => sr(&case, &inputs, device, &mut col, &mut out)?,
-    }
-    let mut all = col.outputs()?;
-    all.extend(out);
-    Ok(all)
+/// What both stage-1 loops start from, on the device: the free initial noise (or the given
+/// audio), the image latent of I2V and the prompt features.
+struct Stage1Start {
+    a2v: bool,
+    image: Option<Tensor>,
+    video0: Tensor,
+    audio0: Tensor,
+    text: Tensor,
 }
 
-/// `magihuman-distilled-loop`: inputs `text_feat`, `noise_video0`, `noise_audio0`,
-/// `step_noise_video`, `step_noise_audio` (`[N, …]`, one draw per step, video then audio),
-/// `image_latent` (I2V), `audio_latent` (with `is_a2v`, which the distilled step otherwise
-/// ignores, as the reference: the given audio is re-noised like a generated one).
-fn distilled(
-    case: &CaseDit,
-    inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
-    let (run, ev) = (&case.run, &case.config.evaluation_config);
-    run.expect(
-        "sampler",
-        json!("flow_ddim"),
-        "the distilled loop steps with step_ddim",
-    )?;
-    run.expect(
-        "cfg_number",
-        json!(1),
-        "the distilled loop runs the prompt forward only",
-    )?;
-    // The distilled path returns before the reference looks at the SDE flag.
-    run.bool("using_sde_flag")?;
-    let schedule = schedule(run, "num_inference_steps", ev.num_inference_steps, ev)?;
+fn stage1_start(run: &RunParams, inputs: &CaseInputs, device: &Device) -> Result<Stage1Start> {
     let a2v = run.bool("is_a2v")?.unwrap_or(false);
     let image = case_image_latent(run, inputs, STAGE1_IMAGE, STAGE1_IMAGE)?;
     let dev = |t: Tensor| t.to_device(device);
-    let image = image.map(dev).transpose()?;
-    let video0 = dev(inputs.tensor("noise_video0", "loop_noise_video0")?)?;
-    let audio0 = dev(initial_audio(run, inputs, a2v)?)?;
-    let nv = dev(inputs.tensor("step_noise_video", "loop_step_noise_video")?)?;
-    let na = dev(inputs.tensor("step_noise_audio", "loop_step_noise_audio")?)?;
-    let text = dev(inputs.tensor("text_feat", "text_feat")?)?;
-    // The stored draws, in the loop's order: video then audio, step by step.
-    let mut draws = 0usize;
-    let mut noise = |shape: &[usize]| -> Result<Tensor> {
-        let (k, video) = (draws / 2, draws.is_multiple_of(2));
-        draws += 1;
-        let store = if video { &nv } else { &na };
-        ensure!(
-            k < store.shape()[0],
-            "the loop draws noise for step {k}, the case stores {} steps",
-            store.shape()[0]
-        );
-        let t = store.narrow(0, k, 1)?.squeeze(0)?;
-        ensure!(
-            t.shape() == shape,
-            "step noise {:?} for a latent of shape {shape:?}",
-            t.shape()
-        );
-        Ok(t)
-    };
+    Ok(Stage1Start {
+        a2v,
+        image: image.map(dev).transpose()?,
+        video0: dev(inputs.tensor("noise_video0", "loop_noise_video0")?)?,
+        audio0: dev(initial_audio(run, inputs, a2v)?)?,
+        text: dev(inputs.tensor("text_feat", "text_feat")?)?,
+    })
+}
+
+/// Refuses every key nobody read, then runs `sample` over the case's DiT conditioned on
+/// `text` (and `negative`) and records its final latents and the schedule under `prefix`.
+fn sample_and_record(
+    case: &CaseDit,
+    inputs: &CaseInputs,
+    (text, negative): (&Tensor, Option<&Tensor>),
+    prefix: &str,
+    schedule: &FlowSchedule,
+    out: &mut Vec<(String, Tensor)>,
+    sample: impl FnOnce(&mut ConditionedDit) -> Result<(Tensor, Tensor)>,
+) -> Result<()> {
     // Every key read: refuse the rest before any work.
     inputs.finish()?;
-    run.finish()?;
-    let mut model = ConditionedDit::new(&case.dit, &text, None)?;
-    let (fv, fa) = distilled_loop(
-        &mut model,
-        video0,
-        audio0,
-        &schedule,
-        image.as_ref(),
-        &mut noise,
-        &mut |n, s, t| col.observe("loop", n, s, t),
-    )?;
-    out.push(("loop_final_video".into(), fv));
-    out.push(("loop_final_audio".into(), fa));
-    schedule_outputs("loop", &schedule, out)
+    case.run.finish()?;
+    let mut model = ConditionedDit::new(&case.dit, text, negative)?;
+    let (video, audio) = sample(&mut model)?;
+    out.push((format!("{prefix}_final_video"), video));
+    out.push((format!("{prefix}_final_audio"), audio));
+    schedule_outputs(prefix, schedule, out)
 }
 
-/// `magihuman-base-loop`: inputs `text_feat`, `text_feat_uncond`, `noise_video0`,
-/// `noise_audio0`, `image_latent` (I2V), `audio_latent` (with `is_a2v`: the given audio
-/// enters every forward and is never stepped, as `base_loop`'s `audio_given`).
-fn base(
-    case: &CaseDit,
+/// The SR latent size `(T, Hs, Ws)`: `inputs.sr_latent_size` or `run.upsample.size` (equal
+/// when both are given), checked against the stage-1 video and the `run.pixels` sizes.
+fn sr_latent_size(
+    run: &RunParams,
     inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
-    let (run, ev) = (&case.run, &case.config.evaluation_config);
-    expect_unipc(run)?;
-    run.expect(
-        "cfg_number",
-        json!(2),
-        "the base loop guides with a negative-prompt forward",
-    )?;
-    let schedule = schedule(run, "num_inference_steps", ev.num_inference_steps, ev)?;
-    let guidance = BaseGuidance {
-        video_scale: run
-            .f64("video_txt_guidance_scale")?
-            .unwrap_or(ev.video_txt_guidance_scale) as f32,
-        audio_scale: run
-            .f64("audio_txt_guidance_scale")?
-            .unwrap_or(ev.audio_txt_guidance_scale) as f32,
-    };
-    let why = "the reference's literal video scale switch";
-    run.expect("video_guidance_scale_when_timestep_le_500", json!(2.0), why)?;
-    run.expect("video_scale_when_timestep_le_500", json!(2.0), why)?;
-    run.expect("guidance_timestep_threshold", json!(500), why)?;
-    run.expect(
-        "cfg_trick_applied",
-        json!(false),
-        "the cfg trick acts only in the SR loop",
-    )?;
-    run.expect(
-        "noise_draws_inside_loop",
-        json!(0),
-        "the UniPC loop draws no noise",
-    )?;
-    if run.bool("using_sde_flag")?.unwrap_or(ev.using_sde_flag) {
-        bail!(
-            "{} is true: the reference's base loop raises with it (README §5B)",
-            run.describe("using_sde_flag")
-        );
-    }
-    let a2v = run.bool("is_a2v")?.unwrap_or(false);
-    let image = case_image_latent(run, inputs, STAGE1_IMAGE, STAGE1_IMAGE)?;
-    let dev = |t: Tensor| t.to_device(device);
-    let image = image.map(dev).transpose()?;
-    let video0 = dev(inputs.tensor("noise_video0", "loop_noise_video0")?)?;
-    let audio0 = dev(initial_audio(run, inputs, a2v)?)?;
-    let text = dev(inputs.tensor("text_feat", "text_feat")?)?;
-    let uncond = dev(inputs.tensor("text_feat_uncond", "text_feat_uncond")?)?;
-    inputs.finish()?;
-    run.finish()?;
-    let mut model = ConditionedDit::new(&case.dit, &text, Some(&uncond))?;
-    let given_audio = audio0.clone();
-    let (fv, fa) = base_loop(
-        &mut model,
-        video0,
-        audio0,
-        &schedule,
-        guidance,
-        image.as_ref(),
-        a2v,
-        &mut |n, s, t| {
-            col.observe("loop", n, s, t)?;
-            // The reference's step returns the given audio unchanged.
-            if a2v && n == Tap::Next(Modality::Video) {
-                col.observe("loop", Tap::Next(Modality::Audio), s, &given_audio)?;
-            }
-            Ok(())
-        },
-    )?;
-    out.push(("loop_final_video".into(), fv));
-    out.push(("loop_final_audio".into(), fa));
-    schedule_outputs("loop", &schedule, out)
-}
-
-/// `magihuman-sr-stage`: inputs `stage1_video_latent`, `stage1_audio_latent`, `text_feat`,
-/// `text_feat_uncond` (read only when `sr_cfg_number` is 2: with 1 no negative-prompt
-/// forward happens), `sr_noise_video`, `sr_noise_audio`, `sr_latent_size`,
-/// `sr_image_latent` (I2V; an `image_latent` listed beside it is the stage-1 one, which
-/// the stage does not use).
-fn sr(
-    case: &CaseDit,
-    inputs: &CaseInputs,
-    device: &Device,
-    col: &mut Collector,
-    out: &mut Vec<(String, Tensor)>,
-) -> Result<()> {
-    let (run, ev) = (&case.run, &case.config.evaluation_config);
-    expect_unipc(run)?;
-    run.str_list("diagnostic_inputs")?;
-    // The SR loop takes the same UniPC step with or without the SDE flag.
-    run.bool("using_sde_flag")?;
-    run.expect(
-        "audio_stepped",
-        json!(false),
-        "the SR loop steps the video only",
-    )?;
-    if let Some(r) = run.str("returned_audio")? {
-        ensure!(
-            r.starts_with("stage1_audio_latent"),
-            "{} is {r:?}; the SR stage returns the stage-1 audio",
-            run.describe("returned_audio")
-        );
-    }
-    // fps only explains the case's shapes (audio frames per second); nothing here uses it.
-    run.f64("fps")?;
-    let sr2_1080 = run.bool("sr2_1080")?.unwrap_or(false);
-
-    let dev = |t: Tensor| t.to_device(device);
-    let video = dev(inputs.tensor("stage1_video_latent", "stage1_video_latent")?)?;
-    let audio = dev(inputs.tensor("stage1_audio_latent", "stage1_audio_latent")?)?;
-    ensure!(
-        video.rank() == 5,
-        "stage1_video_latent must be [1, C, T, H, W], got {:?}",
-        video.shape()
-    );
+    video: &Tensor,
+) -> Result<(usize, usize, usize)> {
     let mut size: Option<Vec<usize>> =
         match inputs.optional("sr_latent_size", &["sr_latent_size"])? {
             Some(t) => Some(t.to_vec_f64()?.iter().map(|&v| v as usize).collect()),
@@ -436,8 +273,18 @@ fn sr(
         }
         px.finish()?;
     }
+    Ok((t, hs, ws))
+}
 
-    let schedule = schedule(run, "sr_num_inference_steps", ev.sr_num_inference_steps, ev)?;
+/// The SR loop's settings for `t` latent frames at the SR latent size `latent_hw`, from
+/// `run` (falling back to `config.json`).
+fn sr_settings(
+    run: &RunParams,
+    ev: &EvaluationConfig,
+    t: usize,
+    latent_hw: (usize, usize),
+    sr2_1080: bool,
+) -> Result<SrSettings> {
     let cfg_number = run.usize("sr_cfg_number")?.unwrap_or(ev.sr_cfg_number);
     ensure!(
         cfg_number == 1 || cfg_number == 2,
@@ -458,16 +305,216 @@ fn sr(
             .unwrap_or(ev.cfg_trick_start_frame),
         run.f64("cfg_trick_value")?.unwrap_or(ev.cfg_trick_value) as f32,
     );
-    let settings = SrSettings {
-        latent_hw: (hs, ws),
+    Ok(SrSettings {
+        latent_hw,
         noise_value: run.usize("noise_value")?.unwrap_or(ev.noise_value),
         audio_noise_scale: run
             .f64("sr_audio_noise_scale")?
             .unwrap_or(ev.sr_audio_noise_scale) as f32,
-        frame_scales: scales.clone(),
+        frame_scales: scales,
         cfg_number,
-    };
+    })
+}
 
+/// One loop case to run: its DiT and run parameters, its inputs, and the device.
+struct LoopJob<'a> {
+    case: CaseDit,
+    inputs: CaseInputs,
+    device: &'a Device,
+}
+
+/// Runs one loop component on the case in `case_dir`.
+pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+    let meta = Meta::load(case_dir)?;
+    let role = match component {
+        "magihuman-distilled-loop" | "magihuman-base-loop" => DitRole::Stage1,
+        "magihuman-sr-stage" => DitRole::SuperResolution,
+        other => bail!("{other:?} is not a sampling-loop component"),
+    };
+    let case = load_case_dit(case_dir, &meta, component, role, device)?;
+    let inputs = CaseInputs::open(case_dir, &case.run)?;
+    let job = LoopJob {
+        case,
+        inputs,
+        device,
+    };
+    let mut col = Collector::default();
+    let mut out = Vec::new();
+    match component {
+        "magihuman-distilled-loop" => distilled(&job, &mut col, &mut out)?,
+        "magihuman-base-loop" => base(&job, &mut col, &mut out)?,
+        _ => sr(&job, &mut col, &mut out)?,
+    }
+    let mut all = col.outputs()?;
+    all.extend(out);
+    Ok(all)
+}
+
+/// `magihuman-distilled-loop`: inputs `text_feat`, `noise_video0`, `noise_audio0`,
+/// `step_noise_video`, `step_noise_audio` (`[N, …]`, one draw per step, video then audio),
+/// `image_latent` (I2V), `audio_latent` (with `is_a2v`, which the distilled step otherwise
+/// ignores, as the reference: the given audio is re-noised like a generated one).
+fn distilled(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
+    let (run, ev) = (&case.run, &case.config.evaluation_config);
+    run.expect(
+        "sampler",
+        json!("flow_ddim"),
+        "the distilled loop steps with step_ddim",
+    )?;
+    run.expect(
+        "cfg_number",
+        json!(1),
+        "the distilled loop runs the prompt forward only",
+    )?;
+    // The distilled path returns before the reference looks at the SDE flag.
+    run.bool("using_sde_flag")?;
+    let schedule = schedule(run, "num_inference_steps", ev.num_inference_steps, ev)?;
+    let start = stage1_start(run, inputs, device)?;
+    let dev = |t: Tensor| t.to_device(device);
+    let nv = dev(inputs.tensor("step_noise_video", "loop_step_noise_video")?)?;
+    let na = dev(inputs.tensor("step_noise_audio", "loop_step_noise_audio")?)?;
+    // The stored draws, in the loop's order: video then audio, step by step.
+    let mut draws = 0usize;
+    let mut noise = |shape: &[usize]| -> Result<Tensor> {
+        let (k, video) = (draws / 2, draws.is_multiple_of(2));
+        draws += 1;
+        let store = if video { &nv } else { &na };
+        ensure!(
+            k < store.shape()[0],
+            "the loop draws noise for step {k}, the case stores {} steps",
+            store.shape()[0]
+        );
+        let t = store.narrow(0, k, 1)?.squeeze(0)?;
+        ensure!(
+            t.shape() == shape,
+            "step noise {:?} for a latent of shape {shape:?}",
+            t.shape()
+        );
+        Ok(t)
+    };
+    let text = (&start.text, None);
+    sample_and_record(case, inputs, text, "loop", &schedule, out, |model| {
+        distilled_loop(
+            model,
+            start.video0,
+            start.audio0,
+            &schedule,
+            start.image.as_ref(),
+            &mut noise,
+            &mut |n, s, t| col.observe("loop", n, s, t),
+        )
+    })
+}
+
+/// `magihuman-base-loop`: inputs `text_feat`, `text_feat_uncond`, `noise_video0`,
+/// `noise_audio0`, `image_latent` (I2V), `audio_latent` (with `is_a2v`: the given audio
+/// enters every forward and is never stepped, as `base_loop`'s `audio_given`).
+fn base(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
+    let (run, ev) = (&case.run, &case.config.evaluation_config);
+    expect_unipc(run)?;
+    run.expect(
+        "cfg_number",
+        json!(2),
+        "the base loop guides with a negative-prompt forward",
+    )?;
+    let schedule = schedule(run, "num_inference_steps", ev.num_inference_steps, ev)?;
+    let guidance = BaseGuidance {
+        video_scale: run
+            .f64("video_txt_guidance_scale")?
+            .unwrap_or(ev.video_txt_guidance_scale) as f32,
+        audio_scale: run
+            .f64("audio_txt_guidance_scale")?
+            .unwrap_or(ev.audio_txt_guidance_scale) as f32,
+    };
+    let why = "the reference's literal video scale switch";
+    run.expect("video_guidance_scale_when_timestep_le_500", json!(2.0), why)?;
+    run.expect("video_scale_when_timestep_le_500", json!(2.0), why)?;
+    run.expect("guidance_timestep_threshold", json!(500), why)?;
+    run.expect(
+        "cfg_trick_applied",
+        json!(false),
+        "the cfg trick acts only in the SR loop",
+    )?;
+    run.expect(
+        "noise_draws_inside_loop",
+        json!(0),
+        "the UniPC loop draws no noise",
+    )?;
+    if run.bool("using_sde_flag")?.unwrap_or(ev.using_sde_flag) {
+        bail!(
+            "{} is true: the reference's base loop raises with it (README §5B)",
+            run.describe("using_sde_flag")
+        );
+    }
+    let start = stage1_start(run, inputs, device)?;
+    let uncond = inputs
+        .tensor("text_feat_uncond", "text_feat_uncond")?
+        .to_device(device)?;
+    let a2v = start.a2v;
+    let given_audio = start.audio0.clone();
+    let text = (&start.text, Some(&uncond));
+    sample_and_record(case, inputs, text, "loop", &schedule, out, |model| {
+        base_loop(
+            model,
+            start.video0,
+            start.audio0,
+            &schedule,
+            guidance,
+            start.image.as_ref(),
+            a2v,
+            &mut |n, s, t| {
+                col.observe("loop", n, s, t)?;
+                // The reference's step returns the given audio unchanged.
+                if a2v && n == Tap::Next(Modality::Video) {
+                    col.observe("loop", Tap::Next(Modality::Audio), s, &given_audio)?;
+                }
+                Ok(())
+            },
+        )
+    })
+}
+
+/// `magihuman-sr-stage`: inputs `stage1_video_latent`, `stage1_audio_latent`, `text_feat`,
+/// `text_feat_uncond` (read only when `sr_cfg_number` is 2: with 1 no negative-prompt
+/// forward happens), `sr_noise_video`, `sr_noise_audio`, `sr_latent_size`,
+/// `sr_image_latent` (I2V; an `image_latent` listed beside it is the stage-1 one, which
+/// the stage does not use).
+fn sr(job: &LoopJob, col: &mut Collector, out: &mut Vec<(String, Tensor)>) -> Result<()> {
+    let (case, inputs, device) = (&job.case, &job.inputs, job.device);
+    let (run, ev) = (&case.run, &case.config.evaluation_config);
+    expect_unipc(run)?;
+    run.str_list("diagnostic_inputs")?;
+    // The SR loop takes the same UniPC step with or without the SDE flag.
+    run.bool("using_sde_flag")?;
+    run.expect(
+        "audio_stepped",
+        json!(false),
+        "the SR loop steps the video only",
+    )?;
+    if let Some(r) = run.str("returned_audio")? {
+        ensure!(
+            r.starts_with("stage1_audio_latent"),
+            "{} is {r:?}; the SR stage returns the stage-1 audio",
+            run.describe("returned_audio")
+        );
+    }
+    // fps only explains the case's shapes (audio frames per second); nothing here uses it.
+    run.f64("fps")?;
+    let sr2_1080 = run.bool("sr2_1080")?.unwrap_or(false);
+
+    let dev = |t: Tensor| t.to_device(device);
+    let video = dev(inputs.tensor("stage1_video_latent", "stage1_video_latent")?)?;
+    let audio = dev(inputs.tensor("stage1_audio_latent", "stage1_audio_latent")?)?;
+    ensure!(
+        video.rank() == 5,
+        "stage1_video_latent must be [1, C, T, H, W], got {:?}",
+        video.shape()
+    );
+    let (t, hs, ws) = sr_latent_size(run, inputs, &video)?;
+    let schedule = schedule(run, "sr_num_inference_steps", ev.sr_num_inference_steps, ev)?;
+    let settings = sr_settings(run, ev, t, (hs, ws), sr2_1080)?;
     let image = case_image_latent(run, inputs, SR_IMAGE, SR_IMAGE)?;
     if SR_IMAGE[..2].iter().any(|n| inputs.lists(n)) {
         // Listed beside the SR one, these are the stage-1 image latent.
@@ -477,7 +524,7 @@ fn sr(
     }
     let image = image.map(dev).transpose()?;
     let text = dev(inputs.tensor("text_feat", "text_feat")?)?;
-    let uncond = if cfg_number == 2 {
+    let uncond = if settings.cfg_number == 2 {
         Some(dev(inputs.tensor("text_feat_uncond", "text_feat_uncond")?)?)
     } else {
         inputs.accept("text_feat_uncond");
@@ -485,24 +532,24 @@ fn sr(
     };
     let noise_video = dev(inputs.tensor("sr_noise_video", "sr_noise_video")?)?;
     let noise_audio = dev(inputs.tensor("sr_noise_audio", "sr_noise_audio")?)?;
-    inputs.finish()?;
-    run.finish()?;
-    let mut model = ConditionedDit::new(&case.dit, &text, uncond.as_ref())?;
-    let (fv, fa) = sr_stage(
-        &mut model,
-        &video,
-        &audio,
-        &schedule,
-        &settings,
-        image.as_ref(),
-        &noise_video,
-        &noise_audio,
-        &mut |n, s, t| col.observe("sr", n, s, t),
-    )?;
-    out.push(("sr_final_video".into(), fv));
-    out.push(("sr_final_audio".into(), fa));
-    schedule_outputs("sr", &schedule, out)?;
-    out.push(("sr_video_guidance_scale".into(), vec_tensor(scales)?));
+    let text = (&text, uncond.as_ref());
+    sample_and_record(case, inputs, text, "sr", &schedule, out, |model| {
+        sr_stage(
+            model,
+            &video,
+            &audio,
+            &schedule,
+            &settings,
+            image.as_ref(),
+            &noise_video,
+            &noise_audio,
+            &mut |n, s, t| col.observe("sr", n, s, t),
+        )
+    })?;
+    out.push((
+        "sr_video_guidance_scale".into(),
+        vec_tensor(settings.frame_scales.clone())?,
+    ));
     out.push(("sr_zero_snr_table".into(), vec_tensor(zero_snr_table())?));
     Ok(())
 }

@@ -30,14 +30,8 @@ fn run_inner(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> 
     let meta = Meta::load(case_dir)?;
     let run = &meta.run[COMPONENT];
     let config_name = meta.run["config"].as_str().unwrap_or("config.json");
-    let weights_name = meta.run["weights"]
-        .as_str()
-        .unwrap_or("weights.safetensors");
-    let encoder = T5GemmaEncoder::load(
-        &case_dir.join(config_name),
-        &case_dir.join(weights_name),
-        device,
-    )?;
+    let weights = meta.weights_path(case_dir, "weights.safetensors");
+    let encoder = T5GemmaEncoder::load(&case_dir.join(config_name), &weights, device)?;
     let inputs_path = case_dir.join("inputs.safetensors");
     let input_name =
         |group: &str, key: &str| -> String { run[group][key].as_str().unwrap_or(key).to_string() };

@@ -8,33 +8,29 @@ use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{Device, Result, Tensor};
 
-use crate::parity::Meta;
+use crate::parity::CaseFiles;
 
 /// Runs a `wan22-vae` case: decodes `latent` (chunked, untiled), encodes `image` and
 /// `video`, and returns every output its `meta.json` checks, intermediates included.
 pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
-    let meta = Meta::load(case_dir)?;
-    let weights = meta
-        .run
-        .get("weights")
-        .and_then(|v| v.as_str())
-        .unwrap_or("Wan2.2_VAE.pth");
-    let cfg = Wan22Config::from_json_file(&case_dir.join("config.json"))?;
-    let vae = Wan22Vae::load(&case_dir.join(weights), &cfg, device)?;
-    let inputs = case_dir.join("inputs.safetensors");
-    let mut out = Vec::new();
+    let files = CaseFiles::locate(case_dir, "Wan2.2_VAE.pth")?;
+    let cfg = Wan22Config::from_json_file(&files.config)?;
+    let vae = Wan22Vae::load(&files.weights, &cfg, device)?;
+    let inputs = &files.inputs;
 
-    let latent = read_tensor(&inputs, "latent")?.to_device(device)?;
+    let latent = read_tensor(inputs, "latent")?.to_device(device)?;
     let mut probe = Recorder::new();
     let pre = vae.decode_preclamp(&latent, &Tiling::default(), &mut probe)?;
     let decoded = pre.clamp(-1.0, 1.0)?;
-    out.push(("decoded_preclamp".to_string(), pre));
-    out.push(("frames_uint8".to_string(), frame_levels(&decoded)?));
-    out.push(("decoded".to_string(), decoded));
+    let mut out = vec![
+        ("decoded_preclamp".to_string(), pre),
+        ("frames_uint8".to_string(), frame_levels(&decoded)?),
+        ("decoded".to_string(), decoded),
+    ];
     out.append(&mut probe.taps);
 
     for (input, name) in [("image", "encoded_image"), ("video", "encoded_video")] {
-        let x = read_tensor(&inputs, input)?.to_device(device)?;
+        let x = read_tensor(inputs, input)?.to_device(device)?;
         let mut probe = Recorder::new();
         let z = vae.encode_probed(&x, &mut probe)?;
         out.push((name.to_string(), z));

@@ -2,13 +2,24 @@
 //! a symmetric window, per-row key ranges and soft-capping.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, output, param_block, word, Binding, Block, Launch};
+use super::kernel::{ctx_of, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY};
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/attention.wgsl");
 const MAX_GROUPS: usize = 65535;
 const THREADS: usize = 64;
+
+/// The storage bindings of `attention.wgsl`: VALID is the key mask, META the per-block key
+/// bounds and key ranges.
+pub(crate) const SLOTS: [Slot; 6] = [
+    Slot::read("Q", F32_ARRAY),
+    Slot::read("K", F32_ARRAY),
+    Slot::read("V", F32_ARRAY),
+    Slot::read("VALID", F32_ARRAY),
+    Slot::read("META", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 param_block! {
     /// Parameters of `attention.wgsl`: sizes, the element offsets and (batch, head, row)
@@ -194,13 +205,14 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
             name: "attention",
             defines: defines.clone(),
             sources: &[SRC],
-            bindings: vec![
-                Binding::read(&qr.buffer),
-                Binding::read(&kr.buffer),
-                Binding::read(&vr.buffer),
-                Binding::read(valid.as_ref().map_or(&ctx.dummy, |v| &v.buffer)),
-                Binding::read(&mbuf),
-                Binding::write(&obuf),
+            slots: &SLOTS,
+            buffers: vec![
+                &qr.buffer,
+                &kr.buffer,
+                &vr.buffer,
+                valid.as_ref().map_or(&ctx.dummy, |v| &v.buffer),
+                &mbuf,
+                &obuf,
             ],
             params: Block::of(&params),
             groups: [bc as u32, hq as u32, b as u32],

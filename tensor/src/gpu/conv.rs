@@ -1,17 +1,28 @@
 //! Convolutions on the GPU: 3-D as an implicit GEMM on the tiled core, the transposed
 //! 1-D convolution direct.
 
-use super::cast::packed_f32;
+use super::cast::{packed_f32, PackedF32};
 use super::kernel::{
-    buffer_of, ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch,
+    buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY,
+    PER_ELEMENT, U32_ARRAY,
 };
 use super::matmul::{GEMM, GEMM_SCALAR};
+use super::GpuContext;
 use crate::params::conv::ConvParams;
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const CONV3D: &str = include_str!("../../../shaders/conv3d.wgsl");
 pub(crate) const CONVT1D: &str = include_str!("../../../shaders/conv_transpose1d.wgsl");
 const MAX_GROUPS: usize = 65535;
+
+/// The storage bindings of both convolution kernels: the weight and bias are read through
+/// their loaders.
+pub(crate) const SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BIAS", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 param_block! {
     /// Parameters of `conv3d.wgsl`: the GEMM core's sizes (`m` = output channels per group,
@@ -89,9 +100,59 @@ fn float_weight(w: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// A packed bias in its own float dtype.
-fn bias_of(bias: Option<&Tensor>) -> Result<Option<Tensor>> {
-    bias.map(float_weight).transpose()
+/// The operands of a convolution kernel: the packed f32 input, the weight and the bias
+/// packed in their own float dtypes, and the definitions of their loaders.
+struct ConvOperands {
+    x: PackedF32,
+    w: Tensor,
+    bias: Option<Tensor>,
+    defines: String,
+}
+
+impl ConvOperands {
+    fn new(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, op: &str) -> Result<ConvOperands> {
+        let x = packed_f32(x, op)?;
+        let w = float_weight(w)?;
+        let bias = bias.map(float_weight).transpose()?;
+        let defines = format!(
+            "{}{}",
+            loader("W", w.dtype())?,
+            loader("BIAS", bias.as_ref().map_or(DType::F32, |t| t.dtype()))?
+        );
+        Ok(ConvOperands {
+            x,
+            w,
+            bias,
+            defines,
+        })
+    }
+
+    /// The buffers of [`SLOTS`], writing `out`.
+    fn buffers<'a>(
+        &'a self,
+        ctx: &'a GpuContext,
+        out: &'a wgpu::Buffer,
+        op: &str,
+    ) -> Result<Vec<&'a wgpu::Buffer>> {
+        let bias = match &self.bias {
+            Some(t) => buffer_of(t, &format!("{op} bias"))?,
+            None => &ctx.dummy,
+        };
+        Ok(vec![
+            &self.x.buffer,
+            buffer_of(&self.w, &format!("{op} weight"))?,
+            bias,
+            out,
+        ])
+    }
+
+    fn has_bias(&self) -> u32 {
+        self.bias.is_some() as u32
+    }
+
+    fn bias_offset(&self) -> Result<u32> {
+        word(self.bias.as_ref().map_or(0, |t| t.layout().offset()))
+    }
 }
 
 /// See [`Tensor::conv3d`].
@@ -114,14 +175,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     if out.numel() == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "conv3d")?;
-    let wt = float_weight(w)?;
-    let wb = buffer_of(&wt, "conv3d weight")?;
-    let bt = bias_of(bias)?;
-    let bb = bt
-        .as_ref()
-        .map(|t| buffer_of(t, "conv3d bias"))
-        .transpose()?;
+    let ops = ConvOperands::new(x, w, bias, "conv3d")?;
     let (nt, mt) = (positions.div_ceil(64), cog.div_ceil(64));
     if nt > MAX_GROUPS || mt > MAX_GROUPS {
         bail!(
@@ -129,11 +183,6 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             out.shape()
         );
     }
-    let defines = format!(
-        "{}{}",
-        loader("W", wt.dtype())?,
-        loader("BIAS", bt.as_ref().map_or(DType::F32, |t| t.dtype()))?
-    );
     let batches = b * g;
     for z0 in (0..batches).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(batches - z0);
@@ -143,8 +192,8 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             k: word(kc)?,
             m_tile0: 0,
             z0: word(z0)?,
-            x_offset: word(xp.offset)?,
-            w_offset: word(wt.layout().offset())?,
+            x_offset: word(ops.x.offset)?,
+            w_offset: word(ops.w.layout().offset())?,
             cin: word(cin)?,
             t_in: word(ti)?,
             h_in: word(hi)?,
@@ -167,19 +216,15 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             groups: word(g)?,
             cin_per_group: word(cig)?,
             cout_per_group: word(cog)?,
-            has_bias: bt.is_some() as u32,
-            bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+            has_bias: ops.has_bias(),
+            bias_offset: ops.bias_offset()?,
         };
         ctx.launch(Launch {
             name: "conv3d",
-            defines: defines.clone(),
+            defines: ops.defines.clone(),
             sources: &[CONV3D, GEMM_SCALAR, GEMM],
-            bindings: vec![
-                Binding::read(&xp.buffer),
-                Binding::read(wb),
-                Binding::read(bb.unwrap_or(&ctx.dummy)),
-                Binding::write(&obuf),
-            ],
+            slots: &SLOTS,
+            buffers: ops.buffers(&ctx, &obuf, "conv3d")?,
             params: Block::of(&params),
             groups: [nt as u32, mt as u32, zc as u32],
         })?;
@@ -209,19 +254,7 @@ pub fn conv_transpose1d(
     if n == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "conv_transpose1d")?;
-    let wt = float_weight(w)?;
-    let wb = buffer_of(&wt, "conv_transpose1d weight")?;
-    let bt = bias_of(bias)?;
-    let bb = bt
-        .as_ref()
-        .map(|t| buffer_of(t, "conv_transpose1d bias"))
-        .transpose()?;
-    let defines = format!(
-        "{}{}",
-        loader("W", wt.dtype())?,
-        loader("BIAS", bt.as_ref().map_or(DType::F32, |t| t.dtype()))?
-    );
+    let ops = ConvOperands::new(x, w, bias, "conv_transpose1d")?;
     let params = ConvTranspose1dParams {
         n: word(n)?,
         cin: word(cin)?,
@@ -233,21 +266,17 @@ pub fn conv_transpose1d(
         stride: word(stride)?,
         padding: word(padding)?,
         l_out: word(lo)?,
-        x_offset: word(xp.offset)?,
-        w_offset: word(wt.layout().offset())?,
-        has_bias: bt.is_some() as u32,
-        bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+        x_offset: word(ops.x.offset)?,
+        w_offset: word(ops.w.layout().offset())?,
+        has_bias: ops.has_bias(),
+        bias_offset: ops.bias_offset()?,
     };
     ctx.launch(Launch {
         name: "conv_transpose1d",
-        defines,
-        sources: &[CONVT1D],
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(wb),
-            Binding::read(bb.unwrap_or(&ctx.dummy)),
-            Binding::write(&obuf),
-        ],
+        defines: ops.defines.clone(),
+        sources: &[CONVT1D, PER_ELEMENT],
+        slots: &SLOTS,
+        buffers: ops.buffers(&ctx, &obuf, "conv_transpose1d")?,
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;

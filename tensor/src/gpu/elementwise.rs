@@ -1,13 +1,21 @@
 //! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
 
 use super::kernel::{
-    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Binding, Block,
-    Launch, MAX_RANK,
+    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Block, Launch, Slot,
+    F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
+use super::GpuContext;
 use crate::params::elementwise::{BinaryOp, UnaryOp};
 use crate::{bail, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
+
+/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("A", U32_ARRAY),
+    Slot::read("B", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 param_block! {
     /// Parameters of `elementwise.wgsl`: element count, the strided views of A (and B for
@@ -72,6 +80,25 @@ fn binary_code(op: BinaryOp) -> u32 {
     }
 }
 
+/// One dispatch of `elementwise.wgsl` over `params.n` elements; `buffers` are A, B, OUT.
+fn launch(
+    ctx: &GpuContext,
+    name: &'static str,
+    defines: String,
+    params: &ElementwiseParams,
+    buffers: [&wgpu::Buffer; 3],
+) -> Result<()> {
+    ctx.launch(Launch {
+        name,
+        defines,
+        sources: &[SRC, PER_ELEMENT],
+        slots: &SLOTS,
+        buffers: buffers.to_vec(),
+        params: Block::of(params),
+        groups: grid((params.n as usize).div_ceil(256))?,
+    })
+}
+
 fn map(x: &Tensor, kind: u32, op: u32, sc: Scalars) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "an elementwise result")?;
@@ -104,18 +131,13 @@ fn map(x: &Tensor, kind: u32, op: u32, sc: Scalars) -> Result<Tensor> {
         a_strides: words(&st[0])?,
         ..Default::default()
     };
-    ctx.launch(Launch {
-        name: "elementwise",
+    launch(
+        &ctx,
+        "elementwise",
         defines,
-        sources: &[SRC],
-        bindings: vec![
-            Binding::read(&a.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+        &params,
+        [&a.buffer, &ctx.dummy, &obuf],
+    )?;
     Ok(out)
 }
 
@@ -182,17 +204,12 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp, shape: &[usize]) -> Result<T
         b_strides: words(&st[1])?,
         ..Default::default()
     };
-    ctx.launch(Launch {
-        name: "binary",
+    launch(
+        &ctx,
+        "binary",
         defines,
-        sources: &[SRC],
-        bindings: vec![
-            Binding::read(&oa.buffer),
-            Binding::read(&ob.buffer),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+        &params,
+        [&oa.buffer, &ob.buffer, &obuf],
+    )?;
     Ok(out)
 }

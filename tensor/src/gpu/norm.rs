@@ -1,11 +1,21 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch};
+use super::kernel::{
+    ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY,
+};
 use super::reduce::ROWREDUCE;
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
+
+/// The storage bindings of `norm.wgsl`: the weight and bias are read through their loaders.
+pub(crate) const SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BI", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 param_block! {
     /// Parameters of `norm.wgsl`: `rows` rows (or groups) of `width` values from
@@ -93,11 +103,12 @@ fn run(
         name: "norm",
         defines,
         sources: &[ROWREDUCE, SRC],
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(w.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
-            Binding::read(b.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
-            Binding::write(&obuf),
+        slots: &SLOTS,
+        buffers: vec![
+            &xp.buffer,
+            w.as_ref().map_or(&ctx.dummy, |p| &p.buffer),
+            b.as_ref().map_or(&ctx.dummy, |p| &p.buffer),
+            &obuf,
         ],
         params: Block::of(&params),
         groups: grid(rows)?,

@@ -2,17 +2,48 @@
 
 use super::cast::packed_f32;
 use super::kernel::{
-    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Binding,
-    Block, Launch, MAX_RANK,
+    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Block,
+    Launch, Slot, F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
+use super::GpuContext;
 use crate::params::resize::PadMode;
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/resize.wgsl");
 
-/// The WGSL of the kernel `name` of `resize.wgsl`: the shared bindings and its section.
-pub(crate) fn sources(name: &str) -> Result<[&'static str; 2]> {
-    kernel_sources(SRC, name)
+/// The WGSL of the kernel `name` of `resize.wgsl`: its section and the per-element entry.
+pub(crate) fn sources(name: &str) -> Result<[&'static str; 3]> {
+    let [prelude, section] = kernel_sources(SRC, name)?;
+    Ok([prelude, section, PER_ELEMENT])
+}
+
+/// The storage bindings of every kernel of `resize.wgsl`: X is read through its loader,
+/// IDS (token ids) only by `embedding`.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("X", U32_ARRAY),
+    Slot::read("IDS", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// One dispatch of the kernel `name` of `resize.wgsl` over `n` elements, reading X in
+/// `x_dtype`; `buffers` are X, IDS and OUT.
+fn launch(
+    ctx: &GpuContext,
+    name: &'static str,
+    x_dtype: DType,
+    params: Block,
+    n: usize,
+    buffers: [&wgpu::Buffer; 3],
+) -> Result<()> {
+    ctx.launch(Launch {
+        name,
+        defines: loader("X", x_dtype)?,
+        sources: &sources(name)?,
+        slots: &SLOTS,
+        buffers: buffers.to_vec(),
+        params,
+        groups: grid(n.div_ceil(256))?,
+    })
 }
 
 param_block! {
@@ -114,18 +145,14 @@ pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Re
         before: words(&before)?,
         ..Default::default()
     };
-    ctx.launch(Launch {
-        name: "pad",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("pad")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+    launch(
+        &ctx,
+        "pad",
+        DType::F32,
+        Block::of(&params),
+        n,
+        [&xp.buffer, &ctx.dummy, &obuf],
+    )?;
     Ok(out)
 }
 
@@ -149,18 +176,14 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
                 row_at: word(at)?,
                 x_offset: word(xp.offset)?,
             };
-            ctx.launch(Launch {
-                name: "cat",
-                defines: loader("X", DType::F32)?,
-                sources: &sources("cat")?,
-                bindings: vec![
-                    Binding::read(&xp.buffer),
-                    Binding::read(&ctx.dummy),
-                    Binding::write(&obuf),
-                ],
-                params: Block::of(&params),
-                groups: grid(n.div_ceil(256))?,
-            })?;
+            launch(
+                &ctx,
+                "cat",
+                DType::F32,
+                Block::of(&params),
+                n,
+                [&xp.buffer, &ctx.dummy, &obuf],
+            )?;
         }
         at += w_in;
     }
@@ -193,18 +216,14 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
         in_shape: words(xs)?,
         ..Default::default()
     };
-    ctx.launch(Launch {
-        name: "upsample_nearest",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("upsample_nearest")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+    launch(
+        &ctx,
+        "upsample_nearest",
+        DType::F32,
+        Block::of(&params),
+        n,
+        [&xp.buffer, &ctx.dummy, &obuf],
+    )?;
     Ok(out)
 }
 
@@ -235,18 +254,14 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
         w_out: word(size[2])?,
         x_offset: word(xp.offset)?,
     };
-    ctx.launch(Launch {
-        name: "trilinear",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("trilinear")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+    launch(
+        &ctx,
+        "trilinear",
+        DType::F32,
+        Block::of(&params),
+        n,
+        [&xp.buffer, &ctx.dummy, &obuf],
+    )?;
     Ok(out)
 }
 
@@ -293,18 +308,14 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
             rows: word(rows)?,
             table_offset: word(s - p.start)?,
         };
-        ctx.launch(Launch {
-            name: "embedding",
-            defines: loader("X", table.dtype())?,
-            sources: &sources("embedding")?,
-            bindings: vec![
-                Binding::read(&p.buffer),
-                Binding::read(&ibuf),
-                Binding::write(&obuf),
-            ],
-            params: Block::of(&params),
-            groups: grid(n.div_ceil(256))?,
-        })?;
+        launch(
+            &ctx,
+            "embedding",
+            table.dtype(),
+            Block::of(&params),
+            n,
+            [&p.buffer, &ibuf, &obuf],
+        )?;
     }
     Ok(out)
 }

@@ -1,7 +1,7 @@
 // Normalisations, one workgroup per row (RMSNorm, LayerNorm) or per group (GroupNorm).
 // Constant MODE: 0 rms, 1 layer, 2 group.
 // P (binding 0) is NormParams (tensor/src/gpu/norm.rs); the launch declares it and the
-// storage bindings: X (f32), W, BI (u32 words of their dtype) read; OUT (f32) written.
+// storage bindings: X (f32), W, BIAS (u32 words of their dtype) read; OUT (f32) written.
 
 fn row_kernel(row: u32, lid: u32) {
     let w = P.width;
@@ -66,7 +66,7 @@ fn row_kernel(row: u32, lid: u32) {
             y *= load_W(P.weight_offset + ch);
         }
         if (P.has_bias != 0u) {
-            y += load_BI(P.bias_offset + ch);
+            y += load_BIAS(P.bias_offset + ch);
         }
         OUT[row * w + j] = y;
     }

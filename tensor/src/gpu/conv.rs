@@ -3,26 +3,17 @@
 
 use super::cast::{packed_f32, PackedF32};
 use super::kernel::{
-    buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY,
-    PER_ELEMENT, U32_ARRAY,
+    buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, PER_ELEMENT,
+    WEIGHTED_SLOTS,
 };
 use super::matmul::{GEMM, GEMM_SCALAR};
 use super::GpuContext;
-use crate::params::conv::ConvParams;
+use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const CONV3D: &str = include_str!("../../../shaders/conv3d.wgsl");
 pub(crate) const CONVT1D: &str = include_str!("../../../shaders/conv_transpose1d.wgsl");
 const MAX_GROUPS: usize = 65535;
-
-/// The storage bindings of both convolution kernels: the weight and bias are read through
-/// their loaders.
-pub(crate) const SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
 
 param_block! {
     /// Parameters of `conv3d.wgsl`: the GEMM core's sizes (`m` = output channels per group,
@@ -85,10 +76,6 @@ param_block! {
     }
 }
 
-fn out_len(n: usize, pad: (usize, usize), k: usize, stride: usize, dil: usize) -> usize {
-    (n + pad.0 + pad.1 - dil * (k - 1) - 1) / stride + 1
-}
-
 fn float_weight(w: &Tensor) -> Result<Tensor> {
     if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) {
         return super::cast::to_dtype(w, DType::F32);
@@ -127,7 +114,7 @@ impl ConvOperands {
         })
     }
 
-    /// The buffers of [`SLOTS`], writing `out`.
+    /// The buffers of [`WEIGHTED_SLOTS`], writing `out`.
     fn buffers<'a>(
         &'a self,
         ctx: &'a GpuContext,
@@ -164,9 +151,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     let (cout, cig, kt, kh, kw) = (ws[0], ws[1], ws[2], ws[3], ws[4]);
     let k = [kt, kh, kw];
     let n_in = [ti, hi, wi];
-    let o: Vec<usize> = (0..3)
-        .map(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]))
-        .collect();
+    let o = p.output_extents(n_in, k);
     let positions = o[0] * o[1] * o[2];
     let g = p.groups;
     let cog = cout / g;
@@ -223,7 +208,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             name: "conv3d",
             defines: ops.defines.clone(),
             sources: &[CONV3D, GEMM_SCALAR, GEMM],
-            slots: &SLOTS,
+            slots: &WEIGHTED_SLOTS,
             buffers: ops.buffers(&ctx, &obuf, "conv3d")?,
             params: Block::of(&params),
             groups: [nt as u32, mt as u32, zc as u32],
@@ -237,18 +222,14 @@ pub fn conv_transpose1d(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    stride: usize,
-    padding: usize,
-    output_padding: usize,
-    groups: usize,
+    p: &ConvTranspose1d,
 ) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cog, k) = (w.shape()[1], w.shape()[2]);
-    let cout = cog * groups;
-    let cig = cin / groups;
-    let full = (l.max(1) - 1) * stride + k + output_padding;
-    let lo = full - 2 * padding;
+    let cout = cog * p.groups;
+    let cig = cin / p.groups;
+    let lo = p.output_len(l, k);
     let (out, obuf) = output(&ctx, &[b, cout, lo], "a transposed convolution output")?;
     let n = out.numel();
     if n == 0 {
@@ -263,8 +244,8 @@ pub fn conv_transpose1d(
         cout_per_group: word(cog)?,
         cin_per_group: word(cig)?,
         k: word(k)?,
-        stride: word(stride)?,
-        padding: word(padding)?,
+        stride: word(p.stride)?,
+        padding: word(p.padding)?,
         l_out: word(lo)?,
         x_offset: word(ops.x.offset)?,
         w_offset: word(ops.w.layout().offset())?,
@@ -275,7 +256,7 @@ pub fn conv_transpose1d(
         name: "conv_transpose1d",
         defines: ops.defines.clone(),
         sources: &[CONVT1D, PER_ELEMENT],
-        slots: &SLOTS,
+        slots: &WEIGHTED_SLOTS,
         buffers: ops.buffers(&ctx, &obuf, "conv_transpose1d")?,
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,

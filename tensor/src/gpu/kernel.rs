@@ -222,6 +222,16 @@ pub(crate) const F32_ARRAY: &str = "array<f32>";
 /// its loader, indices, packed halves).
 pub(crate) const U32_ARRAY: &str = "array<u32>";
 
+/// The storage slots of the kernels that read an f32 input X and a weight W and bias BIAS
+/// of their own dtypes (through their loaders), writing f32 OUT: the convolutions and the
+/// normalisations.
+pub(crate) const WEIGHTED_SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BIAS", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
 /// The WGSL declarations of `slots`, at bindings 1, 2, ….
 fn declare_slots(slots: &[Slot]) -> String {
     let mut s = String::new();

@@ -2,20 +2,13 @@
 
 use super::cast::packed_f32;
 use super::kernel::{
-    ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY,
+    ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
 };
 use super::reduce::ROWREDUCE;
+use crate::params::norm::NormRows;
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
-
-/// The storage bindings of `norm.wgsl`: the weight and bias are read through their loaders.
-pub(crate) const SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BI", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
 
 param_block! {
     /// Parameters of `norm.wgsl`: `rows` rows (or groups) of `width` values from
@@ -59,22 +52,18 @@ fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
 fn run(
     x: &Tensor,
     mode: u32,
-    rows: usize,
-    width: usize,
-    spatial: usize,
-    cg: usize,
-    groups: usize,
+    geom: NormRows,
     weight: Option<&Tensor>,
     bias: Option<&Tensor>,
     eps: f32,
 ) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "a normalisation")?;
-    if rows == 0 || width == 0 {
+    if geom.rows == 0 || geom.width == 0 {
         return Ok(out);
     }
     let xp = packed_f32(x, "normalisation")?;
@@ -84,26 +73,26 @@ fn run(
     let defines = format!(
         "const MODE: u32 = {mode}u;\n{}{}",
         loader("W", wdt)?,
-        loader("BI", bdt)?
+        loader("BIAS", bdt)?
     );
     let params = NormParams {
-        rows: word(rows)?,
-        width: word(width)?,
+        rows: word(geom.rows)?,
+        width: word(geom.width)?,
         x_offset: word(xp.offset)?,
         has_weight: w.is_some() as u32,
         has_bias: b.is_some() as u32,
         weight_offset: word(w.as_ref().map_or(0, |p| p.offset))?,
         bias_offset: word(b.as_ref().map_or(0, |p| p.offset))?,
         eps,
-        spatial: word(spatial)?,
-        channels_per_group: word(cg)?,
-        groups: word(groups)?,
+        spatial: word(geom.spatial)?,
+        channels_per_group: word(geom.channels_per_group)?,
+        groups: word(geom.groups)?,
     };
     ctx.launch(Launch {
         name: "norm",
         defines,
         sources: &[ROWREDUCE, SRC],
-        slots: &SLOTS,
+        slots: &WEIGHTED_SLOTS,
         buffers: vec![
             &xp.buffer,
             w.as_ref().map_or(&ctx.dummy, |p| &p.buffer),
@@ -111,16 +100,14 @@ fn run(
             &obuf,
         ],
         params: Block::of(&params),
-        groups: grid(rows)?,
+        groups: grid(geom.rows)?,
     })?;
     Ok(out)
 }
 
 /// RMSNorm over the last dimension.
 pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
-    let d = *x.shape().last().unwrap_or(&1);
-    let rows = x.numel().checked_div(d).unwrap_or(0);
-    run(x, 0, rows, d, 1, 1, 1, weight, None, eps)
+    run(x, 0, NormRows::last_dim(x.shape()), weight, None, eps)
 }
 
 /// LayerNorm over the last dimension.
@@ -130,9 +117,7 @@ pub fn layer_norm(
     bias: Option<&Tensor>,
     eps: f32,
 ) -> Result<Tensor> {
-    let d = *x.shape().last().unwrap_or(&1);
-    let rows = x.numel().checked_div(d).unwrap_or(0);
-    run(x, 1, rows, d, 1, 1, 1, weight, bias, eps)
+    run(x, 1, NormRows::last_dim(x.shape()), weight, bias, eps)
 }
 
 /// GroupNorm of `[N, C, …]`.
@@ -143,19 +128,5 @@ pub fn group_norm(
     bias: Option<&Tensor>,
     eps: f32,
 ) -> Result<Tensor> {
-    let c = x.shape()[1];
-    let spatial: usize = x.shape()[2..].iter().product();
-    let cg = c / groups;
-    run(
-        x,
-        2,
-        x.shape()[0] * groups,
-        cg * spatial,
-        spatial,
-        cg,
-        groups,
-        weight,
-        bias,
-        eps,
-    )
+    run(x, 2, NormRows::groups(x.shape(), groups), weight, bias, eps)
 }

@@ -5,8 +5,8 @@
 
 use wgpu::naga;
 
-use super::kernel::PER_ELEMENT;
 use super::kernel::{declaration, loader, source, ParamBlock, Slot};
+use super::kernel::{PER_ELEMENT, WEIGHTED_SLOTS};
 use crate::DType;
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
@@ -116,11 +116,11 @@ fn linear() {
 
 #[test]
 fn conv() {
-    use super::conv::{Conv3dParams, ConvTranspose1dParams, CONV3D, CONVT1D, SLOTS};
+    use super::conv::{Conv3dParams, ConvTranspose1dParams, CONV3D, CONVT1D};
     use super::matmul::{GEMM, GEMM_SCALAR};
     let defines = loaders(&["W", "BIAS"]);
-    check::<Conv3dParams>(&defines, &SLOTS, &[CONV3D, GEMM_SCALAR, GEMM]);
-    check::<ConvTranspose1dParams>(&defines, &SLOTS, &[CONVT1D, PER_ELEMENT]);
+    check::<Conv3dParams>(&defines, &WEIGHTED_SLOTS, &[CONV3D, GEMM_SCALAR, GEMM]);
+    check::<ConvTranspose1dParams>(&defines, &WEIGHTED_SLOTS, &[CONVT1D, PER_ELEMENT]);
 }
 
 #[test]
@@ -137,8 +137,8 @@ fn rows() {
     use super::reduce::{RowsParams, ROWREDUCE, SLOTS};
     for mode in 0..3 {
         check::<super::norm::NormParams>(
-            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BI"])),
-            &super::norm::SLOTS,
+            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
+            &WEIGHTED_SLOTS,
             &[ROWREDUCE, super::norm::SRC],
         );
     }

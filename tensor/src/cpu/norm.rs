@@ -23,30 +23,9 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
     Tensor::from_vec(out, x.shape())
 }
 
-/// LayerNorm over the last dimension.
-pub fn layer_norm(
-    x: &Tensor,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    standardize(x, NormRows::last_dim(x.shape()), weight, bias, eps)
-}
-
-/// GroupNorm of `[N, C, …]`.
-pub fn group_norm(
-    x: &Tensor,
-    groups: usize,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    standardize(x, NormRows::groups(x.shape(), groups), weight, bias, eps)
-}
-
 /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
-/// each value's channel.
-fn standardize(
+/// each value's channel (LayerNorm, GroupNorm).
+pub fn standardize(
     x: &Tensor,
     geom: NormRows,
     weight: Option<&Tensor>,

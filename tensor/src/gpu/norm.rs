@@ -110,23 +110,20 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
     run(x, 0, NormRows::last_dim(x.shape()), weight, None, eps)
 }
 
-/// LayerNorm over the last dimension.
-pub fn layer_norm(
+/// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
+/// each value's channel (LayerNorm, GroupNorm).
+pub fn standardize(
     x: &Tensor,
+    geom: NormRows,
     weight: Option<&Tensor>,
     bias: Option<&Tensor>,
     eps: f32,
 ) -> Result<Tensor> {
-    run(x, 1, NormRows::last_dim(x.shape()), weight, bias, eps)
-}
-
-/// GroupNorm of `[N, C, …]`.
-pub fn group_norm(
-    x: &Tensor,
-    groups: usize,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    run(x, 2, NormRows::groups(x.shape(), groups), weight, bias, eps)
+    // Mode 1 skips the channel arithmetic where every value is its own channel.
+    let mode = if geom.groups == 1 && geom.spatial == 1 {
+        1
+    } else {
+        2
+    };
+    run(x, mode, geom, weight, bias, eps)
 }

@@ -1,6 +1,7 @@
 //! Normalisations: RMSNorm and LayerNorm over the last dimension, GroupNorm over channels.
 
 use super::dispatch;
+use crate::params::norm::NormRows;
 use crate::{ensure, Result, Tensor};
 
 impl Tensor {
@@ -26,11 +27,7 @@ impl Tensor {
         let d = *self.shape().last().unwrap_or(&0);
         check_affine("layer_norm weight", weight, d)?;
         check_affine("layer_norm bias", bias, d)?;
-        dispatch!(
-            self,
-            crate::cpu::norm::layer_norm(self, weight, bias, eps),
-            crate::gpu::norm::layer_norm(self, weight, bias, eps)
-        )
+        self.standardize(NormRows::last_dim(self.shape()), weight, bias, eps)
     }
 
     /// GroupNorm of `[N, C, …]`: statistics over each group of `C / groups` channels and
@@ -54,10 +51,22 @@ impl Tensor {
         );
         check_affine("group_norm weight", weight, c)?;
         check_affine("group_norm bias", bias, c)?;
+        self.standardize(NormRows::groups(self.shape(), groups), weight, bias, eps)
+    }
+
+    /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias
+    /// of each value's channel.
+    fn standardize(
+        &self,
+        geom: NormRows,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f32,
+    ) -> Result<Tensor> {
         dispatch!(
             self,
-            crate::cpu::norm::group_norm(self, groups, weight, bias, eps),
-            crate::gpu::norm::group_norm(self, groups, weight, bias, eps)
+            crate::cpu::norm::standardize(self, geom, weight, bias, eps),
+            crate::gpu::norm::standardize(self, geom, weight, bias, eps)
         )
     }
 }

@@ -306,32 +306,24 @@ fn norms_match_cpu() {
 fn rope_matches_cpu() {
     let dev = gpu();
     let x = rand(&[2, 9, 3, 20], 14);
-    let cos = rand(&[9, 6], 15);
-    let sin = rand(&[9, 6], 16);
     let xg = x.to_device(&dev).unwrap();
-    let y = xg
-        .rope(&cos.to_device(&dev).unwrap(), &sin.to_device(&dev).unwrap())
-        .unwrap();
-    // a·c − b·s: one rounding each way (the GPU may fuse it).
-    assert_close(
-        "rope",
-        &y,
-        &x.rope(&cos, &sin).unwrap(),
-        0.0,
-        4.0 * f32::EPSILON,
-    );
-    let cb = rand(&[2, 9, 10], 17);
-    let sb = rand(&[2, 9, 10], 18);
-    let y = xg
-        .rope(&cb.to_device(&dev).unwrap(), &sb.to_device(&dev).unwrap())
-        .unwrap();
-    assert_close(
-        "rope per batch",
-        &y,
-        &x.rope(&cb, &sb).unwrap(),
-        0.0,
-        4.0 * f32::EPSILON,
-    );
+    // Angle tables shared by the batch ([L, R]) and per batch ([B, L, R]).
+    let tables: [(&str, &[usize], u64); 2] =
+        [("rope", &[9, 6], 15), ("rope per batch", &[2, 9, 10], 17)];
+    for (what, shape, seed) in tables {
+        let (cos, sin) = (rand(shape, seed), rand(shape, seed + 1));
+        let y = xg
+            .rope(&cos.to_device(&dev).unwrap(), &sin.to_device(&dev).unwrap())
+            .unwrap();
+        // a·c − b·s: one rounding each way (the GPU may fuse it).
+        assert_close(
+            what,
+            &y,
+            &x.rope(&cos, &sin).unwrap(),
+            0.0,
+            4.0 * f32::EPSILON,
+        );
+    }
 }
 
 /// Largest `|gpu − cpu| / (1 + |cpu|)`.

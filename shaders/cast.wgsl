@@ -5,14 +5,7 @@
 
 // Storage index of flat element e of the source view.
 fn src_of(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
+    return strided_index(e, P.offset, P.strides);
 }
 
 // f32 -> binary16 bits, round to nearest even.

@@ -18,29 +18,6 @@ fn tanh_f32(x: f32) -> f32 {
     return tanh(clamp(x, -15.0, 15.0));
 }
 
-// Storage index of flat element e of A.
-fn index_a(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.a_offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.a_strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
-}
-
-// Storage index of flat element e of B.
-fn index_b(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.b_offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.b_strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
-}
 
 fn unary(x: f32) -> f32 {
     switch OP {
@@ -85,12 +62,12 @@ fn binary(a: f32, b: f32) -> f32 {
 
 fn element(i: u32) {
     if (KIND == 3u) {
-        let a = load_A(index_a(i));
-        let b = load_B(index_b(i));
+        let a = load_A(strided_index(i, P.a_offset, P.a_strides));
+        let b = load_B(strided_index(i, P.b_offset, P.b_strides));
         OUT[i] = binary(a, b);
         return;
     }
-    let x = load_A(index_a(i));
+    let x = load_A(strided_index(i, P.a_offset, P.a_strides));
     if (KIND == 0u) {
         OUT[i] = unary(x);
     } else if (KIND == 1u) {

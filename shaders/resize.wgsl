@@ -1,11 +1,14 @@
 // Ops that change extents, one output (or input) element per invocation. Each kernel is
-// a section of this file: pad, cat (copy one input into its slice), nearest upsampling,
-// trilinear resize, embedding rows of one table piece.
-// P (binding 0) is the section's struct in tensor/src/gpu/resize.rs (PadParams, CatParams,
-// UpsampleParams, TrilinearParams, EmbeddingParams); the launch declares it and the
-// storage bindings: X (u32 words of its dtype), IDS (u32) read; OUT (f32) written.
+// a section of this file: reindex (pad, nearest upsampling), cat (copy one input into its
+// slice), trilinear resize, embedding rows of one table piece.
+// P (binding 0) is the section's struct in tensor/src/gpu/resize.rs (ReindexParams,
+// CatParams, TrilinearParams, EmbeddingParams); the launch declares it and the storage
+// bindings: X (u32 words of its dtype), IDS (u32) read; OUT (f32) written.
 
-//# pad
+//# reindex
+// Each output element copies one input element, found dim by dim from its output index:
+// mode 0, 1, 2 pad by `before` (outside the input: the constant value, the nearest edge,
+// the reflection), mode 3 nearest upsampling (the output index over the factor).
 fn element(i: u32) {
     var rem = i;
     var src = 0u;
@@ -17,7 +20,9 @@ fn element(i: u32) {
         let o = rem % no;
         rem = rem / no;
         var k = i32(o) - i32(P.before[ud >> 2u][ud & 3u]);
-        if (k < 0 || k >= n) {
+        if (P.mode == 3u) {
+            k = i32(o / (no / u32(n)));
+        } else if (k < 0 || k >= n) {
             if (P.mode == 0u) {
                 OUT[i] = P.value;
                 return;
@@ -37,23 +42,6 @@ fn element(i: u32) {
 fn element(i: u32) {
     let w_in = P.row_in;
     OUT[(i / w_in) * P.row_out + P.row_at + i % w_in] = load_X(P.x_offset + i);
-}
-
-//# upsample_nearest
-fn element(i: u32) {
-    var rem = i;
-    var src = 0u;
-    var stride = 1u;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let ud = u32(d);
-        let no = P.out_shape[ud >> 2u][ud & 3u];
-        let n = P.in_shape[ud >> 2u][ud & 3u];
-        let o = rem % no;
-        rem = rem / no;
-        src += (o / (no / n)) * stride;
-        stride *= n;
-    }
-    OUT[i] = load_X(P.x_offset + src);
 }
 
 //# trilinear

@@ -98,6 +98,53 @@ fn tiles(d: usize, dv: usize, shared: usize) -> Result<usize> {
     )
 }
 
+/// The META binding: per query block of `bq` rows the `[lo, hi)` bounds of the keys any
+/// of its rows may see, then with key ranges the row starts and the ranges.
+struct Meta {
+    words: Vec<u32>,
+    /// Where the row starts and the ranges begin in `words` (0 without key ranges).
+    row_start_at: usize,
+    ranges_at: usize,
+}
+
+/// The [`Meta`] of `lq` query rows over `lk` keys in blocks of `bq` rows.
+fn meta(opts: &AttentionOpts, lq: usize, lk: usize, bq: usize) -> Meta {
+    let blocks = lq.div_ceil(bq);
+    let mut words: Vec<u32> = Vec::with_capacity(2 * blocks);
+    for qb_i in 0..blocks {
+        let (i0, i1) = (qb_i * bq, ((qb_i + 1) * bq).min(lq));
+        let (mut lo, mut hi) = (0usize, lk);
+        if let Some(r) = &opts.key_ranges {
+            let rows = &r.ranges[r.row_start[i0] as usize..r.row_start[i1] as usize];
+            lo = rows.iter().map(|x| x[0] as usize).min().unwrap_or(0);
+            hi = rows.iter().map(|x| x[1] as usize).max().unwrap_or(0);
+        }
+        if let Some(w) = opts.window {
+            lo = lo.max((i0 + 1).saturating_sub(w));
+            hi = hi.min(i1 - 1 + w);
+        }
+        if lo >= hi {
+            (lo, hi) = (0, 0);
+        }
+        words.extend([lo as u32, hi as u32]);
+    }
+    let (row_start_at, ranges_at) = match &opts.key_ranges {
+        Some(r) => {
+            let rs = words.len();
+            words.extend_from_slice(&r.row_start);
+            let rg = words.len();
+            words.extend(r.ranges.iter().flatten());
+            (rs, rg)
+        }
+        None => (0, 0),
+    };
+    Meta {
+        words,
+        row_start_at,
+        ranges_at,
+    }
+}
+
 /// See [`Tensor::attention`].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
     let ctx = ctx_of(q)?;
@@ -126,36 +173,12 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         .as_ref()
         .map(|t| packed_f32(t, "attention key_valid"))
         .transpose()?;
-    // META: per query block the [lo, hi) key bounds, then row starts and ranges.
     let blocks = lq.div_ceil(bq);
-    let mut meta: Vec<u32> = Vec::with_capacity(2 * blocks);
-    for qb_i in 0..blocks {
-        let (i0, i1) = (qb_i * bq, ((qb_i + 1) * bq).min(lq));
-        let (mut lo, mut hi) = (0usize, lk);
-        if let Some(r) = &opts.key_ranges {
-            let rows = &r.ranges[r.row_start[i0] as usize..r.row_start[i1] as usize];
-            lo = rows.iter().map(|x| x[0] as usize).min().unwrap_or(0);
-            hi = rows.iter().map(|x| x[1] as usize).max().unwrap_or(0);
-        }
-        if let Some(w) = opts.window {
-            lo = lo.max((i0 + 1).saturating_sub(w));
-            hi = hi.min(i1 - 1 + w);
-        }
-        if lo >= hi {
-            (lo, hi) = (0, 0);
-        }
-        meta.extend([lo as u32, hi as u32]);
-    }
-    let (rs_off, rg_off) = match &opts.key_ranges {
-        Some(r) => {
-            let rs = meta.len();
-            meta.extend_from_slice(&r.row_start);
-            let rg = meta.len();
-            meta.extend(r.ranges.iter().flatten());
-            (rs, rg)
-        }
-        None => (0, 0),
-    };
+    let Meta {
+        words: meta,
+        row_start_at: rs_off,
+        ranges_at: rg_off,
+    } = meta(opts, lq, lk, bq);
     if meta.len() as u64 * 4 > ctx.max_binding_bytes() {
         bail!(
             "attention key_ranges of {} words exceed one GPU binding",

@@ -2,7 +2,7 @@
 
 use super::kernel::{
     buffer_of, collapse, ctx_of, grid, loader, param_block, word, words, Block, Launch, Slot,
-    MAX_RANK, PER_ELEMENT, U32_ARRAY,
+    MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
 };
 use super::GpuStorage;
 use crate::storage::Storage;
@@ -75,7 +75,7 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
         ctx.launch(Launch {
             name: "cast",
             defines,
-            sources: &[SRC, PER_ELEMENT],
+            sources: &[STRIDED, SRC, PER_ELEMENT],
             slots: &SLOTS,
             buffers: vec![src, &out],
             params: Block::of(&params),

@@ -10,6 +10,9 @@ use crate::{bail, DType, Device, Layout, Result, Tensor};
 /// Shared helpers of every kernel (flat indexing, NaN-aware max and min).
 pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
+/// The storage index of an element of a strided view, for kernels whose parameter block
+/// has `rank` and `shape`.
+pub(crate) const STRIDED: &str = include_str!("../../../shaders/strided.wgsl");
 /// The entry point of a kernel with one invocation per element, calling its `element(i)`.
 pub(crate) const PER_ELEMENT: &str = include_str!("../../../shaders/per_element.wgsl");
 const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");

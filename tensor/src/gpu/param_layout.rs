@@ -6,7 +6,7 @@
 use wgpu::naga;
 
 use super::kernel::{declaration, loader, source, ParamBlock, Slot};
-use super::kernel::{PER_ELEMENT, WEIGHTED_SLOTS};
+use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
 use crate::DType;
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
@@ -78,7 +78,7 @@ fn elementwise() {
                 loaders(&["A", "B"])
             ),
             &super::elementwise::SLOTS,
-            &[super::elementwise::SRC, PER_ELEMENT],
+            &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
         );
     }
 }
@@ -91,7 +91,7 @@ fn cast() {
             loaders(&["SRC"])
         ),
         &super::cast::SLOTS,
-        &[super::cast::SRC, PER_ELEMENT],
+        &[STRIDED, super::cast::SRC, PER_ELEMENT],
     );
 }
 
@@ -158,12 +158,11 @@ fn rope() {
 #[test]
 fn resize() {
     use super::resize::{
-        sources, CatParams, EmbeddingParams, PadParams, TrilinearParams, UpsampleParams, SLOTS,
+        sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams, SLOTS,
     };
     let x = loaders(&["X"]);
-    check::<PadParams>(&x, &SLOTS, &sources("pad").unwrap());
+    check::<ReindexParams>(&x, &SLOTS, &sources("reindex").unwrap());
     check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
-    check::<UpsampleParams>(&x, &SLOTS, &sources("upsample_nearest").unwrap());
     check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
     check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
 }

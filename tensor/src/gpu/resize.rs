@@ -47,9 +47,9 @@ fn launch(
 }
 
 param_block! {
-    /// Parameters of `pad`: `mode` 0 constant (`value`), 1 replicate, 2 reflect; the output
-    /// and input shapes and the padding before each dim.
-    pub(crate) struct PadParams {
+    /// Parameters of `reindex`: `mode` 0, 1, 2 pad by `before` (constant `value`,
+    /// replicate, reflect), 3 nearest upsampling; the output and input shapes.
+    pub(crate) struct ReindexParams {
         n: u32,
         rank: u32,
         x_offset: u32,
@@ -73,18 +73,6 @@ param_block! {
         row_out: u32,
         row_at: u32,
         x_offset: u32,
-    }
-}
-
-param_block! {
-    /// Parameters of `upsample_nearest`: output and input shapes.
-    pub(crate) struct UpsampleParams {
-        n: u32,
-        rank: u32,
-        x_offset: u32,
-        _pad0: u32,
-        out_shape: [u32; MAX_RANK],
-        in_shape: [u32; MAX_RANK],
     }
 }
 
@@ -116,38 +104,55 @@ param_block! {
 
 /// See [`Tensor::pad`].
 pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
-    let ctx = ctx_of(x)?;
-    let xs = x.shape();
-    if xs.len() > MAX_RANK {
-        bail!("pad on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
-    }
-    let out_shape: Vec<usize> = xs.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
-    let (out, obuf) = output(&ctx, &out_shape, "a padded tensor")?;
-    let n = out.numel();
-    if n == 0 {
-        return Ok(out);
-    }
-    let xp = packed_f32(x, "pad")?;
+    let out_shape: Vec<usize> = x
+        .shape()
+        .iter()
+        .zip(pads)
+        .map(|(&n, &(a, b))| n + a + b)
+        .collect();
     let mode = match mode {
         PadMode::Constant => 0,
         PadMode::Replicate => 1,
         PadMode::Reflect => 2,
     };
     let before: Vec<usize> = pads.iter().map(|p| p.0).collect();
-    let params = PadParams {
+    reindex(x, &out_shape, mode, value, &before, "pad")
+}
+
+/// `x` reindexed to `out_shape` by the `reindex` kernel in `mode`, padding by `before`.
+fn reindex(
+    x: &Tensor,
+    out_shape: &[usize],
+    mode: u32,
+    value: f32,
+    before: &[usize],
+    op: &str,
+) -> Result<Tensor> {
+    let ctx = ctx_of(x)?;
+    let xs = x.shape();
+    if xs.len() > MAX_RANK {
+        bail!("{op} on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
+    }
+    let (out, obuf) = output(&ctx, out_shape, op)?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let xp = packed_f32(x, op)?;
+    let params = ReindexParams {
         n: word(n)?,
         rank: word(xs.len())?,
         x_offset: word(xp.offset)?,
         mode,
         value,
-        out_shape: words(&out_shape)?,
+        out_shape: words(out_shape)?,
         in_shape: words(xs)?,
-        before: words(&before)?,
+        before: words(before)?,
         ..Default::default()
     };
     launch(
         &ctx,
-        "pad",
+        "reindex",
         DType::F32,
         Block::of(&params),
         n,
@@ -192,39 +197,13 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
 
 /// See [`Tensor::upsample_nearest`].
 pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
-    let ctx = ctx_of(x)?;
     let xs = x.shape();
-    if xs.len() > MAX_RANK {
-        bail!("upsample_nearest on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
-    }
     let lead = xs.len() - factors.len();
     let mut out_shape = xs.to_vec();
     for (i, f) in factors.iter().enumerate() {
         out_shape[lead + i] *= f;
     }
-    let (out, obuf) = output(&ctx, &out_shape, "an upsampled tensor")?;
-    let n = out.numel();
-    if n == 0 {
-        return Ok(out);
-    }
-    let xp = packed_f32(x, "upsample_nearest")?;
-    let params = UpsampleParams {
-        n: word(n)?,
-        rank: word(xs.len())?,
-        x_offset: word(xp.offset)?,
-        out_shape: words(&out_shape)?,
-        in_shape: words(xs)?,
-        ..Default::default()
-    };
-    launch(
-        &ctx,
-        "upsample_nearest",
-        DType::F32,
-        Block::of(&params),
-        n,
-        [&xp.buffer, &ctx.dummy, &obuf],
-    )?;
-    Ok(out)
+    reindex(x, &out_shape, 3, 0.0, &[], "upsample_nearest")
 }
 
 /// See [`Tensor::interpolate_trilinear`].

@@ -84,6 +84,14 @@ fn qkv(rng: &mut Rng, dims: [usize; 7]) -> (Tensor, Tensor, Tensor) {
 /// the D-term dot products and the Lk-term sums bounds the error well below 1e-5.
 const ATOL: f64 = 2e-6;
 
+/// Options with only the score scale set.
+fn scaled(scale: f32) -> AttentionOpts {
+    AttentionOpts {
+        scale,
+        ..Default::default()
+    }
+}
+
 /// Attention of `q`, `k`, `v` under `o`, checked against [`reference`] within `atol` and
 /// `rtol`.
 fn checked(
@@ -110,10 +118,7 @@ fn checked(
 fn plain_attention_over_several_key_blocks_and_tiles() {
     let mut rng = Rng::new(11);
     let (q, k, v) = qkv(&mut rng, [2, 3, 3, 150, 200, 40, 40]);
-    let o = AttentionOpts {
-        scale: 0.4,
-        ..Default::default()
-    };
+    let o = scaled(0.4);
     let y = checked("plain", &q, &k, &v, &o, ATOL, 1e-5);
     assert_eq!(y.shape(), [2, 3, 150, 40]);
 }
@@ -189,10 +194,7 @@ fn large_scores_stay_finite() {
     let mut rng = Rng::new(14);
     let (q, k, v) = qkv(&mut rng, [1, 2, 2, 33, 129, 32, 32]);
     // Scores up to ~±300: the online max must keep exp in range.
-    let o = AttentionOpts {
-        scale: 30.0,
-        ..Default::default()
-    };
+    let o = scaled(30.0);
     checked("large scores", &q, &k, &v, &o, 1e-4, 1e-4);
 }
 
@@ -210,9 +212,6 @@ fn strided_views_as_inputs() {
         k.transpose(1, 2).unwrap(),
         v.transpose(1, 2).unwrap(),
     );
-    let o = AttentionOpts {
-        scale: 0.5,
-        ..Default::default()
-    };
+    let o = scaled(0.5);
     checked("views", &q, &k, &v, &o, ATOL, 1e-5);
 }

@@ -11,7 +11,13 @@ fn t(v: &[f32], shape: &[usize]) -> Tensor {
 }
 
 /// Pads (before, after) per dim, mode, constant value, output shape, expected values.
-type PadCase = (&'static [(usize, usize)], PadMode, f32, [usize; 2], &'static [f32]);
+type PadCase = (
+    &'static [(usize, usize)],
+    PadMode,
+    f32,
+    [usize; 2],
+    &'static [f32],
+);
 
 #[test]
 fn pad_constant_replicate_reflect_by_hand() {

@@ -1,6 +1,6 @@
 //! CPU kernels of the normalisations. Statistics accumulate in f64.
 
-use crate::params::norm::NormRows;
+use crate::params::norm::{Affine, NormRows};
 use crate::{Result, Tensor};
 
 fn param(t: Option<&Tensor>) -> Result<Option<Vec<f32>>> {
@@ -25,14 +25,8 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
 
 /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
 /// each value's channel (LayerNorm, GroupNorm).
-pub fn standardize(
-    x: &Tensor,
-    geom: NormRows,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    let (w, b) = (param(weight)?, param(bias)?);
+pub fn standardize(x: &Tensor, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
+    let (w, b) = (param(affine.weight)?, param(affine.bias)?);
     let mut out = x.cpu_f32()?.into_owned();
     let width = geom.width;
     super::for_rows(&mut out, width, |r, row| {

@@ -10,17 +10,6 @@ pub(crate) const SRC: &str = include_str!("../../../shaders/attention.wgsl");
 const MAX_GROUPS: usize = 65535;
 const THREADS: usize = 64;
 
-/// The storage bindings of `attention.wgsl`: VALID is the key mask, META the per-block key
-/// bounds and key ranges.
-pub(crate) const SLOTS: [Slot; 6] = [
-    Slot::read("Q", F32_ARRAY),
-    Slot::read("K", F32_ARRAY),
-    Slot::read("V", F32_ARRAY),
-    Slot::read("VALID", F32_ARRAY),
-    Slot::read("META", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
 param_block! {
     /// Parameters of `attention.wgsl`: sizes, the element offsets and (batch, head, row)
     /// strides of Q, K and V, the score options, and where the key ranges start in META.
@@ -144,6 +133,17 @@ fn meta(opts: &AttentionOpts, lq: usize, lk: usize, bq: usize) -> Meta {
         ranges_at,
     }
 }
+
+/// The storage bindings of `attention.wgsl`: VALID is the key mask, META the per-block key
+/// bounds and key ranges.
+pub(crate) const SLOTS: [Slot; 6] = [
+    Slot::read("Q", F32_ARRAY),
+    Slot::read("K", F32_ARRAY),
+    Slot::read("V", F32_ARRAY),
+    Slot::read("VALID", F32_ARRAY),
+    Slot::read("META", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 /// See [`Tensor::attention`].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {

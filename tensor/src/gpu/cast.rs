@@ -10,10 +10,6 @@ use crate::{bail, DType, Layout, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/cast.wgsl");
 
-/// The storage bindings of `cast.wgsl`: the source words (read through its loader or
-/// copied) and the packed output words.
-pub(crate) const SLOTS: [Slot; 2] = [Slot::read("SRC", U32_ARRAY), Slot::write("DSTB", U32_ARRAY)];
-
 param_block! {
     /// Parameters of `cast.wgsl`: output words (one invocation each), elements, and the
     /// source view (rank, first element, shape, strides).
@@ -42,6 +38,10 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
 pub fn contiguous(x: &Tensor) -> Result<Tensor> {
     gather(x, x.dtype(), 3)
 }
+
+/// The storage bindings of `cast.wgsl`: the source words (read through its loader or
+/// copied) and the packed output words.
+pub(crate) const SLOTS: [Slot; 2] = [Slot::read("SRC", U32_ARRAY), Slot::write("DSTB", U32_ARRAY)];
 
 fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     let ctx = ctx_of(x)?;

@@ -9,13 +9,6 @@ use crate::{bail, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
 
-/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders.
-pub(crate) const SLOTS: [Slot; 3] = [
-    Slot::read("A", U32_ARRAY),
-    Slot::read("B", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
 param_block! {
     /// Parameters of `elementwise.wgsl`: element count, the strided views of A (and B for
     /// a binary op) over a shape of `rank` dims, and the scalars of affine and clamp.
@@ -78,6 +71,13 @@ fn binary_code(op: BinaryOp) -> u32 {
         BinaryOp::Min => 5,
     }
 }
+
+/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("A", U32_ARRAY),
+    Slot::read("B", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 /// One dispatch of `elementwise.wgsl` with `kind` and `op` over `shape`: A is
 /// `views[0]`, and B `views[1]` for a binary op; every view has `shape`.

@@ -292,11 +292,8 @@ pub(crate) fn grid(count: usize) -> Result<[u32; 3]> {
 }
 
 impl GpuContext {
-    /// Encodes and submits one dispatch.
-    pub(crate) fn launch(&self, l: Launch<'_>) -> Result<()> {
-        if l.groups.contains(&0) {
-            return Ok(());
-        }
+    /// The cached pipeline of `l`'s kernel, compiled on first use.
+    fn pipeline_of(&self, l: &Launch<'_>) -> Result<Arc<super::context::Pipeline>> {
         if l.slots.len() != l.buffers.len() {
             bail!(
                 "GPU kernel {} declares {} storage bindings but was given {} buffers",
@@ -308,14 +305,22 @@ impl GpuContext {
         let access: Vec<bool> = l.slots.iter().map(|s| s.read_only).collect();
         let slots = declare_slots(l.slots);
         let key = format!("{}|{}|{slots}|{}", l.name, l.params.name, l.defines);
-        let pipe = self.pipeline(
+        self.pipeline(
             &key,
             || {
                 let params = (l.params.declaration)();
                 source(&l.defines, &params, l.slots, l.sources)
             },
             &access,
-        )?;
+        )
+    }
+
+    /// Encodes and submits one dispatch.
+    pub(crate) fn launch(&self, l: Launch<'_>) -> Result<()> {
+        if l.groups.contains(&0) {
+            return Ok(());
+        }
+        let pipe = self.pipeline_of(&l)?;
         // Uniform buffers are sized in 16-byte steps.
         let mut bytes = l.params.bytes;
         bytes.resize(bytes.len().max(16).next_multiple_of(16), 0);

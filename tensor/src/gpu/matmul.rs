@@ -19,24 +19,6 @@ pub(crate) const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
 pub(crate) const LINEAR_SCALAR: &str = include_str!("../../../shaders/linear_scalar.wgsl");
 pub(crate) const LINEAR_VEC4: &str = include_str!("../../../shaders/linear_vec4.wgsl");
 
-/// The storage bindings of linear with element-wise operand loads (`linear_scalar.wgsl`):
-/// W is read through its loader.
-pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
-/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): four
-/// consecutive elements of X, and of W the words (`WORDS`) holding four of its elements.
-pub(crate) const VEC4_SLOTS: [Slot; 4] = [
-    Slot::read("X", "array<vec4<f32>>"),
-    Slot::read("W", "array<WORDS>"),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
 /// Output tile edge of the GEMM core.
 const TILE: usize = 64;
 const MAX_GROUPS: usize = 65535;
@@ -110,6 +92,24 @@ pub(crate) struct GemmBias<'a> {
     pub buffer: &'a wgpu::Buffer,
     pub offset: usize,
 }
+
+/// The storage bindings of linear with element-wise operand loads (`linear_scalar.wgsl`):
+/// W is read through its loader.
+pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BIAS", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): four
+/// consecutive elements of X, and of W the words (`WORDS`) holding four of its elements.
+pub(crate) const VEC4_SLOTS: [Slot; 4] = [
+    Slot::read("X", "array<vec4<f32>>"),
+    Slot::read("W", "array<WORDS>"),
+    Slot::read("BIAS", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 /// Runs a GEMM, split into several dispatches past the workgroup-count limits.
 pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {

@@ -5,7 +5,7 @@ use super::kernel::{
     ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
 };
 use super::reduce::ROWREDUCE;
-use crate::params::norm::NormRows;
+use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
@@ -30,7 +30,7 @@ param_block! {
 }
 
 /// A packed affine parameter (weight or bias) in its own float dtype.
-struct Affine {
+struct PackedParam {
     /// The packed tensor, kept alive until the dispatch.
     _tensor: Tensor,
     buffer: wgpu::Buffer,
@@ -38,13 +38,14 @@ struct Affine {
     offset: usize,
 }
 
-fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
+/// `t` packed in its own float dtype, if given.
+fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
     let Some(t) = t else { return Ok(None) };
     x.same_device(t, "normalisation parameter")?;
     let t = t.contiguous()?;
     let buffer = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
     let (dtype, offset) = (t.dtype(), t.layout().offset());
-    Ok(Some(Affine {
+    Ok(Some(PackedParam {
         _tensor: t,
         buffer,
         dtype,
@@ -53,21 +54,14 @@ fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
 }
 
 /// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
-fn run(
-    x: &Tensor,
-    mode: u32,
-    geom: NormRows,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
+fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "a normalisation")?;
     if geom.rows == 0 || geom.width == 0 {
         return Ok(out);
     }
     let xp = packed_f32(x, "normalisation")?;
-    let (w, b) = (affine(weight, x)?, affine(bias, x)?);
+    let (w, b) = (packed(affine.weight, x)?, packed(affine.bias, x)?);
     let wdt = w.as_ref().map_or(DType::F32, |p| p.dtype);
     let bdt = b.as_ref().map_or(DType::F32, |p| p.dtype);
     let defines = format!(
@@ -107,23 +101,18 @@ fn run(
 
 /// RMSNorm over the last dimension.
 pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
-    run(x, 0, NormRows::last_dim(x.shape()), weight, None, eps)
+    let affine = Affine { weight, bias: None };
+    run(x, 0, NormRows::last_dim(x.shape()), affine, eps)
 }
 
 /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
 /// each value's channel (LayerNorm, GroupNorm).
-pub fn standardize(
-    x: &Tensor,
-    geom: NormRows,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
+pub fn standardize(x: &Tensor, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
     // Mode 1 skips the channel arithmetic where every value is its own channel.
     let mode = if geom.groups == 1 && geom.spatial == 1 {
         1
     } else {
         2
     };
-    run(x, mode, geom, weight, bias, eps)
+    run(x, mode, geom, affine, eps)
 }

@@ -11,9 +11,6 @@ pub(crate) const SRC: &str = include_str!("../../../shaders/reduce.wgsl");
 /// row kernels (reduce, softmax, norms).
 pub(crate) const ROWREDUCE: &str = include_str!("../../../shaders/rowreduce.wgsl");
 
-/// The storage bindings of `reduce.wgsl` and `softmax.wgsl`.
-pub(crate) const SLOTS: [Slot; 2] = [Slot::read("X", F32_ARRAY), Slot::write("OUT", F32_ARRAY)];
-
 param_block! {
     /// Parameters of `reduce.wgsl` and `softmax.wgsl`: `rows` rows of `width` values from
     /// `x_offset`.
@@ -23,6 +20,9 @@ param_block! {
         x_offset: u32,
     }
 }
+
+/// The storage bindings of `reduce.wgsl` and `softmax.wgsl`.
+pub(crate) const SLOTS: [Slot; 2] = [Slot::read("X", F32_ARRAY), Slot::write("OUT", F32_ARRAY)];
 
 /// A row kernel over the last dimension of `x`: `kernel` (after [`ROWREDUCE`], specialised
 /// by `defines`) writes an f32 tensor of `out_shape`, one workgroup per row.

@@ -6,7 +6,7 @@ use super::kernel::{
     Launch, Slot, F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
 use super::GpuContext;
-use crate::params::resize::PadMode;
+use crate::params::resize::{padded_shape, upsampled_shape, PadMode};
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/resize.wgsl");
@@ -104,12 +104,7 @@ param_block! {
 
 /// See [`Tensor::pad`].
 pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
-    let out_shape: Vec<usize> = x
-        .shape()
-        .iter()
-        .zip(pads)
-        .map(|(&n, &(a, b))| n + a + b)
-        .collect();
+    let out_shape = padded_shape(x.shape(), pads);
     let mode = match mode {
         PadMode::Constant => 0,
         PadMode::Replicate => 1,
@@ -197,12 +192,7 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
 
 /// See [`Tensor::upsample_nearest`].
 pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
-    let xs = x.shape();
-    let lead = xs.len() - factors.len();
-    let mut out_shape = xs.to_vec();
-    for (i, f) in factors.iter().enumerate() {
-        out_shape[lead + i] *= f;
-    }
+    let out_shape = upsampled_shape(x.shape(), factors);
     reindex(x, &out_shape, 3, 0.0, &[], "upsample_nearest")
 }
 

@@ -8,14 +8,6 @@ use crate::{Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/rope.wgsl");
 
-/// The storage bindings of `rope.wgsl`.
-pub(crate) const SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("COS", F32_ARRAY),
-    Slot::read("SIN", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
 param_block! {
     /// Parameters of `rope.wgsl`: `n` elements of `x [B, L, H, D]`, `r` rotated pairs per
     /// head, whether the angle tables are per batch (`[B, L, R]`), and element offsets.
@@ -31,6 +23,14 @@ param_block! {
         sin_offset: u32,
     }
 }
+
+/// The storage bindings of `rope.wgsl`.
+pub(crate) const SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("COS", F32_ARRAY),
+    Slot::read("SIN", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 /// See [`Tensor::rope`].
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {

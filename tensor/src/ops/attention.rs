@@ -45,10 +45,6 @@ impl Tensor {
                 "attention key_ranges do not describe {lq} query rows over {lk} keys"
             );
         }
-        dispatch!(
-            self,
-            crate::cpu::attention::attention(self, k, v, opts),
-            crate::gpu::attention::attention(self, k, v, opts)
-        )
+        dispatch!(self, attention::attention(self, k, v, opts))
     }
 }

@@ -43,11 +43,7 @@ impl Tensor {
                 w.shape()
             );
         }
-        dispatch!(
-            self,
-            crate::cpu::conv::conv3d(self, w, bias, p),
-            crate::gpu::conv::conv3d(self, w, bias, p)
-        )
+        dispatch!(self, conv::conv3d(self, w, bias, p))
     }
 
     /// 2-D convolution of `[B, Cin, H, W]` with `w [Cout, Cin/g, kh, kw]`; `padding` and
@@ -130,10 +126,6 @@ impl Tensor {
             stride > 0 && full > 2 * padding,
             "conv_transpose1d: padding {padding} leaves no output of the full length {full}"
         );
-        dispatch!(
-            self,
-            crate::cpu::conv::conv_transpose1d(self, w, bias, &p),
-            crate::gpu::conv::conv_transpose1d(self, w, bias, &p)
-        )
+        dispatch!(self, conv::conv_transpose1d(self, w, bias, &p))
     }
 }

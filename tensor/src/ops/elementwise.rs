@@ -8,40 +8,24 @@ use crate::{Result, Tensor};
 impl Tensor {
     /// Applies a unary function to every element.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::unary(self, op),
-            crate::gpu::elementwise::unary(self, op)
-        )
+        dispatch!(self, elementwise::unary(self, op))
     }
 
     /// A binary op with NumPy broadcasting.
     pub fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
         self.same_device(other, "binary op")?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
-        dispatch!(
-            self,
-            crate::cpu::elementwise::binary(self, other, op, &shape),
-            crate::gpu::elementwise::binary(self, other, op, &shape)
-        )
+        dispatch!(self, elementwise::binary(self, other, op, &shape))
     }
 
     /// `self · mul + add`, elementwise.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::affine(self, mul, add),
-            crate::gpu::elementwise::affine(self, mul, add)
-        )
+        dispatch!(self, elementwise::affine(self, mul, add))
     }
 
     /// Clamps every element into `[lo, hi]`.
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::clamp(self, lo, hi),
-            crate::gpu::elementwise::clamp(self, lo, hi)
-        )
+        dispatch!(self, elementwise::clamp(self, lo, hi))
     }
 
     /// `self · s`.

@@ -27,10 +27,6 @@ impl Tensor {
             cos.shape(),
             self.shape()
         );
-        dispatch!(
-            self,
-            crate::cpu::rope::rope(self, cos, sin),
-            crate::gpu::rope::rope(self, cos, sin)
-        )
+        dispatch!(self, rope::rope(self, cos, sin))
     }
 }

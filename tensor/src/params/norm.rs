@@ -1,4 +1,6 @@
-//! The geometry of a normalisation.
+//! The geometry of a normalisation and its affine parameters.
+
+use crate::Tensor;
 
 /// How a normalisation walks its input: `rows` rows of `width` values, each normalised on
 /// its own; value `i` of row `r` takes the affine weight and bias of channel
@@ -50,4 +52,13 @@ impl NormRows {
     pub fn channel(&self, row: usize, i: usize) -> usize {
         (row % self.groups) * self.channels_per_group + i / self.spatial.max(1)
     }
+}
+
+/// The optional per-channel scale and shift that follow a normalisation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Affine<'a> {
+    /// Multiplies each value by its channel's weight.
+    pub weight: Option<&'a Tensor>,
+    /// Then adds its channel's bias.
+    pub bias: Option<&'a Tensor>,
 }

@@ -46,6 +46,17 @@ fn launch(
     })
 }
 
+/// [`launch`] of a kernel that reads only X, packed f32.
+fn launch_f32(
+    ctx: &GpuContext,
+    name: &'static str,
+    params: Block,
+    n: usize,
+    [x, out]: [&wgpu::Buffer; 2],
+) -> Result<()> {
+    launch(ctx, name, DType::F32, params, n, [x, &ctx.dummy, out])
+}
+
 param_block! {
     /// Parameters of `reindex`: `mode` 0, 1, 2 pad by `before` (constant `value`,
     /// replicate, reflect), 3 nearest upsampling; the output and input shapes.
@@ -145,14 +156,7 @@ fn reindex(
         before: words(before)?,
         ..Default::default()
     };
-    launch(
-        &ctx,
-        "reindex",
-        DType::F32,
-        Block::of(&params),
-        n,
-        [&xp.buffer, &ctx.dummy, &obuf],
-    )?;
+    launch_f32(&ctx, "reindex", Block::of(&params), n, [&xp.buffer, &obuf])?;
     Ok(out)
 }
 
@@ -176,14 +180,7 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
                 row_at: word(at)?,
                 x_offset: word(xp.offset)?,
             };
-            launch(
-                &ctx,
-                "cat",
-                DType::F32,
-                Block::of(&params),
-                n,
-                [&xp.buffer, &ctx.dummy, &obuf],
-            )?;
+            launch_f32(&ctx, "cat", Block::of(&params), n, [&xp.buffer, &obuf])?;
         }
         at += w_in;
     }
@@ -223,13 +220,12 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
         w_out: word(size[2])?,
         x_offset: word(xp.offset)?,
     };
-    launch(
+    launch_f32(
         &ctx,
         "trilinear",
-        DType::F32,
         Block::of(&params),
         n,
-        [&xp.buffer, &ctx.dummy, &obuf],
+        [&xp.buffer, &obuf],
     )?;
     Ok(out)
 }

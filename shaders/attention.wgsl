@@ -4,46 +4,8 @@
 // Constants: D, DV, BQ, BK, TPR, DVT.
 // META starts with [lo, hi) key bounds per query block; with key ranges, the row starts
 // follow at row_start_at and the ranges at ranges_at.
-
-// Mirrors AttentionParams in tensor/src/gpu/attention.rs.
-struct AttentionParams {
-    lq: u32,
-    lk: u32,
-    hq: u32,
-    // Query heads per kv head.
-    q_per_kv: u32,
-    // First query block of this dispatch.
-    block0: u32,
-    q_offset: u32,
-    q_batch_stride: u32,
-    q_head_stride: u32,
-    q_row_stride: u32,
-    k_offset: u32,
-    k_batch_stride: u32,
-    k_head_stride: u32,
-    k_row_stride: u32,
-    v_offset: u32,
-    v_batch_stride: u32,
-    v_head_stride: u32,
-    v_row_stride: u32,
-    scale: f32,
-    // 0 for none.
-    softcap: f32,
-    // 0 for none.
-    window: u32,
-    has_key_valid: u32,
-    has_key_ranges: u32,
-    row_start_at: u32,
-    ranges_at: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: AttentionParams;
-@group(0) @binding(1) var<storage, read> Q: array<f32>;
-@group(0) @binding(2) var<storage, read> K: array<f32>;
-@group(0) @binding(3) var<storage, read> V: array<f32>;
-@group(0) @binding(4) var<storage, read> VALID: array<f32>;
-@group(0) @binding(5) var<storage, read> META: array<u32>;
-@group(0) @binding(6) var<storage, read_write> OUT: array<f32>;
+// P (binding 0) is AttentionParams (tensor/src/gpu/attention.rs); the launch declares it
+// and the storage bindings: Q, K, V, VALID (f32), META (u32) read; OUT (f32) written.
 
 const NEG: f32 = -3.0e38;
 

@@ -1,31 +1,11 @@
 // Strided gather with dtype conversion: `contiguous` and `to_dtype` of any view.
 // Constants: MODE (0 -> f32, 1 -> f16, 2 -> bf16, 3 -> same dtype, EB bytes per element).
-
-// Mirrors CastParams in tensor/src/gpu/cast.rs: output words, elements, and the source
-// view (rank, first element, shape, strides).
-struct CastParams {
-    words: u32,
-    n: u32,
-    rank: u32,
-    offset: u32,
-    shape: array<vec4<u32>, 2>,
-    strides: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> P: CastParams;
-@group(0) @binding(1) var<storage, read> SRC: array<u32>;
-@group(0) @binding(2) var<storage, read_write> DSTB: array<u32>;
+// P (binding 0) is CastParams (tensor/src/gpu/cast.rs); the launch declares it and the
+// storage bindings: SRC (u32 words) read; DSTB (u32 words) written.
 
 // Storage index of flat element e of the source view.
 fn src_of(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
+    return strided_index(e, P.offset, P.strides);
 }
 
 // f32 -> binary16 bits, round to nearest even.
@@ -73,13 +53,8 @@ fn f32_to_bf16(x: f32) -> u32 {
     return (b + 0x7fffu + ((b >> 16u) & 1u)) >> 16u;
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let w = flat_group(wid, nwg) * 256u + lid;
-    if (w >= P.words) {
-        return;
-    }
-    let n = P.n;
+fn element(w: u32) {
+    let n = P.elements;
     if (MODE == 0u) {
         DSTB[w] = bitcast<u32>(load_SRC(src_of(w)));
     } else if (MODE == 1u || MODE == 2u) {

@@ -1,5 +1,5 @@
-// Shared by every kernel: flat workgroup indexing and NaN-aware max and min. Each kernel
-// declares its parameter block, binding 0, as `var<uniform> P: <Kernel>Params`.
+// Shared by every kernel: flat workgroup indexing and NaN-aware max and min. The launch
+// declares each kernel's parameter block (`P`, binding 0) and storage bindings after it.
 
 // Index of a workgroup in a 2-D grid of workgroups (grids split past 65535 per dim).
 fn flat_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {

@@ -1,49 +1,8 @@
 // Operand access of the GEMM core for the 3-D convolution as an implicit GEMM:
 // C[z = (batch, group), co, pos] = Σ_k W[co, k] · X_col[pos, k] + bias[co], with the
 // im2col column gathered on the fly (zero padding, stride, dilation).
-
-// Mirrors Conv3dParams in tensor/src/gpu/conv.rs: the GEMM core's sizes (m = Cout per
-// group, n = output positions, k = Cin per group · kernel volume), then the geometry.
-struct Conv3dParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    m_tile0: u32,
-    z0: u32,
-    x_offset: u32,
-    w_offset: u32,
-    cin: u32,
-    t_in: u32,
-    h_in: u32,
-    w_in: u32,
-    t_out: u32,
-    h_out: u32,
-    w_out: u32,
-    k_t: u32,
-    k_h: u32,
-    k_w: u32,
-    stride_t: u32,
-    stride_h: u32,
-    stride_w: u32,
-    // Zero padding before each dim.
-    pad_t: u32,
-    pad_h: u32,
-    pad_w: u32,
-    dil_t: u32,
-    dil_h: u32,
-    dil_w: u32,
-    groups: u32,
-    cin_per_group: u32,
-    cout_per_group: u32,
-    has_bias: u32,
-    bias_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: Conv3dParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> W: array<u32>;
-@group(0) @binding(3) var<storage, read> BIAS: array<u32>;
-@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
+// P (binding 0) is Conv3dParams (tensor/src/gpu/conv.rs); the launch declares it and the
+// storage bindings: X (f32), W, BIAS (u32 words of their dtype) read; OUT (f32) written.
 
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
     let g = z % P.groups;

@@ -1,28 +1,8 @@
 // Elementwise kernels over strided views of any dtype, writing packed f32.
 // Constants: KIND (0 unary, 1 affine, 2 clamp, 3 binary), OP (the unary or binary op).
 // A unary map reads A only; a binary op reads A and B over the same shape.
-
-// Mirrors ElementwiseParams in tensor/src/gpu/elementwise.rs.
-struct ElementwiseParams {
-    n: u32,
-    rank: u32,
-    a_offset: u32,
-    b_offset: u32,
-    // affine: x · mul + add.
-    mul: f32,
-    add: f32,
-    // clamp: into [lo, hi].
-    lo: f32,
-    hi: f32,
-    shape: array<vec4<u32>, 2>,
-    a_strides: array<vec4<u32>, 2>,
-    b_strides: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> P: ElementwiseParams;
-@group(0) @binding(1) var<storage, read> A: array<u32>;
-@group(0) @binding(2) var<storage, read> B: array<u32>;
-@group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
+// P (binding 0) is ElementwiseParams (tensor/src/gpu/elementwise.rs); the launch declares
+// it and the storage bindings: A, B (u32 words of their dtype) read; OUT (f32) written.
 
 // erf with |error| < 1.2e-7 (Numerical Recipes erfc, Chebyshev fit).
 fn erf_f32(x: f32) -> f32 {
@@ -38,29 +18,6 @@ fn tanh_f32(x: f32) -> f32 {
     return tanh(clamp(x, -15.0, 15.0));
 }
 
-// Storage index of flat element e of A.
-fn index_a(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.a_offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.a_strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
-}
-
-// Storage index of flat element e of B.
-fn index_b(e: u32) -> u32 {
-    var rem = e;
-    var idx = P.b_offset;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let n = P.shape[d >> 2u][d & 3];
-        idx += (rem % n) * P.b_strides[d >> 2u][d & 3];
-        rem = rem / n;
-    }
-    return idx;
-}
 
 fn unary(x: f32) -> f32 {
     switch OP {
@@ -103,19 +60,14 @@ fn binary(a: f32, b: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+fn element(i: u32) {
     if (KIND == 3u) {
-        let a = load_A(index_a(i));
-        let b = load_B(index_b(i));
+        let a = load_A(strided_index(i, P.a_offset, P.a_strides));
+        let b = load_B(strided_index(i, P.b_offset, P.b_strides));
         OUT[i] = binary(a, b);
         return;
     }
-    let x = load_A(index_a(i));
+    let x = load_A(strided_index(i, P.a_offset, P.a_strides));
     if (KIND == 0u) {
         OUT[i] = unary(x);
     } else if (KIND == 1u) {

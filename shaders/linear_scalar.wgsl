@@ -1,8 +1,5 @@
 // Operands of linear read one element at a time (any K, any offsets); W through load_W.
 
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> W: array<u32>;
-
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
     return X[index_a(z, m, k)];
 }

@@ -3,9 +3,6 @@
 // aligned vector). The host defines WORDS (the vector holding 4 elements of W's dtype)
 // and widen4 (those words to f32).
 
-@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> W: array<WORDS>;
-
 // Each invocation stages 4 consecutive k of one row of the A tile and of the B tile.
 fn stage(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) {
     let rr = lid / 4u;

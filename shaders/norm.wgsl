@@ -1,34 +1,9 @@
 // Normalisations, one workgroup per row (RMSNorm, LayerNorm) or per group (GroupNorm).
 // Constant MODE: 0 rms, 1 layer, 2 group.
+// P (binding 0) is NormParams (tensor/src/gpu/norm.rs); the launch declares it and the
+// storage bindings: X (f32), W, BIAS (u32 words of their dtype) read; OUT (f32) written.
 
-// Mirrors NormParams in tensor/src/gpu/norm.rs.
-struct NormParams {
-    rows: u32,
-    width: u32,
-    x_offset: u32,
-    has_weight: u32,
-    has_bias: u32,
-    weight_offset: u32,
-    bias_offset: u32,
-    eps: f32,
-    // GroupNorm: positions per channel, channels per group, groups.
-    spatial: u32,
-    channels_per_group: u32,
-    groups: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: NormParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> W: array<u32>;
-@group(0) @binding(3) var<storage, read> BI: array<u32>;
-@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = flat_group(wid, nwg);
-    if (row >= P.rows) {
-        return;
-    }
+fn row_kernel(row: u32, lid: u32) {
     let w = P.width;
     let base = P.x_offset + row * w;
     let fw = f32(w);
@@ -91,7 +66,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             y *= load_W(P.weight_offset + ch);
         }
         if (P.has_bias != 0u) {
-            y += load_BI(P.bias_offset + ch);
+            y += load_BIAS(P.bias_offset + ch);
         }
         OUT[row * w + j] = y;
     }

@@ -1,22 +1,8 @@
 // One value per row of the last dimension. Constant OP: 0 sum, 1 mean, 2 max, 3 min.
+// P (binding 0) is RowsParams (tensor/src/gpu/reduce.rs); the launch declares it and the
+// storage bindings: X (f32) read; OUT (f32) written.
 
-// Mirrors ReduceParams in tensor/src/gpu/reduce.rs.
-struct ReduceParams {
-    rows: u32,
-    width: u32,
-    x_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: ReduceParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = flat_group(wid, nwg);
-    if (row >= P.rows) {
-        return;
-    }
+fn row_kernel(row: u32, lid: u32) {
     let w = P.width;
     let base = P.x_offset + row * w;
     var kind = 0u;

@@ -1,36 +1,15 @@
 // Ops that change extents, one output (or input) element per invocation. Each kernel is
-// a section of this file after the shared bindings: pad, cat (copy one input into its
-// slice), nearest upsampling, trilinear resize, embedding rows of one table piece.
+// a section of this file: reindex (pad, nearest upsampling), cat (copy one input into its
+// slice), trilinear resize, embedding rows of one table piece.
+// P (binding 0) is the section's struct in tensor/src/gpu/resize.rs (ReindexParams,
+// CatParams, TrilinearParams, EmbeddingParams); the launch declares it and the storage
+// bindings: X (u32 words of its dtype), IDS (u32) read; OUT (f32) written.
 
-@group(0) @binding(1) var<storage, read> X: array<u32>;
-@group(0) @binding(2) var<storage, read> IDS: array<u32>;
-@group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
-
-//# pad
-// Mirrors PadParams in tensor/src/gpu/resize.rs: mode 0 constant (value), 1 replicate,
-// 2 reflect; shapes and the padding before each dim.
-struct PadParams {
-    n: u32,
-    rank: u32,
-    x_offset: u32,
-    mode: u32,
-    value: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-    out_shape: array<vec4<u32>, 2>,
-    in_shape: array<vec4<u32>, 2>,
-    before: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> P: PadParams;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+//# reindex
+// Each output element copies one input element, found dim by dim from its output index:
+// mode 0, 1, 2 pad by `before` (outside the input: the constant value, the nearest edge,
+// the reflection), mode 3 nearest upsampling (the output index over the factor).
+fn element(i: u32) {
     var rem = i;
     var src = 0u;
     var stride = 1u;
@@ -41,7 +20,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let o = rem % no;
         rem = rem / no;
         var k = i32(o) - i32(P.before[ud >> 2u][ud & 3u]);
-        if (k < 0 || k >= n) {
+        if (P.mode == 3u) {
+            k = i32(o / (no / u32(n)));
+        } else if (k < 0 || k >= n) {
             if (P.mode == 0u) {
                 OUT[i] = P.value;
                 return;
@@ -58,77 +39,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }
 
 //# cat
-// Mirrors CatParams in tensor/src/gpu/resize.rs: n input elements in rows of row_in, each
-// copied to row_at of an output row of row_out.
-struct CatParams {
-    n: u32,
-    row_in: u32,
-    row_out: u32,
-    row_at: u32,
-    x_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: CatParams;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+fn element(i: u32) {
     let w_in = P.row_in;
     OUT[(i / w_in) * P.row_out + P.row_at + i % w_in] = load_X(P.x_offset + i);
 }
 
-//# upsample_nearest
-// Mirrors UpsampleParams in tensor/src/gpu/resize.rs.
-struct UpsampleParams {
-    n: u32,
-    rank: u32,
-    x_offset: u32,
-    _pad0: u32,
-    out_shape: array<vec4<u32>, 2>,
-    in_shape: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> P: UpsampleParams;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
-    var rem = i;
-    var src = 0u;
-    var stride = 1u;
-    for (var d = i32(P.rank) - 1; d >= 0; d--) {
-        let ud = u32(d);
-        let no = P.out_shape[ud >> 2u][ud & 3u];
-        let n = P.in_shape[ud >> 2u][ud & 3u];
-        let o = rem % no;
-        rem = rem / no;
-        src += (o / (no / n)) * stride;
-        stride *= n;
-    }
-    OUT[i] = load_X(P.x_offset + src);
-}
-
 //# trilinear
-// Mirrors TrilinearParams in tensor/src/gpu/resize.rs: [.., T, H, W] to [.., To, Ho, Wo].
-struct TrilinearParams {
-    n: u32,
-    t_in: u32,
-    h_in: u32,
-    w_in: u32,
-    t_out: u32,
-    h_out: u32,
-    w_out: u32,
-    x_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: TrilinearParams;
-
 struct Taps {
     i0: u32,
     i1: u32,
@@ -148,12 +64,7 @@ fn at3(base: u32, t: u32, h: u32, w: u32) -> f32 {
     return load_X(base + (t * P.h_in + h) * P.w_in + w);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+fn element(i: u32) {
     let to = P.t_out;
     let ho = P.h_out;
     let wo = P.w_out;
@@ -176,24 +87,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 }
 
 //# embedding
-// Mirrors EmbeddingParams in tensor/src/gpu/resize.rs: n output elements, rows of d; this
-// table piece holds rows row0..row0 + rows from table_offset.
-struct EmbeddingParams {
-    n: u32,
-    d: u32,
-    row0: u32,
-    rows: u32,
-    table_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: EmbeddingParams;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+fn element(i: u32) {
     let dd = P.d;
     let id = IDS[i / dd];
     let row0 = P.row0;

@@ -1,31 +1,8 @@
 // Rotary embedding, rotate-half pairs (i, i + R) on the leading 2R dims of each head.
+// P (binding 0) is RopeParams (tensor/src/gpu/rope.rs); the launch declares it and the
+// storage bindings: X, COS, SIN (f32) read; OUT (f32) written.
 
-// Mirrors RopeParams in tensor/src/gpu/rope.rs: n elements of x [B, L, H, D], R rotated
-// pairs per head, whether the tables are [B, L, R] rather than [L, R].
-struct RopeParams {
-    n: u32,
-    l: u32,
-    h: u32,
-    d: u32,
-    r: u32,
-    per_batch: u32,
-    x_offset: u32,
-    cos_offset: u32,
-    sin_offset: u32,
-}
-
-@group(0) @binding(0) var<uniform> P: RopeParams;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> COS: array<f32>;
-@group(0) @binding(3) var<storage, read> SIN: array<f32>;
-@group(0) @binding(4) var<storage, read_write> OUT: array<f32>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_group(wid, nwg) * 256u + lid;
-    if (i >= P.n) {
-        return;
-    }
+fn element(i: u32) {
     let dh = P.d;
     let r = P.r;
     let d = i % dh;

@@ -32,3 +32,13 @@ const NEG_INF: f32 = -3.4028235e38;
 fn block_end(j: u32) -> bool {
     return ((j >> 8u) & 15u) == 15u;
 }
+
+// Entry point of a row kernel: one workgroup per row, calling the kernel's
+// `row_kernel(row, lid)` for every row < P.rows.
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = flat_group(wid, nwg);
+    if (row < P.rows) {
+        row_kernel(row, lid);
+    }
+}

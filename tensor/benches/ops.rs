@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use happyhorse_tensor::cpu::gemm::{available_kernels, gemm_with, Mat};
+use happyhorse_tensor::cpu::gemm::{available_kernels, gemm_with, Kernel, Mat};
 use happyhorse_tensor::cpu::matmul::{gemm_nt_tiled, linear_naive, WeightRows};
 use happyhorse_tensor::{AttentionOpts, ConvParams, DType, Result, Tensor};
 
@@ -35,6 +35,26 @@ fn best(runs: usize, mut f: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// Best wall time of `runs` products of the `s`×`s` matrices `a · b` into `c` on `kern`.
+fn time_packed(
+    kern: &Kernel,
+    s: usize,
+    runs: usize,
+    (a, b): (&[f32], &[f32]),
+    c: &mut [f32],
+) -> f64 {
+    best(runs, || {
+        gemm_with(
+            kern,
+            Mat::row_major(a, s, s),
+            Mat::row_major(b, s, s),
+            c,
+            s,
+            false,
+        )
+    })
 }
 
 fn report(what: &str, flops: f64, secs: f64) -> f64 {
@@ -69,16 +89,7 @@ fn sgemm(quick: bool) -> Option<f64> {
                 continue;
             }
             let runs = if s >= 2048 { 3 } else { 5 };
-            let t = best(runs, || {
-                gemm_with(
-                    kern,
-                    Mat::row_major(&a[..], s, s),
-                    Mat::row_major(&b[..], s, s),
-                    &mut c,
-                    s,
-                    false,
-                )
-            });
+            let t = time_packed(kern, s, runs, (&a, &b), &mut c);
             let g = report(&format!("sgemm {s}^3 packed {}", kern.name), flops, t);
             if s == 2048 && std::ptr::eq(kern, available_kernels()[0]) {
                 ours_2048 = Some(g);
@@ -93,17 +104,7 @@ fn sgemm_2048_best() -> f64 {
     let s = 2048;
     let (a, b) = (values(s * s, 1), values(s * s, 2));
     let mut c = vec![0.0f32; s * s];
-    let kern = available_kernels()[0];
-    let t = best(3, || {
-        gemm_with(
-            kern,
-            Mat::row_major(&a[..], s, s),
-            Mat::row_major(&b[..], s, s),
-            &mut c,
-            s,
-            false,
-        )
-    });
+    let t = time_packed(available_kernels()[0], s, 3, (&a, &b), &mut c);
     2.0 * (s * s * s) as f64 / t / 1e9
 }
 

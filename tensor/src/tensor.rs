@@ -46,33 +46,34 @@ impl Tensor {
 
     /// A CPU f32 tensor owning `data`, which must hold exactly `shape`'s elements.
     pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
-        let n = checked_numel(shape)?;
-        ensure!(
-            data.len() == n,
-            "{} values cannot fill a tensor of shape {shape:?}",
-            data.len()
-        );
-        Ok(Self::from_cpu(CpuStorage::F32(data), shape, DType::F32))
+        Self::owning(data, shape, CpuStorage::F32, DType::F32)
     }
 
     /// A CPU f16 tensor owning `data`.
     pub fn from_f16_vec(data: Vec<f16>, shape: &[usize]) -> Result<Tensor> {
-        ensure!(
-            data.len() == checked_numel(shape)?,
-            "{} values cannot fill a tensor of shape {shape:?}",
-            data.len()
-        );
-        Ok(Self::from_cpu(CpuStorage::F16(data), shape, DType::F16))
+        Self::owning(data, shape, CpuStorage::F16, DType::F16)
     }
 
     /// A CPU bf16 tensor owning `data`.
     pub fn from_bf16_vec(data: Vec<bf16>, shape: &[usize]) -> Result<Tensor> {
+        Self::owning(data, shape, CpuStorage::BF16, DType::BF16)
+    }
+
+    /// A CPU tensor of `dtype` owning `data` (stored as `storage`), which must hold exactly
+    /// `shape`'s elements.
+    fn owning<T>(
+        data: Vec<T>,
+        shape: &[usize],
+        storage: fn(Vec<T>) -> CpuStorage,
+        dtype: DType,
+    ) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
         ensure!(
-            data.len() == checked_numel(shape)?,
-            "{} values cannot fill a tensor of shape {shape:?}",
+            data.len() == n,
+            "{} values cannot fill a {dtype} tensor of shape {shape:?} ({n} elements)",
             data.len()
         );
-        Ok(Self::from_cpu(CpuStorage::BF16(data), shape, DType::BF16))
+        Ok(Self::from_cpu(storage(data), shape, dtype))
     }
 
     /// A CPU tensor over little-endian bytes of `dtype` (for example a range of a memory

@@ -69,17 +69,10 @@ fn reference(q: &Tensor, k: &Tensor, v: &Tensor, o: &AttentionOpts) -> Vec<f64> 
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn qkv(
-    rng: &mut Rng,
-    b: usize,
-    hq: usize,
-    hkv: usize,
-    lq: usize,
-    lk: usize,
-    d: usize,
-    dv: usize,
-) -> (Tensor, Tensor, Tensor) {
+/// Random q `[b, hq, lq, d]`, k `[b, hkv, lk, d]` and v `[b, hkv, lk, dv]` for `dims`
+/// `[b, hq, hkv, lq, lk, d, dv]`.
+fn qkv(rng: &mut Rng, dims: [usize; 7]) -> (Tensor, Tensor, Tensor) {
+    let [b, hq, hkv, lq, lk, d, dv] = dims;
     (
         rng.tensor(&[b, hq, lq, d]),
         rng.tensor(&[b, hkv, lk, d]),
@@ -91,30 +84,50 @@ fn qkv(
 /// the D-term dot products and the Lk-term sums bounds the error well below 1e-5.
 const ATOL: f64 = 2e-6;
 
+/// Options with only the score scale set.
+fn scaled(scale: f32) -> AttentionOpts {
+    AttentionOpts {
+        scale,
+        ..Default::default()
+    }
+}
+
+/// Attention of `q`, `k`, `v` under `o`, checked against [`reference`] within `atol` and
+/// `rtol`.
+fn checked(
+    what: &str,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o: &AttentionOpts,
+    atol: f64,
+    rtol: f64,
+) -> Tensor {
+    let y = q.attention(k, v, o).unwrap();
+    assert_close(
+        what,
+        &y.to_vec().unwrap(),
+        &reference(q, k, v, o),
+        atol,
+        rtol,
+    );
+    y
+}
+
 #[test]
 fn plain_attention_over_several_key_blocks_and_tiles() {
     let mut rng = Rng::new(11);
-    let (q, k, v) = qkv(&mut rng, 2, 3, 3, 150, 200, 40, 40);
-    let o = AttentionOpts {
-        scale: 0.4,
-        ..Default::default()
-    };
-    let y = q.attention(&k, &v, &o).unwrap();
+    let (q, k, v) = qkv(&mut rng, [2, 3, 3, 150, 200, 40, 40]);
+    let o = scaled(0.4);
+    let y = checked("plain", &q, &k, &v, &o, ATOL, 1e-5);
     assert_eq!(y.shape(), [2, 3, 150, 40]);
-    assert_close(
-        "plain",
-        &y.to_vec().unwrap(),
-        &reference(&q, &k, &v, &o),
-        ATOL,
-        1e-5,
-    );
 }
 
 #[test]
 fn gqa_window_key_valid_softcap_and_dv() {
     let mut rng = Rng::new(12);
     let (b, hq, hkv, l, d, dv) = (2, 6, 2, 131, 24, 20);
-    let (q, k, v) = qkv(&mut rng, b, hq, hkv, l, l, d, dv);
+    let (q, k, v) = qkv(&mut rng, [b, hq, hkv, l, l, d, dv]);
     let mut valid = vec![1.0f32; b * l];
     valid[100..l].fill(0.0); // batch 0: a padded tail
     for j in (0..l).step_by(3) {
@@ -127,22 +140,15 @@ fn gqa_window_key_valid_softcap_and_dv() {
         key_valid: Some(Tensor::from_vec(valid, &[b, l]).unwrap()),
         key_ranges: None,
     };
-    let y = q.attention(&k, &v, &o).unwrap();
+    let y = checked("gqa+window+valid+softcap", &q, &k, &v, &o, ATOL, 1e-5);
     assert_eq!(y.shape(), [b, hq, l, dv]);
-    assert_close(
-        "gqa+window+valid+softcap",
-        &y.to_vec().unwrap(),
-        &reference(&q, &k, &v, &o),
-        ATOL,
-        1e-5,
-    );
 }
 
 #[test]
 fn key_ranges_and_fully_masked_rows_give_zeros() {
     let mut rng = Rng::new(13);
     let (lq, lk) = (70, 90);
-    let (q, k, v) = qkv(&mut rng, 1, 4, 1, lq, lk, 16, 33);
+    let (q, k, v) = qkv(&mut rng, [1, 4, 1, lq, lk, 16, 33]);
     // Row i sees two disjoint blocks; every 7th row sees nothing.
     let rows: Vec<Vec<[u32; 2]>> = (0..lq as u32)
         .map(|i| {
@@ -158,8 +164,9 @@ fn key_ranges_and_fully_masked_rows_give_zeros() {
         key_ranges: Some(Arc::new(KeyRanges::from_rows(&rows))),
         ..Default::default()
     };
-    let y = q.attention(&k, &v, &o).unwrap().to_vec().unwrap();
-    assert_close("key ranges", &y, &reference(&q, &k, &v, &o), ATOL, 1e-5);
+    let y = checked("key ranges", &q, &k, &v, &o, ATOL, 1e-5)
+        .to_vec()
+        .unwrap();
     for h in 0..4 {
         let row = &y[(h * lq + 3) * 33..][..33];
         assert!(
@@ -185,20 +192,10 @@ fn key_ranges_and_fully_masked_rows_give_zeros() {
 #[test]
 fn large_scores_stay_finite() {
     let mut rng = Rng::new(14);
-    let (q, k, v) = qkv(&mut rng, 1, 2, 2, 33, 129, 32, 32);
+    let (q, k, v) = qkv(&mut rng, [1, 2, 2, 33, 129, 32, 32]);
     // Scores up to ~±300: the online max must keep exp in range.
-    let o = AttentionOpts {
-        scale: 30.0,
-        ..Default::default()
-    };
-    let y = q.attention(&k, &v, &o).unwrap();
-    assert_close(
-        "large scores",
-        &y.to_vec().unwrap(),
-        &reference(&q, &k, &v, &o),
-        1e-4,
-        1e-4,
-    );
+    let o = scaled(30.0);
+    checked("large scores", &q, &k, &v, &o, 1e-4, 1e-4);
 }
 
 #[test]
@@ -215,16 +212,6 @@ fn strided_views_as_inputs() {
         k.transpose(1, 2).unwrap(),
         v.transpose(1, 2).unwrap(),
     );
-    let o = AttentionOpts {
-        scale: 0.5,
-        ..Default::default()
-    };
-    let y = q.attention(&k, &v, &o).unwrap();
-    assert_close(
-        "views",
-        &y.to_vec().unwrap(),
-        &reference(&q, &k, &v, &o),
-        ATOL,
-        1e-5,
-    );
+    let o = scaled(0.5);
+    checked("views", &q, &k, &v, &o, ATOL, 1e-5);
 }

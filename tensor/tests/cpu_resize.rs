@@ -10,33 +10,43 @@ fn t(v: &[f32], shape: &[usize]) -> Tensor {
     Tensor::from_vec(v.to_vec(), shape).unwrap()
 }
 
+/// Pads (before, after) per dim, mode, constant value, output shape, expected values.
+type PadCase = (
+    &'static [(usize, usize)],
+    PadMode,
+    f32,
+    [usize; 2],
+    &'static [f32],
+);
+
 #[test]
 fn pad_constant_replicate_reflect_by_hand() {
     let x = t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
-    let c = x.pad(&[(0, 1), (2, 1)], PadMode::Constant, -1.0).unwrap();
-    assert_eq!(c.shape(), [3, 6]);
     #[rustfmt::skip]
-    assert_eq!(c.to_vec().unwrap(), [
-        -1.0, -1.0, 1.0, 2.0, 3.0, -1.0,
-        -1.0, -1.0, 4.0, 5.0, 6.0, -1.0,
-        -1.0, -1.0, -1.0, -1.0, -1.0, -1.0,
-    ]);
-    let r = x.pad(&[(1, 0), (2, 2)], PadMode::Replicate, 0.0).unwrap();
-    #[rustfmt::skip]
-    assert_eq!(r.to_vec().unwrap(), [
-        1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 3.0,
-        1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 3.0,
-        4.0, 4.0, 4.0, 5.0, 6.0, 6.0, 6.0,
-    ]);
-    let f = x.pad(&[(1, 1), (2, 2)], PadMode::Reflect, 0.0).unwrap();
-    // PyTorch F.pad(x, (2, 2, 1, 1), mode="reflect") on [[1,2,3],[4,5,6]].
-    #[rustfmt::skip]
-    assert_eq!(f.to_vec().unwrap(), [
-        6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 4.0,
-        3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0,
-        6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 4.0,
-        3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0,
-    ]);
+    let cases: [PadCase; 3] = [
+        (&[(0, 1), (2, 1)], PadMode::Constant, -1.0, [3, 6], &[
+            -1.0, -1.0, 1.0, 2.0, 3.0, -1.0,
+            -1.0, -1.0, 4.0, 5.0, 6.0, -1.0,
+            -1.0, -1.0, -1.0, -1.0, -1.0, -1.0,
+        ]),
+        (&[(1, 0), (2, 2)], PadMode::Replicate, 0.0, [3, 7], &[
+            1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 3.0,
+            1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 3.0,
+            4.0, 4.0, 4.0, 5.0, 6.0, 6.0, 6.0,
+        ]),
+        // PyTorch F.pad(x, (2, 2, 1, 1), mode="reflect") on [[1,2,3],[4,5,6]].
+        (&[(1, 1), (2, 2)], PadMode::Reflect, 0.0, [4, 7], &[
+            6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 4.0,
+            3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0,
+            6.0, 5.0, 4.0, 5.0, 6.0, 5.0, 4.0,
+            3.0, 2.0, 1.0, 2.0, 3.0, 2.0, 1.0,
+        ]),
+    ];
+    for (pads, mode, value, shape, want) in cases {
+        let y = x.pad(pads, mode, value).unwrap();
+        assert_eq!(y.shape(), shape, "{mode:?}");
+        assert_eq!(y.to_vec().unwrap(), want, "{mode:?}");
+    }
     assert!(
         x.pad(&[(0, 0), (3, 0)], PadMode::Reflect, 0.0).is_err(),
         "reflect needs pad < size"

@@ -4,7 +4,7 @@
 
 mod gpu_common;
 
-use gpu_common::{assert_close, assert_within, dot_bound, gpu, rand};
+use gpu_common::{assert_close, assert_within, dot_bound, gpu, on_both, rand};
 use happyhorse_tensor::{ConvParams, DType, PadMode, Tensor, UnaryOp};
 
 fn abs(t: &Tensor) -> Tensor {
@@ -46,16 +46,9 @@ fn conv3d_matches_cpu() {
             dilation: dil,
             groups,
         };
-        let cpu = x.conv3d(&w, Some(&b), &p).unwrap();
-        let got = x
-            .to_device(&dev)
-            .unwrap()
-            .conv3d(
-                &w.to_device(&dev).unwrap(),
-                Some(&b.to_device(&dev).unwrap()),
-                &p,
-            )
-            .unwrap();
+        let (cpu, got) = on_both(&dev, [&x, &w, &b], |[x, w, b]| {
+            x.conv3d(w, Some(b), &p).unwrap()
+        });
         let k = 6 / groups * 27;
         let mut bound = dot_bound(
             &abs(&x)
@@ -76,12 +69,9 @@ fn conv3d_matches_cpu() {
     // conv2d and conv1d go through conv3d.
     let x2 = rand(&[1, 4, 13, 11], 4);
     let w2 = rand(&[70, 4, 3, 3], 5);
-    let got = x2
-        .to_device(&dev)
-        .unwrap()
-        .conv2d(&w2.to_device(&dev).unwrap(), None, [2, 1], [1, 1], 1)
-        .unwrap();
-    let cpu = x2.conv2d(&w2, None, [2, 1], [1, 1], 1).unwrap();
+    let (cpu, got) = on_both(&dev, [&x2, &w2], |[x, w]| {
+        x.conv2d(w, None, [2, 1], [1, 1], 1).unwrap()
+    });
     let bound = dot_bound(
         &abs(&x2)
             .conv2d(&abs(&w2), None, [2, 1], [1, 1], 1)
@@ -100,21 +90,10 @@ fn conv_transpose1d_matches_cpu() {
     for (groups, stride, padding, out_pad) in [(1, 2, 1, 1), (2, 3, 0, 0), (4, 1, 2, 0)] {
         let w = rand(&[4, 6 / groups.min(2), 5], 7);
         let b = rand(&[w.shape()[1] * groups], 8);
-        let cpu = x
-            .conv_transpose1d(&w, Some(&b), stride, padding, out_pad, groups)
-            .unwrap();
-        let got = x
-            .to_device(&dev)
-            .unwrap()
-            .conv_transpose1d(
-                &w.to_device(&dev).unwrap(),
-                Some(&b.to_device(&dev).unwrap()),
-                stride,
-                padding,
-                out_pad,
-                groups,
-            )
-            .unwrap();
+        let (cpu, got) = on_both(&dev, [&x, &w, &b], |[x, w, b]| {
+            x.conv_transpose1d(w, Some(b), stride, padding, out_pad, groups)
+                .unwrap()
+        });
         let sums = abs(&x)
             .conv_transpose1d(&abs(&w), Some(&abs(&b)), stride, padding, out_pad, groups)
             .unwrap();

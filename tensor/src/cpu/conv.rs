@@ -5,15 +5,11 @@
 use rayon::prelude::*;
 
 use super::gemm::{gemm, Elem, Mat};
-use crate::params::conv::ConvParams;
+use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
 
 /// Upper bound on the im2col buffer, in values (16 MiB).
 const COLS_MAX: usize = 1 << 22;
-
-fn out_len(n: usize, pad: (usize, usize), k: usize, stride: usize, dil: usize) -> usize {
-    (n + pad.0 + pad.1 - dil * (k - 1) - 1) / stride + 1
-}
 
 /// Geometry of one conv3d call.
 struct Geom {
@@ -117,8 +113,7 @@ fn conv3d_typed<T: Elem>(
     let ws = w.shape();
     let (cout, cig) = (ws[0], ws[1]);
     let k = [ws[2], ws[3], ws[4]];
-    let o: [usize; 3] =
-        std::array::from_fn(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]));
+    let o = p.output_extents(n_in, k);
     let positions = o[0] * o[1] * o[2];
     let g = p.groups;
     let cog = cout / g;
@@ -187,20 +182,16 @@ pub fn conv_transpose1d(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    stride: usize,
-    padding: usize,
-    output_padding: usize,
-    groups: usize,
+    p: &ConvTranspose1d,
 ) -> Result<Tensor> {
     let w = w.contiguous()?;
     let s = w.cpu_storage()?;
     let o = w.layout().offset();
     let n = w.numel();
-    let args = (stride, padding, output_padding, groups);
     match w.dtype() {
-        DType::F32 => conv_t_typed(x, &s.as_f32()[o..o + n], w.shape(), bias, args),
-        DType::F16 => conv_t_typed(x, &s.as_f16()[o..o + n], w.shape(), bias, args),
-        DType::BF16 => conv_t_typed(x, &s.as_bf16()[o..o + n], w.shape(), bias, args),
+        DType::F32 => conv_t_typed(x, &s.as_f32()[o..o + n], w.shape(), bias, p),
+        DType::F16 => conv_t_typed(x, &s.as_f16()[o..o + n], w.shape(), bias, p),
+        DType::BF16 => conv_t_typed(x, &s.as_bf16()[o..o + n], w.shape(), bias, p),
         other => bail!("conv_transpose1d weights must be f32, f16 or bf16, got {other}"),
     }
 }
@@ -210,14 +201,19 @@ fn conv_t_typed<T: Elem>(
     wd: &[T],
     ws: &[usize],
     bias: Option<&Tensor>,
-    (stride, padding, output_padding, groups): (usize, usize, usize, usize),
+    p: &ConvTranspose1d,
 ) -> Result<Tensor> {
+    let ConvTranspose1d {
+        stride,
+        padding,
+        groups,
+        ..
+    } = *p;
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cog, k) = (ws[1], ws[2]);
     let cout = cog * groups;
     let cig = cin / groups;
-    let full = (l.max(1) - 1) * stride + k + output_padding;
-    let lo = full - 2 * padding;
+    let lo = p.output_len(l, k);
     let xv = x.cpu_f32()?;
     let bv = bias
         .map(|b| b.cpu_f32().map(|v| v.into_owned()))

@@ -1,5 +1,6 @@
 //! CPU kernels of the normalisations. Statistics accumulate in f64.
 
+use crate::params::norm::{Affine, NormRows};
 use crate::{Result, Tensor};
 
 fn param(t: Option<&Tensor>) -> Result<Option<Vec<f32>>> {
@@ -22,55 +23,18 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
     Tensor::from_vec(out, x.shape())
 }
 
-/// LayerNorm over the last dimension.
-pub fn layer_norm(
-    x: &Tensor,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    let d = *x.shape().last().unwrap_or(&1);
-    let (w, b) = (param(weight)?, param(bias)?);
+/// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
+/// each value's channel (LayerNorm, GroupNorm).
+pub fn standardize(x: &Tensor, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
+    let (w, b) = (param(affine.weight)?, param(affine.bias)?);
     let mut out = x.cpu_f32()?.into_owned();
-    super::for_rows(&mut out, d, |_, row| {
-        let mean = row.iter().map(|&a| a as f64).sum::<f64>() / d as f64;
-        let var = row.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+    let width = geom.width;
+    super::for_rows(&mut out, width, |r, row| {
+        let mean = row.iter().map(|&a| a as f64).sum::<f64>() / width as f64;
+        let var = row.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / width as f64;
         let inv = 1.0 / (var + eps as f64).sqrt();
         for (i, a) in row.iter_mut().enumerate() {
-            let mut y = ((*a as f64 - mean) * inv) as f32;
-            if let Some(w) = &w {
-                y *= w[i];
-            }
-            if let Some(b) = &b {
-                y += b[i];
-            }
-            *a = y;
-        }
-    });
-    Tensor::from_vec(out, x.shape())
-}
-
-/// GroupNorm of `[N, C, …]`.
-pub fn group_norm(
-    x: &Tensor,
-    groups: usize,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    let c = x.shape()[1];
-    let spatial: usize = x.shape()[2..].iter().product();
-    let cg = c / groups;
-    let (w, b) = (param(weight)?, param(bias)?);
-    let mut out = x.cpu_f32()?.into_owned();
-    let gsize = cg * spatial;
-    super::for_rows(&mut out, gsize, |r, row| {
-        let g = r % groups;
-        let mean = row.iter().map(|&a| a as f64).sum::<f64>() / gsize as f64;
-        let var = row.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / gsize as f64;
-        let inv = 1.0 / (var + eps as f64).sqrt();
-        for (i, a) in row.iter_mut().enumerate() {
-            let ch = g * cg + i / spatial.max(1);
+            let ch = geom.channel(r, i);
             let mut y = ((*a as f64 - mean) * inv) as f32;
             if let Some(w) = &w {
                 y *= w[ch];

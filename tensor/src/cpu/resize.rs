@@ -1,7 +1,7 @@
 //! CPU kernels of pad, cat, upsampling and embedding lookup.
 
 use crate::layout::contiguous_strides;
-use crate::params::resize::PadMode;
+use crate::params::resize::{padded_shape, upsampled_shape, PadMode};
 use crate::{Result, Tensor};
 
 /// Maps output coordinates to source index per dim, or None for a constant fill.
@@ -23,7 +23,7 @@ fn src_index(o: usize, before: usize, n: usize, mode: PadMode) -> Option<usize> 
 pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
     let xs = x.shape();
     let rank = xs.len();
-    let out_shape: Vec<usize> = xs.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
+    let out_shape = padded_shape(xs, pads);
     let xv = x.cpu_f32()?;
     if rank == 0 {
         return Tensor::from_vec(xv.into_owned(), &[]);
@@ -84,11 +84,7 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
 /// See [`Tensor::upsample_nearest`].
 pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     let xs = x.shape();
-    let lead = xs.len() - factors.len();
-    let mut out_shape = xs.to_vec();
-    for (i, f) in factors.iter().enumerate() {
-        out_shape[lead + i] *= f;
-    }
+    let out_shape = upsampled_shape(xs, factors);
     let xv = x.cpu_f32()?;
     let in_strides = contiguous_strides(xs);
     let out_strides = contiguous_strides(&out_shape);
@@ -96,11 +92,8 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     super::fill_indexed(&mut out, |flat| {
         let mut src = 0;
         for d in 0..out_shape.len() {
-            let mut o = (flat / out_strides[d]) % out_shape[d];
-            if d >= lead {
-                o /= factors[d - lead];
-            }
-            src += o * in_strides[d];
+            let o = (flat / out_strides[d]) % out_shape[d];
+            src += o / (out_shape[d] / xs[d]) * in_strides[d];
         }
         xv[src]
     });

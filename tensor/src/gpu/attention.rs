@@ -2,7 +2,7 @@
 //! a symmetric window, per-row key ranges and soft-capping.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, output, param_block, word, Binding, Block, Launch};
+use super::kernel::{ctx_of, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY};
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
@@ -87,6 +87,64 @@ fn tiles(d: usize, dv: usize, shared: usize) -> Result<usize> {
     )
 }
 
+/// The META binding: per query block of `bq` rows the `[lo, hi)` bounds of the keys any
+/// of its rows may see, then with key ranges the row starts and the ranges.
+struct Meta {
+    words: Vec<u32>,
+    /// Where the row starts and the ranges begin in `words` (0 without key ranges).
+    row_start_at: usize,
+    ranges_at: usize,
+}
+
+/// The [`Meta`] of `lq` query rows over `lk` keys in blocks of `bq` rows.
+fn meta(opts: &AttentionOpts, lq: usize, lk: usize, bq: usize) -> Meta {
+    let blocks = lq.div_ceil(bq);
+    let mut words: Vec<u32> = Vec::with_capacity(2 * blocks);
+    for qb_i in 0..blocks {
+        let (i0, i1) = (qb_i * bq, ((qb_i + 1) * bq).min(lq));
+        let (mut lo, mut hi) = (0usize, lk);
+        if let Some(r) = &opts.key_ranges {
+            let rows = &r.ranges[r.row_start[i0] as usize..r.row_start[i1] as usize];
+            lo = rows.iter().map(|x| x[0] as usize).min().unwrap_or(0);
+            hi = rows.iter().map(|x| x[1] as usize).max().unwrap_or(0);
+        }
+        if let Some(w) = opts.window {
+            lo = lo.max((i0 + 1).saturating_sub(w));
+            hi = hi.min(i1 - 1 + w);
+        }
+        if lo >= hi {
+            (lo, hi) = (0, 0);
+        }
+        words.extend([lo as u32, hi as u32]);
+    }
+    let (row_start_at, ranges_at) = match &opts.key_ranges {
+        Some(r) => {
+            let rs = words.len();
+            words.extend_from_slice(&r.row_start);
+            let rg = words.len();
+            words.extend(r.ranges.iter().flatten());
+            (rs, rg)
+        }
+        None => (0, 0),
+    };
+    Meta {
+        words,
+        row_start_at,
+        ranges_at,
+    }
+}
+
+/// The storage bindings of `attention.wgsl`: VALID is the key mask, META the per-block key
+/// bounds and key ranges.
+pub(crate) const SLOTS: [Slot; 6] = [
+    Slot::read("Q", F32_ARRAY),
+    Slot::read("K", F32_ARRAY),
+    Slot::read("V", F32_ARRAY),
+    Slot::read("VALID", F32_ARRAY),
+    Slot::read("META", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
 /// See [`Tensor::attention`].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
     let ctx = ctx_of(q)?;
@@ -115,36 +173,12 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         .as_ref()
         .map(|t| packed_f32(t, "attention key_valid"))
         .transpose()?;
-    // META: per query block the [lo, hi) key bounds, then row starts and ranges.
     let blocks = lq.div_ceil(bq);
-    let mut meta: Vec<u32> = Vec::with_capacity(2 * blocks);
-    for qb_i in 0..blocks {
-        let (i0, i1) = (qb_i * bq, ((qb_i + 1) * bq).min(lq));
-        let (mut lo, mut hi) = (0usize, lk);
-        if let Some(r) = &opts.key_ranges {
-            let rows = &r.ranges[r.row_start[i0] as usize..r.row_start[i1] as usize];
-            lo = rows.iter().map(|x| x[0] as usize).min().unwrap_or(0);
-            hi = rows.iter().map(|x| x[1] as usize).max().unwrap_or(0);
-        }
-        if let Some(w) = opts.window {
-            lo = lo.max((i0 + 1).saturating_sub(w));
-            hi = hi.min(i1 - 1 + w);
-        }
-        if lo >= hi {
-            (lo, hi) = (0, 0);
-        }
-        meta.extend([lo as u32, hi as u32]);
-    }
-    let (rs_off, rg_off) = match &opts.key_ranges {
-        Some(r) => {
-            let rs = meta.len();
-            meta.extend_from_slice(&r.row_start);
-            let rg = meta.len();
-            meta.extend(r.ranges.iter().flatten());
-            (rs, rg)
-        }
-        None => (0, 0),
-    };
+    let Meta {
+        words: meta,
+        row_start_at: rs_off,
+        ranges_at: rg_off,
+    } = meta(opts, lq, lk, bq);
     if meta.len() as u64 * 4 > ctx.max_binding_bytes() {
         bail!(
             "attention key_ranges of {} words exceed one GPU binding",
@@ -194,13 +228,14 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
             name: "attention",
             defines: defines.clone(),
             sources: &[SRC],
-            bindings: vec![
-                Binding::read(&qr.buffer),
-                Binding::read(&kr.buffer),
-                Binding::read(&vr.buffer),
-                Binding::read(valid.as_ref().map_or(&ctx.dummy, |v| &v.buffer)),
-                Binding::read(&mbuf),
-                Binding::write(&obuf),
+            slots: &SLOTS,
+            buffers: vec![
+                &qr.buffer,
+                &kr.buffer,
+                &vr.buffer,
+                valid.as_ref().map_or(&ctx.dummy, |v| &v.buffer),
+                &mbuf,
+                &obuf,
             ],
             params: Block::of(&params),
             groups: [bc as u32, hq as u32, b as u32],

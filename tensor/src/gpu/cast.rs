@@ -1,8 +1,8 @@
 //! Dtype conversion and packing a view into row-major order, on the GPU.
 
 use super::kernel::{
-    buffer_of, collapse, ctx_of, grid, loader, param_block, word, words, Binding, Block, Launch,
-    MAX_RANK,
+    buffer_of, collapse, ctx_of, grid, loader, param_block, word, words, Block, Launch, Slot,
+    MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
 };
 use super::GpuStorage;
 use crate::storage::Storage;
@@ -11,11 +11,11 @@ use crate::{bail, DType, Layout, Result, Tensor};
 pub(crate) const SRC: &str = include_str!("../../../shaders/cast.wgsl");
 
 param_block! {
-    /// Parameters of `cast.wgsl`: output words, elements, and the source view (rank,
-    /// first element, shape, strides).
+    /// Parameters of `cast.wgsl`: output words (one invocation each), elements, and the
+    /// source view (rank, first element, shape, strides).
     pub(crate) struct CastParams {
-        words: u32,
         n: u32,
+        elements: u32,
         rank: u32,
         offset: u32,
         shape: [u32; MAX_RANK],
@@ -39,6 +39,10 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
     gather(x, x.dtype(), 3)
 }
 
+/// The storage bindings of `cast.wgsl`: the source words (read through its loader or
+/// copied) and the packed output words.
+pub(crate) const SLOTS: [Slot; 2] = [Slot::read("SRC", U32_ARRAY), Slot::write("DSTB", U32_ARRAY)];
+
 fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let n = x.numel();
@@ -61,8 +65,8 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
             loader("SRC", load_dtype)?
         );
         let params = CastParams {
-            words: word(out_words)?,
-            n: word(n)?,
+            n: word(out_words)?,
+            elements: word(n)?,
             rank: word(shape.len())?,
             offset: word(x.layout().offset())?,
             shape: words(&shape)?,
@@ -71,8 +75,9 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
         ctx.launch(Launch {
             name: "cast",
             defines,
-            sources: &[SRC],
-            bindings: vec![Binding::read(src), Binding::write(&out)],
+            sources: &[STRIDED, SRC, PER_ELEMENT],
+            slots: &SLOTS,
+            buffers: vec![src, &out],
             params: Block::of(&params),
             groups: grid(out_words.div_ceil(256))?,
         })?;

@@ -237,22 +237,17 @@ impl GpuContext {
         Ok(())
     }
 
-    /// The cached pipeline of `key`, compiled from `source` on first use; the source must
-    /// read its parameter block as `P` of the struct `params`.
+    /// The cached pipeline of `key`, compiled from `source` on first use.
     pub(crate) fn pipeline(
         &self,
         key: &str,
         source: impl FnOnce() -> String,
         bindings: &[bool],
-        params: &str,
     ) -> Result<Arc<Pipeline>> {
         if let Some(p) = self.pipelines.lock().unwrap().get(key) {
             return Ok(p.clone());
         }
         let source = source();
-        if !source.contains(&format!("var<uniform> P: {params};")) {
-            bail!("GPU kernel {key} does not read its parameters as the struct {params}");
-        }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
             .device

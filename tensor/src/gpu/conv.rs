@@ -1,12 +1,14 @@
 //! Convolutions on the GPU: 3-D as an implicit GEMM on the tiled core, the transposed
 //! 1-D convolution direct.
 
-use super::cast::packed_f32;
+use super::cast::{packed_f32, PackedF32};
 use super::kernel::{
-    buffer_of, ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch,
+    buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, PER_ELEMENT,
+    WEIGHTED_SLOTS,
 };
 use super::matmul::{GEMM, GEMM_SCALAR};
-use crate::params::conv::ConvParams;
+use super::GpuContext;
+use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const CONV3D: &str = include_str!("../../../shaders/conv3d.wgsl");
@@ -74,10 +76,6 @@ param_block! {
     }
 }
 
-fn out_len(n: usize, pad: (usize, usize), k: usize, stride: usize, dil: usize) -> usize {
-    (n + pad.0 + pad.1 - dil * (k - 1) - 1) / stride + 1
-}
-
 fn float_weight(w: &Tensor) -> Result<Tensor> {
     if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) {
         return super::cast::to_dtype(w, DType::F32);
@@ -89,9 +87,59 @@ fn float_weight(w: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// A packed bias in its own float dtype.
-fn bias_of(bias: Option<&Tensor>) -> Result<Option<Tensor>> {
-    bias.map(float_weight).transpose()
+/// The operands of a convolution kernel: the packed f32 input, the weight and the bias
+/// packed in their own float dtypes, and the definitions of their loaders.
+struct ConvOperands {
+    x: PackedF32,
+    w: Tensor,
+    bias: Option<Tensor>,
+    defines: String,
+}
+
+impl ConvOperands {
+    fn new(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, op: &str) -> Result<ConvOperands> {
+        let x = packed_f32(x, op)?;
+        let w = float_weight(w)?;
+        let bias = bias.map(float_weight).transpose()?;
+        let defines = format!(
+            "{}{}",
+            loader("W", w.dtype())?,
+            loader("BIAS", bias.as_ref().map_or(DType::F32, |t| t.dtype()))?
+        );
+        Ok(ConvOperands {
+            x,
+            w,
+            bias,
+            defines,
+        })
+    }
+
+    /// The buffers of [`WEIGHTED_SLOTS`], writing `out`.
+    fn buffers<'a>(
+        &'a self,
+        ctx: &'a GpuContext,
+        out: &'a wgpu::Buffer,
+        op: &str,
+    ) -> Result<Vec<&'a wgpu::Buffer>> {
+        let bias = match &self.bias {
+            Some(t) => buffer_of(t, &format!("{op} bias"))?,
+            None => &ctx.dummy,
+        };
+        Ok(vec![
+            &self.x.buffer,
+            buffer_of(&self.w, &format!("{op} weight"))?,
+            bias,
+            out,
+        ])
+    }
+
+    fn has_bias(&self) -> u32 {
+        self.bias.is_some() as u32
+    }
+
+    fn bias_offset(&self) -> Result<u32> {
+        word(self.bias.as_ref().map_or(0, |t| t.layout().offset()))
+    }
 }
 
 /// See [`Tensor::conv3d`].
@@ -103,9 +151,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     let (cout, cig, kt, kh, kw) = (ws[0], ws[1], ws[2], ws[3], ws[4]);
     let k = [kt, kh, kw];
     let n_in = [ti, hi, wi];
-    let o: Vec<usize> = (0..3)
-        .map(|i| out_len(n_in[i], p.padding[i], k[i], p.stride[i], p.dilation[i]))
-        .collect();
+    let o = p.output_extents(n_in, k);
     let positions = o[0] * o[1] * o[2];
     let g = p.groups;
     let cog = cout / g;
@@ -114,14 +160,7 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
     if out.numel() == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "conv3d")?;
-    let wt = float_weight(w)?;
-    let wb = buffer_of(&wt, "conv3d weight")?;
-    let bt = bias_of(bias)?;
-    let bb = bt
-        .as_ref()
-        .map(|t| buffer_of(t, "conv3d bias"))
-        .transpose()?;
+    let ops = ConvOperands::new(x, w, bias, "conv3d")?;
     let (nt, mt) = (positions.div_ceil(64), cog.div_ceil(64));
     if nt > MAX_GROUPS || mt > MAX_GROUPS {
         bail!(
@@ -129,11 +168,6 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             out.shape()
         );
     }
-    let defines = format!(
-        "{}{}",
-        loader("W", wt.dtype())?,
-        loader("BIAS", bt.as_ref().map_or(DType::F32, |t| t.dtype()))?
-    );
     let batches = b * g;
     for z0 in (0..batches).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(batches - z0);
@@ -143,8 +177,8 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             k: word(kc)?,
             m_tile0: 0,
             z0: word(z0)?,
-            x_offset: word(xp.offset)?,
-            w_offset: word(wt.layout().offset())?,
+            x_offset: word(ops.x.offset)?,
+            w_offset: word(ops.w.layout().offset())?,
             cin: word(cin)?,
             t_in: word(ti)?,
             h_in: word(hi)?,
@@ -167,19 +201,15 @@ pub fn conv3d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> 
             groups: word(g)?,
             cin_per_group: word(cig)?,
             cout_per_group: word(cog)?,
-            has_bias: bt.is_some() as u32,
-            bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+            has_bias: ops.has_bias(),
+            bias_offset: ops.bias_offset()?,
         };
         ctx.launch(Launch {
             name: "conv3d",
-            defines: defines.clone(),
+            defines: ops.defines.clone(),
             sources: &[CONV3D, GEMM_SCALAR, GEMM],
-            bindings: vec![
-                Binding::read(&xp.buffer),
-                Binding::read(wb),
-                Binding::read(bb.unwrap_or(&ctx.dummy)),
-                Binding::write(&obuf),
-            ],
+            slots: &WEIGHTED_SLOTS,
+            buffers: ops.buffers(&ctx, &obuf, "conv3d")?,
             params: Block::of(&params),
             groups: [nt as u32, mt as u32, zc as u32],
         })?;
@@ -192,36 +222,20 @@ pub fn conv_transpose1d(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    stride: usize,
-    padding: usize,
-    output_padding: usize,
-    groups: usize,
+    p: &ConvTranspose1d,
 ) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (b, cin, l) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let (cog, k) = (w.shape()[1], w.shape()[2]);
-    let cout = cog * groups;
-    let cig = cin / groups;
-    let full = (l.max(1) - 1) * stride + k + output_padding;
-    let lo = full - 2 * padding;
+    let cout = cog * p.groups;
+    let cig = cin / p.groups;
+    let lo = p.output_len(l, k);
     let (out, obuf) = output(&ctx, &[b, cout, lo], "a transposed convolution output")?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "conv_transpose1d")?;
-    let wt = float_weight(w)?;
-    let wb = buffer_of(&wt, "conv_transpose1d weight")?;
-    let bt = bias_of(bias)?;
-    let bb = bt
-        .as_ref()
-        .map(|t| buffer_of(t, "conv_transpose1d bias"))
-        .transpose()?;
-    let defines = format!(
-        "{}{}",
-        loader("W", wt.dtype())?,
-        loader("BIAS", bt.as_ref().map_or(DType::F32, |t| t.dtype()))?
-    );
+    let ops = ConvOperands::new(x, w, bias, "conv_transpose1d")?;
     let params = ConvTranspose1dParams {
         n: word(n)?,
         cin: word(cin)?,
@@ -230,24 +244,20 @@ pub fn conv_transpose1d(
         cout_per_group: word(cog)?,
         cin_per_group: word(cig)?,
         k: word(k)?,
-        stride: word(stride)?,
-        padding: word(padding)?,
+        stride: word(p.stride)?,
+        padding: word(p.padding)?,
         l_out: word(lo)?,
-        x_offset: word(xp.offset)?,
-        w_offset: word(wt.layout().offset())?,
-        has_bias: bt.is_some() as u32,
-        bias_offset: word(bt.as_ref().map_or(0, |t| t.layout().offset()))?,
+        x_offset: word(ops.x.offset)?,
+        w_offset: word(ops.w.layout().offset())?,
+        has_bias: ops.has_bias(),
+        bias_offset: ops.bias_offset()?,
     };
     ctx.launch(Launch {
         name: "conv_transpose1d",
-        defines,
-        sources: &[CONVT1D],
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(wb),
-            Binding::read(bb.unwrap_or(&ctx.dummy)),
-            Binding::write(&obuf),
-        ],
+        defines: ops.defines.clone(),
+        sources: &[CONVT1D, PER_ELEMENT],
+        slots: &WEIGHTED_SLOTS,
+        buffers: ops.buffers(&ctx, &obuf, "conv_transpose1d")?,
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;

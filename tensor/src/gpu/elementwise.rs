@@ -1,8 +1,8 @@
 //! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
 
 use super::kernel::{
-    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Binding, Block,
-    Launch, MAX_RANK,
+    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Block, Launch, Slot,
+    F32_ARRAY, MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
 };
 use crate::params::elementwise::{BinaryOp, UnaryOp};
 use crate::{bail, Result, Tensor};
@@ -72,51 +72,71 @@ fn binary_code(op: BinaryOp) -> u32 {
     }
 }
 
-fn map(x: &Tensor, kind: u32, op: u32, sc: Scalars) -> Result<Tensor> {
-    let ctx = ctx_of(x)?;
-    let (out, obuf) = output(&ctx, x.shape(), "an elementwise result")?;
-    let n = x.numel();
+/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("A", U32_ARRAY),
+    Slot::read("B", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// One dispatch of `elementwise.wgsl` with `kind` and `op` over `shape`: A is
+/// `views[0]`, and B `views[1]` for a binary op; every view has `shape`.
+fn run(
+    name: &'static str,
+    (kind, op): (u32, u32),
+    views: &[&Tensor],
+    shape: &[usize],
+    sc: Scalars,
+) -> Result<Tensor> {
+    let ctx = ctx_of(views[0])?;
+    let (out, obuf) = output(&ctx, shape, "an elementwise result")?;
+    let n = out.numel();
     if n == 0 {
         return Ok(out);
     }
-    let a = operand(x, "elementwise op")?;
-    let (shape, st) = collapse(x.shape(), &[&a.strides]);
-    if shape.len() > MAX_RANK {
-        bail!(
-            "elementwise op on a view of {:?}: too many strided dims",
-            x.shape()
-        );
+    let operands = views
+        .iter()
+        .map(|v| operand(v, name))
+        .collect::<Result<Vec<_>>>()?;
+    let strides: Vec<&[usize]> = operands.iter().map(|o| o.strides.as_slice()).collect();
+    let (cs, st) = collapse(shape, &strides);
+    if cs.len() > MAX_RANK {
+        bail!("{name} over a view of {shape:?}: more than {MAX_RANK} strided dims");
     }
+    let (a, b) = (&operands[0], operands.get(1));
     let defines = format!(
         "const KIND: u32 = {kind}u;\nconst OP: u32 = {op}u;\n{}{}",
         loader("A", a.dtype)?,
-        loader("B", a.dtype)?
+        loader("B", b.map_or(a.dtype, |b| b.dtype))?
     );
     let params = ElementwiseParams {
         n: word(n)?,
-        rank: word(shape.len())?,
+        rank: word(cs.len())?,
         a_offset: word(a.offset)?,
+        b_offset: word(b.map_or(0, |b| b.offset))?,
         mul: sc.mul,
         add: sc.add,
         lo: sc.lo,
         hi: sc.hi,
-        shape: words(&shape)?,
+        shape: words(&cs)?,
         a_strides: words(&st[0])?,
-        ..Default::default()
+        b_strides: words(st.get(1).map_or(&[], |s| s.as_slice()))?,
     };
     ctx.launch(Launch {
-        name: "elementwise",
+        name,
         defines,
-        sources: &[SRC],
-        bindings: vec![
-            Binding::read(&a.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
+        sources: &[STRIDED, SRC, PER_ELEMENT],
+        slots: &SLOTS,
+        buffers: vec![&a.buffer, b.map_or(&ctx.dummy, |b| &b.buffer), &obuf],
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;
     Ok(out)
+}
+
+/// A map of `x`: `kind` 0 unary (`op`), 1 affine, 2 clamp.
+fn map(x: &Tensor, kind: u32, op: u32, sc: Scalars) -> Result<Tensor> {
+    run("elementwise", (kind, op), &[x], x.shape(), sc)
 }
 
 /// `op` on every element.
@@ -154,45 +174,12 @@ pub fn clamp(x: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
 
 /// `op(a, b)` over the broadcast `shape`.
 pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp, shape: &[usize]) -> Result<Tensor> {
-    let ctx = ctx_of(a)?;
-    let (out, obuf) = output(&ctx, shape, "a binary op result")?;
-    let n = out.numel();
-    if n == 0 {
-        return Ok(out);
-    }
     let (av, bv) = (a.broadcast_as(shape)?, b.broadcast_as(shape)?);
-    let (oa, ob) = (operand(&av, "binary op")?, operand(&bv, "binary op")?);
-    let (cs, st) = collapse(shape, &[&oa.strides, &ob.strides]);
-    if cs.len() > MAX_RANK {
-        bail!("binary op over {shape:?}: too many strided dims");
-    }
-    let defines = format!(
-        "const KIND: u32 = 3u;\nconst OP: u32 = {}u;\n{}{}",
-        binary_code(op),
-        loader("A", oa.dtype)?,
-        loader("B", ob.dtype)?
-    );
-    let params = ElementwiseParams {
-        n: word(n)?,
-        rank: word(cs.len())?,
-        a_offset: word(oa.offset)?,
-        b_offset: word(ob.offset)?,
-        shape: words(&cs)?,
-        a_strides: words(&st[0])?,
-        b_strides: words(&st[1])?,
-        ..Default::default()
-    };
-    ctx.launch(Launch {
-        name: "binary",
-        defines,
-        sources: &[SRC],
-        bindings: vec![
-            Binding::read(&oa.buffer),
-            Binding::read(&ob.buffer),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
-    Ok(out)
+    run(
+        "binary",
+        (3, binary_code(op)),
+        &[&av, &bv],
+        shape,
+        Scalars::default(),
+    )
 }

@@ -10,6 +10,11 @@ use crate::{bail, DType, Device, Layout, Result, Tensor};
 /// Shared helpers of every kernel (flat indexing, NaN-aware max and min).
 pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
+/// The storage index of an element of a strided view, for kernels whose parameter block
+/// has `rank` and `shape`.
+pub(crate) const STRIDED: &str = include_str!("../../../shaders/strided.wgsl");
+/// The entry point of a kernel with one invocation per element, calling its `element(i)`.
+pub(crate) const PER_ELEMENT: &str = include_str!("../../../shaders/per_element.wgsl");
 const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");
 
 /// Workgroups per dimension of a dispatch.
@@ -53,31 +58,57 @@ pub(crate) fn widener4(dtype: DType) -> Option<&'static str> {
 }
 
 /// A kernel's parameter block: a `#[repr(C)]` struct of 32-bit fields, uploaded as the
-/// uniform at binding 0 and read by the shader as `var<uniform> P: <NAME>;`, a WGSL struct
-/// of the same name with the same fields in the same places (checked by the layout test in
-/// `param_layout.rs`; the pipeline cache checks the declaration). Declared with
-/// [`param_block!`].
+/// uniform at binding 0. The launch declares it to the shader as a WGSL struct of the same
+/// name and fields ([`declaration`]) read as `P`; the layout test in `param_layout.rs`
+/// checks that WGSL places every field where Rust does. Declared with [`param_block!`].
 pub(crate) trait ParamBlock: bytemuck::Pod {
     /// The struct's name, in Rust and in WGSL.
     const NAME: &'static str;
-    /// The fields in order, for the layout test against the WGSL struct.
-    #[cfg(test)]
+    /// The fields in order.
     const FIELDS: &'static [Field];
 }
 
-/// One field of a [`ParamBlock`]: name, byte offset and byte size.
-#[cfg(test)]
+/// One field of a [`ParamBlock`]: name, WGSL type, and (for the layout test) byte offset
+/// and size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Field {
     pub name: &'static str,
+    pub wgsl_type: &'static str,
+    #[cfg(test)]
     pub offset: usize,
+    #[cfg(test)]
     pub size: usize,
 }
 
-/// Declares a kernel's parameter block: a `#[repr(C)]`, `Pod` struct whose fields (`u32`,
-/// `f32`, or `[u32; 4·k]` for a WGSL `array<vec4<u32>, k>`) mirror a WGSL struct of the same
-/// name, and its [`ParamBlock`] field table. Padding that WGSL's alignment rules put before
-/// a vector array is spelled out as `_pad` fields on both sides.
+/// A Rust type a parameter block may hold, and its WGSL spelling.
+pub(crate) trait WgslField {
+    /// The WGSL type of the field.
+    const WGSL: &'static str;
+}
+
+impl WgslField for u32 {
+    const WGSL: &'static str = "u32";
+}
+
+impl WgslField for f32 {
+    const WGSL: &'static str = "f32";
+}
+
+/// `array<vec4<u32>, k>` for each `k` a block uses; a uniform array's elements are 16-byte
+/// aligned, so `[u32; 4·k]` is read as `k` vectors.
+macro_rules! vec4_arrays {
+    ($($k:literal),+) => {$(
+        impl WgslField for [u32; 4 * $k] {
+            const WGSL: &'static str = concat!("array<vec4<u32>, ", $k, ">");
+        }
+    )+};
+}
+vec4_arrays!(1, 2, 3, 4);
+
+/// Declares a kernel's parameter block: a `#[repr(C)]`, `Pod` struct whose fields are
+/// `u32`, `f32`, or `[u32; 4·k]` (a WGSL `array<vec4<u32>, k>`), and its [`ParamBlock`]
+/// field table, from which the launch writes the WGSL struct. Padding that WGSL's alignment
+/// rules put before a vector array is spelled out as `_pad` fields.
 macro_rules! param_block {
     ($(#[$m:meta])* $vis:vis struct $name:ident {
         $($(#[$fm:meta])* $f:ident: $t:ty,)+
@@ -91,11 +122,13 @@ macro_rules! param_block {
 
         impl $crate::gpu::kernel::ParamBlock for $name {
             const NAME: &'static str = stringify!($name);
-            #[cfg(test)]
             const FIELDS: &'static [$crate::gpu::kernel::Field] = &[$(
                 $crate::gpu::kernel::Field {
                     name: stringify!($f),
+                    wgsl_type: <$t as $crate::gpu::kernel::WgslField>::WGSL,
+                    #[cfg(test)]
                     offset: ::std::mem::offset_of!($name, $f),
+                    #[cfg(test)]
                     size: ::std::mem::size_of::<$t>(),
                 },
             )+];
@@ -104,9 +137,23 @@ macro_rules! param_block {
 }
 pub(crate) use param_block;
 
-/// The bytes of a parameter block and the name of its struct.
+/// The WGSL of parameter block `B`: its struct and `P`, the uniform at binding 0.
+pub(crate) fn declaration<B: ParamBlock>() -> String {
+    let mut s = format!("struct {} {{\n", B::NAME);
+    for f in B::FIELDS {
+        s.push_str(&format!("    {}: {},\n", f.name, f.wgsl_type));
+    }
+    s.push_str(&format!(
+        "}}\n@group(0) @binding(0) var<uniform> P: {};\n",
+        B::NAME
+    ));
+    s
+}
+
+/// The bytes of a parameter block, the name of its struct and its WGSL declaration.
 pub(crate) struct Block {
     name: &'static str,
+    declaration: fn() -> String,
     bytes: Vec<u8>,
 }
 
@@ -115,6 +162,7 @@ impl Block {
     pub(crate) fn of<P: ParamBlock>(p: &P) -> Block {
         Block {
             name: P::NAME,
+            declaration: declaration::<P>,
             bytes: bytemuck::bytes_of(p).to_vec(),
         }
     }
@@ -142,48 +190,89 @@ pub(crate) fn words<const N: usize>(v: &[usize]) -> Result<[u32; N]> {
     Ok(out)
 }
 
-/// A storage buffer of a dispatch, after the parameter block: read-only or read-write.
-pub(crate) struct Binding<'a> {
-    pub buffer: &'a wgpu::Buffer,
+/// A storage binding as a kernel reads it: its WGSL name and type, and whether the kernel
+/// only reads it. A kernel's slots are bound at 1, 2, … after the parameter block.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub name: &'static str,
+    pub wgsl_type: &'static str,
     pub read_only: bool,
 }
 
-impl<'a> Binding<'a> {
+impl Slot {
     /// A binding the kernel only reads.
-    pub(crate) fn read(buffer: &'a wgpu::Buffer) -> Binding<'a> {
-        Binding {
-            buffer,
+    pub(crate) const fn read(name: &'static str, wgsl_type: &'static str) -> Slot {
+        Slot {
+            name,
+            wgsl_type,
             read_only: true,
         }
     }
 
     /// A binding the kernel writes.
-    pub(crate) fn write(buffer: &'a wgpu::Buffer) -> Binding<'a> {
-        Binding {
-            buffer,
+    pub(crate) const fn write(name: &'static str, wgsl_type: &'static str) -> Slot {
+        Slot {
+            name,
+            wgsl_type,
             read_only: false,
         }
     }
 }
 
-/// One dispatch: kernel identity, the parameter block, bindings after it, and the
-/// workgroup grid.
+/// The WGSL type of a slot of f32 values.
+pub(crate) const F32_ARRAY: &str = "array<f32>";
+/// The WGSL type of a slot read or written as 32-bit words (a tensor of any dtype through
+/// its loader, indices, packed halves).
+pub(crate) const U32_ARRAY: &str = "array<u32>";
+
+/// The storage slots of the kernels that read an f32 input X and a weight W and bias BIAS
+/// of their own dtypes (through their loaders), writing f32 OUT: the convolutions and the
+/// normalisations.
+pub(crate) const WEIGHTED_SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BIAS", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// The WGSL declarations of `slots`, at bindings 1, 2, ….
+fn declare_slots(slots: &[Slot]) -> String {
+    let mut s = String::new();
+    for (i, slot) in slots.iter().enumerate() {
+        let access = if slot.read_only { "read" } else { "read_write" };
+        s.push_str(&format!(
+            "@group(0) @binding({}) var<storage, {access}> {}: {};\n",
+            i + 1,
+            slot.name,
+            slot.wgsl_type
+        ));
+    }
+    s
+}
+
+/// One dispatch: kernel identity, the parameter block, the storage slots and their
+/// buffers, and the workgroup grid.
 pub(crate) struct Launch<'a> {
     /// Kernel family name (for the cache key and the profiler).
     pub name: &'static str,
     /// Specialisation text prepended to the sources (constants, loaders).
     pub defines: String,
-    /// WGSL sources after [`COMMON`].
+    /// WGSL sources after [`COMMON`] and the declarations.
     pub sources: &'a [&'static str],
-    pub bindings: Vec<Binding<'a>>,
+    pub slots: &'a [Slot],
+    /// One buffer per slot, in order.
+    pub buffers: Vec<&'a wgpu::Buffer>,
     pub params: Block,
     pub groups: [u32; 3],
 }
 
-/// The WGSL of a kernel: its specialisation, [`COMMON`], then its sources.
-pub(crate) fn source(defines: &str, sources: &[&str]) -> String {
+/// The WGSL of a kernel: its specialisation, [`COMMON`], the declarations of its parameter
+/// block and storage slots, then its sources.
+pub(crate) fn source(defines: &str, params: &str, slots: &[Slot], sources: &[&str]) -> String {
     let mut s = defines.to_string();
     s.push_str(COMMON);
+    s.push_str(params);
+    s.push_str(&declare_slots(slots));
     for src in sources {
         s.push_str(src);
     }
@@ -203,19 +292,35 @@ pub(crate) fn grid(count: usize) -> Result<[u32; 3]> {
 }
 
 impl GpuContext {
+    /// The cached pipeline of `l`'s kernel, compiled on first use.
+    fn pipeline_of(&self, l: &Launch<'_>) -> Result<Arc<super::context::Pipeline>> {
+        if l.slots.len() != l.buffers.len() {
+            bail!(
+                "GPU kernel {} declares {} storage bindings but was given {} buffers",
+                l.name,
+                l.slots.len(),
+                l.buffers.len()
+            );
+        }
+        let access: Vec<bool> = l.slots.iter().map(|s| s.read_only).collect();
+        let slots = declare_slots(l.slots);
+        let key = format!("{}|{}|{slots}|{}", l.name, l.params.name, l.defines);
+        self.pipeline(
+            &key,
+            || {
+                let params = (l.params.declaration)();
+                source(&l.defines, &params, l.slots, l.sources)
+            },
+            &access,
+        )
+    }
+
     /// Encodes and submits one dispatch.
     pub(crate) fn launch(&self, l: Launch<'_>) -> Result<()> {
         if l.groups.contains(&0) {
             return Ok(());
         }
-        let access: Vec<bool> = l.bindings.iter().map(|b| b.read_only).collect();
-        let key = format!("{}|{:?}|{}", l.name, access, l.defines);
-        let pipe = self.pipeline(
-            &key,
-            || source(&l.defines, l.sources),
-            &access,
-            l.params.name,
-        )?;
+        let pipe = self.pipeline_of(&l)?;
         // Uniform buffers are sized in 16-byte steps.
         let mut bytes = l.params.bytes;
         bytes.resize(bytes.len().max(16).next_multiple_of(16), 0);
@@ -231,10 +336,10 @@ impl GpuContext {
             binding: 0,
             resource: ubuf.as_entire_binding(),
         }];
-        for (i, b) in l.bindings.iter().enumerate() {
+        for (i, buffer) in l.buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: i as u32 + 1,
-                resource: b.buffer.as_entire_binding(),
+                resource: buffer.as_entire_binding(),
             });
         }
         let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::cast::packed_f32;
 use super::kernel::{
-    buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Binding, Block,
-    Launch,
+    buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Block, Launch,
+    Slot, F32_ARRAY, U32_ARRAY,
 };
 use super::GpuContext;
 use crate::{bail, DType, Result, Tensor};
@@ -93,6 +93,24 @@ pub(crate) struct GemmBias<'a> {
     pub offset: usize,
 }
 
+/// The storage bindings of linear with element-wise operand loads (`linear_scalar.wgsl`):
+/// W is read through its loader.
+pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("W", U32_ARRAY),
+    Slot::read("BIAS", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): four
+/// consecutive elements of X, and of W the words (`WORDS`) holding four of its elements.
+pub(crate) const VEC4_SLOTS: [Slot; 4] = [
+    Slot::read("X", "array<vec4<f32>>"),
+    Slot::read("W", "array<WORDS>"),
+    Slot::read("BIAS", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
 /// Runs a GEMM, split into several dispatches past the workgroup-count limits.
 pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
     let (nt, mt) = (g.n.div_ceil(TILE), g.m.div_ceil(TILE));
@@ -112,9 +130,14 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
     ]
     .iter()
     .all(|v| v.is_multiple_of(4));
-    let (defines, operands, staging) = match widener4(g.w.dtype) {
-        Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, ""),
-        _ => (loader("W", g.w.dtype)?, LINEAR_SCALAR, GEMM_SCALAR),
+    let (defines, operands, staging, slots) = match widener4(g.w.dtype) {
+        Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, "", &VEC4_SLOTS),
+        _ => (
+            loader("W", g.w.dtype)?,
+            LINEAR_SCALAR,
+            GEMM_SCALAR,
+            &SCALAR_SLOTS,
+        ),
     };
     for z0 in (0..g.batch).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(g.batch - z0);
@@ -141,11 +164,12 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
                 name: "gemm",
                 defines: defines.clone(),
                 sources: &[LINEAR, operands, staging, GEMM],
-                bindings: vec![
-                    Binding::read(g.x.buffer),
-                    Binding::read(g.w.buffer),
-                    Binding::read(g.bias.as_ref().map_or(&ctx.dummy, |b| b.buffer)),
-                    Binding::write(g.out.buffer),
+                slots,
+                buffers: vec![
+                    g.x.buffer,
+                    g.w.buffer,
+                    g.bias.as_ref().map_or(&ctx.dummy, |b| b.buffer),
+                    g.out.buffer,
                 ],
                 params: Block::of(&params),
                 groups: [nt as u32, mc as u32, zc as u32],

@@ -1,8 +1,11 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, loader, output, param_block, word, Binding, Block, Launch};
+use super::kernel::{
+    ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
+};
 use super::reduce::ROWREDUCE;
+use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
@@ -27,7 +30,7 @@ param_block! {
 }
 
 /// A packed affine parameter (weight or bias) in its own float dtype.
-struct Affine {
+struct PackedParam {
     /// The packed tensor, kept alive until the dispatch.
     _tensor: Tensor,
     buffer: wgpu::Buffer,
@@ -35,13 +38,14 @@ struct Affine {
     offset: usize,
 }
 
-fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
+/// `t` packed in its own float dtype, if given.
+fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
     let Some(t) = t else { return Ok(None) };
     x.same_device(t, "normalisation parameter")?;
     let t = t.contiguous()?;
     let buffer = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
     let (dtype, offset) = (t.dtype(), t.layout().offset());
-    Ok(Some(Affine {
+    Ok(Some(PackedParam {
         _tensor: t,
         buffer,
         dtype,
@@ -49,102 +53,66 @@ fn affine(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Affine>> {
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    x: &Tensor,
-    mode: u32,
-    rows: usize,
-    width: usize,
-    spatial: usize,
-    cg: usize,
-    groups: usize,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
+/// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
+fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (out, obuf) = output(&ctx, x.shape(), "a normalisation")?;
-    if rows == 0 || width == 0 {
+    if geom.rows == 0 || geom.width == 0 {
         return Ok(out);
     }
     let xp = packed_f32(x, "normalisation")?;
-    let (w, b) = (affine(weight, x)?, affine(bias, x)?);
+    let (w, b) = (packed(affine.weight, x)?, packed(affine.bias, x)?);
     let wdt = w.as_ref().map_or(DType::F32, |p| p.dtype);
     let bdt = b.as_ref().map_or(DType::F32, |p| p.dtype);
     let defines = format!(
         "const MODE: u32 = {mode}u;\n{}{}",
         loader("W", wdt)?,
-        loader("BI", bdt)?
+        loader("BIAS", bdt)?
     );
     let params = NormParams {
-        rows: word(rows)?,
-        width: word(width)?,
+        rows: word(geom.rows)?,
+        width: word(geom.width)?,
         x_offset: word(xp.offset)?,
         has_weight: w.is_some() as u32,
         has_bias: b.is_some() as u32,
         weight_offset: word(w.as_ref().map_or(0, |p| p.offset))?,
         bias_offset: word(b.as_ref().map_or(0, |p| p.offset))?,
         eps,
-        spatial: word(spatial)?,
-        channels_per_group: word(cg)?,
-        groups: word(groups)?,
+        spatial: word(geom.spatial)?,
+        channels_per_group: word(geom.channels_per_group)?,
+        groups: word(geom.groups)?,
     };
     ctx.launch(Launch {
         name: "norm",
         defines,
         sources: &[ROWREDUCE, SRC],
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(w.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
-            Binding::read(b.as_ref().map_or(&ctx.dummy, |p| &p.buffer)),
-            Binding::write(&obuf),
+        slots: &WEIGHTED_SLOTS,
+        buffers: vec![
+            &xp.buffer,
+            w.as_ref().map_or(&ctx.dummy, |p| &p.buffer),
+            b.as_ref().map_or(&ctx.dummy, |p| &p.buffer),
+            &obuf,
         ],
         params: Block::of(&params),
-        groups: grid(rows)?,
+        groups: grid(geom.rows)?,
     })?;
     Ok(out)
 }
 
 /// RMSNorm over the last dimension.
 pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
-    let d = *x.shape().last().unwrap_or(&1);
-    let rows = x.numel().checked_div(d).unwrap_or(0);
-    run(x, 0, rows, d, 1, 1, 1, weight, None, eps)
+    let affine = Affine { weight, bias: None };
+    run(x, 0, NormRows::last_dim(x.shape()), affine, eps)
 }
 
-/// LayerNorm over the last dimension.
-pub fn layer_norm(
-    x: &Tensor,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    let d = *x.shape().last().unwrap_or(&1);
-    let rows = x.numel().checked_div(d).unwrap_or(0);
-    run(x, 1, rows, d, 1, 1, 1, weight, bias, eps)
-}
-
-/// GroupNorm of `[N, C, …]`.
-pub fn group_norm(
-    x: &Tensor,
-    groups: usize,
-    weight: Option<&Tensor>,
-    bias: Option<&Tensor>,
-    eps: f32,
-) -> Result<Tensor> {
-    let c = x.shape()[1];
-    let spatial: usize = x.shape()[2..].iter().product();
-    let cg = c / groups;
-    run(
-        x,
-        2,
-        x.shape()[0] * groups,
-        cg * spatial,
-        spatial,
-        cg,
-        groups,
-        weight,
-        bias,
-        eps,
-    )
+/// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of
+/// each value's channel (LayerNorm, GroupNorm).
+pub fn standardize(x: &Tensor, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
+    // Mode 1 skips the channel arithmetic where every value is its own channel.
+    let mode = if geom.groups == 1 && geom.spatial == 1 {
+        1
+    } else {
+        2
+    };
+    run(x, mode, geom, affine, eps)
 }

@@ -1,15 +1,17 @@
-//! Every kernel's parameter block against its WGSL struct: the shader, assembled as a
-//! launch assembles it, is parsed and validated with naga, and the struct that `P` reads
-//! must have the Rust struct's name, field names, offsets, sizes and total size.
+//! Every kernel's parameter block against the WGSL struct declared from it: the shader,
+//! assembled as a launch assembles it, is parsed and validated with naga, and the struct
+//! that `P` reads must have the Rust struct's name, field names, offsets, sizes and total
+//! size (this guards the declaration and WGSL's alignment rules).
 
 use wgpu::naga;
 
-use super::kernel::{loader, source, ParamBlock};
+use super::kernel::{declaration, loader, source, ParamBlock, Slot};
+use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
 use crate::DType;
 
-/// Checks `P` of the kernel built from `defines` and `sources` against `B`.
-fn check<B: ParamBlock>(defines: &str, sources: &[&str]) {
-    let wgsl = source(defines, sources);
+/// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
+fn check<B: ParamBlock>(defines: &str, slots: &[Slot], sources: &[&str]) {
+    let wgsl = source(defines, &declaration::<B>(), slots, sources);
     let module = naga::front::wgsl::parse_str(&wgsl)
         .unwrap_or_else(|e| panic!("{}: {}", B::NAME, e.emit_to_string(&wgsl)));
     naga::valid::Validator::new(
@@ -75,7 +77,8 @@ fn elementwise() {
                 "const KIND: u32 = {kind}u;\nconst OP: u32 = 1u;\n{}",
                 loaders(&["A", "B"])
             ),
-            &[super::elementwise::SRC],
+            &super::elementwise::SLOTS,
+            &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
         );
     }
 }
@@ -87,20 +90,26 @@ fn cast() {
             "const MODE: u32 = 1u;\nconst EB: u32 = 2u;\n{}",
             loaders(&["SRC"])
         ),
-        &[super::cast::SRC],
+        &super::cast::SLOTS,
+        &[STRIDED, super::cast::SRC, PER_ELEMENT],
     );
 }
 
 #[test]
 fn linear() {
     use super::kernel::widener4;
-    use super::matmul::{LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR, LINEAR_VEC4};
+    use super::matmul::{
+        LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR, LINEAR_VEC4, SCALAR_SLOTS,
+        VEC4_SLOTS,
+    };
     check::<LinearParams>(
         &loaders(&["W"]),
+        &SCALAR_SLOTS,
         &[LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
     );
     check::<LinearParams>(
         widener4(DType::BF16).unwrap(),
+        &VEC4_SLOTS,
         &[LINEAR, LINEAR_VEC4, "", GEMM],
     );
 }
@@ -109,47 +118,53 @@ fn linear() {
 fn conv() {
     use super::conv::{Conv3dParams, ConvTranspose1dParams, CONV3D, CONVT1D};
     use super::matmul::{GEMM, GEMM_SCALAR};
-    check::<Conv3dParams>(&loaders(&["W", "BIAS"]), &[CONV3D, GEMM_SCALAR, GEMM]);
-    check::<ConvTranspose1dParams>(&loaders(&["W", "BIAS"]), &[CONVT1D]);
+    let defines = loaders(&["W", "BIAS"]);
+    check::<Conv3dParams>(&defines, &WEIGHTED_SLOTS, &[CONV3D, GEMM_SCALAR, GEMM]);
+    check::<ConvTranspose1dParams>(&defines, &WEIGHTED_SLOTS, &[CONVT1D, PER_ELEMENT]);
 }
 
 #[test]
 fn attention() {
     check::<super::attention::AttentionParams>(
         "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n",
+        &super::attention::SLOTS,
         &[super::attention::SRC],
     );
 }
 
 #[test]
 fn rows() {
-    use super::reduce::{ReduceParams, ROWREDUCE};
+    use super::reduce::{RowsParams, ROWREDUCE, SLOTS};
     for mode in 0..3 {
         check::<super::norm::NormParams>(
-            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BI"])),
+            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
+            &WEIGHTED_SLOTS,
             &[ROWREDUCE, super::norm::SRC],
         );
     }
-    check::<ReduceParams>("const OP: u32 = 1u;\n", &[ROWREDUCE, super::reduce::SRC]);
-    check::<super::softmax::SoftmaxParams>("", &[ROWREDUCE, super::softmax::SRC]);
+    check::<RowsParams>(
+        "const OP: u32 = 1u;\n",
+        &SLOTS,
+        &[ROWREDUCE, super::reduce::SRC],
+    );
+    check::<RowsParams>("", &SLOTS, &[ROWREDUCE, super::softmax::SRC]);
 }
 
 #[test]
 fn rope() {
-    check::<super::rope::RopeParams>("", &[super::rope::SRC]);
+    check::<super::rope::RopeParams>("", &super::rope::SLOTS, &[super::rope::SRC, PER_ELEMENT]);
 }
 
 #[test]
 fn resize() {
     use super::resize::{
-        sources, CatParams, EmbeddingParams, PadParams, TrilinearParams, UpsampleParams,
+        sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams, SLOTS,
     };
     let x = loaders(&["X"]);
-    check::<PadParams>(&x, &sources("pad").unwrap());
-    check::<CatParams>(&x, &sources("cat").unwrap());
-    check::<UpsampleParams>(&x, &sources("upsample_nearest").unwrap());
-    check::<TrilinearParams>(&x, &sources("trilinear").unwrap());
-    check::<EmbeddingParams>(&x, &sources("embedding").unwrap());
+    check::<ReindexParams>(&x, &SLOTS, &sources("reindex").unwrap());
+    check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
+    check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
+    check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
 }
 
 /// No shader reads parameters by position any more.

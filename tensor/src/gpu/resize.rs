@@ -2,23 +2,65 @@
 
 use super::cast::packed_f32;
 use super::kernel::{
-    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Binding,
-    Block, Launch, MAX_RANK,
+    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Block,
+    Launch, Slot, F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
-use crate::params::resize::PadMode;
+use super::GpuContext;
+use crate::params::resize::{padded_shape, upsampled_shape, PadMode};
 use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/resize.wgsl");
 
-/// The WGSL of the kernel `name` of `resize.wgsl`: the shared bindings and its section.
-pub(crate) fn sources(name: &str) -> Result<[&'static str; 2]> {
-    kernel_sources(SRC, name)
+/// The WGSL of the kernel `name` of `resize.wgsl`: its section and the per-element entry.
+pub(crate) fn sources(name: &str) -> Result<[&'static str; 3]> {
+    let [prelude, section] = kernel_sources(SRC, name)?;
+    Ok([prelude, section, PER_ELEMENT])
+}
+
+/// The storage bindings of every kernel of `resize.wgsl`: X is read through its loader,
+/// IDS (token ids) only by `embedding`.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("X", U32_ARRAY),
+    Slot::read("IDS", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
+
+/// One dispatch of the kernel `name` of `resize.wgsl` over `n` elements, reading X in
+/// `x_dtype`; `buffers` are X, IDS and OUT.
+fn launch(
+    ctx: &GpuContext,
+    name: &'static str,
+    x_dtype: DType,
+    params: Block,
+    n: usize,
+    buffers: [&wgpu::Buffer; 3],
+) -> Result<()> {
+    ctx.launch(Launch {
+        name,
+        defines: loader("X", x_dtype)?,
+        sources: &sources(name)?,
+        slots: &SLOTS,
+        buffers: buffers.to_vec(),
+        params,
+        groups: grid(n.div_ceil(256))?,
+    })
+}
+
+/// [`launch`] of a kernel that reads only X, packed f32.
+fn launch_f32(
+    ctx: &GpuContext,
+    name: &'static str,
+    params: Block,
+    n: usize,
+    [x, out]: [&wgpu::Buffer; 2],
+) -> Result<()> {
+    launch(ctx, name, DType::F32, params, n, [x, &ctx.dummy, out])
 }
 
 param_block! {
-    /// Parameters of `pad`: `mode` 0 constant (`value`), 1 replicate, 2 reflect; the output
-    /// and input shapes and the padding before each dim.
-    pub(crate) struct PadParams {
+    /// Parameters of `reindex`: `mode` 0, 1, 2 pad by `before` (constant `value`,
+    /// replicate, reflect), 3 nearest upsampling; the output and input shapes.
+    pub(crate) struct ReindexParams {
         n: u32,
         rank: u32,
         x_offset: u32,
@@ -42,18 +84,6 @@ param_block! {
         row_out: u32,
         row_at: u32,
         x_offset: u32,
-    }
-}
-
-param_block! {
-    /// Parameters of `upsample_nearest`: output and input shapes.
-    pub(crate) struct UpsampleParams {
-        n: u32,
-        rank: u32,
-        x_offset: u32,
-        _pad0: u32,
-        out_shape: [u32; MAX_RANK],
-        in_shape: [u32; MAX_RANK],
     }
 }
 
@@ -85,47 +115,48 @@ param_block! {
 
 /// See [`Tensor::pad`].
 pub fn pad(x: &Tensor, pads: &[(usize, usize)], mode: PadMode, value: f32) -> Result<Tensor> {
-    let ctx = ctx_of(x)?;
-    let xs = x.shape();
-    if xs.len() > MAX_RANK {
-        bail!("pad on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
-    }
-    let out_shape: Vec<usize> = xs.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
-    let (out, obuf) = output(&ctx, &out_shape, "a padded tensor")?;
-    let n = out.numel();
-    if n == 0 {
-        return Ok(out);
-    }
-    let xp = packed_f32(x, "pad")?;
+    let out_shape = padded_shape(x.shape(), pads);
     let mode = match mode {
         PadMode::Constant => 0,
         PadMode::Replicate => 1,
         PadMode::Reflect => 2,
     };
     let before: Vec<usize> = pads.iter().map(|p| p.0).collect();
-    let params = PadParams {
+    reindex(x, &out_shape, mode, value, &before, "pad")
+}
+
+/// `x` reindexed to `out_shape` by the `reindex` kernel in `mode`, padding by `before`.
+fn reindex(
+    x: &Tensor,
+    out_shape: &[usize],
+    mode: u32,
+    value: f32,
+    before: &[usize],
+    op: &str,
+) -> Result<Tensor> {
+    let ctx = ctx_of(x)?;
+    let xs = x.shape();
+    if xs.len() > MAX_RANK {
+        bail!("{op} on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
+    }
+    let (out, obuf) = output(&ctx, out_shape, op)?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let xp = packed_f32(x, op)?;
+    let params = ReindexParams {
         n: word(n)?,
         rank: word(xs.len())?,
         x_offset: word(xp.offset)?,
         mode,
         value,
-        out_shape: words(&out_shape)?,
+        out_shape: words(out_shape)?,
         in_shape: words(xs)?,
-        before: words(&before)?,
+        before: words(before)?,
         ..Default::default()
     };
-    ctx.launch(Launch {
-        name: "pad",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("pad")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+    launch_f32(&ctx, "reindex", Block::of(&params), n, [&xp.buffer, &obuf])?;
     Ok(out)
 }
 
@@ -149,18 +180,7 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
                 row_at: word(at)?,
                 x_offset: word(xp.offset)?,
             };
-            ctx.launch(Launch {
-                name: "cat",
-                defines: loader("X", DType::F32)?,
-                sources: &sources("cat")?,
-                bindings: vec![
-                    Binding::read(&xp.buffer),
-                    Binding::read(&ctx.dummy),
-                    Binding::write(&obuf),
-                ],
-                params: Block::of(&params),
-                groups: grid(n.div_ceil(256))?,
-            })?;
+            launch_f32(&ctx, "cat", Block::of(&params), n, [&xp.buffer, &obuf])?;
         }
         at += w_in;
     }
@@ -169,43 +189,8 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
 
 /// See [`Tensor::upsample_nearest`].
 pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
-    let ctx = ctx_of(x)?;
-    let xs = x.shape();
-    if xs.len() > MAX_RANK {
-        bail!("upsample_nearest on the GPU supports at most {MAX_RANK} dims, got {xs:?}");
-    }
-    let lead = xs.len() - factors.len();
-    let mut out_shape = xs.to_vec();
-    for (i, f) in factors.iter().enumerate() {
-        out_shape[lead + i] *= f;
-    }
-    let (out, obuf) = output(&ctx, &out_shape, "an upsampled tensor")?;
-    let n = out.numel();
-    if n == 0 {
-        return Ok(out);
-    }
-    let xp = packed_f32(x, "upsample_nearest")?;
-    let params = UpsampleParams {
-        n: word(n)?,
-        rank: word(xs.len())?,
-        x_offset: word(xp.offset)?,
-        out_shape: words(&out_shape)?,
-        in_shape: words(xs)?,
-        ..Default::default()
-    };
-    ctx.launch(Launch {
-        name: "upsample_nearest",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("upsample_nearest")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
-    Ok(out)
+    let out_shape = upsampled_shape(x.shape(), factors);
+    reindex(x, &out_shape, 3, 0.0, &[], "upsample_nearest")
 }
 
 /// See [`Tensor::interpolate_trilinear`].
@@ -235,18 +220,13 @@ pub fn interpolate_trilinear(x: &Tensor, size: [usize; 3]) -> Result<Tensor> {
         w_out: word(size[2])?,
         x_offset: word(xp.offset)?,
     };
-    ctx.launch(Launch {
-        name: "trilinear",
-        defines: loader("X", DType::F32)?,
-        sources: &sources("trilinear")?,
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&ctx.dummy),
-            Binding::write(&obuf),
-        ],
-        params: Block::of(&params),
-        groups: grid(n.div_ceil(256))?,
-    })?;
+    launch_f32(
+        &ctx,
+        "trilinear",
+        Block::of(&params),
+        n,
+        [&xp.buffer, &obuf],
+    )?;
     Ok(out)
 }
 
@@ -293,18 +273,14 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
             rows: word(rows)?,
             table_offset: word(s - p.start)?,
         };
-        ctx.launch(Launch {
-            name: "embedding",
-            defines: loader("X", table.dtype())?,
-            sources: &sources("embedding")?,
-            bindings: vec![
-                Binding::read(&p.buffer),
-                Binding::read(&ibuf),
-                Binding::write(&obuf),
-            ],
-            params: Block::of(&params),
-            groups: grid(n.div_ceil(256))?,
-        })?;
+        launch(
+            &ctx,
+            "embedding",
+            table.dtype(),
+            Block::of(&params),
+            n,
+            [&p.buffer, &ibuf, &obuf],
+        )?;
     }
     Ok(out)
 }

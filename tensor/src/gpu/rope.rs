@@ -1,7 +1,9 @@
 //! Rotary position embedding on the GPU.
 
 use super::cast::packed_f32;
-use super::kernel::{ctx_of, grid, output, param_block, word, Binding, Block, Launch};
+use super::kernel::{
+    ctx_of, grid, output, param_block, word, Block, Launch, Slot, F32_ARRAY, PER_ELEMENT,
+};
 use crate::{Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/rope.wgsl");
@@ -21,6 +23,14 @@ param_block! {
         sin_offset: u32,
     }
 }
+
+/// The storage bindings of `rope.wgsl`.
+pub(crate) const SLOTS: [Slot; 4] = [
+    Slot::read("X", F32_ARRAY),
+    Slot::read("COS", F32_ARRAY),
+    Slot::read("SIN", F32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 /// See [`Tensor::rope`].
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
@@ -49,13 +59,9 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     ctx.launch(Launch {
         name: "rope",
         defines: String::new(),
-        sources: &[SRC],
-        bindings: vec![
-            Binding::read(&xp.buffer),
-            Binding::read(&cp.buffer),
-            Binding::read(&sp.buffer),
-            Binding::write(&obuf),
-        ],
+        sources: &[SRC, PER_ELEMENT],
+        slots: &SLOTS,
+        buffers: vec![&xp.buffer, &cp.buffer, &sp.buffer, &obuf],
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,
     })?;

@@ -2,7 +2,7 @@
 
 use super::dispatch;
 pub use crate::params::attention::{AttentionOpts, KeyRanges};
-use crate::{ensure, Result, Tensor};
+use crate::{bail, ensure, Result, Tensor};
 
 impl Tensor {
     /// Attention of `q [B, Hq, Lq, D]` over `k [B, Hkv, Lk, D]`, `v [B, Hkv, Lk, Dv]`;
@@ -11,20 +11,14 @@ impl Tensor {
     pub fn attention(&self, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
         self.same_device(k, "attention")?;
         self.same_device(v, "attention")?;
-        ensure!(
-            self.rank() == 4 && k.rank() == 4 && v.rank() == 4,
-            "attention needs rank-4 q, k, v; got {:?}, {:?}, {:?}",
-            self.shape(),
-            k.shape(),
-            v.shape()
-        );
-        let (b, hq, lq, d) = (
-            self.shape()[0],
-            self.shape()[1],
-            self.shape()[2],
-            self.shape()[3],
-        );
-        let (bk, hkv, lk, dk) = (k.shape()[0], k.shape()[1], k.shape()[2], k.shape()[3]);
+        let (&[b, hq, lq, d], &[bk, hkv, lk, dk], 4) = (self.shape(), k.shape(), v.rank()) else {
+            bail!(
+                "attention needs rank-4 q, k, v; got {:?}, {:?}, {:?}",
+                self.shape(),
+                k.shape(),
+                v.shape()
+            );
+        };
         ensure!(
             bk == b && dk == d && hkv > 0 && hq % hkv == 0,
             "attention: q {:?} and k {:?} do not match",
@@ -51,10 +45,6 @@ impl Tensor {
                 "attention key_ranges do not describe {lq} query rows over {lk} keys"
             );
         }
-        dispatch!(
-            self,
-            crate::cpu::attention::attention(self, k, v, opts),
-            crate::gpu::attention::attention(self, k, v, opts)
-        )
+        dispatch!(self, attention::attention(self, k, v, opts))
     }
 }

@@ -2,7 +2,7 @@
 //! transposed convolution. Replicate or causal padding is done with [`Tensor::pad`] first.
 
 use super::dispatch;
-pub use crate::params::conv::ConvParams;
+pub use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{ensure, Result, Tensor};
 
 impl Tensor {
@@ -43,11 +43,7 @@ impl Tensor {
                 w.shape()
             );
         }
-        dispatch!(
-            self,
-            crate::cpu::conv::conv3d(self, w, bias, p),
-            crate::gpu::conv::conv3d(self, w, bias, p)
-        )
+        dispatch!(self, conv::conv3d(self, w, bias, p))
     }
 
     /// 2-D convolution of `[B, Cin, H, W]` with `w [Cout, Cin/g, kh, kw]`; `padding` and
@@ -105,6 +101,12 @@ impl Tensor {
         groups: usize,
     ) -> Result<Tensor> {
         self.same_device(w, "conv_transpose1d")?;
+        let p = ConvTranspose1d {
+            stride,
+            padding,
+            output_padding,
+            groups,
+        };
         ensure!(
             output_padding < stride.max(1),
             "conv_transpose1d: output_padding {output_padding} must be smaller than the stride {stride}"
@@ -119,31 +121,11 @@ impl Tensor {
             self.shape(),
             w.shape()
         );
-        let full = (self.shape()[2].max(1) - 1) * stride + w.shape()[2] + output_padding;
+        let full = p.full_len(self.shape()[2], w.shape()[2]);
         ensure!(
             stride > 0 && full > 2 * padding,
-            "conv_transpose1d: padding {padding} leaves no output"
+            "conv_transpose1d: padding {padding} leaves no output of the full length {full}"
         );
-        dispatch!(
-            self,
-            crate::cpu::conv::conv_transpose1d(
-                self,
-                w,
-                bias,
-                stride,
-                padding,
-                output_padding,
-                groups
-            ),
-            crate::gpu::conv::conv_transpose1d(
-                self,
-                w,
-                bias,
-                stride,
-                padding,
-                output_padding,
-                groups
-            )
-        )
+        dispatch!(self, conv::conv_transpose1d(self, w, bias, &p))
     }
 }

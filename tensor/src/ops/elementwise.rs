@@ -8,66 +8,26 @@ use crate::{Result, Tensor};
 impl Tensor {
     /// Applies a unary function to every element.
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::unary(self, op),
-            crate::gpu::elementwise::unary(self, op)
-        )
+        dispatch!(self, elementwise::unary(self, op))
     }
 
     /// A binary op with NumPy broadcasting.
     pub fn binary(&self, other: &Tensor, op: BinaryOp) -> Result<Tensor> {
         self.same_device(other, "binary op")?;
         let shape = broadcast_shapes(self.shape(), other.shape())?;
-        dispatch!(
-            self,
-            crate::cpu::elementwise::binary(self, other, op, &shape),
-            crate::gpu::elementwise::binary(self, other, op, &shape)
-        )
+        dispatch!(self, elementwise::binary(self, other, op, &shape))
     }
 
     /// `self · mul + add`, elementwise.
     pub fn affine(&self, mul: f32, add: f32) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::affine(self, mul, add),
-            crate::gpu::elementwise::affine(self, mul, add)
-        )
+        dispatch!(self, elementwise::affine(self, mul, add))
     }
 
     /// Clamps every element into `[lo, hi]`.
     pub fn clamp(&self, lo: f32, hi: f32) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::elementwise::clamp(self, lo, hi),
-            crate::gpu::elementwise::clamp(self, lo, hi)
-        )
+        dispatch!(self, elementwise::clamp(self, lo, hi))
     }
 
-    /// `self + other` (broadcasting).
-    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Add)
-    }
-    /// `self − other` (broadcasting).
-    pub fn sub(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Sub)
-    }
-    /// `self · other` (broadcasting).
-    pub fn mul(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Mul)
-    }
-    /// `self / other` (broadcasting).
-    pub fn div(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Div)
-    }
-    /// Elementwise maximum (broadcasting).
-    pub fn maximum(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Max)
-    }
-    /// Elementwise minimum (broadcasting).
-    pub fn minimum(&self, other: &Tensor) -> Result<Tensor> {
-        self.binary(other, BinaryOp::Min)
-    }
     /// `self · s`.
     pub fn scale(&self, s: f32) -> Result<Tensor> {
         self.affine(s, 0.0)
@@ -76,40 +36,61 @@ impl Tensor {
     pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
         self.affine(1.0, s)
     }
+}
+
+/// Methods that apply one fixed unary op (`name => UnaryOp`) or binary op
+/// (`name(other) => BinaryOp`), each with its doc comment.
+macro_rules! op_methods {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)+) => {
+        impl Tensor {$(
+            $(#[$doc])*
+            pub fn $name(&self) -> Result<Tensor> {
+                self.unary(UnaryOp::$op)
+            }
+        )+}
+    };
+    ($($(#[$doc:meta])* $name:ident($other:ident) => $op:ident;)+) => {
+        impl Tensor {$(
+            $(#[$doc])*
+            pub fn $name(&self, $other: &Tensor) -> Result<Tensor> {
+                self.binary($other, BinaryOp::$op)
+            }
+        )+}
+    };
+}
+
+op_methods! {
+    /// `self + other` (broadcasting).
+    add(other) => Add;
+    /// `self − other` (broadcasting).
+    sub(other) => Sub;
+    /// `self · other` (broadcasting).
+    mul(other) => Mul;
+    /// `self / other` (broadcasting).
+    div(other) => Div;
+    /// Elementwise maximum (broadcasting).
+    maximum(other) => Max;
+    /// Elementwise minimum (broadcasting).
+    minimum(other) => Min;
+}
+
+op_methods! {
     /// x · sigmoid(x).
-    pub fn silu(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Silu)
-    }
+    silu => Silu;
     /// GELU, tanh approximation.
-    pub fn gelu_tanh(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::GeluTanh)
-    }
+    gelu_tanh => GeluTanh;
     /// GELU, erf form.
-    pub fn gelu_erf(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::GeluErf)
-    }
+    gelu_erf => GeluErf;
     /// 1 / (1 + e^−x).
-    pub fn sigmoid(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Sigmoid)
-    }
+    sigmoid => Sigmoid;
     /// e^x.
-    pub fn exp(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Exp)
-    }
+    exp => Exp;
     /// tanh(x).
-    pub fn tanh(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Tanh)
-    }
+    tanh => Tanh;
     /// √x.
-    pub fn sqrt(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Sqrt)
-    }
+    sqrt => Sqrt;
     /// x².
-    pub fn square(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Square)
-    }
+    square => Square;
     /// −x.
-    pub fn neg(&self) -> Result<Tensor> {
-        self.unary(UnaryOp::Neg)
-    }
+    neg => Neg;
 }

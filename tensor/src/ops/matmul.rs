@@ -36,11 +36,7 @@ impl Tensor {
         b_shape.extend([k, n]);
         let a = self.broadcast_as(&a_shape)?;
         let b = other.broadcast_as(&b_shape)?;
-        dispatch!(
-            self,
-            crate::cpu::matmul::matmul(&a, &b),
-            crate::gpu::matmul::matmul(&a, &b)
-        )
+        dispatch!(self, matmul::matmul(&a, &b))
     }
 
     /// `self [.., K] @ weight [N, K]ᵀ + bias [N]`: PyTorch's `F.linear`. The weight may be
@@ -67,10 +63,6 @@ impl Tensor {
                 b.shape()
             );
         }
-        dispatch!(
-            self,
-            crate::cpu::matmul::linear(self, weight, bias),
-            crate::gpu::matmul::linear(self, weight, bias)
-        )
+        dispatch!(self, matmul::linear(self, weight, bias))
     }
 }

@@ -17,8 +17,16 @@ pub mod rope;
 pub mod softmax;
 
 /// Runs the CPU or the GPU twin of an op, by the device of `$t`, after checking that no
-/// stop was asked for (see [`crate::cancel`]).
+/// stop was asked for (see [`crate::cancel`]): `dispatch!(t, module::op(args))` calls
+/// `cpu::module::op` or `gpu::module::op` with the same arguments.
 macro_rules! dispatch {
+    ($t:expr, $module:ident::$op:ident($($arg:expr),* $(,)?)) => {
+        dispatch!(
+            $t,
+            $crate::cpu::$module::$op($($arg),*),
+            $crate::gpu::$module::$op($($arg),*)
+        )
+    };
     ($t:expr, $cpu:expr, $gpu:expr) => {{
         $crate::cancel::check()?;
         match $t.device() {

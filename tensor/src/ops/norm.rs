@@ -1,6 +1,7 @@
 //! Normalisations: RMSNorm and LayerNorm over the last dimension, GroupNorm over channels.
 
 use super::dispatch;
+use crate::params::norm::{Affine, NormRows};
 use crate::{ensure, Result, Tensor};
 
 impl Tensor {
@@ -9,11 +10,7 @@ impl Tensor {
     pub fn rms_norm(&self, weight: Option<&Tensor>, eps: f32) -> Result<Tensor> {
         let d = *self.shape().last().unwrap_or(&0);
         check_affine("rms_norm weight", weight, d)?;
-        dispatch!(
-            self,
-            crate::cpu::norm::rms_norm(self, weight, eps),
-            crate::gpu::norm::rms_norm(self, weight, eps)
-        )
+        dispatch!(self, norm::rms_norm(self, weight, eps))
     }
 
     /// (x − mean) / √(var + eps) · weight + bias over the last dimension.
@@ -26,10 +23,10 @@ impl Tensor {
         let d = *self.shape().last().unwrap_or(&0);
         check_affine("layer_norm weight", weight, d)?;
         check_affine("layer_norm bias", bias, d)?;
-        dispatch!(
-            self,
-            crate::cpu::norm::layer_norm(self, weight, bias, eps),
-            crate::gpu::norm::layer_norm(self, weight, bias, eps)
+        self.standardize(
+            NormRows::last_dim(self.shape()),
+            Affine { weight, bias },
+            eps,
         )
     }
 
@@ -54,11 +51,17 @@ impl Tensor {
         );
         check_affine("group_norm weight", weight, c)?;
         check_affine("group_norm bias", bias, c)?;
-        dispatch!(
-            self,
-            crate::cpu::norm::group_norm(self, groups, weight, bias, eps),
-            crate::gpu::norm::group_norm(self, groups, weight, bias, eps)
+        self.standardize(
+            NormRows::groups(self.shape(), groups),
+            Affine { weight, bias },
+            eps,
         )
+    }
+
+    /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias
+    /// of each value's channel.
+    fn standardize(&self, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
+        dispatch!(self, norm::standardize(self, geom, affine, eps))
     }
 }
 

@@ -17,11 +17,7 @@ impl Tensor {
             perm.push(d);
             self.permute(&perm)?
         };
-        let rows = dispatch!(
-            self,
-            crate::cpu::reduce::reduce_last(&moved, op)?,
-            crate::gpu::reduce::reduce_last(&moved, op)?
-        );
+        let rows = dispatch!(self, reduce::reduce_last(&moved, op))?;
         let mut shape = self.shape().to_vec();
         if keepdim {
             shape[d] = 1;

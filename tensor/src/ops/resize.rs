@@ -27,11 +27,7 @@ impl Tensor {
                 );
             }
         }
-        dispatch!(
-            self,
-            crate::cpu::resize::pad(self, pads, mode, value),
-            crate::gpu::resize::pad(self, pads, mode, value)
-        )
+        dispatch!(self, resize::pad(self, pads, mode, value))
     }
 
     /// Joins tensors along `dim`; all other dims must match.
@@ -49,11 +45,7 @@ impl Tensor {
                 t.shape()
             );
         }
-        dispatch!(
-            first,
-            crate::cpu::resize::cat(tensors, d),
-            crate::gpu::resize::cat(tensors, d)
-        )
+        dispatch!(first, resize::cat(tensors, d))
     }
 
     /// Nearest-neighbour upsampling of the trailing `factors.len()` dims by integer factors.
@@ -63,11 +55,7 @@ impl Tensor {
             "upsample_nearest: factors {factors:?} do not fit {:?}",
             self.shape()
         );
-        dispatch!(
-            self,
-            crate::cpu::resize::upsample_nearest(self, factors),
-            crate::gpu::resize::upsample_nearest(self, factors)
-        )
+        dispatch!(self, resize::upsample_nearest(self, factors))
     }
 
     /// Trilinear resize of `[B, C, T, H, W]` to `size` (PyTorch `align_corners=False`).
@@ -77,11 +65,7 @@ impl Tensor {
             "interpolate_trilinear needs [B,C,T,H,W] and a non-empty size, got {:?} -> {size:?}",
             self.shape()
         );
-        dispatch!(
-            self,
-            crate::cpu::resize::interpolate_trilinear(self, size),
-            crate::gpu::resize::interpolate_trilinear(self, size)
-        )
+        dispatch!(self, resize::interpolate_trilinear(self, size))
     }
 
     /// Rows `ids` of a `[V, D]` table (any float dtype): an embedding lookup, `[n, D]`.
@@ -95,10 +79,6 @@ impl Tensor {
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= v) {
             crate::bail!("token id {bad} is outside the embedding table of {v} rows");
         }
-        dispatch!(
-            self,
-            crate::cpu::resize::embedding(self, ids),
-            crate::gpu::resize::embedding(self, ids)
-        )
+        dispatch!(self, resize::embedding(self, ids))
     }
 }

@@ -1,7 +1,7 @@
 //! Rotary position embedding on a leading subset of head dims, rotate-half pairing.
 
 use super::dispatch;
-use crate::{ensure, Result, Tensor};
+use crate::{bail, ensure, Result, Tensor};
 
 impl Tensor {
     /// Rotates `self [B, L, H, D]` by per-token angles: with `R` the last dim of `cos` and
@@ -11,17 +11,9 @@ impl Tensor {
     pub fn rope(&self, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
         self.same_device(cos, "rope")?;
         self.same_device(sin, "rope")?;
-        ensure!(
-            self.rank() == 4,
-            "rope needs x [B, L, H, D], got {:?}",
-            self.shape()
-        );
-        let (b, l, _, d) = (
-            self.shape()[0],
-            self.shape()[1],
-            self.shape()[2],
-            self.shape()[3],
-        );
+        let &[b, l, _, d] = self.shape() else {
+            bail!("rope needs x [B, L, H, D], got {:?}", self.shape());
+        };
         ensure!(
             cos.shape() == sin.shape(),
             "rope: cos {:?} and sin {:?} differ",
@@ -35,10 +27,6 @@ impl Tensor {
             cos.shape(),
             self.shape()
         );
-        dispatch!(
-            self,
-            crate::cpu::rope::rope(self, cos, sin),
-            crate::gpu::rope::rope(self, cos, sin)
-        )
+        dispatch!(self, rope::rope(self, cos, sin))
     }
 }

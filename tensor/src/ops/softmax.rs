@@ -6,10 +6,6 @@ use crate::{Result, Tensor};
 impl Tensor {
     /// exp(x − max) / Σ exp(x − max) over the last dimension.
     pub fn softmax_last(&self) -> Result<Tensor> {
-        dispatch!(
-            self,
-            crate::cpu::softmax::softmax_last(self),
-            crate::gpu::softmax::softmax_last(self)
-        )
+        dispatch!(self, softmax::softmax_last(self))
     }
 }

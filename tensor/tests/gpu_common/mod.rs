@@ -28,6 +28,17 @@ pub fn rand(shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_vec(values(shape.iter().product(), seed), shape).unwrap()
 }
 
+/// `op` of `inputs` on the CPU and of their copies on `dev`: `(cpu, gpu)`.
+pub fn on_both<const N: usize>(
+    dev: &Device,
+    inputs: [&Tensor; N],
+    op: impl Fn(&[Tensor; N]) -> Tensor,
+) -> (Tensor, Tensor) {
+    let cpu = op(&inputs.map(Tensor::clone));
+    let gpu = op(&inputs.map(|t| t.to_device(dev).unwrap()));
+    (cpu, gpu)
+}
+
 /// Asserts `|gpu − cpu| <= atol + rtol·|cpu|` element-wise, with the shapes equal.
 pub fn assert_close(what: &str, gpu: &Tensor, cpu: &Tensor, rtol: f32, atol: f32) {
     assert_eq!(gpu.shape(), cpu.shape(), "{what}: shapes differ");

@@ -82,112 +82,82 @@ unsafe fn portable_4x16(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// The AVX2+FMA micro-kernel: a 6 × 16 tile in twelve ymm accumulators.
-    ///
-    /// # Safety
-    /// See [`super::Kernel::run`]; the CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn avx2_6x16(
-        kc: usize,
-        mut a: *const f32,
-        mut b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        m: usize,
-        n: usize,
-        acc: bool,
-    ) {
-        // SAFETY: the caller upholds this function's contract (see its documentation).
-        unsafe {
-            const MR: usize = 6;
-            const NR: usize = 16;
-            let mut r = [[_mm256_setzero_ps(); 2]; MR];
-            for _ in 0..kc {
-                let b0 = _mm256_loadu_ps(b);
-                let b1 = _mm256_loadu_ps(b.add(8));
-                for (i, ri) in r.iter_mut().enumerate() {
-                    let ai = _mm256_broadcast_ss(&*a.add(i));
-                    ri[0] = _mm256_fmadd_ps(ai, b0, ri[0]);
-                    ri[1] = _mm256_fmadd_ps(ai, b1, ri[1]);
-                }
-                a = a.add(MR);
-                b = b.add(NR);
-            }
-            if m == MR && n == NR {
-                for (i, ri) in r.iter().enumerate() {
-                    let row = c.add(i * ldc);
-                    let (mut v0, mut v1) = (ri[0], ri[1]);
-                    if acc {
-                        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(row));
-                        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(row.add(8)));
+    /// An x86 micro-kernel for one vector width: an `MR × 2·W` tile (`W` lanes of f32 per
+    /// register) in `2·MR` accumulators, from the width's zero, load, store, splat,
+    /// fused multiply-add and add intrinsics.
+    macro_rules! micro_kernel {
+        ($(#[$doc:meta])* $name:ident, $feature:literal, mr $mr:literal, lanes $w:literal,
+         $zero:ident, $load:ident, $store:ident, $splat:ident, $fmadd:ident, $add:ident) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// See [`super::Kernel::run`]; the CPU must have the kernel's target features.
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn $name(
+                kc: usize,
+                mut a: *const f32,
+                mut b: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                m: usize,
+                n: usize,
+                acc: bool,
+            ) {
+                // SAFETY: the caller upholds this function's contract (see its
+                // documentation).
+                unsafe {
+                    const MR: usize = $mr;
+                    const W: usize = $w;
+                    const NR: usize = 2 * W;
+                    let mut r = [[$zero(); 2]; MR];
+                    for _ in 0..kc {
+                        let b0 = $load(b);
+                        let b1 = $load(b.add(W));
+                        for (i, ri) in r.iter_mut().enumerate() {
+                            let ai = $splat(*a.add(i));
+                            ri[0] = $fmadd(ai, b0, ri[0]);
+                            ri[1] = $fmadd(ai, b1, ri[1]);
+                        }
+                        a = a.add(MR);
+                        b = b.add(NR);
                     }
-                    _mm256_storeu_ps(row, v0);
-                    _mm256_storeu_ps(row.add(8), v1);
+                    if m == MR && n == NR {
+                        for (i, ri) in r.iter().enumerate() {
+                            let row = c.add(i * ldc);
+                            let (mut v0, mut v1) = (ri[0], ri[1]);
+                            if acc {
+                                v0 = $add(v0, $load(row));
+                                v1 = $add(v1, $load(row.add(W)));
+                            }
+                            $store(row, v0);
+                            $store(row.add(W), v1);
+                        }
+                    } else {
+                        let mut tmp = [0.0f32; MR * NR];
+                        for (i, ri) in r.iter().enumerate() {
+                            $store(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                            $store(tmp.as_mut_ptr().add(i * NR + W), ri[1]);
+                        }
+                        super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
+                    }
                 }
-            } else {
-                let mut tmp = [0.0f32; MR * NR];
-                for (i, ri) in r.iter().enumerate() {
-                    _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                    _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), ri[1]);
-                }
-                super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
             }
-        }
+        };
     }
 
-    /// The AVX-512 micro-kernel: a 12 × 32 tile in twenty-four zmm accumulators.
-    ///
-    /// # Safety
-    /// See [`super::Kernel::run`]; the CPU must have AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn avx512_12x32(
-        kc: usize,
-        mut a: *const f32,
-        mut b: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        m: usize,
-        n: usize,
-        acc: bool,
-    ) {
-        // SAFETY: the caller upholds this function's contract (see its documentation).
-        unsafe {
-            const MR: usize = 12;
-            const NR: usize = 32;
-            let mut r = [[_mm512_setzero_ps(); 2]; MR];
-            for _ in 0..kc {
-                let b0 = _mm512_loadu_ps(b);
-                let b1 = _mm512_loadu_ps(b.add(16));
-                for (i, ri) in r.iter_mut().enumerate() {
-                    let ai = _mm512_set1_ps(*a.add(i));
-                    ri[0] = _mm512_fmadd_ps(ai, b0, ri[0]);
-                    ri[1] = _mm512_fmadd_ps(ai, b1, ri[1]);
-                }
-                a = a.add(MR);
-                b = b.add(NR);
-            }
-            if m == MR && n == NR {
-                for (i, ri) in r.iter().enumerate() {
-                    let row = c.add(i * ldc);
-                    let (mut v0, mut v1) = (ri[0], ri[1]);
-                    if acc {
-                        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(row));
-                        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(row.add(16)));
-                    }
-                    _mm512_storeu_ps(row, v0);
-                    _mm512_storeu_ps(row.add(16), v1);
-                }
-            } else {
-                let mut tmp = [0.0f32; MR * NR];
-                for (i, ri) in r.iter().enumerate() {
-                    _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                    _mm512_storeu_ps(tmp.as_mut_ptr().add(i * NR + 16), ri[1]);
-                }
-                super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
-            }
-        }
+    micro_kernel! {
+        /// The AVX2+FMA micro-kernel: a 6 × 16 tile in twelve ymm accumulators.
+        avx2_6x16, "avx2,fma", mr 6, lanes 8,
+        _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+        _mm256_fmadd_ps, _mm256_add_ps
+    }
+
+    micro_kernel! {
+        /// The AVX-512 micro-kernel: a 12 × 32 tile in twenty-four zmm accumulators.
+        avx512_12x32, "avx512f", mr 12, lanes 16,
+        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+        _mm512_fmadd_ps, _mm512_add_ps
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`source`]: `resizecrop(image, th, tw)` exactly as the reference defines it, then
 //! `image.resize((tw − tw % 16, th − th % 16), resample=filter)`.
 
-use happyhorse_codecs::io::image_input::{prepare_image, resize, resizecrop, Filter, RgbImage};
+use happyhorse_media::image_input::{prepare_image, resize, resizecrop, Filter, RgbImage};
 
 /// The source image: channel c of pixel (x, y) is (37x + 91y + 53c + 7xy) mod 256.
 fn source(width: usize, height: usize) -> RgbImage {

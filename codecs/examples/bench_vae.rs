@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
-use happyhorse_codecs::wan22::{Synthetic, Tiling, Wan22Config, Wan22Vae};
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_nn::Synthetic;
 use happyhorse_tensor::{Device, Result, Tensor};
 
 /// Peak resident memory of this process (`VmHWM`), in MiB.

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use happyhorse_codecs::turbo::{sliding_windows, TurboConfig, TurboVaeDecoder, Window};
-use happyhorse_codecs::wan22::Tiling;
+use happyhorse_codecs::video::Tiling;
 use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::{Device, Tensor};
 

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::{Device, Tensor};
 

@@ -4,8 +4,8 @@
 use happyhorse_tensor::{Result, Tensor};
 
 use super::layers::{rms_norm_channels, Conv};
-use crate::wan22::blocks::interleave_halves;
-use crate::wan22::layers::FrameConv;
+use crate::video::frame_conv::FrameConv;
+use crate::video::rearrange::interleave_halves;
 use happyhorse_nn::Weights;
 
 /// Epsilon of norm1, norm2 and the decoder's final norms.
@@ -107,15 +107,7 @@ impl Upsampler {
             } else {
                 None
             },
-            conv: FrameConv::load(
-                weights,
-                &format!("{name}.resample.1"),
-                c,
-                c,
-                3,
-                [(1, 1); 2],
-                1,
-            )?,
+            conv: FrameConv::load(weights, &format!("{name}.resample.1"), c, c, 3)?,
         })
     }
 

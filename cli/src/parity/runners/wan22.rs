@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_media::png_frames::frame_levels;
 use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::probe::Recorder;

@@ -6,6 +6,7 @@
 //! networks or the VAEs.
 
 pub mod audio_input;
+mod file;
 pub mod image_input;
 pub mod png_frames;
 pub mod resample;

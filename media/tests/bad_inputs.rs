@@ -12,7 +12,7 @@ use happyhorse_media::audio_input::{
 };
 use happyhorse_media::image_input::{decode_image, load_image_input, read_image, MAX_IMAGE_PIXELS};
 use happyhorse_media::resample::resample;
-use support::{assert_error_names, scratch, write_scratch, write_wav_i16};
+use support::{assert_error_names, assert_refused, scratch, write_scratch, write_wav_i16};
 
 // ---- images ----
 
@@ -45,19 +45,14 @@ fn encode_png(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+/// A 4×4 PNG whose header claims `size × size` pixels, its header checksum fixed.
+fn png_claiming(size: u32) -> Vec<u8> {
+    let mut png = encode_png(4, 4);
+    png[16..20].copy_from_slice(&size.to_be_bytes());
+    png[20..24].copy_from_slice(&size.to_be_bytes());
+    let crc = crc32fast::hash(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
 }
 
 #[test]
@@ -79,9 +74,12 @@ fn truncated_jpeg_is_refused_naming_the_file() {
             jpeg.len()
         );
     }
-    let path = write_scratch("cut.jpg", &jpeg[..jpeg.len() * 2 / 3]);
-    assert_error_names(read_image(&path), &path, &["truncated JPEG"]);
-    std::fs::remove_file(&path).unwrap();
+    assert_refused(
+        "cut.jpg",
+        &jpeg[..jpeg.len() * 2 / 3],
+        read_image,
+        &["truncated JPEG"],
+    );
 }
 
 #[test]
@@ -101,39 +99,29 @@ fn images_over_the_pixel_limit_are_refused_before_decoding() {
     let mut jpeg = encode_jpeg(16, 16);
     let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
     jpeg[sof + 5..sof + 9].copy_from_slice(&[0x3E, 0x80, 0x3E, 0x80]);
-    let path = write_scratch("huge.jpg", &jpeg);
-    assert_error_names(read_image(&path), &path, &["16000x16000", "8192x8192"]);
-    std::fs::remove_file(&path).unwrap();
+    assert_refused("huge.jpg", &jpeg, read_image, &["16000x16000", "8192x8192"]);
 
     // A small PNG whose header claims 20000×20000 (2.4 GB decoded), its CRC fixed.
-    let mut png = encode_png(4, 4);
-    png[16..20].copy_from_slice(&20_000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&20_000u32.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    let path = write_scratch("huge.png", &png);
-    assert_error_names(read_image(&path), &path, &["20000x20000"]);
-    std::fs::remove_file(&path).unwrap();
+    assert_refused(
+        "huge.png",
+        &png_claiming(20_000),
+        read_image,
+        &["20000x20000"],
+    );
 
     // Just within the limit on one side: the header check passes (the cut data fails).
-    let mut png = encode_png(4, 4);
-    png[16..20].copy_from_slice(&8192u32.to_be_bytes());
-    png[20..24].copy_from_slice(&8192u32.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    let err = decode_image(&png).unwrap_err().to_string();
+    let err = decode_image(&png_claiming(8192)).unwrap_err().to_string();
     assert!(!err.contains("8192x8192 pixels, more"), "{err}");
 }
 
 #[test]
 fn a_tiny_image_says_what_size_it_is_and_what_is_needed() {
-    let path = write_scratch("one.png", &encode_png(1, 1));
-    assert_error_names(
-        load_image_input(&path, 256, 448),
-        &path,
+    assert_refused(
+        "one.png",
+        &encode_png(1, 1),
+        |path| load_image_input(path, 256, 448),
         &["1x1 pixels", "at least 2x1"],
     );
-    std::fs::remove_file(&path).unwrap();
     // The smallest size it names is enough.
     let path = write_scratch("two.png", &encode_png(2, 1));
     let input = load_image_input(&path, 256, 448).unwrap();

@@ -6,7 +6,7 @@ use happyhorse_media::image_input::{
     crop, decode_image, load_image_input, normalize, prepare_image, read_image, resize, resizecrop,
     Filter, RgbImage,
 };
-use support::{assert_error_names, scratch};
+use support::{assert_error_names, assert_refused, scratch};
 
 /// An image whose red channel is the column index, green the row index, blue constant.
 fn coords(width: usize, height: usize) -> RgbImage {
@@ -260,24 +260,14 @@ fn unreadable_images_are_errors_naming_the_file() {
     let missing = scratch("missing.png");
     assert_error_names(read_image(&missing), &missing, &[]);
 
-    let junk = scratch("junk.png");
-    std::fs::write(&junk, b"GIF89a not supported").unwrap();
-    assert_error_names(
-        load_image_input(&junk, 32, 32),
-        &junk,
+    assert_refused(
+        "junk.png",
+        b"GIF89a not supported",
+        |path| load_image_input(path, 32, 32),
         &["not a PNG or JPEG"],
     );
-
     let png = encode_png(4, 4, png::ColorType::Rgb, png::BitDepth::Eight, &[5; 48]);
-    let truncated = scratch("truncated.png");
-    std::fs::write(&truncated, &png[..png.len() / 2]).unwrap();
-    assert_error_names(read_image(&truncated), &truncated, &["PNG"]);
-
-    let bad_jpeg = scratch("bad.jpg");
-    std::fs::write(&bad_jpeg, [0xFF, 0xD8, 0xFF, 0xE0, 0, 2]).unwrap();
-    assert_error_names(read_image(&bad_jpeg), &bad_jpeg, &["JPEG"]);
-
-    for p in [junk, truncated, bad_jpeg] {
-        std::fs::remove_file(p).unwrap();
-    }
+    assert_refused("truncated.png", &png[..png.len() / 2], read_image, &["PNG"]);
+    let bad_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 2];
+    assert_refused("bad.jpg", &bad_jpeg, read_image, &["JPEG"]);
 }

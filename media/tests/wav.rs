@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use happyhorse_media::wav::{
     duration_seconds, encode_wav_pcm16, f32_to_pcm16, read_wav, write_wav_pcm16,
 };
-use support::{assert_error_names, scratch};
+use support::{assert_error_names, assert_refused, scratch};
 
 #[test]
 fn pcm16_conversion_rounds_half_to_even_and_saturates() {
@@ -22,6 +22,13 @@ fn pcm16_conversion_rounds_half_to_even_and_saturates() {
     assert_eq!(f32_to_pcm16(1.5), 32767);
     assert_eq!(f32_to_pcm16(-2.0), -32768);
     assert_eq!(f32_to_pcm16(f32::NAN), 0);
+}
+
+#[test]
+fn duration_is_samples_over_rate() {
+    let lengths = [(44_100, 44_100), (14_112, 44_100), (0, 44_100)];
+    let seconds = lengths.map(|(samples, rate)| duration_seconds(samples, rate));
+    assert_eq!(seconds, [1.0, 0.32, 0.0]);
 }
 
 #[test]
@@ -80,13 +87,6 @@ fn written_file_reads_back_bit_for_bit() {
     std::fs::remove_file(&path).unwrap();
 }
 
-#[test]
-fn duration_is_samples_over_rate() {
-    assert_eq!(duration_seconds(44_100, 44_100), 1.0);
-    assert_eq!(duration_seconds(14_112, 44_100), 0.32);
-    assert_eq!(duration_seconds(0, 44_100), 0.0);
-}
-
 fn write_with_hound(name: &str, spec: hound::WavSpec, ints: &[i32], floats: &[f32]) -> PathBuf {
     let path = scratch(&format!("{name}.wav"));
     let mut w = hound::WavWriter::create(&path, spec).unwrap();
@@ -137,10 +137,7 @@ fn unreadable_files_are_errors_naming_the_file() {
     let missing = scratch("missing.wav");
     assert_error_names(read_wav(&missing), &missing, &[]);
 
-    let junk = scratch("junk.wav");
-    std::fs::write(&junk, b"this is not audio").unwrap();
-    assert_error_names(read_wav(&junk), &junk, &[]);
-    std::fs::remove_file(&junk).unwrap();
+    assert_refused("junk.wav", b"this is not audio", read_wav, &[]);
 
     // A 64-bit float WAV (format 3, 64 bits) is not supported.
     let mut bytes = encode_wav_pcm16(&[0.0; 8], 1, 8_000).unwrap();
@@ -148,10 +145,7 @@ fn unreadable_files_are_errors_naming_the_file() {
     bytes[28..32].copy_from_slice(&(8_000u32 * 8).to_le_bytes());
     bytes[32..34].copy_from_slice(&8u16.to_le_bytes());
     bytes[34..36].copy_from_slice(&64u16.to_le_bytes());
-    let f64_path = scratch("f64.wav");
-    std::fs::write(&f64_path, bytes).unwrap();
-    assert_error_names(read_wav(&f64_path), &f64_path, &[]);
-    std::fs::remove_file(&f64_path).unwrap();
+    assert_refused("f64.wav", &bytes, read_wav, &[]);
 
     assert!(encode_wav_pcm16(&[0.0; 3], 2, 44_100).is_err());
     assert!(encode_wav_pcm16(&[0.0; 2], 0, 44_100).is_err());

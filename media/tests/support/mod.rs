@@ -58,6 +58,19 @@ pub fn assert_error_names<T: std::fmt::Debug>(
     err
 }
 
+/// Writes `bytes` to a scratch file named `name`, asserts that `read` refuses it with an
+/// error naming the file and every one of `details`, and removes the file.
+pub fn assert_refused<T: std::fmt::Debug>(
+    name: &str,
+    bytes: &[u8],
+    read: impl Fn(&Path) -> happyhorse_tensor::Result<T>,
+    details: &[&str],
+) {
+    let path = write_scratch(name, bytes);
+    assert_error_names(read(&path), &path, details);
+    std::fs::remove_file(&path).unwrap();
+}
+
 /// One tensor of a safetensors file, widened to f64.
 pub struct Tensor {
     pub shape: Vec<usize>,

@@ -2,6 +2,7 @@
 //! never a panic, a hang or a huge allocation.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use happyhorse_codecs::sa_audio::SaAudioConfig;
 use happyhorse_codecs::turbo::TurboConfig;
@@ -10,11 +11,15 @@ use serde_json::{json, Value};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("hh-codecs-bad-{}", std::process::id()));
+/// Writes `config` to a scratch file of its own (the tests run in parallel).
+fn write_config(config: &Value) -> PathBuf {
+    static WRITTEN: AtomicUsize = AtomicUsize::new(0);
+    let n = WRITTEN.fetch_add(1, Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hh-codecs-bad-configs");
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    let path = dir.join(format!("config-{}-{n}.json", std::process::id()));
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
 }
 
 fn fixture_json(path: &str) -> Value {
@@ -27,12 +32,26 @@ fn config_err<T: std::fmt::Debug>(
     value: &Value,
     load: impl Fn(&Path) -> happyhorse_tensor::Result<T>,
 ) -> String {
-    let path = scratch("config.json");
-    std::fs::write(&path, value.to_string()).unwrap();
+    let path = write_config(value);
     let err = load(&path).unwrap_err().to_string();
     std::fs::remove_file(&path).unwrap();
     assert!(err.contains(&path.display().to_string()), "{err}");
     err
+}
+
+/// Sets each `(field, value)` of `cases` in turn on `base` and asserts that `load` refuses
+/// it with an error naming the file and containing the case's `want`.
+fn assert_fields_refused<T: std::fmt::Debug>(
+    base: &Value,
+    cases: Vec<(&str, Value, &str)>,
+    load: impl Fn(&Path) -> happyhorse_tensor::Result<T>,
+) {
+    for (field, value, want) in cases {
+        let mut cfg = base.clone();
+        cfg[field] = value.clone();
+        let err = config_err(&cfg, &load);
+        assert!(err.contains(want), "{field} = {value}: {err}");
+    }
 }
 
 #[test]
@@ -47,8 +66,7 @@ fn fixture_and_released_configs_pass() {
     turbo["decoder_layers_per_block"] = json!([2, 2, 2, 3, 3]);
     turbo["first_chunk_size"] = json!(7);
     turbo["step_size"] = json!(7);
-    let path = scratch("turbo-released.json");
-    std::fs::write(&path, turbo.to_string()).unwrap();
+    let path = write_config(&turbo);
     TurboConfig::from_json_file(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     // The released Stable Audio autoencoder: 128 channels.
@@ -75,12 +93,7 @@ fn wan22_numbers_out_of_range_are_refused() {
             "temperal_downsample length",
         ),
     ];
-    for (field, value, want) in cases {
-        let mut cfg = base.clone();
-        cfg[field] = value.clone();
-        let err = config_err(&cfg, Wan22Config::from_json_file);
-        assert!(err.contains(want), "{field} = {value}: {err}");
-    }
+    assert_fields_refused(&base, cases, Wan22Config::from_json_file);
     let mut cfg = base.clone();
     cfg["z_dim"] = json!(1u64 << 40);
     let err = config_err(&cfg, Wan22Config::from_json_file);
@@ -121,12 +134,7 @@ fn turbo_numbers_out_of_range_are_refused() {
             "spatial_compression_ratio",
         ),
     ];
-    for (field, value, want) in cases {
-        let mut cfg = base.clone();
-        cfg[field] = value.clone();
-        let err = config_err(&cfg, TurboConfig::from_json_file);
-        assert!(err.contains(want), "{field} = {value}: {err}");
-    }
+    assert_fields_refused(&base, cases, TurboConfig::from_json_file);
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod config;
 mod decoder;
 mod encoder;
 mod layers;
+mod stages;
 mod vae;
 
 pub use config::{Wan22Config, LATENT_MEAN, LATENT_STD};

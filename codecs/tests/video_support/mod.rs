@@ -1,0 +1,57 @@
+//! Helpers of the video decoder tests: the fixture case's latent and tolerance, the
+//! comparison of two decodes, and the refusal of malformed latents.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use happyhorse_tensor::io::read_tensor;
+use happyhorse_tensor::{Result, Tensor};
+
+/// The atol of the `decoded_f64` check in `case`'s meta.json.
+pub fn decoded_atol(case: &Path) -> f32 {
+    let text = std::fs::read_to_string(case.join("meta.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let checks = meta["checks"].as_array().unwrap();
+    let check = checks.iter().find(|c| c["key"] == "decoded_f64").unwrap();
+    check["atol"].as_f64().unwrap() as f32
+}
+
+/// The first `frames` latent frames of the case's `latent` input.
+pub fn case_latent(case: &Path, frames: usize) -> Tensor {
+    let latent = read_tensor(&case.join("inputs.safetensors"), "latent").unwrap();
+    latent.narrow(2, 0, frames).unwrap()
+}
+
+/// Asserts that a tiled decode equals the untiled one to within the case's atol.
+pub fn assert_tiled_matches(case: &Path, tiled: &Tensor, untiled: &Tensor) {
+    let diff = max_abs_diff(tiled, untiled);
+    assert!(
+        diff <= decoded_atol(case),
+        "tiled vs untiled max |diff| = {diff}"
+    );
+}
+
+/// The largest absolute difference of two tensors of the same shape.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    let (a, b) = (a.to_vec().unwrap(), b.to_vec().unwrap());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Asserts that `decode` refuses a zero latent of each of `shapes` with a message saying
+/// what the latent must be.
+pub fn assert_latent_shapes_refused(
+    decode: impl Fn(&Tensor) -> Result<Tensor>,
+    shapes: &[&[usize]],
+) {
+    for shape in shapes {
+        let err = decode(&Tensor::zeros(shape).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("latent must be"), "{shape:?}: {err}");
+    }
+}

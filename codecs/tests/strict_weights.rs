@@ -51,6 +51,16 @@ fn edited_copy(from: &Path, name: &str, drop: Option<&str>, add: Option<&str>) -
     path
 }
 
+/// A scratch copy `name` of `from` with the extra tensor `extra`.
+fn with_extra(from: &Path, name: &str, extra: &str) -> PathBuf {
+    edited_copy(from, name, None, Some(extra))
+}
+
+/// A scratch copy `name` of `from` without the tensor `drop`.
+fn without(from: &Path, name: &str, drop: &str) -> PathBuf {
+    edited_copy(from, name, Some(drop), None)
+}
+
 /// Asserts that `load` refuses the scratch weight file `weights` with an error containing
 /// each of `wants`, removes the file and returns the error.
 fn assert_refused<T>(
@@ -87,19 +97,13 @@ fn wan22_loads_strictly() {
     // The fixture's safetensors file holds the same tensors.
     load(&fixture("wan22-vae/weights.safetensors")).unwrap();
 
-    let extra = edited_copy(
-        &pth,
-        "wan22-extra.safetensors",
-        None,
-        Some("decoder.extra.bias"),
-    );
+    let extra = with_extra(&pth, "wan22-extra.safetensors", "decoder.extra.bias");
     assert_refused(
         extra,
         load,
         &["decoder.extra.bias", "wan22-extra.safetensors"],
     );
-    let drop = Some("decoder.head.2.bias");
-    let missing = edited_copy(&pth, "wan22-missing.safetensors", drop, None);
+    let missing = without(&pth, "wan22-missing.safetensors", "decoder.head.2.bias");
     let wants = ["missing tensor \"decoder.head.2.bias\"", "expected shape"];
     assert_refused(missing, load, &wants);
 }
@@ -109,19 +113,14 @@ fn turbo_loads_strictly() {
     let config = fixture("turbo-vaed/config.json");
     let load = |weights: &Path| TurboVaeDecoder::load(&config, weights, &Device::Cpu);
     let st = fixture("turbo-vaed/weights.safetensors");
-    let extra = edited_copy(
-        &st,
-        "turbo-extra.safetensors",
-        None,
-        Some("encoder.conv.bias"),
-    );
+    let extra = with_extra(&st, "turbo-extra.safetensors", "encoder.conv.bias");
     assert_refused(extra, load, &["1 tensor(s)", "\"encoder.conv.bias\""]);
     let names = open_weights(&st).unwrap().names();
     let drop = names
         .iter()
         .find(|n| n.ends_with("conv_in.conv.weight"))
         .unwrap();
-    let missing = edited_copy(&st, "turbo-missing.safetensors", Some(drop), None);
+    let missing = without(&st, "turbo-missing.safetensors", drop);
     let wants = [
         "missing tensor \"module.decoder.conv_in.conv.weight\"",
         "\"decoder.conv_in.conv.weight\"",
@@ -135,16 +134,14 @@ fn sa_audio_is_strict_only_under_its_prefix() {
     let load = |weights: &Path| SaAudioVae::load_files(&config, weights, &Device::Cpu);
     let st = fixture("sa-audio-vae/weights.safetensors");
     // The rest of Stable Audio's model.safetensors is not the autoencoder's business.
-    let whole = edited_copy(
-        &st,
-        "sa-whole.safetensors",
-        None,
-        Some("model.model.x.bias"),
-    );
+    let whole = with_extra(&st, "sa-whole.safetensors", "model.model.x.bias");
     load(&whole).unwrap();
     std::fs::remove_file(&whole).unwrap();
-    let extra = Some("pretransform.model.decoder.extra.bias");
-    let extra = edited_copy(&st, "sa-extra.safetensors", None, extra);
+    let extra = with_extra(
+        &st,
+        "sa-extra.safetensors",
+        "pretransform.model.decoder.extra.bias",
+    );
     let err = assert_refused(extra, load, &["\"pretransform.model.decoder.extra.bias\""]);
     assert!(!err.contains("model.model.x"), "{err}");
 }

@@ -36,14 +36,13 @@ impl ResnetBlock {
     ) -> Result<Self> {
         let k = if dw { dw_k } else { 3 };
         Ok(ResnetBlock {
-            conv1: Conv::load(weights, &format!("{name}.conv1"), cin, cout, [k; 3], dw)?,
-            conv2: Conv::load(weights, &format!("{name}.conv2"), cout, cout, [k; 3], dw)?,
+            conv1: Conv::load(weights, &format!("{name}.conv1"), [cin, cout], [k; 3], dw)?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), [cout, cout], [k; 3], dw)?,
             shortcut: if cin != cout {
                 Some(Conv::load(
                     weights,
                     &format!("{name}.conv_shortcut"),
-                    cin,
-                    cout,
+                    [cin, cout],
                     [1; 3],
                     dw,
                 )?)
@@ -99,8 +98,7 @@ impl Upsampler {
                 Some(Conv::load(
                     weights,
                     &format!("{name}.time_conv"),
-                    c,
-                    2 * c,
+                    [c, 2 * c],
                     [3, 1, 1],
                     false,
                 )?)

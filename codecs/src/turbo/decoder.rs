@@ -35,8 +35,7 @@ impl Decoder {
         let conv_in = Conv::load(
             weights,
             "conv_in",
-            cfg.latent_channels,
-            ch[0],
+            [cfg.latent_channels, ch[0]],
             [3; 3],
             false,
         )?;
@@ -117,7 +116,7 @@ impl Decoder {
         } else {
             cfg.out_channels
         };
-        let conv_out = Conv::load(weights, "conv_out", c_out_in, out_ch, [3; 3], false)?;
+        let conv_out = Conv::load(weights, "conv_out", [c_out_in, out_ch], [3; 3], false)?;
         Ok(Decoder {
             conv_in,
             mid,

@@ -17,12 +17,12 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
-    /// Loads `{name}.conv` (or `{name}.depthwise_conv` + `{name}.pointwise_conv` when `dw`).
+    /// Loads `{name}.conv` from `cin` to `cout` channels (or `{name}.depthwise_conv` +
+    /// `{name}.pointwise_conv` when `dw`).
     pub(crate) fn load(
         weights: &Weights,
         name: &str,
-        cin: usize,
-        cout: usize,
+        [cin, cout]: [usize; 2],
         k: [usize; 3],
         dw: bool,
     ) -> Result<Conv> {

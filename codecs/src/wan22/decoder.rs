@@ -10,7 +10,7 @@ use super::blocks::{dup_up_3d, Mode};
 use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::CausalConv3d;
-use super::stages::{Head, Middle, Stage};
+use super::stages::{load_path, Head, Middle, Stage};
 use happyhorse_nn::Weights;
 
 /// One `Up_ResidualBlock`: a stage and the `DupUp3D` shortcut of its input.
@@ -44,22 +44,29 @@ impl Decoder {
         )?;
         let middle = Middle::load(weights, "decoder.middle", dims[0], &mut slots)?;
         let n = cfg.dim_mult.len();
-        let mut ups = Vec::with_capacity(n);
-        for i in 0..n {
-            let tup = cfg.temporal_up(i);
-            let up = i != n - 1;
-            let mode = up.then_some(if tup { Mode::Up3d } else { Mode::Up2d });
-            let stage = Stage::load(
-                weights,
-                &format!("decoder.upsamples.{i}.upsamples"),
-                [dims[i], dims[i + 1]],
-                cfg.num_res_blocks + 1,
-                mode,
-                &mut slots,
-            )?;
-            let shortcut = up.then_some((dims[i + 1], if tup { 2 } else { 1 }, 2));
-            ups.push(UpBlock { stage, shortcut });
-        }
+        let stages = load_path(
+            weights,
+            |i| format!("decoder.upsamples.{i}.upsamples"),
+            &dims,
+            cfg.num_res_blocks + 1,
+            |i| {
+                if cfg.temporal_up(i) {
+                    Mode::Up3d
+                } else {
+                    Mode::Up2d
+                }
+            },
+            &mut slots,
+        )?;
+        let ups = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| {
+                let ft = if cfg.temporal_up(i) { 2 } else { 1 };
+                let shortcut = (i != n - 1).then_some((dims[i + 1], ft, 2));
+                UpBlock { stage, shortcut }
+            })
+            .collect();
         let head = Head::load(weights, "decoder.head", [dims[n], 12], &mut slots)?;
         Ok(Decoder {
             conv1,

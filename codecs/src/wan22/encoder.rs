@@ -6,7 +6,7 @@ use super::blocks::{avg_down_3d, Mode};
 use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::CausalConv3d;
-use super::stages::{Head, Middle, Stage};
+use super::stages::{load_path, Head, Middle, Stage};
 use happyhorse_nn::Weights;
 
 /// One `Down_ResidualBlock`: a stage and the `AvgDown3D` shortcut of its input.
@@ -33,26 +33,30 @@ impl Encoder {
         let mut slots = 0;
         let conv1 = CausalConv3d::load(weights, "encoder.conv1", 12, dims[0], [3; 3], &mut slots)?;
         let n = cfg.dim_mult.len();
-        let mut downs = Vec::with_capacity(n);
-        for i in 0..n {
-            let tdown = cfg.temporal_down(i);
-            let down = i != n - 1;
-            let mode = down.then_some(if tdown { Mode::Down3d } else { Mode::Down2d });
-            let stage = Stage::load(
-                weights,
-                &format!("encoder.downsamples.{i}.downsamples"),
-                [dims[i], dims[i + 1]],
-                cfg.num_res_blocks,
-                mode,
-                &mut slots,
-            )?;
-            downs.push(DownBlock {
+        let stages = load_path(
+            weights,
+            |i| format!("encoder.downsamples.{i}.downsamples"),
+            &dims,
+            cfg.num_res_blocks,
+            |i| {
+                if cfg.temporal_down(i) {
+                    Mode::Down3d
+                } else {
+                    Mode::Down2d
+                }
+            },
+            &mut slots,
+        )?;
+        let downs = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| DownBlock {
                 stage,
                 out: dims[i + 1],
-                ft: if tdown { 2 } else { 1 },
-                fs: if down { 2 } else { 1 },
-            });
-        }
+                ft: if cfg.temporal_down(i) { 2 } else { 1 },
+                fs: if i != n - 1 { 2 } else { 1 },
+            })
+            .collect();
         let c = dims[n];
         let middle = Middle::load(weights, "encoder.middle", c, &mut slots)?;
         let head = Head::load(weights, "encoder.head", [c, 2 * cfg.z_dim], &mut slots)?;

@@ -53,6 +53,33 @@ impl Stage {
     }
 }
 
+/// Loads the stages of a path over the widths `dims` (stage `i` maps `dims[i]` to
+/// `dims[i + 1]`), stage `i` named `name(i)`, each with `blocks` residual blocks and, all but
+/// the last, a resample in the mode `resample(i)`.
+pub(crate) fn load_path(
+    weights: &Weights,
+    name: impl Fn(usize) -> String,
+    dims: &[usize],
+    blocks: usize,
+    resample: impl Fn(usize) -> Mode,
+    slots: &mut usize,
+) -> Result<Vec<Stage>> {
+    let n = dims.len() - 1;
+    (0..n)
+        .map(|i| {
+            let mode = (i + 1 < n).then(|| resample(i));
+            Stage::load(
+                weights,
+                &name(i),
+                [dims[i], dims[i + 1]],
+                blocks,
+                mode,
+                slots,
+            )
+        })
+        .collect()
+}
+
 /// The middle: a residual block, one-head attention, a residual block, all of `c` channels.
 pub(crate) struct Middle {
     first: ResidualBlock,

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use happyhorse_codecs::video::Tiling;
 use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::{Result, Tensor};
 
@@ -23,13 +24,22 @@ pub fn case_latent(case: &Path, frames: usize) -> Tensor {
     latent.narrow(2, 0, frames).unwrap()
 }
 
-/// Asserts that a tiled decode equals the untiled one to within the case's atol.
-pub fn assert_tiled_matches(case: &Path, tiled: &Tensor, untiled: &Tensor) {
-    let diff = max_abs_diff(tiled, untiled);
+/// Decodes the case's first two latent frames untiled and with `tiling`, asserts that the
+/// two agree to within the case's atol, and returns them (untiled, tiled).
+pub fn assert_tiling_is_invisible(
+    case: &Path,
+    decode_with: impl Fn(&Tensor, &Tiling) -> Result<Tensor>,
+    tiling: &Tiling,
+) -> (Tensor, Tensor) {
+    let latent = case_latent(case, 2);
+    let untiled = decode_with(&latent, &Tiling::default()).unwrap();
+    let tiled = decode_with(&latent, tiling).unwrap();
+    let diff = max_abs_diff(&tiled, &untiled);
     assert!(
         diff <= decoded_atol(case),
         "tiled vs untiled max |diff| = {diff}"
     );
+    (untiled, tiled)
 }
 
 /// The largest absolute difference of two tensors of the same shape.

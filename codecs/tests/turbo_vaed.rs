@@ -10,7 +10,7 @@ use happyhorse_codecs::turbo::{sliding_windows, TurboConfig, TurboVaeDecoder, Wi
 use happyhorse_codecs::video::Tiling;
 use happyhorse_tensor::io::read_tensor;
 use happyhorse_tensor::Device;
-use video_support::{assert_latent_shapes_refused, assert_tiling_is_invisible};
+use video_support::{assert_malformed_latents_refused, assert_tiling_is_invisible};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
 
@@ -81,13 +81,5 @@ fn safetensors_with_decoder_keys_loads_the_same_weights() {
 #[test]
 fn wrong_latent_shape_is_a_clear_error() {
     let vae = load();
-    assert_latent_shapes_refused(
-        |z| vae.decode(z),
-        &[
-            &[1, 16, 2, 3, 4],
-            &[2, 48, 1, 3, 4],
-            &[48, 3, 4],
-            &[48, 0, 3, 4],
-        ],
-    );
+    assert_malformed_latents_refused(|z| vae.decode(z), [3, 4]);
 }

@@ -52,12 +52,20 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Asserts that `decode` refuses a zero latent of each of `shapes` with a message saying
-/// what the latent must be.
-pub fn assert_latent_shapes_refused(
+/// Asserts that `decode` refuses zero latents of `h × w` latent pixels that are malformed
+/// (16 channels, a batch of 2, no time axis, no frames) with a message saying what the
+/// latent must be.
+pub fn assert_malformed_latents_refused(
     decode: impl Fn(&Tensor) -> Result<Tensor>,
-    shapes: &[&[usize]],
+    [h, w]: [usize; 2],
 ) {
+    let shapes: [&[usize]; 5] = [
+        &[1, 16, 2, h, w],
+        &[2, 48, 1, h, w],
+        &[48, h, w],
+        &[48, 0, h, w],
+        &[1, 48, 0, h, w],
+    ];
     for shape in shapes {
         let err = decode(&Tensor::zeros(shape).unwrap())
             .unwrap_err()

@@ -10,7 +10,7 @@ use super::blocks::{dup_up_3d, Mode};
 use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::CausalConv3d;
-use super::stages::{load_path, Head, Middle, Stage};
+use super::stages::{load_path, Direction, Head, Middle, Stage};
 use happyhorse_nn::Weights;
 
 /// One `Up_ResidualBlock`: a stage and the `DupUp3D` shortcut of its input.
@@ -44,25 +44,20 @@ impl Decoder {
         )?;
         let middle = Middle::load(weights, "decoder.middle", dims[0], &mut slots)?;
         let n = cfg.dim_mult.len();
+        let temporal: Vec<bool> = (0..n).map(|i| cfg.temporal_up(i)).collect();
         let stages = load_path(
             weights,
-            |i| format!("decoder.upsamples.{i}.upsamples"),
+            Direction::Up,
             &dims,
             cfg.num_res_blocks + 1,
-            |i| {
-                if cfg.temporal_up(i) {
-                    Mode::Up3d
-                } else {
-                    Mode::Up2d
-                }
-            },
+            &temporal,
             &mut slots,
         )?;
         let ups = stages
             .into_iter()
             .enumerate()
             .map(|(i, stage)| {
-                let ft = if cfg.temporal_up(i) { 2 } else { 1 };
+                let ft = if temporal[i] { 2 } else { 1 };
                 let shortcut = (i != n - 1).then_some((dims[i + 1], ft, 2));
                 UpBlock { stage, shortcut }
             })

@@ -2,11 +2,11 @@
 
 use happyhorse_tensor::{Probe, Result, Tensor};
 
-use super::blocks::{avg_down_3d, Mode};
+use super::blocks::avg_down_3d;
 use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::CausalConv3d;
-use super::stages::{load_path, Head, Middle, Stage};
+use super::stages::{load_path, Direction, Head, Middle, Stage};
 use happyhorse_nn::Weights;
 
 /// One `Down_ResidualBlock`: a stage and the `AvgDown3D` shortcut of its input.
@@ -33,18 +33,13 @@ impl Encoder {
         let mut slots = 0;
         let conv1 = CausalConv3d::load(weights, "encoder.conv1", 12, dims[0], [3; 3], &mut slots)?;
         let n = cfg.dim_mult.len();
+        let temporal: Vec<bool> = (0..n).map(|i| cfg.temporal_down(i)).collect();
         let stages = load_path(
             weights,
-            |i| format!("encoder.downsamples.{i}.downsamples"),
+            Direction::Down,
             &dims,
             cfg.num_res_blocks,
-            |i| {
-                if cfg.temporal_down(i) {
-                    Mode::Down3d
-                } else {
-                    Mode::Down2d
-                }
-            },
+            &temporal,
             &mut slots,
         )?;
         let downs = stages
@@ -53,7 +48,7 @@ impl Encoder {
             .map(|(i, stage)| DownBlock {
                 stage,
                 out: dims[i + 1],
-                ft: if cfg.temporal_down(i) { 2 } else { 1 },
+                ft: if temporal[i] { 2 } else { 1 },
                 fs: if i != n - 1 { 2 } else { 1 },
             })
             .collect();

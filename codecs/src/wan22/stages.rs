@@ -53,29 +53,52 @@ impl Stage {
     }
 }
 
+/// The way a path of stages changes the resolution: the encoder's down, the decoder's up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// `encoder.downsamples`, halving.
+    Down,
+    /// `decoder.upsamples`, doubling.
+    Up,
+}
+
+impl Direction {
+    /// The weight name of stage `i`.
+    fn stage_name(self, i: usize) -> String {
+        match self {
+            Direction::Down => format!("encoder.downsamples.{i}.downsamples"),
+            Direction::Up => format!("decoder.upsamples.{i}.upsamples"),
+        }
+    }
+
+    /// The resample mode of a stage, `temporal` when it also resamples time.
+    fn mode(self, temporal: bool) -> Mode {
+        match (self, temporal) {
+            (Direction::Down, true) => Mode::Down3d,
+            (Direction::Down, false) => Mode::Down2d,
+            (Direction::Up, true) => Mode::Up3d,
+            (Direction::Up, false) => Mode::Up2d,
+        }
+    }
+}
+
 /// Loads the stages of a path over the widths `dims` (stage `i` maps `dims[i]` to
-/// `dims[i + 1]`), stage `i` named `name(i)`, each with `blocks` residual blocks and, all but
-/// the last, a resample in the mode `resample(i)`.
+/// `dims[i + 1]`), each with `blocks` residual blocks and, all but the last, a resample in
+/// `direction`, in time too where `temporal[i]`.
 pub(crate) fn load_path(
     weights: &Weights,
-    name: impl Fn(usize) -> String,
+    direction: Direction,
     dims: &[usize],
     blocks: usize,
-    resample: impl Fn(usize) -> Mode,
+    temporal: &[bool],
     slots: &mut usize,
 ) -> Result<Vec<Stage>> {
     let n = dims.len() - 1;
     (0..n)
         .map(|i| {
-            let mode = (i + 1 < n).then(|| resample(i));
-            Stage::load(
-                weights,
-                &name(i),
-                [dims[i], dims[i + 1]],
-                blocks,
-                mode,
-                slots,
-            )
+            let mode = (i + 1 < n).then(|| direction.mode(temporal[i]));
+            let name = direction.stage_name(i);
+            Stage::load(weights, &name, [dims[i], dims[i + 1]], blocks, mode, slots)
         })
         .collect()
 }

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use happyhorse_codecs::io::png_frames::write_frames_png;
-use happyhorse_codecs::io::wav::write_wav_pcm16;
+use happyhorse_media::png_frames::write_frames_png;
+use happyhorse_media::wav::write_wav_pcm16;
 use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_tensor::{bail, Device, Result};
 use serde_json::json;

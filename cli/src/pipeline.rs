@@ -12,11 +12,11 @@
 //!   SaAudioVae::decode → 51.2 kHz → 44.1 kHz stereo
 //! ```
 
-use happyhorse_codecs::io::audio_input::load_conditioning_audio;
-use happyhorse_codecs::io::image_input::load_image_input;
 use happyhorse_codecs::sa_audio::{SaAudioVae, AUDIO_CHUNK_SAMPLES};
 use happyhorse_codecs::turbo::TurboVaeDecoder;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_media::audio_input::load_conditioning_audio;
+use happyhorse_media::image_input::load_image_input;
 use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit, PipelineConfig};
 use happyhorse_model::t5gemma::T5GemmaEncoder;
 use happyhorse_model::tokenizer::Tokenizer;

@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
-use happyhorse_codecs::wan22::{Synthetic, Tiling, Wan22Config, Wan22Vae};
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_nn::Synthetic;
 use happyhorse_tensor::{Device, Result, Tensor};
 
 /// Peak resident memory of this process (`VmHWM`), in MiB.
@@ -52,21 +54,35 @@ fn turbo_released() -> TurboConfig {
     }
 }
 
-fn bench_turbo() -> Result<()> {
-    let vae = TurboVaeDecoder::synthetic(&turbo_mid(), Synthetic::Random(1), &Device::Cpu)?;
-    let z = random_latent(&[1, 48, 8, 8, 8])?;
+/// Decodes a random latent of `shape` once and prints the time per frame and the peak
+/// resident memory under `label`.
+fn time_decode(
+    label: &str,
+    shape: &[usize],
+    decode: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
+    let z = random_latent(shape)?;
     let t0 = Instant::now();
-    let video = vae.decode(&z)?;
+    let video = decode(&z)?;
     let dt = t0.elapsed().as_secs_f64();
     let frames = video.shape()[2];
     println!(
-        "turbo  mid-size (blocks [16,32,64,128]) latent [1,48,8,8,8] -> {:?}: {:.2} s, {:.1} ms/frame, VmHWM {:.0} MiB",
+        "{label} latent {shape:?} -> {:?}: {:.2} s, {:.1} ms/frame, VmHWM {:.0} MiB",
         video.shape(),
         dt,
         dt * 1e3 / frames as f64,
         peak_mib()
     );
     Ok(())
+}
+
+fn bench_turbo() -> Result<()> {
+    let vae = TurboVaeDecoder::synthetic(&turbo_mid(), Synthetic::Random(1), &Device::Cpu)?;
+    time_decode(
+        "turbo  mid-size (blocks [16,32,64,128])",
+        &[1, 48, 8, 8, 8],
+        |z| vae.decode(z),
+    )
 }
 
 fn bench_wan() -> Result<()> {
@@ -76,19 +92,9 @@ fn bench_wan() -> Result<()> {
         ..Wan22Config::default()
     };
     let vae = Wan22Vae::synthetic(&cfg, Synthetic::Random(1), &Device::Cpu)?;
-    let z = random_latent(&[1, 48, 3, 8, 8])?;
-    let t0 = Instant::now();
-    let video = vae.decode(&z)?;
-    let dt = t0.elapsed().as_secs_f64();
-    let frames = video.shape()[2];
-    println!(
-        "wan2.2 mid-size (dec_dim 16) latent [1,48,3,8,8] -> {:?}: {:.2} s, {:.1} ms/frame, VmHWM {:.0} MiB",
-        video.shape(),
-        dt,
-        dt * 1e3 / frames as f64,
-        peak_mib()
-    );
-    Ok(())
+    time_decode("wan2.2 mid-size (dec_dim 16)", &[1, 48, 3, 8, 8], |z| {
+        vae.decode(z)
+    })
 }
 
 fn plan_1080p(budget_gib: f64) -> Result<()> {

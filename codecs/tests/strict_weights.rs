@@ -51,13 +51,41 @@ fn edited_copy(from: &Path, name: &str, drop: Option<&str>, add: Option<&str>) -
     path
 }
 
+/// A scratch copy `name` of `from` with the extra tensor `extra`.
+fn with_extra(from: &Path, name: &str, extra: &str) -> PathBuf {
+    edited_copy(from, name, None, Some(extra))
+}
+
+/// A scratch copy `name` of `from` without the tensor `drop`.
+fn without(from: &Path, name: &str, drop: &str) -> PathBuf {
+    edited_copy(from, name, Some(drop), None)
+}
+
+/// Asserts that `load` refuses the scratch weight file `weights` with an error containing
+/// each of `wants`, removes the file and returns the error.
+fn assert_refused<T>(
+    weights: PathBuf,
+    load: impl Fn(&Path) -> happyhorse_tensor::Result<T>,
+    wants: &[&str],
+) -> String {
+    let err = match load(&weights) {
+        Ok(_) => panic!("{} loaded", weights.display()),
+        Err(e) => e.to_string(),
+    };
+    std::fs::remove_file(&weights).unwrap();
+    assert!(wants.iter().all(|w| err.contains(w)), "{err}");
+    err
+}
+
 #[test]
 fn wan22_loads_strictly() {
     let cfg = Wan22Config::from_json_file(&fixture("wan22-vae/config.json")).unwrap();
+    let load = |weights: &Path| Wan22Vae::load(weights, &cfg, &Device::Cpu);
     let pth = fixture("wan22-vae/Wan2.2_VAE.pth");
     let copy = edited_copy(&pth, "wan22.safetensors", None, None);
-    let a = Wan22Vae::load(&pth, &cfg, &Device::Cpu).unwrap();
-    let b = Wan22Vae::load(&copy, &cfg, &Device::Cpu).unwrap();
+    let a = load(&pth).unwrap();
+    let b = load(&copy).unwrap();
+    std::fs::remove_file(&copy).unwrap();
     let z = read_tensor(&fixture("wan22-vae/inputs.safetensors"), "latent")
         .unwrap()
         .narrow(2, 0, 1)
@@ -67,107 +95,53 @@ fn wan22_loads_strictly() {
         b.decode(&z).unwrap().to_vec().unwrap()
     );
     // The fixture's safetensors file holds the same tensors.
-    Wan22Vae::load(
-        &fixture("wan22-vae/weights.safetensors"),
-        &cfg,
-        &Device::Cpu,
-    )
-    .unwrap();
+    load(&fixture("wan22-vae/weights.safetensors")).unwrap();
 
-    let extra = edited_copy(
-        &pth,
-        "wan22-extra.safetensors",
-        None,
-        Some("decoder.extra.bias"),
+    let extra = with_extra(&pth, "wan22-extra.safetensors", "decoder.extra.bias");
+    assert_refused(
+        extra,
+        load,
+        &["decoder.extra.bias", "wan22-extra.safetensors"],
     );
-    let err = Wan22Vae::load(&extra, &cfg, &Device::Cpu)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("decoder.extra.bias") && err.contains("wan22-extra.safetensors"),
-        "{err}"
-    );
-    let drop = "decoder.head.2.bias";
-    let missing = edited_copy(&pth, "wan22-missing.safetensors", Some(drop), None);
-    let err = Wan22Vae::load(&missing, &cfg, &Device::Cpu)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("missing tensor \"decoder.head.2.bias\"") && err.contains("expected shape"),
-        "{err}"
-    );
-    for p in [copy, extra, missing] {
-        std::fs::remove_file(p).unwrap();
-    }
+    let missing = without(&pth, "wan22-missing.safetensors", "decoder.head.2.bias");
+    let wants = ["missing tensor \"decoder.head.2.bias\"", "expected shape"];
+    assert_refused(missing, load, &wants);
 }
 
 #[test]
 fn turbo_loads_strictly() {
     let config = fixture("turbo-vaed/config.json");
+    let load = |weights: &Path| TurboVaeDecoder::load(&config, weights, &Device::Cpu);
     let st = fixture("turbo-vaed/weights.safetensors");
-    let extra = edited_copy(
-        &st,
-        "turbo-extra.safetensors",
-        None,
-        Some("encoder.conv.bias"),
-    );
-    let err = TurboVaeDecoder::load(&config, &extra, &Device::Cpu)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("1 tensor(s)") && err.contains("\"encoder.conv.bias\""),
-        "{err}"
-    );
+    let extra = with_extra(&st, "turbo-extra.safetensors", "encoder.conv.bias");
+    assert_refused(extra, load, &["1 tensor(s)", "\"encoder.conv.bias\""]);
     let names = open_weights(&st).unwrap().names();
     let drop = names
         .iter()
         .find(|n| n.ends_with("conv_in.conv.weight"))
         .unwrap();
-    let missing = edited_copy(&st, "turbo-missing.safetensors", Some(drop), None);
-    let err = TurboVaeDecoder::load(&config, &missing, &Device::Cpu)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("missing tensor \"module.decoder.conv_in.conv.weight\"")
-            && err.contains("\"decoder.conv_in.conv.weight\""),
-        "{err}"
-    );
-    for p in [extra, missing] {
-        std::fs::remove_file(p).unwrap();
-    }
+    let missing = without(&st, "turbo-missing.safetensors", drop);
+    let wants = [
+        "missing tensor \"module.decoder.conv_in.conv.weight\"",
+        "\"decoder.conv_in.conv.weight\"",
+    ];
+    assert_refused(missing, load, &wants);
 }
 
 #[test]
 fn sa_audio_is_strict_only_under_its_prefix() {
     let config = fixture("sa-audio-vae/config.json");
+    let load = |weights: &Path| SaAudioVae::load_files(&config, weights, &Device::Cpu);
     let st = fixture("sa-audio-vae/weights.safetensors");
     // The rest of Stable Audio's model.safetensors is not the autoencoder's business.
-    let whole = edited_copy(
-        &st,
-        "sa-whole.safetensors",
-        None,
-        Some("model.model.x.bias"),
-    );
-    SaAudioVae::load_files(&config, &whole, &Device::Cpu).unwrap();
-    let extra = edited_copy(
+    let whole = with_extra(&st, "sa-whole.safetensors", "model.model.x.bias");
+    load(&whole).unwrap();
+    std::fs::remove_file(&whole).unwrap();
+    let extra = with_extra(
         &st,
         "sa-extra.safetensors",
-        None,
-        Some("pretransform.model.decoder.extra.bias"),
+        "pretransform.model.decoder.extra.bias",
     );
-    let err = SaAudioVae::load_files(&config, &extra, &Device::Cpu)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        err.contains("\"pretransform.model.decoder.extra.bias\"") && !err.contains("model.model.x"),
-        "{err}"
-    );
-    for p in [whole, extra] {
-        std::fs::remove_file(p).unwrap();
-    }
+    let err = assert_refused(extra, load, &["\"pretransform.model.decoder.extra.bias\""]);
+    assert!(!err.contains("model.model.x"), "{err}");
 }

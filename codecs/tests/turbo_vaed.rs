@@ -2,12 +2,15 @@
 //! `happyhorse parity`): the sliding-window plan, tiled against untiled decoding, key
 //! spellings, and input shape errors.
 
+mod video_support;
+
 use std::path::Path;
 
 use happyhorse_codecs::turbo::{sliding_windows, TurboConfig, TurboVaeDecoder, Window};
-use happyhorse_codecs::wan22::Tiling;
+use happyhorse_codecs::video::Tiling;
 use happyhorse_tensor::read_tensor;
-use happyhorse_tensor::{Device, Tensor};
+use happyhorse_tensor::Device;
+use video_support::{assert_malformed_latents_refused, assert_tiling_is_invisible};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/turbo-vaed");
 
@@ -19,15 +22,6 @@ fn load() -> TurboVaeDecoder {
         &Device::Cpu,
     )
     .unwrap()
-}
-
-/// The atol of the case's `decoded_f64` check.
-fn decoded_atol() -> f32 {
-    let text = std::fs::read_to_string(Path::new(CASE).join("meta.json")).unwrap();
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let checks = meta["checks"].as_array().unwrap();
-    let check = checks.iter().find(|c| c["key"] == "decoded_f64").unwrap();
-    check["atol"].as_f64().unwrap() as f32
 }
 
 #[test]
@@ -61,27 +55,13 @@ fn sliding_windows_follow_the_chunk_plan() {
 #[test]
 fn tiled_decode_equals_untiled() {
     let vae = load();
-    let latent = read_tensor(&Path::new(CASE).join("inputs.safetensors"), "latent").unwrap();
-    let latent = latent.narrow(2, 0, 2).unwrap();
-    let untiled = vae.decode_with(&latent, &Tiling::default()).unwrap();
     let tiling = Tiling {
         tile: Some([2, 3]),
         overlap: 1,
         ..Tiling::default()
     };
     assert_eq!(vae.tile_plan(3, 4, &tiling).unwrap().tiles.len(), 2 * 2);
-    let tiled = vae.decode_with(&latent, &tiling).unwrap();
-    assert_eq!(tiled.shape(), untiled.shape());
-    let (a, b) = (tiled.to_vec().unwrap(), untiled.to_vec().unwrap());
-    let diff = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max);
-    assert!(
-        diff <= decoded_atol(),
-        "tiled vs untiled max |diff| = {diff}"
-    );
+    assert_tiling_is_invisible(Path::new(CASE), |z, t| vae.decode_with(z, t), &tiling);
 }
 
 #[test]
@@ -101,16 +81,5 @@ fn safetensors_with_decoder_keys_loads_the_same_weights() {
 #[test]
 fn wrong_latent_shape_is_a_clear_error() {
     let vae = load();
-    for shape in [
-        vec![1, 16, 2, 3, 4],
-        vec![2, 48, 1, 3, 4],
-        vec![48, 3, 4],
-        vec![48, 0, 3, 4],
-    ] {
-        let err = vae
-            .decode(&Tensor::zeros(&shape).unwrap())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("latent must be"), "{shape:?}: {err}");
-    }
+    assert_malformed_latents_refused(|z| vae.decode(z), [3, 4]);
 }

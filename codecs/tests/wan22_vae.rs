@@ -1,11 +1,16 @@
 //! The Wan2.2 VAE on its golden case's files (the case itself is checked by `happyhorse
 //! parity`): tiled against untiled decoding, the memory budget, and input shape errors.
 
+mod video_support;
+
 use std::path::Path;
 
-use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
-use happyhorse_tensor::read_tensor;
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_tensor::{Device, Tensor};
+use video_support::{
+    assert_malformed_latents_refused, assert_tiling_is_invisible, case_latent, max_abs_diff,
+};
 
 const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/wan22-vae");
 
@@ -15,30 +20,9 @@ fn load_vae() -> Wan22Vae {
     Wan22Vae::load(&case.join("Wan2.2_VAE.pth"), &cfg, &Device::Cpu).unwrap()
 }
 
-/// The atol of the case's `decoded_f64` check.
-fn decoded_atol() -> f32 {
-    let text = std::fs::read_to_string(Path::new(CASE).join("meta.json")).unwrap();
-    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let checks = meta["checks"].as_array().unwrap();
-    let check = checks.iter().find(|c| c["key"] == "decoded_f64").unwrap();
-    check["atol"].as_f64().unwrap() as f32
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    let (a, b) = (a.to_vec().unwrap(), b.to_vec().unwrap());
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 #[test]
 fn tiled_decode_equals_untiled() {
     let vae = load_vae();
-    let latent = read_tensor(&Path::new(CASE).join("inputs.safetensors"), "latent").unwrap();
-    let latent = latent.narrow(2, 0, 2).unwrap();
-    let untiled = vae.decode_with(&latent, &Tiling::default()).unwrap();
     let tiling = Tiling {
         tile: Some([3, 4]),
         overlap: 2,
@@ -46,20 +30,16 @@ fn tiled_decode_equals_untiled() {
     };
     let plan = vae.tile_plan(4, 6, &tiling).unwrap();
     assert_eq!(plan.tiles.len(), 2 * 2, "{plan:?}");
-    let tiled = vae.decode_with(&latent, &tiling).unwrap();
+    let decode_with = |z: &Tensor, t: &Tiling| vae.decode_with(z, t);
+    let (untiled, tiled) = assert_tiling_is_invisible(Path::new(CASE), decode_with, &tiling);
     assert_eq!(tiled.shape(), &[1, 3, 5, 64, 96]);
-    let diff = max_abs_diff(&tiled, &untiled);
-    assert!(
-        diff <= decoded_atol(),
-        "tiled vs untiled max |diff| = {diff}"
-    );
 
     // Without the halo, the tiles see zero padding inside the frame: visibly different.
     let no_halo = Tiling {
         halo: Some(0),
         ..tiling
     };
-    let rough = vae.decode_with(&latent, &no_halo).unwrap();
+    let rough = decode_with(&case_latent(Path::new(CASE), 2), &no_halo).unwrap();
     assert!(max_abs_diff(&rough, &untiled) > 1e-3);
 }
 
@@ -89,16 +69,7 @@ fn memory_budget_picks_tiles_that_fit() {
 #[test]
 fn wrong_latent_shape_is_a_clear_error() {
     let vae = load_vae();
-    for shape in [
-        vec![1, 16, 2, 4, 6],
-        vec![2, 48, 1, 4, 6],
-        vec![48, 4, 6],
-        vec![1, 48, 0, 4, 6],
-    ] {
-        let z = Tensor::zeros(&shape).unwrap();
-        let err = vae.decode(&z).unwrap_err().to_string();
-        assert!(err.contains("latent must be"), "{shape:?}: {err}");
-    }
+    assert_malformed_latents_refused(|z| vae.decode(z), [4, 6]);
     let bad_video = Tensor::zeros(&[1, 3, 1, 40, 48]).unwrap();
     let err = vae.encode(&bad_video).unwrap_err().to_string();
     assert!(err.contains("multiples of 16"), "{err}");

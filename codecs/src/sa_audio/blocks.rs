@@ -4,6 +4,7 @@ use happyhorse_nn::Weights;
 use happyhorse_tensor::{Result, Tensor};
 
 use super::snake::Activation;
+use super::stack::Block;
 use super::weight_norm::{Conv1dSpec, WnConv1d, WnConvTranspose1d};
 
 /// The dilations of the three residual units of every block.
@@ -75,6 +76,19 @@ fn load_units(
         .collect()
 }
 
+/// The channels, stride and activation of one encoder or decoder block.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockShape {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// The factor the block divides (encoder) or multiplies (decoder) the length by.
+    pub stride: usize,
+    /// SnakeBeta (else ELU) activations.
+    pub use_snake: bool,
+}
+
 /// `EncoderBlock(in → out, s)`: three residual units on `in`, act, then a conv with kernel
 /// `2s`, stride `s`, padding `⌈s/2⌉` (length `N → ⌊N/s⌋`).
 pub struct EncoderBlock {
@@ -85,27 +99,26 @@ pub struct EncoderBlock {
 
 impl EncoderBlock {
     /// Loads the block under `prefix`.
-    pub fn load(
-        r: &Weights,
-        prefix: &str,
-        cin: usize,
-        cout: usize,
-        stride: usize,
-        use_snake: bool,
-    ) -> Result<EncoderBlock> {
+    pub fn load(r: &Weights, prefix: &str, shape: BlockShape) -> Result<EncoderBlock> {
         let down = Conv1dSpec {
-            stride,
-            ..Conv1dSpec::same(cin, cout, 2 * stride, stride.div_ceil(2))
+            stride: shape.stride,
+            ..Conv1dSpec::same(
+                shape.cin,
+                shape.cout,
+                2 * shape.stride,
+                shape.stride.div_ceil(2),
+            )
         };
         Ok(EncoderBlock {
-            units: load_units(r, prefix, 0, cin, use_snake)?,
-            act: Activation::load(r, &format!("{prefix}.layers.3"), cin, use_snake)?,
+            units: load_units(r, prefix, 0, shape.cin, shape.use_snake)?,
+            act: Activation::load(r, &format!("{prefix}.layers.3"), shape.cin, shape.use_snake)?,
             down: WnConv1d::load(r, &format!("{prefix}.layers.4"), down)?,
         })
     }
+}
 
-    /// Applies the block.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Block for EncoderBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut x = x.clone();
         for u in &self.units {
             x = u.forward(&x)?;
@@ -124,31 +137,25 @@ pub struct DecoderBlock {
 
 impl DecoderBlock {
     /// Loads the block under `prefix`.
-    pub fn load(
-        r: &Weights,
-        prefix: &str,
-        cin: usize,
-        cout: usize,
-        stride: usize,
-        use_snake: bool,
-    ) -> Result<DecoderBlock> {
+    pub fn load(r: &Weights, prefix: &str, shape: BlockShape) -> Result<DecoderBlock> {
         Ok(DecoderBlock {
-            act: Activation::load(r, &format!("{prefix}.layers.0"), cin, use_snake)?,
+            act: Activation::load(r, &format!("{prefix}.layers.0"), shape.cin, shape.use_snake)?,
             up: WnConvTranspose1d::load(
                 r,
                 &format!("{prefix}.layers.1"),
-                cin,
-                cout,
-                2 * stride,
-                stride,
-                stride.div_ceil(2),
+                shape.cin,
+                shape.cout,
+                2 * shape.stride,
+                shape.stride,
+                shape.stride.div_ceil(2),
             )?,
-            units: load_units(r, prefix, 2, cout, use_snake)?,
+            units: load_units(r, prefix, 2, shape.cout, shape.use_snake)?,
         })
     }
+}
 
-    /// Applies the block.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Block for DecoderBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut x = self.up.forward(&self.act.forward(x)?)?;
         for u in &self.units {
             x = u.forward(&x)?;

@@ -5,84 +5,44 @@
 //! n+3 `tanh` when `final_tanh`.
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{Probe, Result, Tensor};
+use happyhorse_tensor::Result;
 
-use super::blocks::DecoderBlock;
+use super::blocks::{BlockShape, DecoderBlock};
 use super::config::OobleckDecoderConfig;
-use super::snake::Activation;
-use super::weight_norm::{Conv1dSpec, WnConv1d};
+use super::stack::{stage_channels, LayerStack, StackSpec};
+use super::weight_norm::Conv1dSpec;
 
 /// The Oobleck decoder with its weights folded.
-pub struct OobleckDecoder {
-    conv_in: WnConv1d,
-    blocks: Vec<DecoderBlock>,
-    act: Activation,
-    conv_out: WnConv1d,
-    final_tanh: bool,
-}
+pub type OobleckDecoder = LayerStack<DecoderBlock>;
 
 impl OobleckDecoder {
     /// Loads the decoder stored under `prefix` (`"decoder"`).
     pub fn load(r: &Weights, prefix: &str, cfg: &OobleckDecoderConfig) -> Result<OobleckDecoder> {
-        let ch: Vec<usize> = std::iter::once(1)
-            .chain(cfg.c_mults.iter().copied())
-            .map(|m| m * cfg.channels)
-            .collect();
+        let ch = stage_channels(cfg.channels, &cfg.c_mults);
         let n = cfg.strides.len();
         let blocks = (1..=n)
             .rev()
             .enumerate()
             .map(|(j, i)| {
-                let p = format!("{prefix}.layers.{}", j + 1);
-                DecoderBlock::load(r, &p, ch[i], ch[i - 1], cfg.strides[i - 1], cfg.use_snake)
+                let shape = BlockShape {
+                    cin: ch[i],
+                    cout: ch[i - 1],
+                    stride: cfg.strides[i - 1],
+                    use_snake: cfg.use_snake,
+                };
+                DecoderBlock::load(r, &format!("{prefix}.layers.{}", j + 1), shape)
             })
             .collect::<Result<Vec<_>>>()?;
-        let conv_out = Conv1dSpec {
-            bias: false,
-            ..Conv1dSpec::same(ch[0], cfg.out_channels, 7, 3)
-        };
-        Ok(OobleckDecoder {
-            conv_in: WnConv1d::load(
-                r,
-                &format!("{prefix}.layers.0"),
-                Conv1dSpec::same(cfg.latent_dim, ch[n], 7, 3),
-            )?,
-            blocks,
-            act: Activation::load(
-                r,
-                &format!("{prefix}.layers.{}", n + 1),
-                ch[0],
-                cfg.use_snake,
-            )?,
-            conv_out: WnConv1d::load(r, &format!("{prefix}.layers.{}", n + 2), conv_out)?,
+        let spec = StackSpec {
+            conv_in: Conv1dSpec::same(cfg.latent_dim, ch[n], 7, 3),
+            act_channels: ch[0],
+            use_snake: cfg.use_snake,
+            conv_out: Conv1dSpec {
+                bias: false,
+                ..Conv1dSpec::same(ch[0], cfg.out_channels, 7, 3)
+            },
             final_tanh: cfg.final_tanh,
-        })
-    }
-
-    /// Runs the decoder on `x [B, latent, L]` or unbatched `[latent, L]`, tapping the
-    /// output of every top-level layer as `{name}.layers.{i}` into `probe`.
-    pub fn forward(&self, x: &Tensor, name: &str, probe: &mut dyn Probe) -> Result<Tensor> {
-        let mut record = |i: usize, t: &Tensor| -> Result<()> {
-            if probe.enabled() {
-                probe.tap(&format!("{name}.layers.{i}"), t)?;
-            }
-            Ok(())
         };
-        let mut x = self.conv_in.forward(x)?;
-        record(0, &x)?;
-        for (i, b) in self.blocks.iter().enumerate() {
-            x = b.forward(&x)?;
-            record(i + 1, &x)?;
-        }
-        let n = self.blocks.len();
-        x = self.act.forward(&x)?;
-        record(n + 1, &x)?;
-        x = self.conv_out.forward(&x)?;
-        record(n + 2, &x)?;
-        if self.final_tanh {
-            x = x.tanh()?;
-            record(n + 3, &x)?;
-        }
-        Ok(x)
+        LayerStack::assemble(r, prefix, spec, blocks)
     }
 }

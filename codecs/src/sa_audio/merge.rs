@@ -11,7 +11,7 @@ pub const AUDIO_CHUNK_SECONDS: usize = 29;
 
 /// Samples per encoding window at 51.2 kHz (1 484 800).
 pub const AUDIO_CHUNK_SAMPLES: usize =
-    AUDIO_CHUNK_SECONDS * crate::resample::VAE_AUDIO_RATE as usize;
+    AUDIO_CHUNK_SECONDS * happyhorse_media::resample::VAE_AUDIO_RATE as usize;
 
 /// Fraction of a window shared with the next one.
 pub const OVERLAP_RATIO: f64 = 0.5;

@@ -14,6 +14,7 @@ pub mod encoder;
 pub mod merge;
 pub mod post;
 pub mod snake;
+pub mod stack;
 pub mod weight_norm;
 pub mod weights;
 

@@ -3,7 +3,7 @@
 
 use happyhorse_tensor::{bail, Result, Tensor};
 
-use crate::resample::{output_len_44k, resample_51k2_to_44k1};
+use happyhorse_media::resample::{output_len_44k, resample_51k2_to_44k1};
 
 /// Resamples a decoded waveform `[1, C, N]` (or `[C, N]`) at 51.2 kHz to `[⌊N·441/512⌋, C]`
 /// at 44.1 kHz, the layout `post_process` writes out. The result is a CPU tensor.

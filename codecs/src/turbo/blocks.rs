@@ -4,8 +4,8 @@
 use happyhorse_tensor::{Result, Tensor};
 
 use super::layers::{rms_norm_channels, Conv};
-use crate::wan22::blocks::interleave_halves;
-use crate::wan22::layers::FrameConv;
+use crate::video::frame_conv::FrameConv;
+use crate::video::rearrange::interleave_halves;
 use happyhorse_nn::Weights;
 
 /// Epsilon of norm1, norm2 and the decoder's final norms.
@@ -36,14 +36,13 @@ impl ResnetBlock {
     ) -> Result<Self> {
         let k = if dw { dw_k } else { 3 };
         Ok(ResnetBlock {
-            conv1: Conv::load(weights, &format!("{name}.conv1"), cin, cout, [k; 3], dw)?,
-            conv2: Conv::load(weights, &format!("{name}.conv2"), cout, cout, [k; 3], dw)?,
+            conv1: Conv::load(weights, &format!("{name}.conv1"), [cin, cout], [k; 3], dw)?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), [cout, cout], [k; 3], dw)?,
             shortcut: if cin != cout {
                 Some(Conv::load(
                     weights,
                     &format!("{name}.conv_shortcut"),
-                    cin,
-                    cout,
+                    [cin, cout],
                     [1; 3],
                     dw,
                 )?)
@@ -99,23 +98,14 @@ impl Upsampler {
                 Some(Conv::load(
                     weights,
                     &format!("{name}.time_conv"),
-                    c,
-                    2 * c,
+                    [c, 2 * c],
                     [3, 1, 1],
                     false,
                 )?)
             } else {
                 None
             },
-            conv: FrameConv::load(
-                weights,
-                &format!("{name}.resample.1"),
-                c,
-                c,
-                3,
-                [(1, 1); 2],
-                1,
-            )?,
+            conv: FrameConv::load(weights, &format!("{name}.resample.1"), c, c, 3)?,
         })
     }
 

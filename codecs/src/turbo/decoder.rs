@@ -5,9 +5,9 @@ use happyhorse_tensor::{Probe, Result, Tensor};
 
 use super::blocks::{ResnetBlock, UpBlock, Upsampler, NORM_EPS};
 use super::config::TurboConfig;
-use super::layers::{pixel_shuffle2, rms_norm_channels, Conv};
-use crate::wan22::layers::FrameConv;
-use crate::wan22::patchify::unpatchify;
+use super::layers::{rms_norm_channels, Conv};
+use crate::video::frame_conv::FrameConv;
+use crate::video::rearrange::{pixel_shuffle2, unpatchify};
 use happyhorse_nn::Weights;
 
 /// The decoder.
@@ -35,8 +35,7 @@ impl Decoder {
         let conv_in = Conv::load(
             weights,
             "conv_in",
-            cfg.latent_channels,
-            ch[0],
+            [cfg.latent_channels, ch[0]],
             [3; 3],
             false,
         )?;
@@ -108,15 +107,7 @@ impl Decoder {
             (None, cin)
         } else {
             (
-                Some(FrameConv::load(
-                    weights,
-                    "upsampler2d_1.conv",
-                    cin,
-                    cin,
-                    3,
-                    [(1, 1); 2],
-                    1,
-                )?),
+                Some(FrameConv::load(weights, "upsampler2d_1.conv", cin, cin, 3)?),
                 cin / 4,
             )
         };
@@ -125,7 +116,7 @@ impl Decoder {
         } else {
             cfg.out_channels
         };
-        let conv_out = Conv::load(weights, "conv_out", c_out_in, out_ch, [3; 3], false)?;
+        let conv_out = Conv::load(weights, "conv_out", [c_out_in, out_ch], [3; 3], false)?;
         Ok(Decoder {
             conv_in,
             mid,

@@ -1,5 +1,5 @@
 //! Turbo VAE layers: the non-causal 3-D convolution (replicate time padding), its
-//! depthwise-separable form, the weightless channel RMSNorm, and pixel shuffle.
+//! depthwise-separable form, and the weightless channel RMSNorm.
 
 use happyhorse_tensor::{ConvParams, PadMode, Result, Tensor};
 
@@ -17,12 +17,12 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
-    /// Loads `{name}.conv` (or `{name}.depthwise_conv` + `{name}.pointwise_conv` when `dw`).
+    /// Loads `{name}.conv` from `cin` to `cout` channels (or `{name}.depthwise_conv` +
+    /// `{name}.pointwise_conv` when `dw`).
     pub(crate) fn load(
         weights: &Weights,
         name: &str,
-        cin: usize,
-        cout: usize,
+        [cin, cout]: [usize; 2],
         k: [usize; 3],
         dw: bool,
     ) -> Result<Conv> {
@@ -101,15 +101,4 @@ impl Conv {
 pub(crate) fn rms_norm_channels(x: &Tensor, eps: f32) -> Result<Tensor> {
     let d = x.square()?.mean(1, true)?.add_scalar(eps)?.sqrt()?;
     x.div(&d)
-}
-
-/// `pixel_shuffle(2)` of every frame: `[B, 4C, T, H, W]` → `[B, C, T, 2H, 2W]`, channel
-/// `c·4 + i·2 + j` going to row offset `i`, column offset `j`.
-pub(crate) fn pixel_shuffle2(x: &Tensor) -> Result<Tensor> {
-    let s = x.shape().to_vec();
-    let (b, c4, t, h, w) = (s[0], s[1], s[2], s[3], s[4]);
-    let c = c4 / 4;
-    x.reshape(&[b, c, 2, 2, t, h, w])?
-        .permute(&[0, 1, 4, 5, 2, 6, 3])?
-        .reshape(&[b, c, t, 2 * h, 2 * w])
 }

@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use happyhorse_formats::{open_torch_state_dict, open_weights, WeightSource};
-use happyhorse_nn::Weights;
+use happyhorse_nn::{Synthetic, Weights};
 use happyhorse_tensor::probe::Prefixed;
-use happyhorse_tensor::{bail, ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
+use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 use super::config::TurboConfig;
 use super::decoder::Decoder;
-use crate::wan22::tiling::{join_tiles, TilePlan, Tiling};
-use crate::wan22::{Synthetic, LATENT_MEAN, LATENT_STD};
+use crate::video::latent::{one_clip, LatentNorm, LATENT_MEAN, LATENT_STD};
+use crate::video::tiling::{join_tiles, TilePlan, Tiling};
 
 /// The key prefixes the decoder's tensors may be stored under, tried in order for each.
 const KEY_PREFIXES: [&str; 4] = ["module.decoder.", "decoder.", "module.", ""];
@@ -85,8 +85,7 @@ pub fn sliding_windows(
 pub struct TurboVaeDecoder {
     cfg: TurboConfig,
     decoder: Decoder,
-    mean: Tensor,
-    inv_std: Tensor,
+    norm: LatentNorm,
     device: Device,
     tiling: Tiling,
 }
@@ -129,15 +128,10 @@ impl TurboVaeDecoder {
     fn from_weights(weights: &Weights, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
         let decoder = Decoder::load(weights, cfg)?;
         let device = weights.device();
-        let stat = |v: &[f32]| -> Result<Tensor> {
-            Tensor::from_vec(v.to_vec(), &[1, 48, 1, 1, 1])?.to_device(device)
-        };
-        let inv: Vec<f32> = LATENT_STD.iter().map(|s| 1.0 / s).collect();
         Ok(TurboVaeDecoder {
             cfg: cfg.clone(),
             decoder,
-            mean: stat(&LATENT_MEAN)?,
-            inv_std: stat(&inv)?,
+            norm: LatentNorm::new(&LATENT_MEAN, &LATENT_STD, device)?,
             device: device.clone(),
             tiling: Tiling::default(),
         })
@@ -204,25 +198,9 @@ impl TurboVaeDecoder {
         tiling: &Tiling,
         probe: &mut dyn Probe,
     ) -> Result<Tensor> {
-        let z = match latent.rank() {
-            4 => latent.unsqueeze(0)?,
-            5 => latent.clone(),
-            _ => bail!(
-                "Turbo VAE latent must be [1, 48, T, h, w] or [48, T, h, w], got {:?}",
-                latent.shape()
-            ),
-        };
-        let s = z.shape().to_vec();
-        ensure!(
-            s[0] == 1 && s[1] == 48 && s[2] > 0 && s[3] > 0 && s[4] > 0,
-            "Turbo VAE latent must be [1, 48, T, h, w] or [48, T, h, w] with T, h, w > 0, got {:?}",
-            latent.shape()
-        );
-        let (t, h, w) = (s[2], s[3], s[4]);
-        let z = z
-            .to_device(&self.device)?
-            .div(&self.inv_std)?
-            .add(&self.mean)?;
+        let z = one_clip(latent, 48, "Turbo VAE latent", &self.device)?;
+        let (t, h, w) = (z.shape()[2], z.shape()[3], z.shape()[4]);
+        let z = self.norm.denormalise(&z)?;
         let tc = self.cfg.temporal_compression_ratio;
         let (windows, pad) = sliding_windows(t, self.cfg.first_chunk_size, self.cfg.step_size, tc);
         let z = if pad > 0 {
@@ -266,14 +244,10 @@ impl TurboVaeDecoder {
         }
         let mut outs = Vec::with_capacity(plan.tiles.len());
         for tile in &plan.tiles {
-            let [dy, dx, dh, dw] = tile.decode;
-            let xin = x.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
-            let y = self.decoder.forward(&xin, first, &mut NoProbe)?;
-            let y = y
-                .narrow(3, (tile.keep[0] - dy) * px, tile.keep[2] * px)?
-                .narrow(4, (tile.keep[1] - dx) * px, tile.keep[3] * px)?
-                .contiguous()?;
-            outs.push(y);
+            let y = self
+                .decoder
+                .forward(&tile.decoded_region(x)?, first, &mut NoProbe)?;
+            outs.push(tile.kept_region(&y, px)?);
         }
         join_tiles(plan, outs, px, &self.device)
     }

@@ -4,7 +4,9 @@
 use happyhorse_tensor::{AttentionOpts, Result, Tensor};
 
 use super::cache::{FeatCache, Slot};
-use super::layers::{last_frames, CausalConv3d, FrameConv, RmsNorm, CACHE_T};
+use super::layers::{last_frames, CausalConv3d, RmsNorm, CACHE_T};
+use crate::video::frame_conv::FrameConv;
+use crate::video::rearrange::interleave_halves;
 use happyhorse_nn::Weights;
 
 /// `ResidualBlock(in, out)`: norm → SiLU → conv3 → norm → SiLU → conv3, plus a 1×1×1
@@ -96,16 +98,8 @@ impl AttentionBlock {
     pub(crate) fn load(weights: &Weights, name: &str, c: usize) -> Result<Self> {
         Ok(AttentionBlock {
             norm: RmsNorm::load(weights, &format!("{name}.norm"), c, true)?,
-            qkv: FrameConv::load(
-                weights,
-                &format!("{name}.to_qkv"),
-                c,
-                3 * c,
-                1,
-                [(0, 0); 2],
-                1,
-            )?,
-            proj: FrameConv::load(weights, &format!("{name}.proj"), c, c, 1, [(0, 0); 2], 1)?,
+            qkv: FrameConv::load(weights, &format!("{name}.to_qkv"), c, 3 * c, 1)?,
+            proj: FrameConv::load(weights, &format!("{name}.proj"), c, c, 1)?,
         })
     }
 
@@ -162,12 +156,8 @@ impl Resample {
     ) -> Result<Self> {
         let conv_name = format!("{name}.resample.1");
         let conv = match mode {
-            Mode::Up2d | Mode::Up3d => {
-                FrameConv::load(weights, &conv_name, c, c, 3, [(1, 1); 2], 1)?
-            }
-            Mode::Down2d | Mode::Down3d => {
-                FrameConv::load(weights, &conv_name, c, c, 3, [(0, 1); 2], 2)?
-            }
+            Mode::Up2d | Mode::Up3d => FrameConv::load(weights, &conv_name, c, c, 3)?,
+            Mode::Down2d | Mode::Down3d => FrameConv::load_halving(weights, &conv_name, c)?,
         };
         let tc = format!("{name}.time_conv");
         let time_conv = match mode {
@@ -252,16 +242,6 @@ impl Resample {
             }
         }
     }
-}
-
-/// `[B, 2C, T, H, W]` → `[B, C, 2T, H, W]`: channel half `s` becomes frame `2t + s`.
-pub(crate) fn interleave_halves(y: &Tensor) -> Result<Tensor> {
-    let s = y.shape().to_vec();
-    let (b, c2, t, h, w) = (s[0], s[1], s[2], s[3], s[4]);
-    let c = c2 / 2;
-    y.reshape(&[b, 2, c, t, h, w])?
-        .permute(&[0, 2, 3, 1, 4, 5])?
-        .reshape(&[b, c, 2 * t, h, w])
 }
 
 /// `AvgDown3D(in, out, ft, fs)`: zero-pad time in front to a multiple of `ft`, fold the

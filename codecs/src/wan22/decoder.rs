@@ -6,17 +6,16 @@
 
 use happyhorse_tensor::{Probe, Result, Tensor};
 
-use super::blocks::{dup_up_3d, AttentionBlock, Mode, Resample, ResidualBlock};
+use super::blocks::{dup_up_3d, Mode};
 use super::cache::FeatCache;
 use super::config::Wan22Config;
-use super::layers::{CausalConv3d, RmsNorm};
+use super::layers::CausalConv3d;
+use super::stages::{load_path, Direction, Head, Middle, Stage};
 use happyhorse_nn::Weights;
 
-/// One `Up_ResidualBlock`: residual blocks, an optional resample, and the `DupUp3D` shortcut
-/// of the block input.
+/// One `Up_ResidualBlock`: a stage and the `DupUp3D` shortcut of its input.
 struct UpBlock {
-    res: Vec<ResidualBlock>,
-    resample: Option<Resample>,
+    stage: Stage,
     /// (out, ft, fs) of the shortcut, when the block resamples.
     shortcut: Option<(usize, usize, usize)>,
 }
@@ -24,10 +23,9 @@ struct UpBlock {
 /// `Decoder3d`.
 pub(crate) struct Decoder {
     conv1: CausalConv3d,
-    middle: (ResidualBlock, AttentionBlock, ResidualBlock),
+    middle: Middle,
     ups: Vec<UpBlock>,
-    head_norm: RmsNorm,
-    head_conv: CausalConv3d,
+    head: Head,
     slots: usize,
 }
 
@@ -44,53 +42,32 @@ impl Decoder {
             [3; 3],
             &mut slots,
         )?;
-        let c0 = dims[0];
-        let middle = (
-            ResidualBlock::load(weights, "decoder.middle.0", c0, c0, &mut slots)?,
-            AttentionBlock::load(weights, "decoder.middle.1", c0)?,
-            ResidualBlock::load(weights, "decoder.middle.2", c0, c0, &mut slots)?,
-        );
+        let middle = Middle::load(weights, "decoder.middle", dims[0], &mut slots)?;
         let n = cfg.dim_mult.len();
-        let mut ups = Vec::with_capacity(n);
-        for i in 0..n {
-            let (cin, cout) = (dims[i], dims[i + 1]);
-            let tup = cfg.temporal_up(i);
-            let up = i != n - 1;
-            let mut res = Vec::new();
-            let mut c = cin;
-            for j in 0..cfg.num_res_blocks + 1 {
-                res.push(ResidualBlock::load(
-                    weights,
-                    &format!("decoder.upsamples.{i}.upsamples.{j}"),
-                    c,
-                    cout,
-                    &mut slots,
-                )?);
-                c = cout;
-            }
-            let resample = if up {
-                let mode = if tup { Mode::Up3d } else { Mode::Up2d };
-                let name = format!("decoder.upsamples.{i}.upsamples.{}", cfg.num_res_blocks + 1);
-                Some(Resample::load(weights, &name, cout, mode, &mut slots)?)
-            } else {
-                None
-            };
-            let shortcut = up.then_some((cout, if tup { 2 } else { 1 }, 2));
-            ups.push(UpBlock {
-                res,
-                resample,
-                shortcut,
-            });
-        }
-        let c = dims[n];
-        let head_norm = RmsNorm::load(weights, "decoder.head.0", c, false)?;
-        let head_conv = CausalConv3d::load(weights, "decoder.head.2", c, 12, [3; 3], &mut slots)?;
+        let temporal: Vec<bool> = (0..n).map(|i| cfg.temporal_up(i)).collect();
+        let stages = load_path(
+            weights,
+            Direction::Up,
+            &dims,
+            cfg.num_res_blocks + 1,
+            &temporal,
+            &mut slots,
+        )?;
+        let ups = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| {
+                let ft = if temporal[i] { 2 } else { 1 };
+                let shortcut = (i != n - 1).then_some((dims[i + 1], ft, 2));
+                UpBlock { stage, shortcut }
+            })
+            .collect();
+        let head = Head::load(weights, "decoder.head", [dims[n], 12], &mut slots)?;
         Ok(Decoder {
             conv1,
             middle,
             ups,
-            head_norm,
-            head_conv,
+            head,
             slots,
         })
     }
@@ -109,9 +86,7 @@ impl Decoder {
     ) -> Result<Tensor> {
         let x = self.conv1.forward(x, Some(cache))?;
         probe.tap("decoder.conv1", &x)?;
-        let x = self.middle.0.forward(&x, Some(cache))?;
-        let x = self.middle.1.forward(&x)?;
-        let x = self.middle.2.forward(&x, Some(cache))?;
+        let x = self.middle.forward(&x, cache)?;
         probe.tap("decoder.middle.2", &x)?;
         Ok(x)
     }
@@ -126,20 +101,14 @@ impl Decoder {
     ) -> Result<Tensor> {
         let mut x = x.clone();
         for (i, u) in self.ups.iter().enumerate() {
-            let input = x.clone();
-            for r in &u.res {
-                x = r.forward(&x, Some(cache))?;
-            }
-            if let Some(rs) = &u.resample {
-                x = rs.forward(&x, cache)?;
-            }
+            let input = x;
+            x = u.stage.forward(&input, cache)?;
             if let Some((out, ft, fs)) = u.shortcut {
                 x = x.add(&dup_up_3d(&input, out, ft, fs, first_chunk)?)?;
             }
             probe.tap(&format!("decoder.upsamples.{i}"), &x)?;
         }
-        let y = self.head_norm.forward(&x)?.silu()?;
-        let y = self.head_conv.forward(&y, Some(cache))?;
+        let y = self.head.forward(&x, cache)?;
         probe.tap("decoder.head.2", &y)?;
         Ok(y)
     }
@@ -150,8 +119,8 @@ impl Decoder {
         let mut scale = 1.0f64;
         let mut r = 0.0f64;
         for u in &self.ups {
-            r += 2.0 * u.res.len() as f64 / scale;
-            if u.resample.is_some() {
+            r += 2.0 * u.stage.res.len() as f64 / scale;
+            if u.stage.resample.is_some() {
                 scale *= 2.0;
                 r += 1.0 / scale;
             }
@@ -172,7 +141,7 @@ impl Decoder {
         };
         for u in &self.ups {
             let pos = h * w * scale * scale;
-            for r in &u.res {
+            for r in &u.stage.res {
                 for cin in r.cached_inputs() {
                     cache += CACHE_FRAMES * cin * pos * 4;
                     let act = frames * pos * 4 * cin.max(r.out_channels());
@@ -180,8 +149,8 @@ impl Decoder {
                         transient.max(4 * act + conv_buf(cin, frames * pos, r.out_channels()));
                 }
             }
-            if let Some(rs) = &u.resample {
-                let c = u.res.last().map_or(0, |r| r.out_channels());
+            if let Some(rs) = &u.stage.resample {
+                let c = u.stage.res.last().map_or(0, |r| r.out_channels());
                 if rs.mode() == Mode::Up3d {
                     cache += CACHE_FRAMES * c * pos * 4;
                     frames *= 2;
@@ -192,14 +161,14 @@ impl Decoder {
             }
         }
         let pos = h * w * scale * scale;
-        let c = self.head_conv.in_channels();
+        let c = self.head.in_channels();
         cache += CACHE_FRAMES * c * pos * 4;
         transient.max(4 * frames * pos * c * 4 + conv_buf(c, frames * pos, 12)) + cache
     }
 
     /// Estimated peak bytes of the trunk on a full `h × w` latent frame.
     pub(crate) fn trunk_bytes(&self, h: usize, w: usize) -> usize {
-        let c = self.middle.0.out_channels();
+        let c = self.middle.channels();
         let pos = h * w;
         let cache = 5 * CACHE_FRAMES * c * pos * 4;
         let conv = 2048.min(pos) * c * 27 * 4 + c * c * 27 * 4;

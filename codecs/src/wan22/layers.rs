@@ -1,5 +1,5 @@
-//! Wan2.2 VAE layers: the causal 3-D convolution with its chunk cache, the L2 `RMS_norm`,
-//! and 2-D convolutions applied per frame.
+//! Wan2.2 VAE layers: the causal 3-D convolution with its chunk cache and the L2
+//! `RMS_norm`.
 
 use happyhorse_tensor::{ConvParams, Result, Tensor};
 
@@ -163,57 +163,5 @@ impl RmsNorm {
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let n = x.square()?.sum(1, true)?.sqrt()?.clamp(1e-12, f32::MAX)?;
         x.div(&n)?.mul(&self.g)
-    }
-}
-
-/// A 2-D convolution (`nn.Conv2d` weight `[O, I, kh, kw]`) applied to every frame of
-/// `[B, C, T, H, W]`.
-pub(crate) struct FrameConv {
-    w: Tensor,
-    b: Tensor,
-    /// Zero padding (top, bottom), (left, right).
-    pub(crate) pad: [(usize, usize); 2],
-    /// Spatial stride.
-    pub(crate) stride: usize,
-}
-
-impl FrameConv {
-    /// Loads `{name}.weight [cout, cin, k, k]` and `{name}.bias`.
-    pub(crate) fn load(
-        weights: &Weights,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        pad: [(usize, usize); 2],
-        stride: usize,
-    ) -> Result<Self> {
-        let w = weights
-            .get(&format!("{name}.weight"), &[cout, cin, k, k])?
-            .unsqueeze(2)?;
-        let b = weights.get_f32(&format!("{name}.bias"), &[cout])?;
-        Ok(FrameConv { w, b, pad, stride })
-    }
-
-    /// The convolution of every frame.
-    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let p = ConvParams {
-            stride: [1, self.stride, self.stride],
-            padding: [(0, 0), self.pad[0], self.pad[1]],
-            dilation: [1; 3],
-            groups: 1,
-        };
-        x.conv3d(&self.w, Some(&self.b), &p)
-    }
-
-    /// The weight as a `[O, I]` matrix (for 1×1 convolutions used as linear maps).
-    pub(crate) fn matrix(&self) -> Result<Tensor> {
-        let s = self.w.shape();
-        self.w.reshape(&[s[0], s[1]])
-    }
-
-    /// The bias.
-    pub(crate) fn bias(&self) -> &Tensor {
-        &self.b
     }
 }

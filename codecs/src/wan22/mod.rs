@@ -3,19 +3,17 @@
 //!
 //! Decoding runs one latent frame per decoder call with the causal-convolution feature
 //! cache, as the reference does, and optionally in overlapping spatial tiles under a memory
-//! budget ([`Tiling`]); encoding runs 1, 4, 4, … frame chunks.
+//! budget ([`crate::video::Tiling`]); encoding runs 1, 4, 4, … frame chunks.
 
-pub(crate) mod blocks;
+mod blocks;
 mod cache;
 pub mod config;
 mod decoder;
 mod encoder;
-pub(crate) mod layers;
-pub mod patchify;
-pub mod tiling;
+mod layers;
+mod stages;
 mod vae;
 
-pub use config::{Wan22Config, LATENT_MEAN, LATENT_STD};
-pub use happyhorse_nn::Synthetic;
-pub use tiling::{Tile, TilePlan, Tiling};
+pub use crate::video::{LATENT_MEAN, LATENT_STD};
+pub use config::Wan22Config;
 pub use vae::Wan22Vae;

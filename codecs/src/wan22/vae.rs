@@ -3,17 +3,17 @@
 
 use std::path::Path;
 
-use happyhorse_nn::Weights;
+use happyhorse_nn::{Synthetic, Weights};
 use happyhorse_tensor::probe::Prefixed;
-use happyhorse_tensor::{bail, ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
+use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
 
 use super::config::Wan22Config;
 use super::decoder::Decoder;
 use super::encoder::Encoder;
 use super::layers::CausalConv3d;
-use super::patchify::{patchify, unpatchify};
-use super::tiling::{join_tiles, TilePlan, Tiling};
-use super::Synthetic;
+use crate::video::latent::{one_clip, LatentNorm};
+use crate::video::rearrange::{patchify, unpatchify};
+use crate::video::tiling::{join_tiles, TilePlan, Tiling};
 
 /// The Wan2.2 VAE with its weights on one device.
 pub struct Wan22Vae {
@@ -22,8 +22,7 @@ pub struct Wan22Vae {
     decoder: Decoder,
     conv1: CausalConv3d,
     conv2: CausalConv3d,
-    mean: Tensor,
-    inv_std: Tensor,
+    norm: LatentNorm,
     device: Device,
     tiling: Tiling,
 }
@@ -51,17 +50,12 @@ impl Wan22Vae {
         let conv1 = CausalConv3d::load(weights, "conv1", 2 * z, 2 * z, [1; 3], &mut no_slots)?;
         let conv2 = CausalConv3d::load(weights, "conv2", z, z, [1; 3], &mut no_slots)?;
         let device = weights.device().clone();
-        let stat = |v: &[f32]| -> Result<Tensor> {
-            Tensor::from_vec(v.to_vec(), &[1, z, 1, 1, 1])?.to_device(&device)
-        };
-        let inv: Vec<f32> = cfg.std.iter().map(|s| 1.0 / s).collect();
         Ok(Wan22Vae {
             encoder: Encoder::load(weights, cfg)?,
             decoder: Decoder::load(weights, cfg)?,
             conv1,
             conv2,
-            mean: stat(&cfg.mean)?,
-            inv_std: stat(&inv)?,
+            norm: LatentNorm::new(&cfg.mean, &cfg.std, &device)?,
             device,
             cfg: cfg.clone(),
             tiling: Tiling::default(),
@@ -125,25 +119,6 @@ impl Wan22Vae {
         self.decoder.up_halo()
     }
 
-    fn check_latent(&self, latent: &Tensor) -> Result<Tensor> {
-        let z = self.cfg.z_dim;
-        let x = match latent.rank() {
-            4 => latent.unsqueeze(0)?,
-            5 => latent.clone(),
-            _ => bail!(
-                "Wan2.2 VAE latent must be [1, {z}, T, h, w] or [{z}, T, h, w], got {:?}",
-                latent.shape()
-            ),
-        };
-        let s = x.shape();
-        ensure!(
-            s[0] == 1 && s[1] == z && s[2] > 0 && s[3] > 0 && s[4] > 0,
-            "Wan2.2 VAE latent must be [1, {z}, T, h, w] or [{z}, T, h, w] with T, h, w > 0, got {:?}",
-            latent.shape()
-        );
-        x.to_device(&self.device)
-    }
-
     /// [`Wan22Vae::decode_with`] before the clamp, tapping the intermediates into `probe`:
     /// `decode.z_denorm`, `decode.conv2_out`, and per latent frame `c`
     /// `decode.chunk{c}.decoder.{conv1, middle.2, upsamples.{i}, head.2}` (the up path's
@@ -154,9 +129,9 @@ impl Wan22Vae {
         tiling: &Tiling,
         probe: &mut dyn Probe,
     ) -> Result<Tensor> {
-        let z = self.check_latent(latent)?;
+        let z = one_clip(latent, self.cfg.z_dim, "Wan2.2 VAE latent", &self.device)?;
         let (t, h, w) = (z.shape()[2], z.shape()[3], z.shape()[4]);
-        let z = z.div(&self.inv_std)?.add(&self.mean)?;
+        let z = self.norm.denormalise(&z)?;
         probe.tap("decode.z_denorm", &z)?;
         let x = self.conv2.forward(&z, None)?;
         probe.tap("decode.conv2_out", &x)?;
@@ -175,11 +150,10 @@ impl Wan22Vae {
         let s = self.cfg.spatial_stride();
         let mut outs = Vec::with_capacity(plan.tiles.len());
         for tile in &plan.tiles {
-            let [dy, dx, dh, dw] = tile.decode;
             let mut cache = self.decoder.new_cache();
             let mut chunks = Vec::with_capacity(t);
             for (c, tr) in trunk.iter().enumerate() {
-                let xin = tr.narrow(3, dy, dh)?.narrow(4, dx, dw)?.contiguous()?;
+                let xin = tile.decoded_region(tr)?;
                 // A tile's intermediates are not the model's: only a single tile taps.
                 let mut none = NoProbe;
                 let inner: &mut dyn Probe = if single { &mut *probe } else { &mut none };
@@ -189,11 +163,7 @@ impl Wan22Vae {
             let refs: Vec<&Tensor> = chunks.iter().collect();
             let y = unpatchify(&Tensor::cat(&refs, 2)?)?;
             drop(chunks);
-            let y = y
-                .narrow(3, (tile.keep[0] - dy) * s, tile.keep[2] * s)?
-                .narrow(4, (tile.keep[1] - dx) * s, tile.keep[3] * s)?
-                .contiguous()?;
-            outs.push(y);
+            outs.push(tile.kept_region(&y, s)?);
         }
         join_tiles(&plan, outs, s, &self.device)
     }
@@ -209,22 +179,15 @@ impl Wan22Vae {
     /// chunk `i` `chunk{i}.encoder.{conv1, downsamples.{j}, middle.2, head.2}`, and
     /// `conv1_out`.
     pub fn encode_probed(&self, video: &Tensor, probe: &mut dyn Probe) -> Result<Tensor> {
-        let x = match video.rank() {
-            4 => video.unsqueeze(0)?,
-            5 => video.clone(),
-            _ => bail!(
-                "Wan2.2 VAE encode needs video [1, 3, F, H, W] or [3, F, H, W], got {:?}",
-                video.shape()
-            ),
-        };
+        let x = one_clip(video, 3, "Wan2.2 VAE encode video", &self.device)?;
         let s = x.shape().to_vec();
         let stride = self.cfg.spatial_stride();
         ensure!(
-            s[0] == 1 && s[1] == 3 && s[2] > 0 && s[3] > 0 && s[4] > 0 && s[3] % stride == 0 && s[4] % stride == 0,
-            "Wan2.2 VAE encode needs video [1, 3, F, H, W] with H and W multiples of {stride}, got {:?}",
+            s[3] % stride == 0 && s[4] % stride == 0,
+            "Wan2.2 VAE encode needs video height and width multiples of {stride}, got {:?}",
             video.shape()
         );
-        let x = patchify(&x.to_device(&self.device)?)?;
+        let x = patchify(&x)?;
         probe.tap("patchified", &x)?;
         let iters = 1 + (s[2] - 1) / 4;
         let mut cache = self.encoder.new_cache();
@@ -245,6 +208,6 @@ impl Wan22Vae {
         let out = self.conv1.forward(&Tensor::cat(&refs, 2)?, None)?;
         probe.tap("conv1_out", &out)?;
         let mu = out.narrow(1, 0, self.cfg.z_dim)?;
-        mu.sub(&self.mean)?.mul(&self.inv_std)
+        self.norm.normalise(&mu)
     }
 }

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use happyhorse_codecs::io::png_frames::frame_levels;
-use happyhorse_codecs::wan22::{Tiling, Wan22Config, Wan22Vae};
+use happyhorse_codecs::video::Tiling;
+use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
+use happyhorse_media::png_frames::frame_levels;
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::read_tensor;
 use happyhorse_tensor::{Device, Result, Tensor};

@@ -1,12 +1,12 @@
 //! The scipy-equivalent FFT resampler and the 51.2 → 44.1 kHz post-process.
 
-mod io_support;
+mod support;
 
-use happyhorse_codecs::resample::{
+use happyhorse_media::resample::{
     output_len_44k, resample, resample_51k2_to_44k1, resample_f64, resample_planar,
 };
-use io_support::{assert_close, checks_for, fixture, read_safetensors};
 use std::f64::consts::PI;
+use support::{assert_close, checks_for, fixture, read_safetensors};
 
 #[test]
 fn post_process_matches_golden_audio_44k() {

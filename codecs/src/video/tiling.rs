@@ -41,6 +41,24 @@ pub struct Tile {
     pub decode: [usize; 4],
 }
 
+impl Tile {
+    /// The region this tile decodes of `x` `[B, C, T, h, w]`, packed.
+    pub fn decoded_region(&self, x: &Tensor) -> Result<Tensor> {
+        let [y0, x0, h, w] = self.decode;
+        x.narrow(3, y0, h)?.narrow(4, x0, w)?.contiguous()
+    }
+
+    /// The kept region of `decoded`, the decode of [`Tile::decoded_region`] with `px`
+    /// pixels per latent pixel, packed.
+    pub fn kept_region(&self, decoded: &Tensor, px: usize) -> Result<Tensor> {
+        let [y0, x0, h, w] = self.keep;
+        decoded
+            .narrow(3, (y0 - self.decode[0]) * px, h * px)?
+            .narrow(4, (x0 - self.decode[1]) * px, w * px)?
+            .contiguous()
+    }
+}
+
 /// Tiles of a `h × w` latent, in row-major order, and the number of tile columns.
 #[derive(Clone, Debug)]
 pub struct TilePlan {

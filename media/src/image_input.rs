@@ -19,6 +19,8 @@ use std::path::Path;
 
 use happyhorse_tensor::{bail, ensure, Error, Result};
 
+use crate::file::regular_file_len;
+
 /// Multiple to which the image processor rounds the target height and width down.
 pub const VAE_SCALE_FACTOR: usize = 16;
 
@@ -61,18 +63,10 @@ pub const MAX_IMAGE_FILE_BYTES: u64 = 1 << 30;
 /// reading, an image over [`MAX_IMAGE_PIXELS`] before decoding, a truncated one after.
 pub fn read_image(path: &Path) -> Result<RgbImage> {
     let name = path.display();
-    let meta = fs::metadata(path)
-        .map_err(|e| Error::msg(format!("{name}: cannot read image file: {e}")))?;
-    if meta.is_dir() {
-        bail!("{name}: is a directory, not an image file");
-    }
-    if !meta.is_file() {
-        bail!("{name}: not a regular file (a device, pipe or socket?); give a PNG or JPEG file");
-    }
-    if meta.len() > MAX_IMAGE_FILE_BYTES {
+    let len = regular_file_len(path, "PNG or JPEG")?;
+    if len > MAX_IMAGE_FILE_BYTES {
         bail!(
-            "{name}: the image file has {} bytes, more than the {MAX_IMAGE_FILE_BYTES} allowed",
-            meta.len()
+            "{name}: the image file has {len} bytes, more than the {MAX_IMAGE_FILE_BYTES} allowed"
         );
     }
     let bytes =

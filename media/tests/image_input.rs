@@ -1,15 +1,12 @@
 //! The conditioning image: decoding, resizecrop, Pillow's resampler, normalisation.
 
-use std::path::PathBuf;
+mod support;
 
-use happyhorse_codecs::io::image_input::{
+use happyhorse_media::image_input::{
     crop, decode_image, load_image_input, normalize, prepare_image, read_image, resize, resizecrop,
     Filter, RgbImage,
 };
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hh-io-image-{}-{name}", std::process::id()))
-}
+use support::{assert_error_names, assert_refused, scratch};
 
 /// An image whose red channel is the column index, green the row index, blue constant.
 fn coords(width: usize, height: usize) -> RgbImage {
@@ -261,35 +258,16 @@ fn jpeg_decodes_close_to_its_source() {
 #[test]
 fn unreadable_images_are_errors_naming_the_file() {
     let missing = scratch("missing.png");
-    let err = read_image(&missing).unwrap_err().to_string();
-    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert_error_names(read_image(&missing), &missing, &[]);
 
-    let junk = scratch("junk.png");
-    std::fs::write(&junk, b"GIF89a not supported").unwrap();
-    let err = load_image_input(&junk, 32, 32).unwrap_err().to_string();
-    assert!(
-        err.contains(&junk.display().to_string()) && err.contains("not a PNG or JPEG"),
-        "{err}"
+    assert_refused(
+        "junk.png",
+        b"GIF89a not supported",
+        |path| load_image_input(path, 32, 32),
+        &["not a PNG or JPEG"],
     );
-
     let png = encode_png(4, 4, png::ColorType::Rgb, png::BitDepth::Eight, &[5; 48]);
-    let truncated = scratch("truncated.png");
-    std::fs::write(&truncated, &png[..png.len() / 2]).unwrap();
-    let err = read_image(&truncated).unwrap_err().to_string();
-    assert!(
-        err.contains(&truncated.display().to_string()) && err.contains("PNG"),
-        "{err}"
-    );
-
-    let bad_jpeg = scratch("bad.jpg");
-    std::fs::write(&bad_jpeg, [0xFF, 0xD8, 0xFF, 0xE0, 0, 2]).unwrap();
-    let err = read_image(&bad_jpeg).unwrap_err().to_string();
-    assert!(
-        err.contains(&bad_jpeg.display().to_string()) && err.contains("JPEG"),
-        "{err}"
-    );
-
-    for p in [junk, truncated, bad_jpeg] {
-        std::fs::remove_file(p).unwrap();
-    }
+    assert_refused("truncated.png", &png[..png.len() / 2], read_image, &["PNG"]);
+    let bad_jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 2];
+    assert_refused("bad.jpg", &bad_jpeg, read_image, &["JPEG"]);
 }

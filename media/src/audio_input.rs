@@ -23,8 +23,8 @@ use std::path::Path;
 
 use happyhorse_tensor::{ensure, Result, ResultExt};
 
-use super::wav::{open_wav, read_frames, WavAudio};
 use crate::resample::{resample, VAE_AUDIO_RATE};
+use crate::wav::{open_wav, read_frames, WavAudio};
 
 /// Seconds of input each resampling segment keeps.
 pub const SEGMENT_SECONDS: usize = 2;

@@ -1,5 +1,5 @@
-//! Shared helpers of the I/O tests: a minimal safetensors reader and the fixtures' check
-//! tolerances.
+//! Shared helpers of the media tests: scratch files, a 16-bit WAV writer, the check that an
+//! error names its file, a minimal safetensors reader and the fixtures' check tolerances.
 
 #![allow(dead_code)]
 
@@ -9,6 +9,66 @@ use std::path::{Path, PathBuf};
 /// The directory of the copied golden fixtures.
 pub fn fixture(path: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures")).join(path)
+}
+
+/// A path named `name` in this test binary's own scratch directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hh-media-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Writes `bytes` to a file named `name` in the scratch directory.
+pub fn write_scratch(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = scratch(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Writes interleaved 16-bit `samples` as a WAV file named `name` in the scratch directory.
+pub fn write_wav_i16(name: &str, channels: u16, rate: u32, samples: &[i16]) -> PathBuf {
+    let path = scratch(name);
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for &sample in samples {
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}
+
+/// Asserts that `result` failed with a message naming `path` and containing every one of
+/// `details`, and returns the message.
+pub fn assert_error_names<T: std::fmt::Debug>(
+    result: happyhorse_tensor::Result<T>,
+    path: &Path,
+    details: &[&str],
+) -> String {
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && details.iter().all(|d| err.contains(d)),
+        "{err}"
+    );
+    err
+}
+
+/// Writes `bytes` to a scratch file named `name`, asserts that `read` refuses it with an
+/// error naming the file and every one of `details`, and removes the file.
+pub fn assert_refused<T: std::fmt::Debug>(
+    name: &str,
+    bytes: &[u8],
+    read: impl Fn(&Path) -> happyhorse_tensor::Result<T>,
+    details: &[&str],
+) {
+    let path = write_scratch(name, bytes);
+    assert_error_names(read(&path), &path, details);
+    std::fs::remove_file(&path).unwrap();
 }
 
 /// One tensor of a safetensors file, widened to f64.

@@ -14,6 +14,8 @@ use std::path::Path;
 
 use happyhorse_tensor::{bail, ensure, Error, Result, ResultExt};
 
+use crate::file::regular_file_len;
+
 /// Converts one float sample to 16-bit PCM like libsndfile: `lrintf(x · 32767)`, saturated
 /// to the `i16` range (NaN becomes 0).
 pub fn f32_to_pcm16(x: f32) -> i16 {
@@ -105,14 +107,7 @@ pub fn read_wav(path: &Path) -> Result<WavAudio> {
 /// claims more sample data than the file holds.
 pub(crate) fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>> {
     let name = path.display();
-    let meta =
-        fs::metadata(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
-    if meta.is_dir() {
-        bail!("{name}: is a directory, not a WAV file");
-    }
-    if !meta.is_file() {
-        bail!("{name}: not a regular file (a device, pipe or socket?); give a WAV file");
-    }
+    let len = regular_file_len(path, "WAV")?;
     let file =
         File::open(path).map_err(|e| Error::msg(format!("{name}: cannot read audio: {e}")))?;
     let reader = hound::WavReader::new(BufReader::new(file))
@@ -125,11 +120,11 @@ pub(crate) fn open_wav(path: &Path) -> Result<hound::WavReader<BufReader<File>>>
     );
     let claimed = u64::from(reader.len()) * u64::from(spec.bits_per_sample).div_ceil(8);
     ensure!(
-        claimed <= meta.len(),
+        claimed <= len,
         "{name}: the WAV header claims {} samples ({claimed} bytes of data) but the file has \
          only {} bytes (truncated, or a header never completed)",
         reader.len(),
-        meta.len()
+        len
     );
     Ok(reader)
 }

@@ -1,12 +1,12 @@
 //! Decoded video → uint8 frames → PNG files.
 
-mod io_support;
+mod support;
 
-use happyhorse_codecs::io::image_input::read_image;
-use happyhorse_codecs::io::png_frames::{
+use happyhorse_media::image_input::read_image;
+use happyhorse_media::png_frames::{
     frame_file_name, to_uint8, to_uint8_frames, write_frames_png, write_uint8_frames_png,
 };
-use io_support::{assert_close, checks_for, fixture, read_safetensors};
+use support::{assert_close, checks_for, fixture, read_safetensors};
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hh-io-frames-{name}-{}", std::process::id()));

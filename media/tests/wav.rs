@@ -1,14 +1,13 @@
 //! 16-bit PCM WAV output and the WAV reader.
 
+mod support;
+
 use std::path::PathBuf;
 
-use happyhorse_codecs::io::wav::{
+use happyhorse_media::wav::{
     duration_seconds, encode_wav_pcm16, f32_to_pcm16, read_wav, write_wav_pcm16,
 };
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hh-io-wav-{name}-{}.wav", std::process::id()))
-}
+use support::{assert_error_names, assert_refused, scratch};
 
 #[test]
 fn pcm16_conversion_rounds_half_to_even_and_saturates() {
@@ -23,6 +22,13 @@ fn pcm16_conversion_rounds_half_to_even_and_saturates() {
     assert_eq!(f32_to_pcm16(1.5), 32767);
     assert_eq!(f32_to_pcm16(-2.0), -32768);
     assert_eq!(f32_to_pcm16(f32::NAN), 0);
+}
+
+#[test]
+fn duration_is_samples_over_rate() {
+    let lengths = [(44_100, 44_100), (14_112, 44_100), (0, 44_100)];
+    let seconds = lengths.map(|(samples, rate)| duration_seconds(samples, rate));
+    assert_eq!(seconds, [1.0, 0.32, 0.0]);
 }
 
 #[test]
@@ -53,7 +59,7 @@ fn written_file_reads_back_bit_for_bit() {
     let samples: Vec<f32> = (0..frames * 2)
         .map(|i| ((i as f32) * 0.013).sin() * 0.9)
         .collect();
-    let path = scratch("roundtrip");
+    let path = scratch("roundtrip.wav");
     write_wav_pcm16(&path, &samples, 2, 44_100).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -81,15 +87,8 @@ fn written_file_reads_back_bit_for_bit() {
     std::fs::remove_file(&path).unwrap();
 }
 
-#[test]
-fn duration_is_samples_over_rate() {
-    assert_eq!(duration_seconds(44_100, 44_100), 1.0);
-    assert_eq!(duration_seconds(14_112, 44_100), 0.32);
-    assert_eq!(duration_seconds(0, 44_100), 0.0);
-}
-
 fn write_with_hound(name: &str, spec: hound::WavSpec, ints: &[i32], floats: &[f32]) -> PathBuf {
-    let path = scratch(name);
+    let path = scratch(&format!("{name}.wav"));
     let mut w = hound::WavWriter::create(&path, spec).unwrap();
     for &v in ints {
         w.write_sample(v).unwrap();
@@ -135,15 +134,10 @@ fn reads_every_supported_encoding() {
 
 #[test]
 fn unreadable_files_are_errors_naming_the_file() {
-    let missing = scratch("missing");
-    let err = read_wav(&missing).unwrap_err().to_string();
-    assert!(err.contains(&missing.display().to_string()), "{err}");
+    let missing = scratch("missing.wav");
+    assert_error_names(read_wav(&missing), &missing, &[]);
 
-    let junk = scratch("junk");
-    std::fs::write(&junk, b"this is not audio").unwrap();
-    let err = read_wav(&junk).unwrap_err().to_string();
-    assert!(err.contains(&junk.display().to_string()), "{err}");
-    std::fs::remove_file(&junk).unwrap();
+    assert_refused("junk.wav", b"this is not audio", read_wav, &[]);
 
     // A 64-bit float WAV (format 3, 64 bits) is not supported.
     let mut bytes = encode_wav_pcm16(&[0.0; 8], 1, 8_000).unwrap();
@@ -151,11 +145,7 @@ fn unreadable_files_are_errors_naming_the_file() {
     bytes[28..32].copy_from_slice(&(8_000u32 * 8).to_le_bytes());
     bytes[32..34].copy_from_slice(&8u16.to_le_bytes());
     bytes[34..36].copy_from_slice(&64u16.to_le_bytes());
-    let f64_path = scratch("f64");
-    std::fs::write(&f64_path, bytes).unwrap();
-    let err = read_wav(&f64_path).unwrap_err().to_string();
-    assert!(err.contains(&f64_path.display().to_string()), "{err}");
-    std::fs::remove_file(&f64_path).unwrap();
+    assert_refused("f64.wav", &bytes, read_wav, &[]);
 
     assert!(encode_wav_pcm16(&[0.0; 3], 2, 44_100).is_err());
     assert!(encode_wav_pcm16(&[0.0; 2], 0, 44_100).is_err());

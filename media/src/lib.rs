@@ -1,11 +1,15 @@
-//! File input and output around the models: decoded frames to PNG, generated audio to WAV,
-//! the conditioning image and the conditioning audio in.
+//! happyhorse-media: the media files around the models. Decoded frames go out as PNG,
+//! generated audio as WAV (resampled from the audio VAE's 51.2 kHz to 44.1 kHz), and the
+//! conditioning image and conditioning audio come in.
 //!
-//! Everything here works on plain buffers with explicit shapes.
+//! Everything here works on plain buffers with explicit shapes; nothing depends on the
+//! networks or the VAEs.
 
 pub mod audio_input;
+mod file;
 pub mod image_input;
 pub mod png_frames;
+pub mod resample;
 pub mod wav;
 
 pub use audio_input::{load_audio_mono, load_conditioning_audio, to_vae_rate_mono};

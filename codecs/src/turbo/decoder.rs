@@ -39,16 +39,16 @@ impl Decoder {
             [3; 3],
             false,
         )?;
+        let resnet = |name: &str, cin: usize, cout: usize, dw: bool, upsampled: bool| {
+            ResnetBlock::load(weights, name, cin, cout, dw, k, eps, upsampled)
+        };
         let mid = (0..layers[0])
             .map(|j| {
-                ResnetBlock::load(
-                    weights,
+                resnet(
                     &format!("mid_block.resnets.{j}"),
                     ch[0],
                     ch[0],
                     dw[0],
-                    k,
-                    eps,
                     false,
                 )
             })
@@ -58,20 +58,9 @@ impl Decoder {
         for i in 0..ch.len() {
             let cout = ch[i];
             let name = format!("up_blocks.{i}");
-            let conv_in = if cin != cout {
-                Some(ResnetBlock::load(
-                    weights,
-                    &format!("{name}.conv_in"),
-                    cin,
-                    cout,
-                    dw[i + 1],
-                    k,
-                    eps,
-                    false,
-                )?)
-            } else {
-                None
-            };
+            let conv_in = (cin != cout)
+                .then(|| resnet(&format!("{name}.conv_in"), cin, cout, dw[i + 1], false))
+                .transpose()?;
             let upsampler = if scaling[i] {
                 Some(Upsampler::load(
                     weights,
@@ -84,14 +73,11 @@ impl Decoder {
             };
             let resnets = (0..layers[i + 1])
                 .map(|j| {
-                    ResnetBlock::load(
-                        weights,
+                    resnet(
                         &format!("{name}.resnets.{j}"),
                         cout,
                         cout,
                         dw[i + 1],
-                        k,
-                        eps,
                         scaling[i],
                     )
                 })

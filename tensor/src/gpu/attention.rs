@@ -3,6 +3,7 @@
 
 use super::cast::packed_f32;
 use super::kernel::{ctx_of, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY};
+use super::GpuBuffer;
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
 
@@ -50,7 +51,7 @@ param_block! {
 struct Rows {
     /// The tensor whose buffer is read, kept alive until the dispatch.
     _tensor: Tensor,
-    buffer: wgpu::Buffer,
+    buffer: GpuBuffer,
     offset: usize,
     /// Strides of the batch, head and row dims.
     strides: [usize; 3],
@@ -185,14 +186,7 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
             meta.len()
         );
     }
-    let mbuf = wgpu::util::DeviceExt::create_buffer_init(
-        &ctx.device,
-        &wgpu::util::BufferInitDescriptor {
-            label: Some("attention bounds"),
-            contents: bytemuck::cast_slice(&meta),
-            usage: wgpu::BufferUsages::STORAGE,
-        },
-    );
+    let mbuf = super::transfer::words_buffer(&ctx, &meta, "attention bounds")?;
     let defines = format!(
         "const D: u32 = {d}u;\nconst DV: u32 = {dv}u;\nconst BQ: u32 = {bq}u;\nconst BK: u32 = {bk}u;\nconst TPR: u32 = {tpr}u;\nconst DVT: u32 = {dvt}u;\n"
     );

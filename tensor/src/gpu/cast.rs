@@ -4,7 +4,7 @@ use super::kernel::{
     buffer_of, collapse, ctx_of, grid, loader, param_block, word, words, Block, Launch, Slot,
     MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
 };
-use super::GpuStorage;
+use super::{GpuBuffer, GpuStorage};
 use crate::storage::Storage;
 use crate::{bail, DType, Layout, Result, Tensor};
 
@@ -95,7 +95,7 @@ pub(crate) struct PackedF32 {
     /// The packed tensor (the input itself when it already was), kept alive until the
     /// dispatch.
     pub tensor: Tensor,
-    pub buffer: wgpu::Buffer,
+    pub buffer: GpuBuffer,
     /// Element offset of its first value.
     pub offset: usize,
 }

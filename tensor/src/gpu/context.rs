@@ -1,8 +1,12 @@
-//! The wgpu adapter, device and queue, the pipeline cache and error capture.
+//! The wgpu adapter, device and queue, the pipeline cache, the buffer pools, the recorder
+//! of pending work, the counters and error capture.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::counters::{Counters, GpuCounters};
+use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
+use super::record::Recorder;
 use crate::{bail, Error, Result};
 
 /// How to open a [`GpuContext`].
@@ -29,7 +33,13 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
     pub(crate) profiler: super::profile::Profiler,
-    pub(crate) dummy: wgpu::Buffer,
+    /// A small buffer bound where a kernel's optional operand is absent.
+    pub(crate) dummy: GpuBuffer,
+    pool: Arc<BufferPool>,
+    pub(crate) recorder: Mutex<Recorder>,
+    pub(crate) counters: Counters,
+    /// The mapped buffer read-backs go through, kept between them.
+    pub(crate) readback: Mutex<Option<wgpu::Buffer>>,
 }
 
 /// A compiled compute pipeline and its bind group layout.
@@ -131,12 +141,13 @@ impl GpuContext {
         if max_binding < 16 {
             bail!("GPU binding cap of {max_binding} bytes is too small");
         }
-        let dummy = device.create_buffer(&wgpu::BufferDescriptor {
+        let dummy = GpuBuffer::unpooled(device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dummy"),
             size: 16,
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
-        });
+        }));
+        let recorder = Mutex::new(Recorder::new(&device));
         let profiler = super::profile::Profiler::new(
             features.contains(wgpu::Features::TIMESTAMP_QUERY),
             queue.get_timestamp_period(),
@@ -153,6 +164,10 @@ impl GpuContext {
             lost,
             profiler,
             dummy,
+            pool: Arc::new(BufferPool::default()),
+            recorder,
+            counters: Counters::default(),
+            readback: Mutex::new(None),
         }))
     }
 
@@ -260,7 +275,7 @@ impl GpuContext {
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
                 ty: wgpu::BufferBindingType::Uniform,
-                has_dynamic_offset: false,
+                has_dynamic_offset: true,
                 min_binding_size: None,
             },
             count: None,
@@ -311,16 +326,40 @@ impl GpuContext {
         Ok(p)
     }
 
-    /// Allocates a storage buffer of `bytes` (rounded up to a word), with a clear error when
-    /// it exceeds a binding or the device's memory.
-    pub(crate) fn alloc(&self, bytes: u64, what: &str) -> Result<wgpu::Buffer> {
-        let size = (bytes.max(4) + 3) & !3;
-        if size > self.max_binding {
+    /// A storage buffer for `bytes` (rounded up to a word) from the pools, created when no
+    /// idle buffer of its size class is left (then emptying the pools and retrying once if
+    /// the device is out of memory), with a clear error when it exceeds a binding or the
+    /// device's memory.
+    pub(crate) fn alloc(&self, bytes: u64, what: &str) -> Result<GpuBuffer> {
+        let used = (bytes.max(4) + 3) & !3;
+        if used > self.max_binding {
             bail!(
-                "{what} needs {size} bytes in one GPU binding, more than the {} this device allows",
+                "{what} needs {used} bytes in one GPU binding, more than the {} this device allows",
                 self.max_binding
             );
         }
+        let size = if used > EXACT_ABOVE {
+            used
+        } else {
+            size_class(used, self.max_binding)
+        };
+        if let Some(buf) = self.pool.take(size) {
+            return Ok(GpuBuffer::pooled(buf, used, &self.pool));
+        }
+        let buf = match self.create_storage(size, what) {
+            Ok(buf) => buf,
+            Err(_) if self.pool.idle_bytes() > 0 => {
+                self.trim_pool()?;
+                self.create_storage(size, what)?
+            }
+            Err(e) => return Err(e),
+        };
+        Counters::add(&self.counters.allocations, 1);
+        Ok(GpuBuffer::pooled(buf, used, &self.pool))
+    }
+
+    /// A new storage buffer of `size` bytes.
+    fn create_storage(&self, size: u64, what: &str) -> Result<wgpu::Buffer> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(what),
@@ -339,13 +378,29 @@ impl GpuContext {
         Ok(buf)
     }
 
-    /// Blocks until all submitted work is done, reporting any GPU error.
+    /// Drops the idle buffers of the pools (at the end of a phase whose tensors are gone),
+    /// returning the bytes freed. The pending work is submitted first.
+    pub fn trim_pool(&self) -> Result<u64> {
+        let mut rec = self.recorder.lock().unwrap();
+        self.submit(&mut rec)?;
+        rec.forget_bind_groups();
+        drop(rec);
+        Ok(self.pool.trim())
+    }
+
+    /// The counters so far (cumulative since the context opened).
+    pub fn counters(&self) -> GpuCounters {
+        self.counters.snapshot()
+    }
+
+    /// Submits the pending work and blocks until it is done, reporting any GPU error.
     pub fn synchronize(&self) -> Result<()> {
         self.wait("synchronize")
     }
 
-    /// Blocks until all submitted work is done.
+    /// Submits the pending work and blocks until it is done.
     pub(crate) fn wait(&self, what: &str) -> Result<()> {
+        self.submit(&mut self.recorder.lock().unwrap())?;
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::msg(format!("GPU wait during {what} failed: {e}")))?;

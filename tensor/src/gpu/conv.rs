@@ -7,7 +7,7 @@ use super::kernel::{
     WEIGHTED_SLOTS,
 };
 use super::matmul::{GEMM, GEMM_SCALAR};
-use super::GpuContext;
+use super::{GpuBuffer, GpuContext};
 use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
 
@@ -118,9 +118,9 @@ impl ConvOperands {
     fn buffers<'a>(
         &'a self,
         ctx: &'a GpuContext,
-        out: &'a wgpu::Buffer,
+        out: &'a GpuBuffer,
         op: &str,
-    ) -> Result<Vec<&'a wgpu::Buffer>> {
+    ) -> Result<Vec<&'a GpuBuffer>> {
         let bias = match &self.bias {
             Some(t) => buffer_of(t, &format!("{op} bias"))?,
             None => &ctx.dummy,

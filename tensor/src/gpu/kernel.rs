@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::{GpuContext, GpuStorage};
+use super::record::Dispatch;
+use super::{GpuBuffer, GpuContext, GpuStorage};
 use crate::storage::Storage;
 use crate::{bail, DType, Device, Layout, Result, Tensor};
 
@@ -261,7 +262,7 @@ pub(crate) struct Launch<'a> {
     pub sources: &'a [&'static str],
     pub slots: &'a [Slot],
     /// One buffer per slot, in order.
-    pub buffers: Vec<&'a wgpu::Buffer>,
+    pub buffers: Vec<&'a GpuBuffer>,
     pub params: Block,
     pub groups: [u32; 3],
 }
@@ -315,94 +316,71 @@ impl GpuContext {
         )
     }
 
-    /// Encodes and submits one dispatch.
+    /// Records one dispatch into the pending work. While the profiler runs, the dispatch is
+    /// timed in its own pass and submitted and waited for at once.
     pub(crate) fn launch(&self, l: Launch<'_>) -> Result<()> {
         if l.groups.contains(&0) {
             return Ok(());
         }
         let pipe = self.pipeline_of(&l)?;
-        // Uniform buffers are sized in 16-byte steps.
+        // Uniform blocks are bound in 16-byte steps.
         let mut bytes = l.params.bytes;
         bytes.resize(bytes.len().max(16).next_multiple_of(16), 0);
-        let ubuf = wgpu::util::DeviceExt::create_buffer_init(
-            &self.device,
-            &wgpu::util::BufferInitDescriptor {
-                label: Some(l.name),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
+        let timing = self.profiler.active().then(|| self.timing_buffers());
+        let mut rec = self.recorder.lock().unwrap();
+        self.record(
+            &mut rec,
+            Dispatch {
+                name: l.name,
+                pipeline: &pipe,
+                params: &bytes,
+                buffers: &l.buffers,
+                groups: l.groups,
+                timestamps: timing.as_ref().map(|(qs, _, _)| qs),
             },
-        );
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: ubuf.as_entire_binding(),
-        }];
-        for (i, buffer) in l.buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: buffer.as_entire_binding(),
-            });
-        }
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(l.name),
-            layout: &pipe.layout,
-            entries: &entries,
-        });
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        let timing = self.profiler.active().then(|| {
-            let qs = self.device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("timing"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            });
-            let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("timing"),
-                size: 16,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let read = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("timing"),
-                size: 16,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            (qs, resolve, read)
-        });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(l.name),
-                timestamp_writes: timing.as_ref().map(|(qs, _, _)| {
-                    wgpu::ComputePassTimestampWrites {
-                        query_set: qs,
-                        beginning_of_pass_write_index: Some(0),
-                        end_of_pass_write_index: Some(1),
-                    }
-                }),
-            });
-            pass.set_pipeline(&pipe.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(l.groups[0], l.groups[1], l.groups[2]);
-        }
-        if let Some((qs, resolve, read)) = &timing {
-            enc.resolve_query_set(qs, 0..2, resolve, 0);
-            enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
-        }
-        self.queue.submit([enc.finish()]);
-        if let Some((_, _, read)) = timing {
-            read.map_async(wgpu::MapMode::Read, .., |_| {});
-            self.wait(l.name)?;
-            let ticks = {
-                let v = read
-                    .get_mapped_range(..)
-                    .map_err(|e| crate::Error::msg(e.to_string()))?;
-                let t0 = u64::from_le_bytes(v[0..8].try_into().unwrap());
-                let t1 = u64::from_le_bytes(v[8..16].try_into().unwrap());
-                t1.saturating_sub(t0)
-            };
-            read.unmap();
-            self.profiler.record(l.name, ticks);
-        }
+        )?;
+        let Some((qs, resolve, read)) = timing else {
+            drop(rec);
+            return self.check(l.name);
+        };
+        let enc = self.encoder(&mut rec);
+        enc.resolve_query_set(&qs, 0..2, &resolve, 0);
+        enc.copy_buffer_to_buffer(&resolve, 0, &read, 0, 16);
+        self.submit(&mut rec)?;
+        drop(rec);
+        read.map_async(wgpu::MapMode::Read, .., |_| {});
+        self.wait(l.name)?;
+        let ticks = {
+            let v = read
+                .get_mapped_range(..)
+                .map_err(|e| crate::Error::msg(e.to_string()))?;
+            let t0 = u64::from_le_bytes(v[0..8].try_into().unwrap());
+            let t1 = u64::from_le_bytes(v[8..16].try_into().unwrap());
+            t1.saturating_sub(t0)
+        };
+        read.unmap();
+        self.profiler.record(l.name, ticks);
         self.check(l.name)
+    }
+
+    /// A timestamp query set of two, the buffer it resolves into, and a mapped copy.
+    fn timing_buffers(&self) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer) {
+        let qs = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("timing"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let buffer = |usage| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("timing"),
+                size: 16,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+        let read = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        (qs, resolve, read)
     }
 }
 
@@ -423,7 +401,7 @@ pub(crate) fn storage_of(t: &Tensor) -> Result<&GpuStorage> {
 }
 
 /// The single buffer of a tensor, or a clear error when it spans several bindings.
-pub(crate) fn buffer_of<'a>(t: &'a Tensor, op: &str) -> Result<&'a wgpu::Buffer> {
+pub(crate) fn buffer_of<'a>(t: &'a Tensor, op: &str) -> Result<&'a GpuBuffer> {
     let g = storage_of(t)?;
     match g.pieces() {
         [p] => Ok(&p.buffer),
@@ -440,7 +418,7 @@ pub(crate) fn output(
     ctx: &Arc<GpuContext>,
     shape: &[usize],
     what: &str,
-) -> Result<(Tensor, wgpu::Buffer)> {
+) -> Result<(Tensor, GpuBuffer)> {
     let n = crate::layout::checked_numel(shape)?;
     let buf = ctx.alloc(n as u64 * 4, what)?;
     let t = Tensor::from_parts(
@@ -454,7 +432,7 @@ pub(crate) fn output(
 
 /// A tensor read in place by a strided kernel: buffer, dtype, offset and strides.
 pub(crate) struct Operand {
-    pub buffer: wgpu::Buffer,
+    pub buffer: GpuBuffer,
     pub dtype: DType,
     pub offset: usize,
     pub strides: Vec<usize>,

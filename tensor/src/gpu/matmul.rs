@@ -8,7 +8,7 @@ use super::kernel::{
     buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Block, Launch,
     Slot, F32_ARRAY, U32_ARRAY,
 };
-use super::GpuContext;
+use super::{GpuBuffer, GpuContext};
 use crate::{bail, DType, Result, Tensor};
 
 /// The tiled GEMM core (also under the 3-D convolution).
@@ -63,7 +63,7 @@ pub(crate) struct Gemm<'a> {
 /// The f32 left operand of a GEMM: row `m` of batch `z` at
 /// `offset + z · batch_stride + m · K`.
 pub(crate) struct GemmInput<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: &'a GpuBuffer,
     pub offset: usize,
     pub batch_stride: usize,
 }
@@ -71,7 +71,7 @@ pub(crate) struct GemmInput<'a> {
 /// The right operand, rows of K in `dtype` (f32, f16 or bf16): row `n` of batch `z` at
 /// `offset + z · batch_stride + n · K`.
 pub(crate) struct GemmWeight<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: &'a GpuBuffer,
     pub dtype: DType,
     pub offset: usize,
     pub batch_stride: usize,
@@ -80,7 +80,7 @@ pub(crate) struct GemmWeight<'a> {
 /// Where the product goes: element `(z, m, n)` at
 /// `offset + z · batch_stride + m · row_stride + col0 + n`.
 pub(crate) struct GemmOutput<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: &'a GpuBuffer,
     pub offset: usize,
     pub batch_stride: usize,
     pub row_stride: usize,
@@ -89,7 +89,7 @@ pub(crate) struct GemmOutput<'a> {
 
 /// An f32 bias indexed by output column, from element `offset` of its buffer.
 pub(crate) struct GemmBias<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: &'a GpuBuffer,
     pub offset: usize,
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Each file mirrors its CPU twin in `cpu/` and declares its kernels' parameter blocks
 //! (`#[repr(C)]` structs mirrored by WGSL structs of the same name, see `kernel.rs`);
-//! [`GpuContext`] holds the device, the queue and the pipeline cache. A weight larger than
+//! [`GpuContext`] holds the device, the queue, the pipeline cache, the buffer pools and the
+//! pending work: kernels are recorded and submitted together (`record.rs`). A weight larger than
 //! one storage binding is split by rows over several buffers; linear and embedding read the
 //! pieces.
 
@@ -11,13 +12,16 @@ pub mod attention;
 pub mod cast;
 pub mod context;
 pub mod conv;
+pub mod counters;
 pub mod elementwise;
 pub(crate) mod kernel;
 pub mod matmul;
 pub mod norm;
 #[cfg(test)]
 mod param_layout;
+pub mod pool;
 pub mod profile;
+mod record;
 pub mod reduce;
 pub mod resize;
 pub mod rope;
@@ -26,6 +30,8 @@ pub mod storage;
 mod transfer;
 
 pub use context::{GpuContext, GpuOptions};
+pub use counters::GpuCounters;
+pub use pool::GpuBuffer;
 pub use profile::KernelTime;
 pub use storage::{GpuStorage, Piece};
 pub use transfer::{download, upload};

@@ -5,6 +5,7 @@ use super::kernel::{
     ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
 };
 use super::reduce::ROWREDUCE;
+use super::GpuBuffer;
 use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
 
@@ -33,7 +34,7 @@ param_block! {
 struct PackedParam {
     /// The packed tensor, kept alive until the dispatch.
     _tensor: Tensor,
-    buffer: wgpu::Buffer,
+    buffer: GpuBuffer,
     dtype: DType,
     offset: usize,
 }

@@ -5,7 +5,7 @@ use super::kernel::{
     ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Block,
     Launch, Slot, F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
-use super::GpuContext;
+use super::{GpuBuffer, GpuContext};
 use crate::params::resize::{padded_shape, upsampled_shape, PadMode};
 use crate::{bail, DType, Result, Tensor};
 
@@ -33,7 +33,7 @@ fn launch(
     x_dtype: DType,
     params: Block,
     n: usize,
-    buffers: [&wgpu::Buffer; 3],
+    buffers: [&GpuBuffer; 3],
 ) -> Result<()> {
     ctx.launch(Launch {
         name,
@@ -52,7 +52,7 @@ fn launch_f32(
     name: &'static str,
     params: Block,
     n: usize,
-    [x, out]: [&wgpu::Buffer; 2],
+    [x, out]: [&GpuBuffer; 2],
 ) -> Result<()> {
     launch(ctx, name, DType::F32, params, n, [x, &ctx.dummy, out])
 }
@@ -245,14 +245,7 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
     } else {
         table.contiguous()?
     };
-    let ibuf = wgpu::util::DeviceExt::create_buffer_init(
-        &ctx.device,
-        &wgpu::util::BufferInitDescriptor {
-            label: Some("token ids"),
-            contents: bytemuck::cast_slice(ids),
-            usage: wgpu::BufferUsages::STORAGE,
-        },
-    );
+    let ibuf = super::transfer::words_buffer(&ctx, ids, "token ids")?;
     let g = storage_of(&table)?;
     let (t0, t1) = (
         table.layout().offset(),

@@ -1,12 +1,13 @@
 //! GPU tensor storage: one buffer, or several when a weight exceeds one binding.
 
+use super::GpuBuffer;
 use crate::DType;
 
 /// A run of whole rows of a tensor in one buffer.
 #[derive(Clone, Debug)]
 pub struct Piece {
     /// The buffer (at most one binding long).
-    pub buffer: wgpu::Buffer,
+    pub buffer: GpuBuffer,
     /// Index of the piece's first element in the whole tensor.
     pub start: usize,
     /// Elements in the piece.
@@ -23,7 +24,7 @@ pub struct GpuStorage {
 
 impl GpuStorage {
     /// A storage of one buffer.
-    pub fn single(buffer: wgpu::Buffer, len: usize, dtype: DType) -> GpuStorage {
+    pub fn single(buffer: GpuBuffer, len: usize, dtype: DType) -> GpuStorage {
         GpuStorage {
             pieces: vec![Piece {
                 buffer,

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use super::counters::Counters;
 use super::kernel::ctx_of;
 use super::storage::Piece;
-use super::{GpuContext, GpuStorage};
+use super::{GpuBuffer, GpuContext, GpuStorage};
 use crate::storage::Storage;
 use crate::{bail, Device, Error, Layout, Result, Tensor};
 
@@ -72,27 +73,44 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     ))
 }
 
-/// Writes `data` at the start of `buf` in chunks, waiting after each so that at most one
-/// chunk is staged at a time.
-fn write(ctx: &GpuContext, buf: &wgpu::Buffer, data: &[u8]) -> Result<()> {
+/// Writes `data` at the start of `buf`. A small write is recorded in order with the
+/// pending kernels (the buffer may be a pooled one they still read); a large one submits
+/// them first and is written in chunks, waiting after each so that at most one chunk is
+/// staged at a time.
+fn write(ctx: &GpuContext, buf: &GpuBuffer, data: &[u8]) -> Result<()> {
+    let words = |chunk: &[u8]| {
+        let mut padded = chunk.to_vec();
+        padded.resize(chunk.len().div_ceil(4) * 4, 0);
+        padded
+    };
+    if data.is_empty() {
+        return Ok(());
+    }
+    if data.len() as u64 <= ctx.max_recorded_upload() {
+        let mut rec = ctx.recorder.lock().unwrap();
+        return ctx.record_upload(&mut rec, buf.raw(), &words(data));
+    }
+    ctx.flush()?;
     let mut off = 0usize;
     while off < data.len() {
         let end = (off + CHUNK as usize).min(data.len());
-        let chunk = &data[off..end];
-        if chunk.len().is_multiple_of(4) {
-            ctx.queue.write_buffer(buf, off as u64, chunk);
-        } else {
-            let mut padded = chunk.to_vec();
-            padded.resize(chunk.len().div_ceil(4) * 4, 0);
-            ctx.queue.write_buffer(buf, off as u64, &padded);
-        }
+        let chunk = words(&data[off..end]);
+        ctx.queue.write_buffer(buf.raw(), off as u64, &chunk);
+        Counters::add(&ctx.counters.bytes_uploaded, chunk.len() as u64);
         ctx.queue.submit([]);
-        if data.len() > CHUNK as usize {
-            ctx.wait("uploading a tensor")?;
-        }
+        Counters::add(&ctx.counters.submissions, 1);
+        ctx.wait("uploading a tensor")?;
         off = end;
     }
     ctx.check("uploading a tensor")
+}
+
+/// A buffer holding `words`, written in order with the pending kernels (indices and
+/// masks a kernel reads).
+pub(crate) fn words_buffer(ctx: &GpuContext, words: &[u32], what: &str) -> Result<GpuBuffer> {
+    let buf = ctx.alloc(words.len() as u64 * 4, what)?;
+    write(ctx, &buf, bytemuck::cast_slice(words))?;
+    Ok(buf)
 }
 
 /// Copies a GPU tensor to the host (packed, same dtype and shape).
@@ -118,22 +136,34 @@ pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
     Tensor::from_bytes(Arc::new(out), t.dtype(), t.shape())
 }
 
-/// Appends bytes `b0..b1` of `buf` to `out`, through a mapped staging buffer in chunks.
-fn read(ctx: &GpuContext, buf: &wgpu::Buffer, b0: u64, b1: u64, out: &mut Vec<u8>) -> Result<()> {
+/// Appends bytes `b0..b1` of `buf` to `out`, through the context's mapped read-back
+/// buffer in chunks; each chunk's copy goes with the pending kernels in one submission.
+fn read(ctx: &GpuContext, buf: &GpuBuffer, b0: u64, b1: u64, out: &mut Vec<u8>) -> Result<()> {
     let a0 = b0 & !3;
-    let a1 = ((b1 + 3) & !3).min(buf.size());
-    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("download"),
-        size: CHUNK.min(a1 - a0).max(4),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
+    let a1 = ((b1 + 3) & !3).min(buf.raw().size());
+    let mut held = ctx.readback.lock().unwrap();
+    let want = CHUNK.min(a1 - a0).max(4);
+    if held.as_ref().is_none_or(|b| b.size() < want) {
+        *held = Some(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("download"),
+            size: want.next_power_of_two(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        }));
+        Counters::add(&ctx.counters.allocations, 1);
+    }
+    let Some(staging) = held.as_ref() else {
+        bail!("GPU download: no read-back buffer");
+    };
     let mut pos = a0;
     while pos < a1 {
         let len = CHUNK.min(a1 - pos);
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(buf, pos, &staging, 0, len);
-        ctx.queue.submit([enc.finish()]);
+        {
+            let mut rec = ctx.recorder.lock().unwrap();
+            ctx.encoder(&mut rec)
+                .copy_buffer_to_buffer(buf.raw(), pos, staging, 0, len);
+            ctx.submit(&mut rec)?;
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, 0..len, move |r| {
             let _ = tx.send(r);

@@ -236,3 +236,33 @@ impl GpuContext {
         ARENA_MAX.min(self.limits().max_buffer_size) / 4
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::GpuOptions;
+
+    #[test]
+    fn blocks_sit_at_aligned_offsets_and_a_full_arena_grows() {
+        let ctx = GpuContext::new(&GpuOptions {
+            allow_software: true,
+            max_binding_bytes: None,
+        })
+        .unwrap();
+        let align = ctx.limits().min_uniform_buffer_offset_alignment as u64;
+        let mut rec = ctx.recorder.lock().unwrap();
+        let offsets: Vec<u64> = (0..3u8)
+            .map(|i| ctx.stage(&mut rec, &[i; 20]).unwrap())
+            .collect();
+        assert_eq!(offsets, [0, align, 2 * align]);
+        assert_eq!(&rec.arena[align as usize..align as usize + 20], &[1; 20]);
+        let before = ctx.counters();
+        let fit = ARENA_START / align;
+        let last = (3..=fit)
+            .map(|_| ctx.stage(&mut rec, &[7; 16]).unwrap())
+            .last();
+        assert_eq!(last, Some(0), "the block past the end starts a new arena");
+        assert_eq!(rec.device_arena.size(), 2 * ARENA_START);
+        assert_eq!(ctx.counters().since(&before).allocations, 1);
+    }
+}

@@ -1,0 +1,133 @@
+//! The execution engine of the GPU backend: recorded kernels submitted together with their
+//! parameters at dynamic offsets of one arena, pooled buffers reused by size class and
+//! bound by the exact bytes a tensor uses, and the counters that show it. Each test opens
+//! its own context so that its counters see nothing else.
+#![cfg(feature = "gpu")]
+
+mod gpu_common;
+
+use std::sync::Arc;
+
+use gpu_common::{rand, values};
+use happyhorse_tensor::gpu::{GpuContext, GpuOptions, GpuStorage};
+use happyhorse_tensor::{BinaryOp, Device, Storage, Tensor};
+
+fn own_context() -> (Arc<GpuContext>, Device) {
+    let ctx = GpuContext::new(&GpuOptions {
+        allow_software: true,
+        max_binding_bytes: None,
+    })
+    .unwrap();
+    (ctx.clone(), Device::Gpu(ctx))
+}
+
+fn gpu_storage(t: &Tensor) -> &GpuStorage {
+    match t.storage() {
+        Storage::Gpu(g) => g,
+        _ => panic!("tensor {:?} is not on the GPU", t.shape()),
+    }
+}
+
+/// The chain `x·k + x` for k = 1..=n, each step a different parameter block.
+fn chain(x: &Tensor, n: usize) -> Tensor {
+    let mut y = x.clone();
+    for k in 1..=n {
+        y = y.scale(k as f32).unwrap().binary(x, BinaryOp::Add).unwrap();
+    }
+    y
+}
+
+#[test]
+fn many_kernels_in_one_submission_match_the_cpu_exactly() {
+    let (ctx, dev) = own_context();
+    let x = rand(&[1000], 7);
+    let xg = x.to_device(&dev).unwrap();
+    ctx.flush().unwrap();
+    let before = ctx.counters();
+    let got = chain(&xg, 40);
+    let recorded = ctx.counters().since(&before);
+    assert_eq!(recorded.dispatches, 80, "two kernels per link");
+    assert_eq!(
+        recorded.submissions, 0,
+        "nothing submitted before a read-back"
+    );
+    let got = got.to_vec().unwrap();
+    let read = ctx.counters().since(&before);
+    assert_eq!(
+        read.submissions, 1,
+        "the kernels and the read-back's copy together"
+    );
+    assert_eq!(got, chain(&x, 40).to_vec().unwrap());
+}
+
+#[test]
+fn a_second_identical_round_allocates_nothing() {
+    let (ctx, dev) = own_context();
+    let x = rand(&[3, 257], 11).to_device(&dev).unwrap();
+    let round = || chain(&x, 5).sum(1, false).unwrap().to_vec().unwrap();
+    let first = round();
+    let before = ctx.counters();
+    let second = round();
+    let d = ctx.counters().since(&before);
+    assert_eq!(first, second);
+    assert_eq!(d.allocations, 0, "{d:?}");
+    assert_eq!(d.submissions, 1, "{d:?}");
+    assert_eq!(d.dispatches, 11, "{d:?}");
+}
+
+#[test]
+fn buffers_come_in_size_classes_and_bind_the_tensors_bytes() {
+    let (ctx, dev) = own_context();
+    for (elems, class_bytes) in [(1, 256), (64, 256), (65, 320), (80, 320), (81, 384)] {
+        let t = rand(&[elems], 3).to_device(&dev).unwrap();
+        let piece = &gpu_storage(&t).pieces()[0];
+        assert_eq!(piece.buffer.bytes(), elems as u64 * 4, "{elems} elements");
+        assert_eq!(piece.buffer.raw().size(), class_bytes, "{elems} elements");
+    }
+    // An 80-element buffer, dropped, serves a 65-element tensor: its sum must not read
+    // the 15 stale values past the tensor's end.
+    let big = Tensor::from_vec(vec![1e6; 80], &[80]).unwrap();
+    drop(big.to_device(&dev).unwrap().scale(1.0).unwrap());
+    let small = Tensor::from_vec(values(65, 5), &[65]).unwrap();
+    let before = ctx.counters();
+    let sum = small.to_device(&dev).unwrap().sum(0, false).unwrap();
+    assert!(
+        ctx.counters().since(&before).allocations <= 1,
+        "the 320-byte class is reused"
+    );
+    let (got, want) = (
+        sum.to_vec().unwrap()[0],
+        small.sum(0, false).unwrap().to_vec().unwrap()[0],
+    );
+    assert!(
+        (got - want).abs() <= 1e-4,
+        "sum {got} on the GPU, {want} on the CPU"
+    );
+}
+
+#[test]
+fn trimming_frees_the_idle_buffers_and_the_next_round_allocates_again() {
+    let (ctx, dev) = own_context();
+    let x = rand(&[4096], 9).to_device(&dev).unwrap();
+    let want = chain(&x, 3).to_vec().unwrap();
+    let freed = ctx.trim_pool().unwrap();
+    assert!(freed >= 4096 * 4, "freed {freed} bytes");
+    let before = ctx.counters();
+    assert_eq!(chain(&x, 3).to_vec().unwrap(), want);
+    assert!(ctx.counters().since(&before).allocations > 0);
+}
+
+#[test]
+fn an_upload_into_a_reused_buffer_does_not_overtake_the_kernels_that_read_it() {
+    let (ctx, dev) = own_context();
+    let a = Tensor::from_vec(vec![2.0; 300], &[300]).unwrap();
+    let b = Tensor::from_vec(vec![5.0; 300], &[300]).unwrap();
+    let ag = a.to_device(&dev).unwrap();
+    ctx.flush().unwrap();
+    // Recorded, not yet run: it reads ag's buffer, which returns to the pool at once.
+    let doubled = ag.scale(2.0).unwrap();
+    drop(ag);
+    let bg = b.to_device(&dev).unwrap();
+    assert_eq!(doubled.to_vec().unwrap(), vec![4.0; 300]);
+    assert_eq!(bg.to_vec().unwrap(), vec![5.0; 300]);
+}

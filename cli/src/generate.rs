@@ -49,6 +49,7 @@ pub fn run(
 ) -> std::result::Result<PathBuf, Failure> {
     let (plan, staging) = prepare(req, &stack, device, opts).map_err(Failure::Input)?;
     let mut progress = Progress::new(opts.quiet);
+    progress.watch_device(device);
     if stack.untrained {
         progress.note("using the built-in stack: untrained, seeded random weights; the output is noise by design");
     }
@@ -116,7 +117,7 @@ fn write(
         .iter()
         .map(|(k, v)| (k.clone(), json!((v * 1000.0).round() / 1000.0)))
         .collect();
-    let meta = json!({
+    let mut meta = json!({
         "generator": format!("happyhorse {}", env!("CARGO_PKG_VERSION")),
         "stack": pipeline.stack.name,
         "untrained": pipeline.stack.untrained,
@@ -136,6 +137,9 @@ fn write(
         "total_s": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         "files": files.iter().map(|(p, h)| json!({"path": p, "sha256": h})).collect::<Vec<_>>(),
     });
+    if let Some(g) = &progress.gpu_steps {
+        meta["gpu"] = g.json();
+    }
     let text = serde_json::to_string_pretty(&meta).expect("plain JSON values");
     std::fs::write(dir.join(GENERATION_JSON), text + "\n")
         .map_err(|e| happyhorse_tensor::Error::msg(format!("writing {GENERATION_JSON}: {e}")))?;

@@ -19,4 +19,5 @@ pub mod plan;
 pub mod progress;
 pub mod request;
 pub mod stack;
+pub mod step_counters;
 pub mod verify;

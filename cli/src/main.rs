@@ -235,12 +235,24 @@ fn main() -> ExitCode {
             backend,
             dump,
         } => {
-            let run = match select(backend).and_then(|dev| parity::run(&case, &dev)) {
+            let device = match select(backend) {
+                Ok(device) => device,
+                Err(e) => return fail(e),
+            };
+            let before = device.gpu_counters();
+            let run = match parity::run(&case, &device) {
                 Ok(run) => run,
                 Err(e) => return fail(e),
             };
             println!("case {} ({})", case.display(), run.components.join(", "));
             print!("{}", run.report);
+            if let (Some((adapter, c0)), Some((_, c1))) = (before, device.gpu_counters()) {
+                let c = c1.since(&c0);
+                println!(
+                    "gpu {adapter}: {} dispatches, {} submissions, {} allocations, {} bytes uploaded",
+                    c.dispatches, c.submissions, c.allocations, c.bytes_uploaded
+                );
+            }
             if let Some(path) = dump {
                 if let Err(e) = parity::dump(&run.outputs, &path) {
                     return fail(e);

@@ -168,6 +168,8 @@ impl Pipeline {
             &mut rng,
             progress,
         )?;
+        // The sampling loop's idle buffers do not fit the decoders' sizes.
+        self.device.trim_pool()?;
         let video = if req.resolution == Resolution::P256 {
             video
         } else {

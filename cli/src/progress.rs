@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::time::Instant;
 
-use happyhorse_tensor::{cancel, Result};
+use happyhorse_tensor::{cancel, Device, Result};
+
+use crate::step_counters::StepCounters;
 
 /// Phase timings and the current step count.
 pub struct Progress {
@@ -13,6 +15,8 @@ pub struct Progress {
     /// Finished phases: (name, seconds).
     pub timings: Vec<(String, f64)>,
     steps_started: Option<Instant>,
+    /// The GPU's work per sampling step, when the run is on a GPU.
+    pub gpu_steps: Option<StepCounters>,
 }
 
 impl Progress {
@@ -23,7 +27,13 @@ impl Progress {
             phase: None,
             timings: Vec::new(),
             steps_started: None,
+            gpu_steps: None,
         }
+    }
+
+    /// Counts the work of `device` per sampling step (nothing on the CPU).
+    pub fn watch_device(&mut self, device: &Device) {
+        self.gpu_steps = StepCounters::new(device);
     }
 
     /// Errors when a stop was asked for (Ctrl-C, SIGTERM, SIGHUP).
@@ -56,6 +66,9 @@ impl Progress {
 
     /// Reports that step `k` (0-based) of `n` finished, with the mean step time and ETA.
     pub fn step(&mut self, k: usize, n: usize) -> Result<()> {
+        if let Some(g) = &mut self.gpu_steps {
+            g.step();
+        }
         let t0 = *self.steps_started.get_or_insert_with(Instant::now);
         if !self.quiet {
             let per = t0.elapsed().as_secs_f64() / (k + 1) as f64;
@@ -72,6 +85,9 @@ impl Progress {
     /// Marks the start of a run of steps (so the first step's time is measured).
     pub fn start_steps(&mut self) {
         self.steps_started = Some(Instant::now());
+        if let Some(g) = &mut self.gpu_steps {
+            g.start_loop();
+        }
     }
 
     /// Prints a note line.

@@ -6,26 +6,15 @@ mod common;
 
 use std::fs;
 
-use common::{happyhorse, Scratch};
-use serde_json::Value;
+use common::{generate_3s, generation_json};
 
 #[test]
 fn a_540p_clip_runs_the_super_resolution_stage() {
-    let s = Scratch::new("generate-sr");
-    let out = s.join("clip");
-    let run = happyhorse([
-        "generate",
-        "--prompt",
+    let (_scratch, out, run) = generate_3s(
+        "generate-sr",
         "A horse trots through a meadow.",
-        "--seconds",
-        "3",
-        "--resolution",
-        "540p",
-        "--backend",
-        "cpu",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &["--resolution", "540p", "--backend", "cpu"],
+    );
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(
         run.stderr.contains("[super-resolution (5 steps)]"),
@@ -40,8 +29,7 @@ fn a_540p_clip_runs_the_super_resolution_stage() {
     let info = reader.info();
     assert_eq!((info.width, info.height), (896, 512));
 
-    let meta: Value =
-        serde_json::from_str(&fs::read_to_string(out.join("generation.json")).unwrap()).unwrap();
+    let meta = generation_json(&out);
     assert_eq!(meta["request"]["resolution"], "540p");
     assert_eq!(
         (meta["width"].as_u64(), meta["height"].as_u64()),

@@ -53,6 +53,25 @@ impl Device {
         matches!(self, Device::Cpu)
     }
 
+    /// The GPU adapter's name and its context's counters so far, or `None` on the CPU.
+    pub fn gpu_counters(&self) -> Option<(String, crate::GpuCounters)> {
+        match self {
+            Device::Cpu => None,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => Some((ctx.adapter_name().to_string(), ctx.counters())),
+        }
+    }
+
+    /// Drops the GPU's idle pooled buffers (at the end of a phase), returning the bytes
+    /// freed; nothing on the CPU.
+    pub fn trim_pool(&self) -> crate::Result<u64> {
+        match self {
+            Device::Cpu => Ok(0),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.trim_pool(),
+        }
+    }
+
     /// Whether two devices are the same device.
     pub fn same(&self, other: &Device) -> bool {
         match (self, other) {

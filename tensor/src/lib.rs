@@ -9,6 +9,7 @@
 //! in place ([`read_tensor`]). The error type, [`DType`] and [`cancel`] are that crate's,
 //! re-exported here.
 
+pub mod counters;
 pub mod cpu;
 pub mod device;
 #[cfg(feature = "gpu")]
@@ -21,6 +22,7 @@ mod read;
 pub mod storage;
 pub mod tensor;
 
+pub use counters::GpuCounters;
 pub use device::Device;
 pub use happyhorse_formats::{bail, cancel, ensure, DType, Error, Result, ResultExt};
 pub use layout::Layout;

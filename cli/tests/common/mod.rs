@@ -11,6 +11,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
+/// A 3 s built-in generation, `happyhorse generate --prompt <prompt> --seconds 3 <extra…>`,
+/// into `clip` of a new scratch directory `label`: the scratch, the output directory and
+/// the run.
+pub fn generate_3s(label: &str, prompt: &str, extra: &[&str]) -> (Scratch, PathBuf, Run) {
+    let scratch = Scratch::new(label);
+    let out = scratch.join("clip");
+    let mut args = vec!["generate", "--prompt", prompt, "--seconds", "3"];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let run = happyhorse(args);
+    (scratch, out, run)
+}
+
+/// The parsed `generation.json` of the output directory `out`.
+pub fn generation_json(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(out.join("generation.json")).unwrap()).unwrap()
+}
+
 /// A finished run of the binary.
 pub struct Run {
     /// Exit code (None when killed by a signal).

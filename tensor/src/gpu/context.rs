@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::counters::{Counters, GpuCounters};
+use super::counters::Counters;
 use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
 use super::record::Recorder;
-use crate::{bail, Error, Result};
+use crate::{bail, Error, GpuCounters, Result};
 
 /// How to open a [`GpuContext`].
 #[derive(Clone, Debug, Default)]

@@ -12,7 +12,7 @@ pub mod attention;
 pub mod cast;
 pub mod context;
 pub mod conv;
-pub mod counters;
+pub(crate) mod counters;
 pub mod elementwise;
 pub(crate) mod kernel;
 pub mod matmul;
@@ -30,7 +30,6 @@ pub mod storage;
 mod transfer;
 
 pub use context::{GpuContext, GpuOptions};
-pub use counters::GpuCounters;
 pub use pool::GpuBuffer;
 pub use profile::KernelTime;
 pub use storage::{GpuStorage, Piece};

@@ -131,3 +131,20 @@ fn an_upload_into_a_reused_buffer_does_not_overtake_the_kernels_that_read_it() {
     assert_eq!(doubled.to_vec().unwrap(), vec![4.0; 300]);
     assert_eq!(bg.to_vec().unwrap(), vec![5.0; 300]);
 }
+
+#[test]
+fn the_profiler_times_every_kernel_and_the_results_are_unchanged() {
+    let (ctx, dev) = own_context();
+    if !ctx.has_timestamps() {
+        return;
+    }
+    let x = rand(&[500], 13);
+    let xg = x.to_device(&dev).unwrap();
+    ctx.set_profiling(true);
+    let got = chain(&xg, 3).to_vec().unwrap();
+    ctx.set_profiling(false);
+    let times = ctx.take_kernel_times();
+    let timed: u64 = times.values().map(|t| t.count).sum();
+    assert_eq!(timed, 6, "{times:?}");
+    assert_eq!(got, chain(&x, 3).to_vec().unwrap());
+}

@@ -12,18 +12,9 @@ use happyhorse_tensor::cpu::gemm::{available_kernels, gemm_with, Kernel, Mat};
 use happyhorse_tensor::cpu::matmul::{gemm_nt_tiled, linear_naive, WeightRows};
 use happyhorse_tensor::{AttentionOpts, ConvParams, DType, Result, Tensor};
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
+#[path = "support/seeded.rs"]
+mod seeded;
+use seeded::values;
 
 /// Best wall time of `runs` calls (after one warm-up), in seconds.
 fn best(runs: usize, mut f: impl FnMut()) -> f64 {

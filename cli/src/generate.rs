@@ -45,6 +45,7 @@ pub fn run(
     req: &GenerateRequest,
     stack: Stack,
     device: &Device,
+    decode_device: &Device,
     opts: &OutputOptions,
 ) -> std::result::Result<PathBuf, Failure> {
     let (plan, staging) = prepare(req, &stack, device, opts).map_err(Failure::Input)?;
@@ -55,7 +56,8 @@ pub fn run(
     }
     progress.note(&plan.summary());
     let started = Instant::now();
-    let pipeline = Pipeline::load(stack, device, &mut progress).map_err(Failure::Input)?;
+    let pipeline =
+        Pipeline::load(stack, device, decode_device, &mut progress).map_err(Failure::Input)?;
     let gen = pipeline.generate(req, &plan, &mut progress)?;
     write(
         &pipeline,
@@ -122,6 +124,7 @@ fn write(
         "stack": pipeline.stack.name,
         "untrained": pipeline.stack.untrained,
         "device": pipeline.device.to_string(),
+        "decode_device": pipeline.decode_device.to_string(),
         "request": req,
         "seed": req.seed,
         "steps": gen.steps,

@@ -141,6 +141,10 @@ struct GenerateArgs {
     /// Where to run.
     #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
+    /// Where the video and audio VAEs run (default: as --backend); `cpu` leaves the GPU's
+    /// memory to the DiT and suits adapters that are slow at large convolutions.
+    #[arg(long, value_enum)]
+    decode_backend: Option<Backend>,
     /// Output directory.
     #[arg(long, default_value = "happyhorse-out")]
     out: PathBuf,
@@ -313,13 +317,17 @@ fn generate(args: GenerateArgs) -> ExitCode {
     let run = || -> std::result::Result<PathBuf, Failure> {
         req.validate().map_err(Failure::Input)?;
         let device = select(args.backend).map_err(Failure::Input)?;
+        let decode_device = match args.decode_backend {
+            Some(b) => select(b).map_err(|e| Failure::Input(e.context("--decode-backend")))?,
+            None => device.clone(),
+        };
         let mut note = |m: &str| {
             if !opts.quiet {
                 eprintln!("  {m}")
             }
         };
         let stack = open_stack(args.checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
-        happyhorse::generate::run(&req, stack, &device, &opts)
+        happyhorse::generate::run(&req, stack, &device, &decode_device, &opts)
     };
     match run() {
         Ok(dir) => {

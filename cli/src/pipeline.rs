@@ -39,8 +39,11 @@ pub struct Pipeline {
     pub stack: Stack,
     /// The DiT's pipeline config.
     pub config: PipelineConfig,
-    /// Where everything runs.
+    /// Where the text encoder and the DiTs run.
     pub device: Device,
+    /// Where the video and audio VAEs run (encoders and decoders): `device` unless
+    /// `--decode-backend` moves them, e.g. to the CPU to leave the GPU's memory to the DiT.
+    pub decode_device: Device,
     tokenizer: Tokenizer,
     text_encoder: T5GemmaEncoder,
     dit: MagiHumanDit,
@@ -88,8 +91,14 @@ pub struct Generated {
 }
 
 impl Pipeline {
-    /// Loads every model of `stack` onto `device` (the SR DiT is loaded when asked for).
-    pub fn load(stack: Stack, device: &Device, progress: &mut Progress) -> Result<Pipeline> {
+    /// Loads the text encoder and the DiT onto `device` and the VAEs onto `decode_device`
+    /// (the SR DiT is loaded when asked for).
+    pub fn load(
+        stack: Stack,
+        device: &Device,
+        decode_device: &Device,
+        progress: &mut Progress,
+    ) -> Result<Pipeline> {
         progress.phase("load")?;
         let config = PipelineConfig::from_file(&stack.pipeline_config)?;
         let te = &stack.text_encoder;
@@ -112,18 +121,22 @@ impl Pipeline {
             Some(p) => Wan22Config::from_json_file(p)?,
             None => Wan22Config::default(),
         };
-        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, device)?;
+        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, decode_device)?;
         let turbo = match &stack.turbo_vae {
-            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, device)?),
+            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, decode_device)?),
             None => None,
         };
-        let audio_vae =
-            SaAudioVae::load_files(&stack.audio_vae.config, &stack.audio_vae.weights, device)?;
+        let audio_vae = SaAudioVae::load_files(
+            &stack.audio_vae.config,
+            &stack.audio_vae.weights,
+            decode_device,
+        )?;
         progress.end_phase();
         Ok(Pipeline {
             stack,
             config,
             device: device.clone(),
+            decode_device: decode_device.clone(),
             tokenizer,
             text_encoder,
             dit,
@@ -313,10 +326,11 @@ impl Pipeline {
         progress: &mut Progress,
     ) -> Result<(Tensor, Vec<f32>)> {
         progress.phase("decode video")?;
+        let video = video.to_device(&self.decode_device)?;
         let frames = match (&self.turbo, req.full_vae) {
             // Unclamped, as the reference: the frame conversion clamps.
-            (Some(t), false) => t.decode(video)?,
-            _ => self.video_vae.decode(video)?,
+            (Some(t), false) => t.decode(&video)?,
+            _ => self.video_vae.decode(&video)?,
         };
         let n_frames = frames.shape()[2];
         if n_frames != video_frames(video.shape()[2]) {
@@ -324,7 +338,11 @@ impl Pipeline {
         }
         check_finite(&frames, "the video decoder's frames")?;
         progress.phase("decode audio")?;
-        let latent = audio.squeeze(0)?.transpose(0, 1)?.contiguous()?;
+        let latent = audio
+            .to_device(&self.decode_device)?
+            .squeeze(0)?
+            .transpose(0, 1)?
+            .contiguous()?;
         let wave = self.audio_vae.decode(&latent)?;
         check_finite(&wave, "the audio decoder's waveform")?;
         let wav44 = self.audio_vae.post_process(&wave)?;
@@ -363,10 +381,11 @@ impl Pipeline {
     fn encode_image(&self, path: &std::path::Path, h: usize, w: usize) -> Result<Tensor> {
         let img = load_image_input(path, h, w).context("--image")?;
         let x = Tensor::from_vec(img.data, &[1, 3, 1, img.height, img.width])?
-            .to_device(&self.device)?;
+            .to_device(&self.decode_device)?;
         self.video_vae
             .encode(&x)
-            .with_context(|| format!("encoding --image {}", path.display()))
+            .with_context(|| format!("encoding --image {}", path.display()))?
+            .to_device(&self.device)
     }
 
     /// The conditioning audio's latent `[1, frames, 64]`, cut or zero-padded to `frames`.

@@ -10,6 +10,8 @@ use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
+/// `rms_inv`, the inverse RMS of one row, shared by the kernels that RMS-normalise rows.
+pub(crate) const RMS_ROW: &str = include_str!("../../../shaders/rms_row.wgsl");
 
 param_block! {
     /// Parameters of `norm.wgsl`: `rows` rows (or groups) of `width` values from
@@ -30,28 +32,32 @@ param_block! {
     }
 }
 
-/// A packed affine parameter (weight or bias) in its own float dtype.
-struct PackedParam {
+/// A packed tensor (a norm's input or affine parameter) in its own float dtype.
+pub(crate) struct PackedParam {
     /// The packed tensor, kept alive until the dispatch.
     _tensor: Tensor,
-    buffer: GpuBuffer,
-    dtype: DType,
-    offset: usize,
+    pub buffer: GpuBuffer,
+    pub dtype: DType,
+    pub offset: usize,
 }
 
 /// `t` packed in its own float dtype, if given.
-fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
-    let Some(t) = t else { return Ok(None) };
+pub(crate) fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
+    t.map(|t| packed_on(t, x)).transpose()
+}
+
+/// `t` (on `x`'s device) packed in its own float dtype.
+pub(crate) fn packed_on(t: &Tensor, x: &Tensor) -> Result<PackedParam> {
     x.same_device(t, "normalisation parameter")?;
     let t = t.contiguous()?;
     let buffer = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
     let (dtype, offset) = (t.dtype(), t.layout().offset());
-    Ok(Some(PackedParam {
+    Ok(PackedParam {
         _tensor: t,
         buffer,
         dtype,
         offset,
-    }))
+    })
 }
 
 /// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
@@ -86,7 +92,7 @@ fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Resul
     ctx.launch(Launch {
         name: "norm",
         defines,
-        sources: &[ROWREDUCE, SRC],
+        sources: &[ROWREDUCE, RMS_ROW, SRC],
         slots: &WEIGHTED_SLOTS,
         buffers: vec![
             &xp.buffer,

@@ -6,7 +6,7 @@
 use wgpu::naga;
 
 use super::kernel::{declaration, loader, source, ParamBlock, Slot};
-use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
+use super::kernel::{GAINED_SLOTS, PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
 use crate::DType;
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
@@ -139,7 +139,7 @@ fn rows() {
         check::<super::norm::NormParams>(
             &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
             &WEIGHTED_SLOTS,
-            &[ROWREDUCE, super::norm::SRC],
+            &[ROWREDUCE, super::norm::RMS_ROW, super::norm::SRC],
         );
     }
     check::<RowsParams>(
@@ -165,6 +165,30 @@ fn resize() {
     check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
     check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
     check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
+}
+
+#[test]
+fn fused() {
+    use super::norm::RMS_ROW;
+    use super::reduce::ROWREDUCE;
+    use super::{clamped_gelu, gated_heads, qk_norm_rope};
+    check::<qk_norm_rope::QkNormRopeParams>(
+        &loaders(&["X", "G", "ROT"]),
+        &qk_norm_rope::SLOTS,
+        &[ROWREDUCE, RMS_ROW, qk_norm_rope::SRC],
+    );
+    for flag in [false, true] {
+        check::<gated_heads::GatedHeadsParams>(
+            &format!("const HAS_GATE: bool = {flag};\n{}", loaders(&["X", "G"])),
+            &GAINED_SLOTS,
+            &[gated_heads::SRC, PER_ELEMENT],
+        );
+        check::<clamped_gelu::ClampedGeluParams>(
+            &format!("const GATED: bool = {flag};\n{}", loaders(&["U"])),
+            &clamped_gelu::SLOTS,
+            &[clamped_gelu::SRC, PER_ELEMENT],
+        );
+    }
 }
 
 /// No shader reads parameters by position any more.

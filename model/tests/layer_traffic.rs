@@ -58,27 +58,29 @@ fn released_layer_bytes_before_and_after_fusion() {
     }
 }
 
-/// A shared-expert layer of a small model on the GPU runs exactly the fused kernels the
-/// count lists, one dispatch each.
+/// A shared-expert layer of case A's model (hidden 128, 4 query / 2 kv heads of 32) on the
+/// GPU runs exactly the fused kernels the count lists, one dispatch each.
 #[cfg(feature = "gpu")]
 #[test]
 fn a_fused_layer_runs_one_dispatch_per_counted_kernel() {
+    use std::path::Path;
+
     use happyhorse_model::magihuman::block::{transformer_layer, ForwardContext};
     use happyhorse_model::magihuman::modality::Segments;
-    use happyhorse_model::magihuman::DitWeights;
+    use happyhorse_model::magihuman::{DitWeights, PipelineConfig};
     use happyhorse_nn::{Synthetic, Weights};
     use happyhorse_tensor::{Device, Tensor};
 
+    let case_a = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/magihuman-dit/A/config.json"
+    );
+    let cfg = PipelineConfig::from_file(Path::new(case_a))
+        .unwrap()
+        .arch_config;
+    let layer = 2;
+    assert_eq!(cfg.num_experts(layer), 1, "layer {layer} shares its expert");
     let dev = Device::gpu().expect("a GPU adapter (lavapipe)");
-    let cfg = ModelConfig {
-        num_layers: 2,
-        hidden_size: 64,
-        head_dim: 16,
-        num_query_groups: 2,
-        mm_layers: vec![0],
-        gelu7_layers: vec![0],
-        ..ModelConfig::default()
-    };
     let weights =
         DitWeights::from_weights(&Weights::synthetic(Synthetic::Random(5), &dev), &cfg).unwrap();
     let (video, audio, text) = (9, 4, 6);
@@ -101,9 +103,9 @@ fn a_fused_layer_runs_one_dispatch_per_counted_kernel() {
         panic!("not a GPU device")
     };
     let before = gpu.counters();
-    let y = transformer_layer(&weights.layers[1], &cfg, 1, &x, &ctx).unwrap();
+    let y = transformer_layer(&weights.layers[layer], &cfg, layer, &x, &ctx).unwrap();
     let dispatches = gpu.counters().since(&before).dispatches;
     assert!(y.to_vec().unwrap().iter().all(|v| v.is_finite()));
-    let passes = layer_passes(&cfg, 1, l, WEIGHT_BYTES, LayerKernels::Fused);
+    let passes = layer_passes(&cfg, layer, l, WEIGHT_BYTES, LayerKernels::Fused);
     assert_eq!(dispatches, passes.len() as u64, "{passes:#?}");
 }

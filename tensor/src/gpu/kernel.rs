@@ -236,9 +236,8 @@ pub(crate) const WEIGHTED_SLOTS: [Slot; 4] = [
     Slot::write("OUT", F32_ARRAY),
 ];
 
-/// The storage slots of the kernels that read an input X and a second tensor G (norm
-/// gains, gates) of their own dtypes through their loaders, writing f32 OUT: the segmented
-/// norm and the gated heads.
+/// The storage slots of a kernel that reads an input X and a second tensor G (gains,
+/// gates) of their own dtypes through their loaders, writing f32 OUT: the gated heads.
 pub(crate) const GAINED_SLOTS: [Slot; 3] = [
     Slot::read("X", U32_ARRAY),
     Slot::read("G", U32_ARRAY),

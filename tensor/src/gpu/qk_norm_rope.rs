@@ -55,12 +55,17 @@ fn segment_ends(ends: &[usize]) -> Result<[u32; MAX_SEGMENTS]> {
 /// See [`Tensor::qk_norm_rope`].
 pub fn qk_norm_rope(x: &Tensor, p: &QkNormRope<'_>) -> Result<Tensor> {
     let shape = [p.heads.total(), x.shape()[0], p.heads.dim];
-    norm_heads(x, p, &shape)
+    norm_heads("qk_norm_rope", x, p, &shape)
 }
 
 /// One dispatch of `qk_norm_rope.wgsl` over the rows `x [L, C]`, into a tensor of
-/// `out_shape` (`[heads, L, dim]` elements).
-pub(crate) fn norm_heads(x: &Tensor, p: &QkNormRope<'_>, out_shape: &[usize]) -> Result<Tensor> {
+/// `out_shape` (`[heads, L, dim]` elements), profiled as `name`.
+pub(crate) fn norm_heads(
+    name: &'static str,
+    x: &Tensor,
+    p: &QkNormRope<'_>,
+    out_shape: &[usize],
+) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (l, c) = (x.shape()[0], x.shape()[1]);
     let (heads, d) = (p.heads, p.heads.dim);
@@ -94,7 +99,7 @@ pub(crate) fn norm_heads(x: &Tensor, p: &QkNormRope<'_>, out_shape: &[usize]) ->
         loader("ROT", rot.as_ref().map_or(DType::F32, |r| r.dtype))?
     );
     ctx.launch(Launch {
-        name: "qk_norm_rope",
+        name,
         defines,
         sources: &[ROWREDUCE, RMS_ROW, SRC],
         slots: &SLOTS,

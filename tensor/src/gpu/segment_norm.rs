@@ -20,5 +20,5 @@ pub fn rms_norm_segments(x: &Tensor, seg: SegmentGains<'_>, eps: f32) -> Result<
         eps,
         rotary: None,
     };
-    norm_heads(&x.reshape(&[rows, width])?, &p, x.shape())
+    norm_heads("segment_norm", &x.reshape(&[rows, width])?, &p, x.shape())
 }

@@ -1,13 +1,21 @@
 //! The gated heads-to-rows transpose on the GPU, one invocation per output value.
 
 use super::kernel::{
-    ctx_of, grid, loader, operand, output, param_block, word, Block, Launch, GAINED_SLOTS,
-    PER_ELEMENT,
+    ctx_of, grid, loader, operand, output, param_block, word, Block, Launch, Slot, F32_ARRAY,
+    PER_ELEMENT, U32_ARRAY,
 };
 use super::norm::packed_on;
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/gated_heads.wgsl");
+
+/// The storage bindings of `gated_heads.wgsl`: the heads X and the gates G are read
+/// through their loaders.
+pub(crate) const SLOTS: [Slot; 3] = [
+    Slot::read("X", U32_ARRAY),
+    Slot::read("G", U32_ARRAY),
+    Slot::write("OUT", F32_ARRAY),
+];
 
 param_block! {
     /// Parameters of `gated_heads.wgsl`: `n` output values, `heads` heads of `dim` values
@@ -57,7 +65,7 @@ pub fn gated_heads_to_rows(heads: &Tensor, gate: Option<&Tensor>) -> Result<Tens
         name: "gated_heads",
         defines,
         sources: &[SRC, PER_ELEMENT],
-        slots: &GAINED_SLOTS,
+        slots: &SLOTS,
         buffers: vec![
             &o.buffer,
             g.as_ref().map_or(&ctx.dummy, |g| &g.buffer),

@@ -236,14 +236,6 @@ pub(crate) const WEIGHTED_SLOTS: [Slot; 4] = [
     Slot::write("OUT", F32_ARRAY),
 ];
 
-/// The storage slots of a kernel that reads an input X and a second tensor G (gains,
-/// gates) of their own dtypes through their loaders, writing f32 OUT: the gated heads.
-pub(crate) const GAINED_SLOTS: [Slot; 3] = [
-    Slot::read("X", U32_ARRAY),
-    Slot::read("G", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
 /// The WGSL declarations of `slots`, at bindings 1, 2, ….
 fn declare_slots(slots: &[Slot]) -> String {
     let mut s = String::new();

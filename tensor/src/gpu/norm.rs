@@ -4,14 +4,12 @@ use super::cast::packed_f32;
 use super::kernel::{
     ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
 };
-use super::reduce::ROWREDUCE;
+use super::reduce::{RMS_ROW, ROWREDUCE};
 use super::GpuBuffer;
 use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/norm.wgsl");
-/// `rms_inv`, the inverse RMS of one row, shared by the kernels that RMS-normalise rows.
-pub(crate) const RMS_ROW: &str = include_str!("../../../shaders/rms_row.wgsl");
 
 param_block! {
     /// Parameters of `norm.wgsl`: `rows` rows (or groups) of `width` values from

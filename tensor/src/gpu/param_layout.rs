@@ -6,7 +6,7 @@
 use wgpu::naga;
 
 use super::kernel::{declaration, loader, source, ParamBlock, Slot};
-use super::kernel::{GAINED_SLOTS, PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
+use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
 use crate::DType;
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
@@ -139,7 +139,7 @@ fn rows() {
         check::<super::norm::NormParams>(
             &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
             &WEIGHTED_SLOTS,
-            &[ROWREDUCE, super::norm::RMS_ROW, super::norm::SRC],
+            &[ROWREDUCE, super::reduce::RMS_ROW, super::norm::SRC],
         );
     }
     check::<RowsParams>(
@@ -169,8 +169,7 @@ fn resize() {
 
 #[test]
 fn fused() {
-    use super::norm::RMS_ROW;
-    use super::reduce::ROWREDUCE;
+    use super::reduce::{RMS_ROW, ROWREDUCE};
     use super::{clamped_gelu, gated_heads, qk_norm_rope};
     check::<qk_norm_rope::QkNormRopeParams>(
         &loaders(&["X", "G", "ROT"]),
@@ -180,7 +179,7 @@ fn fused() {
     for flag in [false, true] {
         check::<gated_heads::GatedHeadsParams>(
             &format!("const HAS_GATE: bool = {flag};\n{}", loaders(&["X", "G"])),
-            &GAINED_SLOTS,
+            &gated_heads::SLOTS,
             &[gated_heads::SRC, PER_ELEMENT],
         );
         check::<clamped_gelu::ClampedGeluParams>(

@@ -5,8 +5,8 @@
 use super::kernel::{
     ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY,
 };
-use super::norm::{packed_on, RMS_ROW};
-use super::reduce::ROWREDUCE;
+use super::norm::packed_on;
+use super::reduce::{RMS_ROW, ROWREDUCE};
 use crate::params::fused::{QkNormRope, MAX_SEGMENTS};
 use crate::{DType, Result, Tensor};
 

@@ -2,6 +2,11 @@
 // Constant MODE: 0 rms, 1 layer, 2 group.
 // P (binding 0) is NormParams (tensor/src/gpu/norm.rs); the launch declares it and the
 // storage bindings: X (f32), W, BIAS (u32 words of their dtype) read; OUT (f32) written.
+// Sources: rowreduce.wgsl, rms_row.wgsl, then this file.
+
+fn row_value(i: u32) -> f32 {
+    return X[i];
+}
 
 fn row_kernel(row: u32, lid: u32) {
     let w = P.width;
@@ -11,18 +16,7 @@ fn row_kernel(row: u32, lid: u32) {
     var lo = 0.0;
     var inv = 0.0;
     if (MODE == 0u) {
-        var s = 0.0;
-        var blk = 0.0;
-        for (var j = lid; j < w; j += 256u) {
-            let x = X[base + j];
-            blk += x * x;
-            if (block_end(j)) {
-                s += blk;
-                blk = 0.0;
-            }
-        }
-        s = wg_reduce(s + blk, lid, 0u);
-        inv = 1.0 / sqrt(s / fw + P.eps);
+        inv = rms_inv(base, w, lid, P.eps);
     } else {
         var s = 0.0;
         var blk = 0.0;

@@ -16,10 +16,9 @@ use super::weights::LayerWeights;
 pub struct ForwardContext {
     /// Rows of each modality.
     pub segments: Segments,
-    /// Rope cosines `[L, 3B]`.
-    pub rope_cos: Tensor,
-    /// Rope sines `[L, 3B]`.
-    pub rope_sin: Tensor,
+    /// The rope table `[L, 6B]`: per token the sines of its `3B` angles, then their
+    /// cosines.
+    pub rotary: Tensor,
     /// Key ranges of the local-attention layers, when the model has any.
     pub local_ranges: Option<Arc<KeyRanges>>,
 }

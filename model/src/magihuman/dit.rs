@@ -11,7 +11,7 @@ use super::block::{transformer_layer, ForwardContext};
 use super::config::{DataProxyConfig, ModelConfig};
 use super::modality::{Modality, Segments};
 use super::packing::{coords, local_key_ranges, PatchGrid};
-use super::rope::{rope_cos_sin, rope_table};
+use super::rope::rope_table;
 use super::weights::DitWeights;
 
 /// One sample for [`MagiHumanDit::forward`].
@@ -207,7 +207,7 @@ impl MagiHumanDit {
             dp.text_offset,
         );
         let table = rope_table(&coords, &w.rope_bands)?;
-        let (rope_cos, rope_sin) = rope_cos_sin(&table, l, nb, &self.device)?;
+        let table = Tensor::from_vec(table, &[l, 6 * nb])?;
         let any_local = (0..cfg.num_layers).any(|i| cfg.is_local_attn(i));
         let local_ranges = if any_local {
             Some(Arc::new(local_key_ranges(
@@ -221,11 +221,10 @@ impl MagiHumanDit {
         };
         let ctx = ForwardContext {
             segments: seg.clone(),
-            rope_cos,
-            rope_sin,
+            rotary: table.to_device(&self.device)?,
             local_ranges,
         };
-        Ok((ctx, Tensor::from_vec(table, &[l, 6 * nb])?))
+        Ok((ctx, table))
     }
 
     /// The video latent on the device, frame 0 replaced by the clean frame if given.

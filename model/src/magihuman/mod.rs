@@ -11,6 +11,7 @@ pub mod mlp;
 pub mod modality;
 pub mod packing;
 pub mod rope;
+pub mod traffic;
 pub mod weights;
 
 pub use bf16_cache::BlockLinearDtype;

@@ -7,7 +7,8 @@
 
 use std::ops::Range;
 
-use happyhorse_nn::{Linear, RmsNorm};
+use happyhorse_nn::Linear;
+use happyhorse_tensor::params::fused::SegmentGains;
 use happyhorse_tensor::{ensure, Result, Tensor};
 
 /// Modality ids, in the order the experts are stacked and the tokens are packed.
@@ -48,6 +49,16 @@ impl Segments {
     /// Whether the sequence has no rows.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Where the rows of each expert end: all rows for one shared expert, else the end of
+    /// each modality's rows.
+    pub fn ends(&self, experts: usize) -> Vec<usize> {
+        if experts == 1 {
+            vec![self.len()]
+        } else {
+            self.ranges.iter().map(|r| r.end).collect()
+        }
     }
 
     /// The rows of one modality.
@@ -99,12 +110,6 @@ impl RowLayer for Linear {
     }
 }
 
-impl RowLayer for RmsNorm {
-    fn forward_rows(&self, rows: &Tensor) -> Result<Tensor> {
-        self.forward(rows)
-    }
-}
-
 /// A layer with one expert (shared) or three (video, audio, text).
 #[derive(Clone, Debug)]
 pub struct PerModality<L> {
@@ -124,5 +129,44 @@ impl<L: RowLayer> PerModality<L> {
 /// A linear layer per modality.
 pub type ModalityLinear = PerModality<Linear>;
 
-/// An RMS norm with `(1 + w)` gain per modality.
-pub type ModalityNorm = PerModality<RmsNorm>;
+/// An RMS norm over the last dimension with one gain per expert (shared, or video, audio
+/// and text), each token normalised with its modality's gain in one pass.
+#[derive(Clone, Debug)]
+pub struct ModalityNorm {
+    /// The gains `(1 + w)` in modality order, `[experts, dim]`, f32.
+    pub gains: Tensor,
+    /// Added to the mean square.
+    pub eps: f32,
+}
+
+impl ModalityNorm {
+    /// A norm storing the expert weights `w` (`[dim]` each) and scaling by `1 + w`
+    /// (zero-initialised weights are the identity); the sums are formed once here, in f32.
+    pub fn with_unit_offset(weights: &[Tensor], eps: f32) -> Result<ModalityNorm> {
+        let rows = weights
+            .iter()
+            .map(|w| w.add_scalar(1.0)?.unsqueeze(0))
+            .collect::<Result<Vec<_>>>()?;
+        let gains = Tensor::cat(&rows.iter().collect::<Vec<_>>(), 0)?;
+        Ok(ModalityNorm { gains, eps })
+    }
+
+    /// Experts of the norm.
+    pub fn experts(&self) -> usize {
+        self.gains.shape().first().copied().unwrap_or(0)
+    }
+
+    /// The gains, each expert's rows ending at its entry of `ends`.
+    pub fn segments<'a>(&'a self, ends: &'a [usize]) -> SegmentGains<'a> {
+        SegmentGains {
+            gains: &self.gains,
+            ends,
+        }
+    }
+
+    /// `x [L, ..] → [L, ..]`, each token normalised with its modality's gain.
+    pub fn forward(&self, x: &Tensor, seg: &Segments) -> Result<Tensor> {
+        let ends = seg.ends(self.experts());
+        x.rms_norm_segments(self.segments(&ends), self.eps)
+    }
+}

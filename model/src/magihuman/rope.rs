@@ -5,7 +5,7 @@
 //! The table row is `[sin θ_t, sin θ_h, sin θ_w, cos θ_t, cos θ_h, cos θ_w]` with
 //! `θ_axis[k] = u_axis·bands[k]`, all in f32 like the reference.
 
-use happyhorse_tensor::{bail, Device, Result, Tensor};
+use happyhorse_tensor::{bail, Result};
 
 /// The rope table `[L, 6B]` of `coords` (rows `(t, h, w, T, H, W, rT, rH, rW)`).
 pub fn rope_table(coords: &[[f32; 9]], bands: &[f32]) -> Result<Vec<f32>> {
@@ -36,18 +36,4 @@ pub fn rope_table(coords: &[[f32; 9]], bands: &[f32]) -> Result<Vec<f32>> {
         }
     }
     Ok(out)
-}
-
-/// The table split for [`Tensor::rope`]: `(cos [L, 3B], sin [L, 3B])` on `device`.
-pub fn rope_cos_sin(
-    table: &[f32],
-    len: usize,
-    bands: usize,
-    device: &Device,
-) -> Result<(Tensor, Tensor)> {
-    let r = 3 * bands;
-    let t = Tensor::from_vec(table.to_vec(), &[len, 2 * r])?;
-    let sin = t.narrow(1, 0, r)?.contiguous()?.to_device(device)?;
-    let cos = t.narrow(1, r, r)?.contiguous()?.to_device(device)?;
-    Ok((cos, sin))
 }

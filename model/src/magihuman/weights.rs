@@ -180,6 +180,11 @@ pub fn param_count(cfg: &ModelConfig) -> u64 {
         .fold(0u64, u64::saturating_add)
 }
 
+/// The gains of the query and key norms stacked, `[2, experts, head_dim]`.
+fn qk_norm_gains(q: &ModalityNorm, k: &ModalityNorm) -> Result<Tensor> {
+    Tensor::cat(&[&q.gains.unsqueeze(0)?, &k.gains.unsqueeze(0)?], 0)
+}
+
 /// Weights of one transformer layer.
 #[derive(Clone, Debug)]
 pub struct LayerWeights {
@@ -187,10 +192,9 @@ pub struct LayerWeights {
     pub attn_pre_norm: ModalityNorm,
     /// q, k, v and gate projection.
     pub linear_qkv: ModalityLinear,
-    /// Per-head norm of the queries.
-    pub q_norm: ModalityNorm,
-    /// Per-head norm of the keys.
-    pub k_norm: ModalityNorm,
+    /// Per-head norms of the queries and keys: the gains `[2, experts, head_dim]`, the
+    /// queries' then the keys'.
+    pub qk_norm_gains: Tensor,
     /// Attention output projection.
     pub linear_proj: ModalityLinear,
     /// Norm before the MLP.
@@ -282,8 +286,10 @@ impl DitWeights {
             layers.push(LayerWeights {
                 attn_pre_norm: norm("attention.pre_norm.weight")?,
                 linear_qkv: linear("attention.linear_qkv.weight", cfg.qkv_size())?,
-                q_norm: norm("attention.q_norm.weight")?,
-                k_norm: norm("attention.k_norm.weight")?,
+                qk_norm_gains: qk_norm_gains(
+                    &norm("attention.q_norm.weight")?,
+                    &norm("attention.k_norm.weight")?,
+                )?,
                 linear_proj: linear("attention.linear_proj.weight", h)?,
                 mlp_pre_norm: norm("mlp.pre_norm.weight")?,
                 up_gate_proj: linear("mlp.up_gate_proj.weight", cfg.up_gate_size(i))?,
@@ -340,12 +346,7 @@ impl Loader<'_> {
     }
 
     fn norm(&self, name: &str, n: usize) -> Result<ModalityNorm> {
-        let experts = self
-            .experts(name, n)?
-            .iter()
-            .map(|w| RmsNorm::with_unit_offset(w, RMS_EPS))
-            .collect::<Result<_>>()?;
-        Ok(ModalityNorm { experts })
+        ModalityNorm::with_unit_offset(&self.experts(name, n)?, RMS_EPS)
     }
 
     fn linear(&self, name: &str, n: usize, out: usize) -> Result<ModalityLinear> {

@@ -3,14 +3,18 @@
 
 pub mod attention;
 pub mod cast;
+pub mod clamped_gelu;
 pub mod conv;
 pub mod elementwise;
+pub mod gated_heads;
 pub mod gemm;
 pub mod matmul;
 pub mod norm;
+pub mod qk_norm_rope;
 pub mod reduce;
 pub mod resize;
 pub mod rope;
+pub mod segment_norm;
 pub mod simd;
 pub mod softmax;
 

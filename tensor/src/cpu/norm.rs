@@ -12,15 +12,18 @@ pub fn rms_norm(x: &Tensor, weight: Option<&Tensor>, eps: f32) -> Result<Tensor>
     let d = *x.shape().last().unwrap_or(&1);
     let w = param(weight)?;
     let mut out = x.cpu_f32()?.into_owned();
-    super::for_rows(&mut out, d, |_, row| {
-        let ms = row.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>() / d as f64;
-        let inv = (1.0 / (ms + eps as f64).sqrt()) as f32;
-        match &w {
-            Some(w) => row.iter_mut().zip(w).for_each(|(a, g)| *a = *a * inv * g),
-            None => row.iter_mut().for_each(|a| *a *= inv),
-        }
-    });
+    super::for_rows(&mut out, d, |_, row| rms_norm_row(row, w.as_deref(), eps));
     Tensor::from_vec(out, x.shape())
+}
+
+/// RMSNorm of one row in place, with the mean square in f64.
+pub(crate) fn rms_norm_row(row: &mut [f32], gain: Option<&[f32]>, eps: f32) {
+    let ms = row.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>() / row.len() as f64;
+    let inv = (1.0 / (ms + eps as f64).sqrt()) as f32;
+    match gain {
+        Some(w) => row.iter_mut().zip(w).for_each(|(a, g)| *a = *a * inv * g),
+        None => row.iter_mut().for_each(|a| *a *= inv),
+    }
 }
 
 /// Each row of `geom` to zero mean and unit variance, then the affine weight and bias of

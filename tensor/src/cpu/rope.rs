@@ -12,12 +12,18 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     super::for_rows(&mut out, d, |row, v| {
         let tok = row / h; // b * L + t
         let t = if per_batch { tok } else { tok % l };
-        let (c, s) = (&c[t * r..(t + 1) * r], &s[t * r..(t + 1) * r]);
-        for i in 0..r {
-            let (a, b) = (v[i], v[i + r]);
-            v[i] = a * c[i] - b * s[i];
-            v[i + r] = b * c[i] + a * s[i];
-        }
+        rotate_half(v, &c[t * r..(t + 1) * r], &s[t * r..(t + 1) * r]);
     });
     Tensor::from_vec(out, x.shape())
+}
+
+/// Rotates the pairs `(i, i + R)` of one head in place by the angles' cosines `c` and
+/// sines `s` (`R` each).
+pub(crate) fn rotate_half(v: &mut [f32], c: &[f32], s: &[f32]) {
+    let r = c.len();
+    for i in 0..r {
+        let (a, b) = (v[i], v[i + r]);
+        v[i] = a * c[i] - b * s[i];
+        v[i + r] = b * c[i] + a * s[i];
+    }
 }

@@ -10,10 +10,12 @@
 
 pub mod attention;
 pub mod cast;
+pub mod clamped_gelu;
 pub mod context;
 pub mod conv;
 pub(crate) mod counters;
 pub mod elementwise;
+pub mod gated_heads;
 pub(crate) mod kernel;
 pub mod matmul;
 pub mod norm;
@@ -21,10 +23,12 @@ pub mod norm;
 mod param_layout;
 pub mod pool;
 pub mod profile;
+pub mod qk_norm_rope;
 mod record;
 pub mod reduce;
 pub mod resize;
 pub mod rope;
+pub mod segment_norm;
 pub mod softmax;
 pub mod storage;
 mod transfer;

@@ -4,7 +4,7 @@ use super::cast::packed_f32;
 use super::kernel::{
     ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
 };
-use super::reduce::ROWREDUCE;
+use super::reduce::{RMS_ROW, ROWREDUCE};
 use super::GpuBuffer;
 use crate::params::norm::{Affine, NormRows};
 use crate::{DType, Result, Tensor};
@@ -30,28 +30,32 @@ param_block! {
     }
 }
 
-/// A packed affine parameter (weight or bias) in its own float dtype.
-struct PackedParam {
+/// A packed tensor (a norm's input or affine parameter) in its own float dtype.
+pub(crate) struct PackedParam {
     /// The packed tensor, kept alive until the dispatch.
     _tensor: Tensor,
-    buffer: GpuBuffer,
-    dtype: DType,
-    offset: usize,
+    pub buffer: GpuBuffer,
+    pub dtype: DType,
+    pub offset: usize,
 }
 
 /// `t` packed in its own float dtype, if given.
-fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
-    let Some(t) = t else { return Ok(None) };
+pub(crate) fn packed(t: Option<&Tensor>, x: &Tensor) -> Result<Option<PackedParam>> {
+    t.map(|t| packed_on(t, x)).transpose()
+}
+
+/// `t` (on `x`'s device) packed in its own float dtype.
+pub(crate) fn packed_on(t: &Tensor, x: &Tensor) -> Result<PackedParam> {
     x.same_device(t, "normalisation parameter")?;
     let t = t.contiguous()?;
     let buffer = super::kernel::buffer_of(&t, "normalisation parameter")?.clone();
     let (dtype, offset) = (t.dtype(), t.layout().offset());
-    Ok(Some(PackedParam {
+    Ok(PackedParam {
         _tensor: t,
         buffer,
         dtype,
         offset,
-    }))
+    })
 }
 
 /// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
@@ -86,7 +90,7 @@ fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Resul
     ctx.launch(Launch {
         name: "norm",
         defines,
-        sources: &[ROWREDUCE, SRC],
+        sources: &[ROWREDUCE, RMS_ROW, SRC],
         slots: &WEIGHTED_SLOTS,
         buffers: vec![
             &xp.buffer,

@@ -139,7 +139,7 @@ fn rows() {
         check::<super::norm::NormParams>(
             &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
             &WEIGHTED_SLOTS,
-            &[ROWREDUCE, super::norm::SRC],
+            &[ROWREDUCE, super::reduce::RMS_ROW, super::norm::SRC],
         );
     }
     check::<RowsParams>(
@@ -165,6 +165,29 @@ fn resize() {
     check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
     check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
     check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
+}
+
+#[test]
+fn fused() {
+    use super::reduce::{RMS_ROW, ROWREDUCE};
+    use super::{clamped_gelu, gated_heads, qk_norm_rope};
+    check::<qk_norm_rope::QkNormRopeParams>(
+        &loaders(&["X", "G", "ROT"]),
+        &qk_norm_rope::SLOTS,
+        &[ROWREDUCE, RMS_ROW, qk_norm_rope::SRC],
+    );
+    for flag in [false, true] {
+        check::<gated_heads::GatedHeadsParams>(
+            &format!("const HAS_GATE: bool = {flag};\n{}", loaders(&["X", "G"])),
+            &gated_heads::SLOTS,
+            &[gated_heads::SRC, PER_ELEMENT],
+        );
+        check::<clamped_gelu::ClampedGeluParams>(
+            &format!("const GATED: bool = {flag};\n{}", loaders(&["U"])),
+            &clamped_gelu::SLOTS,
+            &[clamped_gelu::SRC, PER_ELEMENT],
+        );
+    }
 }
 
 /// No shader reads parameters by position any more.

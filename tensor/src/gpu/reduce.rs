@@ -10,6 +10,8 @@ pub(crate) const SRC: &str = include_str!("../../../shaders/reduce.wgsl");
 /// The workgroup-wide reduction and the one-workgroup-per-row entry point shared by the
 /// row kernels (reduce, softmax, norms).
 pub(crate) const ROWREDUCE: &str = include_str!("../../../shaders/rowreduce.wgsl");
+/// `rms_inv`, the inverse RMS of one row, shared by the row kernels that RMS-normalise.
+pub(crate) const RMS_ROW: &str = include_str!("../../../shaders/rms_row.wgsl");
 
 param_block! {
     /// Parameters of `reduce.wgsl` and `softmax.wgsl`: `rows` rows of `width` values from

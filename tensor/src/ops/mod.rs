@@ -7,13 +7,17 @@
 //! that device.
 
 pub mod attention;
+pub mod clamped_gelu;
 pub mod conv;
 pub mod elementwise;
+pub mod gated_heads;
 pub mod matmul;
 pub mod norm;
+pub mod qk_norm_rope;
 pub mod reduce;
 pub mod resize;
 pub mod rope;
+pub mod segment_norm;
 pub mod softmax;
 
 /// Runs the CPU or the GPU twin of an op, by the device of `$t`, after checking that no

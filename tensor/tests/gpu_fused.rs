@@ -1,0 +1,50 @@
+//! The fused GPU kernels against their CPU twins, and against the GPU's own chains of
+//! unfused kernels they replace.
+#![cfg(feature = "gpu")]
+
+mod fused_common;
+mod gpu_common;
+
+use fused_common::{outcomes, Op};
+use gpu_common::{assert_close, gpu};
+use happyhorse_tensor::Device;
+
+/// Vulkan's exp is a few ULP; the sigmoid-GELU composes it with a product or two.
+const TRANSCENDENTAL: f32 = 4e-6;
+
+/// `(rtol, atol)` of a fused op's GPU result against the CPU's: f32 statistics over a row
+/// of `width` against f64 ones (~width·ε on the scale, doubled by rope's sum of two
+/// normalised values), or the transcendental bound.
+fn tolerance(op: Op, width: usize) -> (f32, f32) {
+    let norm = width as f32 * f32::EPSILON;
+    match op {
+        Op::SegmentNorm => (norm, norm),
+        Op::QkNormRope => (2.0 * norm, 2.0 * norm),
+        Op::GatedHeads | Op::ClampedGelu => (TRANSCENDENTAL, 1e-6),
+    }
+}
+
+#[test]
+fn fused_kernels_match_cpu_and_the_unfused_kernels() {
+    let dev = gpu();
+    let on_cpu = outcomes(&Device::Cpu);
+    for (g, c) in outcomes(&dev).iter().zip(&on_cpu) {
+        let (rtol, atol) = tolerance(g.op, g.width);
+        assert_close(
+            &format!("{} vs CPU", g.what),
+            &g.fused,
+            &c.fused,
+            rtol,
+            atol,
+        );
+        // The same arithmetic in one kernel as in the chain: only rounding of fused
+        // multiply-adds may differ.
+        assert_close(
+            &format!("{} vs unfused GPU", g.what),
+            &g.fused,
+            &g.unfused,
+            4.0 * f32::EPSILON,
+            4.0 * f32::EPSILON,
+        );
+    }
+}

@@ -14,6 +14,7 @@ pub mod context;
 pub mod conv;
 pub(crate) mod counters;
 pub mod elementwise;
+pub mod gemm;
 pub(crate) mod kernel;
 pub mod matmul;
 pub mod norm;

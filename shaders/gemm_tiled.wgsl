@@ -1,32 +1,52 @@
 // Register-tiled GEMM core: C[z, m, n] = Σ_k A(z, m, k) · B(z, n, k) + bias, accumulated
 // in f32. TM×TN output tiles (host constants), 256 invocations holding RM×RN outputs each
 // (rows ty + 16i, columns tx + 16j: stores coalesce along n). K goes in steps of TK through
-// two workgroup buffers: while one step is multiplied the next is staged into the other, so
-// one barrier per step suffices. The including kernel defines fetch4 (linear_fetch.wgsl) and
-// store_c, and P has m, n, k, m_tile0 (the first row tile) and z0 (the first batch).
+// two workgroup buffers: each invocation fetches its part of the next step into registers,
+// multiplies the current step, then stores the fetched part into the other buffer, so the
+// global loads overlap the arithmetic and one barrier per step suffices. The including kernel
+// defines fetch4 (linear_fetch.wgsl) and store_c, and P has m, n, k, m_tile0 (the first row
+// tile) and z0 (the first batch).
 
 const TK: u32 = 16u;
 const RM: u32 = TM / 16u;
 const RN: u32 = TN / 16u;
+// Four-element fetches per invocation per step: the (TM + TN) rows of TK.
+const FETCHES: u32 = (TM + TN) * TK / 4u / 256u;
 
 var<workgroup> As: array<f32, 2u * TK * TM>;
 var<workgroup> Bs: array<f32, 2u * TK * TN>;
 
-// Stages the K step at k0 of the A (rows m0..) and B (rows n0..) tiles into buffer buf,
-// k-major: four consecutive k of one row per fetch.
-fn stage_tiles(lid: u32, z: u32, m0: u32, n0: u32, k0: u32, buf: u32) {
-    for (var e = lid; e < (TM + TN) * TK / 4u; e += 256u) {
-        let row = e / (TK / 4u);
-        let kq = (e % (TK / 4u)) * 4u;
-        if (row < TM) {
-            let v = fetch4(0u, z, m0 + row, k0 + kq);
-            for (var q = 0u; q < 4u; q++) {
-                As[(buf * TK + kq + q) * TM + row] = v[q];
-            }
+// Fetch f of invocation lid: its row of the A tile (row < TM) or of the B tile (row - TM),
+// and its first k within the step.
+fn fetch_slot(lid: u32, f: u32) -> vec2<u32> {
+    let e = lid + 256u * f;
+    return vec2<u32>(e / (TK / 4u), (e % (TK / 4u)) * 4u);
+}
+
+// This invocation's part of the K step at k0 of the A (rows m0..) and B (rows n0..) tiles.
+fn fetch_step(lid: u32, z: u32, m0: u32, n0: u32, k0: u32) -> array<vec4<f32>, FETCHES> {
+    var part: array<vec4<f32>, FETCHES>;
+    for (var f = 0u; f < FETCHES; f++) {
+        let slot = fetch_slot(lid, f);
+        if (slot.x < TM) {
+            part[f] = fetch4(0u, z, m0 + slot.x, k0 + slot.y);
         } else {
-            let v = fetch4(1u, z, n0 + row - TM, k0 + kq);
-            for (var q = 0u; q < 4u; q++) {
-                Bs[(buf * TK + kq + q) * TN + row - TM] = v[q];
+            part[f] = fetch4(1u, z, n0 + slot.x - TM, k0 + slot.y);
+        }
+    }
+    return part;
+}
+
+// Stores a part fetched by fetch_step into buffer buf, k-major.
+fn store_step(lid: u32, buf: u32, part: array<vec4<f32>, FETCHES>) {
+    for (var f = 0u; f < FETCHES; f++) {
+        let slot = fetch_slot(lid, f);
+        for (var q = 0u; q < 4u; q++) {
+            let kk = buf * TK + slot.y + q;
+            if (slot.x < TM) {
+                As[kk * TM + slot.x] = part[f][q];
+            } else {
+                Bs[kk * TN + slot.x - TM] = part[f][q];
             }
         }
     }
@@ -41,12 +61,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let ty = lid / 16u;
     let steps = (P.k + TK - 1u) / TK;
     var acc: array<f32, RM * RN>;
-    stage_tiles(lid, z, m0, n0, 0u, 0u);
+    store_step(lid, 0u, fetch_step(lid, z, m0, n0, 0u));
     workgroupBarrier();
     for (var s = 0u; s < steps; s++) {
         let buf = s % 2u;
-        if (s + 1u < steps) {
-            stage_tiles(lid, z, m0, n0, (s + 1u) * TK, 1u - buf);
+        let next = s + 1u < steps;
+        var part: array<vec4<f32>, FETCHES>;
+        if (next) {
+            part = fetch_step(lid, z, m0, n0, (s + 1u) * TK);
         }
         for (var kk = 0u; kk < TK; kk++) {
             var av: array<f32, RM>;
@@ -62,6 +84,9 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
                     acc[i * RN + j] = fma(av[i], bv[j], acc[i * RN + j]);
                 }
             }
+        }
+        if (next) {
+            store_step(lid, 1u - buf, part);
         }
         workgroupBarrier();
     }

@@ -14,7 +14,8 @@ const TILED_K: u32 = 16;
 const COOPERATIVE_K: u32 = 32;
 
 /// Output tile of the tiled kernel: `rows` (M) × `cols` (N), each a multiple of 16 (every
-/// invocation of the 16×16 grid holds `rows/16 × cols/16` outputs).
+/// invocation of the 16×16 grid holds `rows/16 × cols/16` outputs) and together a multiple
+/// of 64 (the 256 invocations fetch the `rows + cols` rows of a K step in equal parts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TileShape {
     /// Output rows per workgroup.

@@ -10,7 +10,7 @@
 mod gpu_common;
 
 use gpu_common::{assert_within, dot_bound, gpu, rand};
-use happyhorse_tensor::gpu::gemm::{GemmPath, TILE_SHAPES};
+use happyhorse_tensor::gpu::gemm::{Accumulator, GemmPath, TILE_SHAPES};
 use happyhorse_tensor::gpu::matmul::linear_on;
 use happyhorse_tensor::gpu::{GpuContext, GpuOptions};
 use happyhorse_tensor::{DType, Device, Tensor, UnaryOp};
@@ -30,20 +30,21 @@ fn activation_dtypes(path: GemmPath) -> &'static [DType] {
     }
 }
 
+/// Σ|x|·|w|ᵀ per output, on the CPU (the scale of the rounding error of each dot product).
+fn abs_products(x: &Tensor, w: &Tensor) -> Vec<f32> {
+    let abs = |t: &Tensor| t.to_dtype(DType::F32).unwrap().unary(UnaryOp::Abs).unwrap();
+    abs(x).linear(&abs(w), None).unwrap().to_vec().unwrap()
+}
+
 /// `x · wᵀ + b` on the CPU from the same (rounded) values the GPU reads, and the rounding
 /// bound of each output: f32 dot products of length K, plus the bias added.
 fn expected(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> (Tensor, Vec<f32>) {
     let k = *x.shape().last().unwrap();
+    let mut bound = dot_bound(&abs_products(x, w), k);
     let (x, w) = (
         x.to_dtype(DType::F32).unwrap(),
         w.to_dtype(DType::F32).unwrap(),
     );
-    let abs = x
-        .unary(UnaryOp::Abs)
-        .unwrap()
-        .linear(&w.unary(UnaryOp::Abs).unwrap(), None)
-        .unwrap();
-    let mut bound = dot_bound(&abs.to_vec().unwrap(), k);
     if let Some(b) = b {
         let bv = b.to_vec().unwrap();
         for (i, t) in bound.iter_mut().enumerate() {
@@ -147,6 +148,40 @@ fn every_portable_path_reads_offset_views_and_batches() {
         .unwrap()
         .linear(&w.to_device(&dev).unwrap(), None);
     check("the adapter's path", &got.unwrap(), &x, &w, None);
+}
+
+#[test]
+fn the_cooperative_path_runs_where_offered_and_fails_cleanly_elsewhere() {
+    let dev = gpu();
+    let Device::Gpu(ctx) = &dev else {
+        unreachable!("Device::gpu gave the CPU")
+    };
+    let chosen = ctx.gemm_choice().path;
+    // f16 activations and bf16 weights of [-1, 1) (exact in f16 above 2⁻¹⁴), K = 40.
+    let x = rand(&[70, 40], 71).to_dtype(DType::F16).unwrap();
+    let w = rand(&[90, 40], 72).to_dtype(DType::BF16).unwrap();
+    let b = rand(&[90], 73);
+    for path in [Accumulator::F32, Accumulator::F16].map(GemmPath::Cooperative) {
+        let got = linear_on(
+            path,
+            &x.to_device(&dev).unwrap(),
+            &w.to_device(&dev).unwrap(),
+            Some(&b.to_device(&dev).unwrap()),
+        );
+        if path == chosen {
+            // Products accumulated in f16 at worst: (K + 2) roundings of 2⁻¹¹ of Σ|x||w|.
+            let (cpu, mut bound) = expected(&x, &w, Some(&b));
+            for (t, s) in bound.iter_mut().zip(abs_products(&x, &w)) {
+                *t += 42.0 * s / 2048.0;
+            }
+            assert_within(&format!("{path}"), &got.unwrap(), &cpu, &bound);
+        } else if !matches!(chosen, GemmPath::Cooperative(_)) {
+            let err = got
+                .expect_err("a cooperative kernel on an adapter without one")
+                .to_string();
+            assert!(err.contains("gemm_coop"), "{err}");
+        }
+    }
 }
 
 #[test]

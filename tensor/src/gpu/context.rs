@@ -62,6 +62,43 @@ fn is_software(info: &wgpu::AdapterInfo) -> bool {
         .any(|s| info.name.to_lowercase().contains(s))
 }
 
+/// The GEMM path of `adapter` and the features to open its device with: timestamps, f16
+/// shaders and subgroups where offered, cooperative matrices (experimental in wgpu) only
+/// when the GEMM path uses them.
+fn device_features(
+    adapter: &wgpu::Adapter,
+    limits: &wgpu::Limits,
+) -> (
+    super::gemm::GemmChoice,
+    wgpu::Features,
+    wgpu::ExperimentalFeatures,
+) {
+    let wanted = wgpu::Features::TIMESTAMP_QUERY
+        | wgpu::Features::SHADER_F16
+        | wgpu::Features::SUBGROUP
+        | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+    let offered = adapter.features() & wanted;
+    let gemm = super::gemm::choose(&super::gemm::GemmAdapter {
+        features: offered,
+        cooperative: adapter.cooperative_matrix_properties(),
+        workgroup_bytes: limits.max_compute_workgroup_storage_size,
+        invocations: limits.max_compute_invocations_per_workgroup,
+    });
+    let mut features = offered;
+    if !matches!(gemm.path, super::gemm::GemmPath::Cooperative(_)) {
+        features.remove(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
+    }
+    let experimental = if features.intersects(wgpu::Features::all_experimental_mask()) {
+        // SAFETY: the only experimental feature requested is cooperative matrices, used by
+        // one kernel (`gemm_coop.wgsl`) whose every variant the test suite validates with
+        // naga.
+        unsafe { wgpu::ExperimentalFeatures::enabled() }
+    } else {
+        wgpu::ExperimentalFeatures::disabled()
+    };
+    (gemm, features, experimental)
+}
+
 impl GpuContext {
     /// Opens the best adapter of the backends allowed by `WGPU_BACKEND` (all by default):
     /// a discrete GPU first, then an integrated one, then (if allowed) a software one.
@@ -104,24 +141,7 @@ impl GpuContext {
     fn open(adapter: wgpu::Adapter, opts: &GpuOptions) -> Result<Arc<GpuContext>> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let wanted = wgpu::Features::TIMESTAMP_QUERY
-            | wgpu::Features::SHADER_F16
-            | wgpu::Features::SUBGROUP
-            | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
-        let features = adapter.features() & wanted;
-        let experimental = if features.intersects(wgpu::Features::all_experimental_mask()) {
-            // SAFETY: the only experimental feature requested is cooperative matrices, used
-            // by one kernel (`gemm_coop.wgsl`) whose WGSL the test suite validates with naga.
-            unsafe { wgpu::ExperimentalFeatures::enabled() }
-        } else {
-            wgpu::ExperimentalFeatures::disabled()
-        };
-        let gemm = super::gemm::choose(&super::gemm::GemmAdapter {
-            features,
-            cooperative: adapter.cooperative_matrix_properties(),
-            workgroup_bytes: limits.max_compute_workgroup_storage_size,
-            invocations: limits.max_compute_invocations_per_workgroup,
-        });
+        let (gemm, features, experimental) = device_features(&adapter, &limits);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("happyhorse"),
             required_features: features,

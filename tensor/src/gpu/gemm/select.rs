@@ -154,8 +154,9 @@ pub fn choose(a: &GemmAdapter) -> GemmChoice {
 }
 
 /// The path of a linear layer with activations in `x` and weights in `w` under `choice`:
-/// the cooperative kernel only where rounding both operands to f16 loses nothing the
-/// operands had (f16 activations, f16 or bf16 weights); otherwise the portable one.
+/// the cooperative kernel, which rounds both operands to f16, only where the activations
+/// already are f16 and the weights 16-bit (bf16 values in f16's normal range are exact in
+/// f16); otherwise the portable one, so f32 activations keep f32 products.
 pub fn linear_path(choice: &GemmChoice, x: DType, w: DType) -> GemmPath {
     let halves = x == DType::F16 && matches!(w, DType::F16 | DType::BF16);
     match choice.path {

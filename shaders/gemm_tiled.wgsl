@@ -1,6 +1,7 @@
 // Register-tiled GEMM core: C[z, m, n] = Σ_k A(z, m, k) · B(z, n, k) + bias, accumulated
 // in f32. TM×TN output tiles (host constants), 256 invocations holding RM×RN outputs each
-// (rows ty + 16i, columns tx + 16j: stores coalesce along n). K goes in steps of TK through
+// (rows ty·RM + i, columns tx·RN + j, read from workgroup memory as vectors of 4). K goes
+// in steps of TK through
 // two workgroup buffers: each invocation fetches its part of the next step into registers,
 // multiplies the current step, then stores the fetched part into the other buffer, so the
 // global loads overlap the arithmetic and one barrier per step suffices. The including kernel
@@ -13,8 +14,9 @@ const RN: u32 = TN / 16u;
 // Four-element fetches per invocation per step: the (TM + TN) rows of TK.
 const FETCHES: u32 = (TM + TN) * TK / 4u / 256u;
 
-var<workgroup> As: array<f32, 2u * TK * TM>;
-var<workgroup> Bs: array<f32, 2u * TK * TN>;
+// K-major: element (k, row) of buffer buf at vector ((buf·TK + k)·T + row) / 4.
+var<workgroup> As: array<vec4<f32>, 2u * TK * TM / 4u>;
+var<workgroup> Bs: array<vec4<f32>, 2u * TK * TN / 4u>;
 
 // Fetch f of invocation lid: its row of the A tile (row < TM) or of the B tile (row - TM),
 // and its first k within the step.
@@ -44,9 +46,11 @@ fn store_step(lid: u32, buf: u32, part: array<vec4<f32>, FETCHES>) {
         for (var q = 0u; q < 4u; q++) {
             let kk = buf * TK + slot.y + q;
             if (slot.x < TM) {
-                As[kk * TM + slot.x] = part[f][q];
+                let at = kk * TM + slot.x;
+                As[at / 4u][at % 4u] = part[f][q];
             } else {
-                Bs[kk * TN + slot.x - TM] = part[f][q];
+                let at = kk * TN + slot.x - TM;
+                Bs[at / 4u][at % 4u] = part[f][q];
             }
         }
     }
@@ -60,7 +64,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let tx = lid % 16u;
     let ty = lid / 16u;
     let steps = (P.k + TK - 1u) / TK;
-    var acc: array<f32, RM * RN>;
+    // Output (i, j) of this invocation: component j % 4 of acc[(i·RN + j) / 4].
+    var acc: array<vec4<f32>, RM * RN / 4u>;
     store_step(lid, 0u, fetch_step(lid, z, m0, n0, 0u));
     workgroupBarrier();
     for (var s = 0u; s < steps; s++) {
@@ -71,17 +76,19 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             part = fetch_step(lid, z, m0, n0, (s + 1u) * TK);
         }
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<f32, RM>;
-            var bv: array<f32, RN>;
-            for (var i = 0u; i < RM; i++) {
-                av[i] = As[(buf * TK + kk) * TM + ty + 16u * i];
+            var av: array<vec4<f32>, RM / 4u>;
+            var bv: array<vec4<f32>, RN / 4u>;
+            for (var i = 0u; i < RM / 4u; i++) {
+                av[i] = As[((buf * TK + kk) * TM + ty * RM) / 4u + i];
             }
-            for (var j = 0u; j < RN; j++) {
-                bv[j] = Bs[(buf * TK + kk) * TN + tx + 16u * j];
+            for (var j = 0u; j < RN / 4u; j++) {
+                bv[j] = Bs[((buf * TK + kk) * TN + tx * RN) / 4u + j];
             }
             for (var i = 0u; i < RM; i++) {
-                for (var j = 0u; j < RN; j++) {
-                    acc[i * RN + j] = fma(av[i], bv[j], acc[i * RN + j]);
+                let a = av[i / 4u][i % 4u];
+                for (var j = 0u; j < RN / 4u; j++) {
+                    let at = i * RN / 4u + j;
+                    acc[at] = fma(vec4<f32>(a), bv[j], acc[at]);
                 }
             }
         }
@@ -91,11 +98,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         workgroupBarrier();
     }
     for (var i = 0u; i < RM; i++) {
-        let m = m0 + ty + 16u * i;
+        let m = m0 + ty * RM + i;
         for (var j = 0u; j < RN; j++) {
-            let n = n0 + tx + 16u * j;
+            let n = n0 + tx * RN + j;
             if (m < P.m && n < P.n) {
-                store_c(z, m, n, acc[i * RN + j]);
+                store_c(z, m, n, acc[(i * RN + j) / 4u][j % 4u]);
             }
         }
     }

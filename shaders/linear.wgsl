@@ -1,9 +1,9 @@
-// Output of the GEMM core for linear (x · wᵀ + b) and batched matmul (with b transposed):
-// A = X [z, M, K] f32, B = W [z, N, K] in its own dtype, loaded by linear_scalar.wgsl or
-// linear_vec4.wgsl.
-// P (binding 0) is LinearParams (tensor/src/gpu/matmul.rs); the launch declares it and the
-// storage bindings (SCALAR_SLOTS or VEC4_SLOTS there): X, W, BIAS (f32) read; OUT (f32)
-// written.
+// Output of the GEMM cores for linear (x · wᵀ + b) and batched matmul (with b transposed):
+// A = X [z, M, K], B = W [z, N, K], each in its own dtype (the reference core reads X in
+// f32), loaded by linear_scalar.wgsl or linear_vec4.wgsl (reference core) or
+// linear_fetch.wgsl (tiled and cooperative cores).
+// P (binding 0) is LinearParams (tensor/src/gpu/gemm/mod.rs); the launch declares it and the
+// storage bindings (gemm/kernels.rs): X, W, BIAS (f32) read; OUT (f32) written.
 
 // Element index of A(z, m, k) in X.
 fn index_a(z: u32, m: u32, k: u32) -> u32 {

@@ -23,6 +23,19 @@ fn info_lists_the_builtin_stack() {
         "{}",
         run.dump()
     );
+    // With a GPU, the GEMM path it gets and why.
+    if run.stdout.contains("gpu: adapter: ") {
+        let gemm = run.stdout.lines().find_map(|l| l.strip_prefix("gemm: "));
+        let gemm = gemm.unwrap_or_else(|| panic!("no gemm line: {}", run.dump()));
+        assert!(
+            ["reference ", "portable ", "cooperative "]
+                .iter()
+                .any(|p| gemm.starts_with(p))
+                && gemm.ends_with(')'),
+            "{}",
+            run.dump()
+        );
+    }
     let files: BTreeMap<&str, &str> = run
         .stdout
         .lines()

@@ -17,8 +17,16 @@ use happyhorse_tensor::Device;
 fn every_quick_case_passes_its_parity_check_and_reports_a_finite_speed() {
     let dev =
         Device::gpu().expect("a GPU adapter (install lavapipe: bash .ci/install-lavapipe.sh)");
-    let cases = cases::cases(true);
-    assert_eq!(cases.len(), 5, "linear ×2, attention, conv3d ×2");
+    let paths = match &dev {
+        Device::Gpu(ctx) => ctx.gemm_choice().paths(),
+        Device::Cpu => unreachable!("Device::gpu gave the CPU"),
+    };
+    let cases = cases::cases(true, &paths);
+    assert_eq!(
+        cases.len(),
+        2 * paths.len() + 3,
+        "linear ×2 per GEMM path, attention, conv3d ×2"
+    );
     for case in &cases {
         let outcome = suite::run_case(&dev, case)
             .unwrap_or_else(|e| panic!("{} {}: {e}", case.name, case.weights));
@@ -41,11 +49,12 @@ fn every_quick_case_passes_its_parity_check_and_reports_a_finite_speed() {
 #[test]
 fn the_check_fails_a_wrong_or_misshapen_result() {
     let cpu = [1.0, -2.0, 4.0];
-    assert!(suite::Parity::compare(&[1.0, -2.0, 4.0], &cpu).passed());
-    assert!(suite::Parity::compare(&[1.0, -2.0, 4.0001], &cpu).passed());
-    assert!(!suite::Parity::compare(&[1.0, -2.0, 4.01], &cpu).passed());
-    assert!(!suite::Parity::compare(&[1.0, f32::NAN, 4.0], &cpu).passed());
-    assert!(!suite::Parity::compare(&[1.0, -2.0], &cpu).passed());
+    let passed = |gpu: &[f32]| suite::Parity::compare(gpu, &cpu, suite::TOLERANCE).passed();
+    assert!(passed(&[1.0, -2.0, 4.0]));
+    assert!(passed(&[1.0, -2.0, 4.0001]));
+    assert!(!passed(&[1.0, -2.0, 4.01]));
+    assert!(!passed(&[1.0, f32::NAN, 4.0]));
+    assert!(!passed(&[1.0, -2.0]));
 }
 
 #[test]
@@ -54,11 +63,13 @@ fn the_full_shapes_are_the_released_dit_at_256p_and_540p() {
     // 32 latent frames of 8×14 (256p) or 16×28 (540p) patches, 126 audio, 640 text tokens.
     assert_eq!(cases::dit_tokens((256, 448), 5), 3584 + 126 + 640);
     assert_eq!(cases::dit_tokens((512, 896), 5), 14336 + 126 + 640);
-    let full: Vec<cases::Op> = cases::cases(false).iter().map(|c| c.op).collect();
+    let path = happyhorse_tensor::gpu::gemm::GemmPath::Reference;
+    let full: Vec<cases::Op> = cases::cases(false, &[path]).iter().map(|c| c.op).collect();
     let up_gate_256p = cases::Op::Linear {
         m: 4350,
         k: 5120,
         n: 27304,
+        path,
     };
     let attention_540p = cases::Op::Attention {
         len: 15102,

@@ -1,76 +1,187 @@
-//! GPU linear and matmul against the CPU backend: tile edges, f16/bf16 weights, weights
-//! split over several bindings, broadcast batches.
+//! GPU linear and matmul against the CPU backend. Linear runs on every portable GEMM path
+//! explicitly, whatever the adapter's own choice (the reference kernel and each register
+//! tile): tile edges, K a multiple of 4 or not (vector or element-wise loads), with and
+//! without bias, f32/f16/bf16 weights and activations, offset views, batched inputs and
+//! weights split over several bindings. The cooperative kernel needs an adapter with
+//! cooperative matrices; its every variant is compiled through naga in the library's
+//! tests. Matmul: broadcast batches and views.
 #![cfg(feature = "gpu")]
 
 mod gpu_common;
 
 use gpu_common::{assert_within, dot_bound, gpu, rand};
+use happyhorse_tensor::gpu::gemm::{Accumulator, GemmPath, TILE_SHAPES};
+use happyhorse_tensor::gpu::matmul::linear_on;
 use happyhorse_tensor::gpu::{GpuContext, GpuOptions};
-use happyhorse_tensor::{DType, Device, Tensor};
+use happyhorse_tensor::{DType, Device, Tensor, UnaryOp};
+
+/// The paths every adapter runs (lavapipe's limits fit them all).
+fn portable_paths() -> Vec<GemmPath> {
+    let mut paths = vec![GemmPath::Reference];
+    paths.extend(TILE_SHAPES.map(GemmPath::Tiled));
+    paths
+}
+
+/// The activation dtypes `path` reads as they are (the reference kernel widens them first).
+fn activation_dtypes(path: GemmPath) -> &'static [DType] {
+    match path {
+        GemmPath::Reference => &[DType::F32],
+        _ => &[DType::F32, DType::F16, DType::BF16],
+    }
+}
 
 /// Σ|x|·|w|ᵀ per output, on the CPU (the scale of the rounding error of each dot product).
-fn abs_linear(x: &Tensor, w: &Tensor) -> Vec<f32> {
-    let wa = w
-        .to_dtype(DType::F32)
-        .unwrap()
-        .unary(happyhorse_tensor::UnaryOp::Abs)
-        .unwrap();
-    x.unary(happyhorse_tensor::UnaryOp::Abs)
-        .unwrap()
-        .linear(&wa, None)
-        .unwrap()
-        .to_vec()
-        .unwrap()
+fn abs_products(x: &Tensor, w: &Tensor) -> Vec<f32> {
+    let abs = |t: &Tensor| t.to_dtype(DType::F32).unwrap().unary(UnaryOp::Abs).unwrap();
+    abs(x).linear(&abs(w), None).unwrap().to_vec().unwrap()
 }
 
-fn check_linear(dev: &Device, m: usize, k: usize, n: usize, dtype: DType, bias: bool, seed: u64) {
-    let x = rand(&[m, k], seed);
-    let w = rand(&[n, k], seed + 1).to_dtype(dtype).unwrap();
-    let b = bias.then(|| rand(&[n], seed + 2));
-    let cpu = x.linear(&w, b.as_ref()).unwrap();
-    let (xg, wg) = (x.to_device(dev).unwrap(), w.to_device(dev).unwrap());
-    let bg = b.as_ref().map(|b| b.to_device(dev).unwrap());
-    let got = xg.linear(&wg, bg.as_ref()).unwrap();
-    let mut bound = dot_bound(&abs_linear(&x, &w), k);
-    if let Some(b) = &b {
+/// `x · wᵀ + b` on the CPU from the same (rounded) values the GPU reads, and the rounding
+/// bound of each output: f32 dot products of length K, plus the bias added.
+fn expected(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> (Tensor, Vec<f32>) {
+    let k = *x.shape().last().unwrap();
+    let mut bound = dot_bound(&abs_products(x, w), k);
+    let (x, w) = (
+        x.to_dtype(DType::F32).unwrap(),
+        w.to_dtype(DType::F32).unwrap(),
+    );
+    if let Some(b) = b {
         let bv = b.to_vec().unwrap();
         for (i, t) in bound.iter_mut().enumerate() {
-            *t += 2.0 * f32::EPSILON * bv[i % n].abs();
+            *t += 2.0 * f32::EPSILON * bv[i % bv.len()].abs();
         }
     }
-    assert_within(&format!("linear {m}x{k}x{n} {dtype}"), &got, &cpu, &bound);
+    (x.linear(&w, b).unwrap(), bound)
+}
+
+/// Checks `got` (the GPU's `x · wᵀ + b`) against the CPU.
+fn check(what: &str, got: &Tensor, x: &Tensor, w: &Tensor, b: Option<&Tensor>) {
+    let (cpu, bound) = expected(x, w, b);
+    assert_within(what, got, &cpu, &bound);
+}
+
+/// `x · wᵀ + b` on `path` on `dev`, from CPU operands.
+fn linear_gpu(dev: &Device, path: GemmPath, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    let on = |t: &Tensor| t.to_device(dev).unwrap();
+    linear_on(path, &on(x), &on(w), b.map(on).as_ref()).unwrap()
 }
 
 #[test]
-fn linear_matches_cpu_at_tile_edges() {
+fn every_portable_path_matches_the_cpu() {
     let dev = gpu();
-    for (m, k, n) in [
+    // (m, k, n): single elements, tile edges of 64 and 128, K a multiple of 4 or not.
+    let shapes = [
         (1, 1, 1),
+        (3, 4, 5),
         (63, 17, 65),
         (64, 64, 64),
+        (65, 36, 130),
         (130, 33, 70),
+        (37, 45, 67),
+        (66, 31, 19),
         (5, 300, 129),
-    ] {
-        check_linear(&dev, m, k, n, DType::F32, true, (m * k * n) as u64);
+        (257, 40, 200),
+    ];
+    for path in portable_paths() {
+        for (i, &(m, k, n)) in shapes.iter().enumerate() {
+            for (j, wd) in [DType::F32, DType::F16, DType::BF16]
+                .into_iter()
+                .enumerate()
+            {
+                let seed = (100 * i + 10 * j) as u64;
+                let w = rand(&[n, k], seed + 1).to_dtype(wd).unwrap();
+                let b = rand(&[n], seed + 2);
+                for &xd in activation_dtypes(path) {
+                    let x = rand(&[m, k], seed).to_dtype(xd).unwrap();
+                    for b in [None, Some(&b)] {
+                        let what =
+                            format!("{path}: {m}×{k}×{n}, x {xd}, w {wd}, bias {}", b.is_some());
+                        check(&what, &linear_gpu(&dev, path, &x, &w, b), &x, &w, b);
+                    }
+                }
+            }
+        }
     }
 }
 
 #[test]
-fn linear_widens_f16_and_bf16_weights() {
+fn every_portable_path_reads_offset_views_and_batches() {
     let dev = gpu();
-    check_linear(&dev, 37, 45, 67, DType::BF16, true, 21);
-    check_linear(&dev, 66, 31, 19, DType::F16, false, 22);
-    // Batched input [2, 3, K].
-    let x = rand(&[2, 3, 40], 23);
-    let w = rand(&[24, 40], 24).to_dtype(DType::BF16).unwrap();
+    let (m, k, n) = (17, 24, 33);
+    let xs = rand(&[m * k + 1], 61);
+    let xg = xs.to_device(&dev).unwrap();
+    // Rows of K starting one element into the buffer.
+    let view = |t: &Tensor, rows| {
+        t.narrow(0, 1, rows * k)
+            .unwrap()
+            .reshape(&[rows, k])
+            .unwrap()
+    };
+    for path in portable_paths() {
+        // K % 4 == 0 but both operands start one element in: the element-wise loads.
+        for wd in [DType::F32, DType::BF16] {
+            let ws = rand(&[n * k + 1], 62).to_dtype(wd).unwrap();
+            let wg = ws.to_device(&dev).unwrap();
+            let (xv, wv) = (view(&xg, m), view(&wg, n));
+            assert_eq!((xv.layout().offset(), wv.layout().offset()), (1, 1));
+            let got = linear_on(path, &xv, &wv, None).unwrap();
+            check(
+                &format!("{path}: offset views, w {wd}"),
+                &got,
+                &view(&xs, m),
+                &view(&ws, n),
+                None,
+            );
+        }
+        // A batched input [2, 3, K].
+        let x = rand(&[2, 3, 40], 23);
+        let w = rand(&[24, 40], 24).to_dtype(DType::BF16).unwrap();
+        let got = linear_gpu(&dev, path, &x, &w, None);
+        assert_eq!(got.shape(), &[2, 3, 24]);
+        check(&format!("{path}: input [2, 3, 40]"), &got, &x, &w, None);
+    }
+    // And on the adapter's own path, through the tensor op.
+    let x = rand(&[2, 3, 40], 25);
+    let w = rand(&[24, 40], 26).to_dtype(DType::F16).unwrap();
     let got = x
         .to_device(&dev)
         .unwrap()
-        .linear(&w.to_device(&dev).unwrap(), None)
-        .unwrap();
-    assert_eq!(got.shape(), &[2, 3, 24]);
-    let bound = dot_bound(&abs_linear(&x, &w), 40);
-    assert_within("linear [2,3,K]", &got, &x.linear(&w, None).unwrap(), &bound);
+        .linear(&w.to_device(&dev).unwrap(), None);
+    check("the adapter's path", &got.unwrap(), &x, &w, None);
+}
+
+#[test]
+fn the_cooperative_path_runs_where_offered_and_fails_cleanly_elsewhere() {
+    let dev = gpu();
+    let Device::Gpu(ctx) = &dev else {
+        unreachable!("Device::gpu gave the CPU")
+    };
+    let chosen = ctx.gemm_choice().path;
+    // f16 activations and bf16 weights of [-1, 1) (exact in f16 above 2⁻¹⁴), K = 40.
+    let x = rand(&[70, 40], 71).to_dtype(DType::F16).unwrap();
+    let w = rand(&[90, 40], 72).to_dtype(DType::BF16).unwrap();
+    let b = rand(&[90], 73);
+    for path in [Accumulator::F32, Accumulator::F16].map(GemmPath::Cooperative) {
+        let got = linear_on(
+            path,
+            &x.to_device(&dev).unwrap(),
+            &w.to_device(&dev).unwrap(),
+            Some(&b.to_device(&dev).unwrap()),
+        );
+        if path == chosen {
+            // Products accumulated in f16 at worst: (K + 2) roundings of 2⁻¹¹ of Σ|x||w|.
+            let (cpu, mut bound) = expected(&x, &w, Some(&b));
+            for (t, s) in bound.iter_mut().zip(abs_products(&x, &w)) {
+                *t += 42.0 * s / 2048.0;
+            }
+            assert_within(&format!("{path}"), &got.unwrap(), &cpu, &bound);
+        } else if !matches!(chosen, GemmPath::Cooperative(_)) {
+            let err = got
+                .expect_err("a cooperative kernel on an adapter without one")
+                .to_string();
+            assert!(err.contains("gemm_coop"), "{err}");
+        }
+    }
 }
 
 #[test]
@@ -90,25 +201,21 @@ fn linear_reads_weights_split_over_bindings() {
     }
     let x = rand(&[9, 37], 32);
     let b = rand(&[100], 33);
-    let xg = x.to_device(&dev).unwrap();
-    let got = xg.linear(&wg, Some(&b.to_device(&dev).unwrap())).unwrap();
-    let mut bound = dot_bound(&abs_linear(&x, &w), 37);
-    bound.iter_mut().for_each(|t| *t += 2.0 * f32::EPSILON);
-    assert_within(
-        "split linear",
-        &got,
-        &x.linear(&w, Some(&b)).unwrap(),
-        &bound,
-    );
-    // A row range crossing the boundary between the two pieces.
-    let wn = w.narrow(0, 30, 50).unwrap();
-    let got = xg.linear(&wg.narrow(0, 30, 50).unwrap(), None).unwrap();
-    assert_within(
-        "split linear, narrowed",
-        &got,
-        &x.linear(&wn, None).unwrap(),
-        &dot_bound(&abs_linear(&x, &wn), 37),
-    );
+    let (xg, bg) = (x.to_device(&dev).unwrap(), b.to_device(&dev).unwrap());
+    for path in portable_paths() {
+        let got = linear_on(path, &xg, &wg, Some(&bg)).unwrap();
+        check(&format!("{path}: split linear"), &got, &x, &w, Some(&b));
+        // A row range crossing the boundary between the two pieces.
+        let got = linear_on(path, &xg, &wg.narrow(0, 30, 50).unwrap(), None).unwrap();
+        let wn = w.narrow(0, 30, 50).unwrap();
+        check(
+            &format!("{path}: split linear, narrowed"),
+            &got,
+            &x,
+            &wn,
+            None,
+        );
+    }
     // Embedding rows from both pieces, and the round trip.
     let ids = [0u32, 99, 54, 53, 7];
     assert_eq!(
@@ -164,33 +271,4 @@ fn matmul_matches_cpu_with_broadcast_batches() {
         &at.matmul(&d).unwrap(),
         &bound(&at, &d, 33),
     );
-}
-
-#[test]
-fn linear_vector_loads_and_unaligned_fallback() {
-    let dev = gpu();
-    // K % 4 == 0 at tile edges: the vectorised tile loads, for each weight dtype.
-    for (dt, seed) in [(DType::F32, 51), (DType::F16, 52), (DType::BF16, 53)] {
-        check_linear(&dev, 65, 36, 130, dt, true, seed);
-        check_linear(&dev, 3, 4, 5, dt, false, seed + 10);
-    }
-    // K % 4 == 0 but x and w start one element into their buffers: the scalar loads.
-    let (m, k, n) = (17, 24, 33);
-    let xs = rand(&[m * k + 1], 61);
-    for dt in [DType::F32, DType::BF16] {
-        let ws = rand(&[n * k + 1], 62).to_dtype(dt).unwrap();
-        let x = xs.narrow(0, 1, m * k).unwrap().reshape(&[m, k]).unwrap();
-        let w = ws.narrow(0, 1, n * k).unwrap().reshape(&[n, k]).unwrap();
-        let xg = xs.to_device(&dev).unwrap();
-        let wg = ws.to_device(&dev).unwrap();
-        let xg = xg.narrow(0, 1, m * k).unwrap().reshape(&[m, k]).unwrap();
-        let wg = wg.narrow(0, 1, n * k).unwrap().reshape(&[n, k]).unwrap();
-        assert_eq!((xg.layout().offset(), wg.layout().offset()), (1, 1));
-        assert_within(
-            &format!("linear of offset views, {dt}"),
-            &xg.linear(&wg, None).unwrap(),
-            &x.linear(&w, None).unwrap(),
-            &dot_bound(&abs_linear(&x, &w), k),
-        );
-    }
 }

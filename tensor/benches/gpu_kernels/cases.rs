@@ -2,6 +2,7 @@
 //! size for a 5 s clip at 256p and at 540p, the Wan2.2 and Turbo decoders' conv3d layers, and
 //! small stand-ins of each for `--quick`.
 
+use happyhorse_tensor::gpu::gemm::GemmPath;
 use happyhorse_tensor::DType;
 
 /// Width of the released DiT's residual stream.
@@ -38,7 +39,7 @@ pub const CLIPS: [(&str, (usize, usize), usize); 2] =
 /// One kernel launch to time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// `x [m, k] · w [n, k]ᵀ`.
+    /// `x [m, k] · w [n, k]ᵀ` on one GEMM path.
     Linear {
         /// Rows (tokens).
         m: usize,
@@ -46,6 +47,8 @@ pub enum Op {
         k: usize,
         /// Output features.
         n: usize,
+        /// The GEMM kernel.
+        path: GemmPath,
     },
     /// `q [1, heads, len, dim]` over `k, v [1, kv_heads, len, dim]`, no mask.
     Attention {
@@ -81,7 +84,7 @@ impl Op {
     /// Floating-point operations of one launch (a multiply-add counts two).
     pub fn flops(&self) -> f64 {
         let n = match *self {
-            Op::Linear { m, k, n } => 2 * m * k * n,
+            Op::Linear { m, k, n, .. } => 2 * m * k * n,
             Op::Attention {
                 len, heads, dim, ..
             } => 4 * heads * len * len * dim,
@@ -101,10 +104,11 @@ impl Op {
     /// that leave partial tiles, and the attention's grouping kept.
     pub fn reduced(&self) -> Op {
         match *self {
-            Op::Linear { m, k, n } => Op::Linear {
+            Op::Linear { m, k, n, path } => Op::Linear {
                 m: m.min(131),
                 k: k.min(520),
                 n: n.min(197),
+                path,
             },
             Op::Attention {
                 len,
@@ -141,7 +145,7 @@ impl Op {
     /// The shape in a few words.
     pub fn describe(&self) -> String {
         match *self {
-            Op::Linear { m, k, n } => format!("{m}×{k} → {n}"),
+            Op::Linear { m, k, n, .. } => format!("{m}×{k} → {n}"),
             Op::Attention {
                 len,
                 heads,
@@ -190,29 +194,47 @@ const DECODER_CONVS: [(&str, usize, usize, usize, usize, bool); 4] = [
     ("turbo decoder stage 2", 256, 12, 64, 112, false),
 ];
 
-/// Every case: the released shapes, or (`quick`) one small case of each kind, which a
-/// software adapter runs in seconds.
-pub fn cases(quick: bool) -> Vec<Case> {
-    let mut out = Vec::new();
-    let weighted = |out: &mut Vec<Case>, name: &str, op: Op| {
-        for weights in [DType::F32, DType::BF16] {
-            out.push(Case {
-                name: name.to_string(),
-                op,
-                weights,
-            });
-        }
-    };
-    if quick {
-        weighted(
-            &mut out,
-            "linear",
+impl Case {
+    /// Whether the case runs the cooperative GEMM (f16 operands).
+    pub fn rounds_operands_to_f16(&self) -> bool {
+        matches!(
+            self.op,
             Op::Linear {
-                m: 256,
-                k: 512,
-                n: 384,
-            },
+                path: GemmPath::Cooperative(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Each weight dtype of `op`, named `name`.
+fn weighted(out: &mut Vec<Case>, name: &str, op: Op) {
+    for weights in [DType::F32, DType::BF16] {
+        out.push(Case {
+            name: name.to_string(),
+            op,
+            weights,
+        });
+    }
+}
+
+/// The linear `m × k → n` on each of `paths`, named `name [path]`.
+fn linears(out: &mut Vec<Case>, name: &str, (m, k, n): (usize, usize, usize), paths: &[GemmPath]) {
+    for &path in paths {
+        weighted(
+            out,
+            &format!("{name} [{path}]"),
+            Op::Linear { m, k, n, path },
         );
+    }
+}
+
+/// Every case, the linears on each of `paths`: the released shapes, or (`quick`) one small
+/// case of each kind, which a software adapter runs in seconds.
+pub fn cases(quick: bool, paths: &[GemmPath]) -> Vec<Case> {
+    let mut out = Vec::new();
+    if quick {
+        linears(&mut out, "linear", (256, 512, 384), paths);
         out.push(Case {
             name: "attention".into(),
             op: Op::Attention {
@@ -237,11 +259,7 @@ pub fn cases(quick: bool) -> Vec<Case> {
     for (clip, pixels, seconds) in CLIPS {
         let m = dit_tokens(pixels, seconds);
         for (layer, k, n) in DIT_LINEARS {
-            weighted(
-                &mut out,
-                &format!("dit {layer} {clip}"),
-                Op::Linear { m, k, n },
-            );
+            linears(&mut out, &format!("dit {layer} {clip}"), (m, k, n), paths);
         }
         out.push(Case {
             name: format!("dit attention {clip}"),

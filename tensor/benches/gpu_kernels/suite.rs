@@ -6,11 +6,17 @@ use std::time::Instant;
 
 use crate::cases::{Case, Op};
 use crate::seeded::values;
+use happyhorse_tensor::gpu::matmul::linear_on;
 use happyhorse_tensor::{AttentionOpts, ConvParams, DType, Device, Result, Tensor};
 
-/// Largest GPU−CPU difference allowed, relative to the largest CPU output magnitude. Both
-/// sides accumulate in f32 from the same (widened) weights; a wrong kernel is off by O(1).
+/// Largest GPU−CPU difference allowed, relative to the largest CPU output magnitude, where
+/// both sides accumulate in f32 from the same (widened) operands; a wrong kernel is off by
+/// O(1).
 pub const TOLERANCE: f32 = 1e-4;
+
+/// The same for the cooperative GEMM, which rounds both operands to f16 (a relative 2⁻¹¹
+/// each).
+pub const HALF_OPERAND_TOLERANCE: f32 = 1e-2;
 
 /// The CPU-vs-GPU comparison of one reduced-shape launch.
 #[derive(Clone, Copy, Debug)]
@@ -20,11 +26,13 @@ pub struct Parity {
     pub max_diff: f32,
     /// Largest |cpu| over the output.
     pub scale: f32,
+    /// Largest difference allowed, relative to `scale`.
+    pub tolerance: f32,
 }
 
 impl Parity {
-    /// Compares two outputs element by element.
-    pub fn compare(gpu: &[f32], cpu: &[f32]) -> Parity {
+    /// Compares two outputs element by element, within `tolerance` of the output's scale.
+    pub fn compare(gpu: &[f32], cpu: &[f32], tolerance: f32) -> Parity {
         let scale = cpu.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let max_diff = if gpu.len() != cpu.len() {
             f32::INFINITY
@@ -38,12 +46,16 @@ impl Parity {
                 }
             })
         };
-        Parity { max_diff, scale }
+        Parity {
+            max_diff,
+            scale,
+            tolerance,
+        }
     }
 
-    /// Whether the difference is within [`TOLERANCE`] of the output's scale.
+    /// Whether the difference is within the tolerance of the output's scale.
     pub fn passed(&self) -> bool {
-        self.max_diff <= TOLERANCE * self.scale.max(f32::MIN_POSITIVE)
+        self.max_diff <= self.tolerance * self.scale.max(f32::MIN_POSITIVE)
     }
 }
 
@@ -99,7 +111,9 @@ fn seeded(shape: &[usize], seed: u64) -> Result<Tensor> {
 /// The operands of `op` on the CPU, the weight (if any) in `weights`.
 fn operands(op: &Op, weights: DType) -> Result<Vec<Tensor>> {
     Ok(match *op {
-        Op::Linear { m, k, n } => vec![seeded(&[m, k], 1)?, seeded(&[n, k], 2)?.to_dtype(weights)?],
+        Op::Linear { m, k, n, .. } => {
+            vec![seeded(&[m, k], 1)?, seeded(&[n, k], 2)?.to_dtype(weights)?]
+        }
         Op::Attention {
             len,
             heads,
@@ -127,7 +141,10 @@ fn operands(op: &Op, weights: DType) -> Result<Vec<Tensor>> {
 /// One launch of `op` on `operands` (on whichever device they live).
 fn launch(op: &Op, operands: &[Tensor]) -> Result<Tensor> {
     match *op {
-        Op::Linear { .. } => operands[0].linear(&operands[1], None),
+        Op::Linear { path, .. } => match operands[0].device() {
+            Device::Gpu(_) => linear_on(path, &operands[0], &operands[1], None),
+            Device::Cpu => operands[0].linear(&operands[1], None),
+        },
         Op::Attention { dim, .. } => {
             let opts = AttentionOpts {
                 scale: 1.0 / (dim as f32).sqrt(),
@@ -186,7 +203,12 @@ pub fn run_case(dev: &Device, case: &Case) -> Result<Outcome> {
     let cpu_operands = operands(&small, case.weights)?;
     let cpu = launch(&small, &cpu_operands)?.to_vec()?;
     let gpu = launch(&small, &upload(&cpu_operands, dev)?)?.to_vec()?;
-    let parity = Parity::compare(&gpu, &cpu);
+    let tolerance = if case.rounds_operands_to_f16() {
+        HALF_OPERAND_TOLERANCE
+    } else {
+        TOLERANCE
+    };
+    let parity = Parity::compare(&gpu, &cpu, tolerance);
     let mut outcome = Outcome {
         case: case.clone(),
         parity,

@@ -28,6 +28,7 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     features: wgpu::Features,
+    gemm: super::gemm::GemmChoice,
     max_binding: u64,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
@@ -59,6 +60,43 @@ fn is_software(info: &wgpu::AdapterInfo) -> bool {
         ]
         .iter()
         .any(|s| info.name.to_lowercase().contains(s))
+}
+
+/// The GEMM path of `adapter` and the features to open its device with: timestamps, f16
+/// shaders and subgroups where offered, cooperative matrices (experimental in wgpu) only
+/// when the GEMM path uses them.
+fn device_features(
+    adapter: &wgpu::Adapter,
+    limits: &wgpu::Limits,
+) -> (
+    super::gemm::GemmChoice,
+    wgpu::Features,
+    wgpu::ExperimentalFeatures,
+) {
+    let wanted = wgpu::Features::TIMESTAMP_QUERY
+        | wgpu::Features::SHADER_F16
+        | wgpu::Features::SUBGROUP
+        | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+    let offered = adapter.features() & wanted;
+    let gemm = super::gemm::choose(&super::gemm::GemmAdapter {
+        features: offered,
+        cooperative: adapter.cooperative_matrix_properties(),
+        workgroup_bytes: limits.max_compute_workgroup_storage_size,
+        invocations: limits.max_compute_invocations_per_workgroup,
+    });
+    let mut features = offered;
+    if !matches!(gemm.path, super::gemm::GemmPath::Cooperative(_)) {
+        features.remove(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
+    }
+    let experimental = if features.intersects(wgpu::Features::all_experimental_mask()) {
+        // SAFETY: the only experimental feature requested is cooperative matrices, used by
+        // one kernel (`gemm_coop.wgsl`) whose every variant the test suite validates with
+        // naga.
+        unsafe { wgpu::ExperimentalFeatures::enabled() }
+    } else {
+        wgpu::ExperimentalFeatures::disabled()
+    };
+    (gemm, features, experimental)
 }
 
 impl GpuContext {
@@ -103,13 +141,12 @@ impl GpuContext {
     fn open(adapter: wgpu::Adapter, opts: &GpuOptions) -> Result<Arc<GpuContext>> {
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16;
-        let features = adapter.features() & wanted;
+        let (gemm, features, experimental) = device_features(&adapter, &limits);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("happyhorse"),
             required_features: features,
             required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            experimental_features: experimental,
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
@@ -158,6 +195,7 @@ impl GpuContext {
             info,
             limits,
             features,
+            gemm,
             max_binding,
             pipelines: Mutex::new(HashMap::new()),
             errors,
@@ -207,6 +245,11 @@ impl GpuContext {
         &self.limits
     }
 
+    /// The GEMM path of this adapter and why.
+    pub fn gemm_choice(&self) -> &super::gemm::GemmChoice {
+        &self.gemm
+    }
+
     /// Whether timestamp queries (per-kernel times) are available.
     pub fn has_timestamps(&self) -> bool {
         self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
@@ -218,7 +261,7 @@ impl GpuContext {
         let l = &self.limits;
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={}",
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}",
             i.name,
             i.backend,
             i.device_type,
@@ -234,6 +277,10 @@ impl GpuContext {
             i.subgroup_max_size,
             self.features.contains(wgpu::Features::SHADER_F16),
             self.features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            self.features.contains(wgpu::Features::SUBGROUP),
+            self.features
+                .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX),
+            self.gemm,
         )
     }
 

@@ -2,11 +2,11 @@
 //! 1-D convolution direct.
 
 use super::cast::{packed_f32, PackedF32};
+use super::gemm::kernels::{GEMM, GEMM_SCALAR};
 use super::kernel::{
     buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, PER_ELEMENT,
     WEIGHTED_SLOTS,
 };
-use super::matmul::{GEMM, GEMM_SCALAR};
 use super::{GpuBuffer, GpuContext};
 use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};

@@ -1,30 +1,14 @@
-//! Matrix products on the GPU: the tiled GEMM for linear layers (weights in f32, f16 or
-//! bf16, possibly split over several bindings by rows) and batched matmul.
-
-use std::sync::Arc;
+//! Matrix products on the GPU: linear layers (weights in f32, f16 or bf16, possibly split
+//! over several bindings by rows) and batched matmul, on the GEMM path of the adapter
+//! (`gemm/`).
 
 use super::cast::packed_f32;
-use super::kernel::{
-    buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Block, Launch,
-    Slot, F32_ARRAY, U32_ARRAY,
-};
-use super::{GpuBuffer, GpuContext};
+use super::gemm::{gemm, linear_path, Gemm, GemmBias, GemmOperand, GemmOutput, GemmPath};
+use super::kernel::{buffer_of, ctx_of, output, param_block, storage_of};
 use crate::{bail, DType, Result, Tensor};
 
-/// The tiled GEMM core (also under the 3-D convolution).
-pub(crate) const GEMM: &str = include_str!("../../../shaders/gemm.wgsl");
-/// Element-wise staging of the GEMM tiles (for unaligned operands and convolutions).
-pub(crate) const GEMM_SCALAR: &str = include_str!("../../../shaders/gemm_scalar.wgsl");
-pub(crate) const LINEAR: &str = include_str!("../../../shaders/linear.wgsl");
-pub(crate) const LINEAR_SCALAR: &str = include_str!("../../../shaders/linear_scalar.wgsl");
-pub(crate) const LINEAR_VEC4: &str = include_str!("../../../shaders/linear_vec4.wgsl");
-
-/// Output tile edge of the GEMM core.
-const TILE: usize = 64;
-const MAX_GROUPS: usize = 65535;
-
 param_block! {
-    /// Parameters of the GEMM core (`m`..`z0`, shared with the 3-D convolution) and of
+    /// Parameters of the GEMM cores (`m`..`z0`, shared with the 3-D convolution) and of
     /// `linear.wgsl`: element offsets and strides of X, W, the bias and the output.
     pub(crate) struct LinearParams {
         m: u32,
@@ -47,140 +31,16 @@ param_block! {
     }
 }
 
-/// One GEMM launch over `batch` batches:
-/// `out[z, m, col0 + n] = x[z, m, :] · w[z, n, :] + bias[col0 + n]`.
-pub(crate) struct Gemm<'a> {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub batch: usize,
-    pub x: GemmInput<'a>,
-    pub w: GemmWeight<'a>,
-    pub out: GemmOutput<'a>,
-    pub bias: Option<GemmBias<'a>>,
-}
-
-/// The f32 left operand of a GEMM: row `m` of batch `z` at
-/// `offset + z · batch_stride + m · K`.
-pub(crate) struct GemmInput<'a> {
-    pub buffer: &'a GpuBuffer,
-    pub offset: usize,
-    pub batch_stride: usize,
-}
-
-/// The right operand, rows of K in `dtype` (f32, f16 or bf16): row `n` of batch `z` at
-/// `offset + z · batch_stride + n · K`.
-pub(crate) struct GemmWeight<'a> {
-    pub buffer: &'a GpuBuffer,
-    pub dtype: DType,
-    pub offset: usize,
-    pub batch_stride: usize,
-}
-
-/// Where the product goes: element `(z, m, n)` at
-/// `offset + z · batch_stride + m · row_stride + col0 + n`.
-pub(crate) struct GemmOutput<'a> {
-    pub buffer: &'a GpuBuffer,
-    pub offset: usize,
-    pub batch_stride: usize,
-    pub row_stride: usize,
-    pub col0: usize,
-}
-
-/// An f32 bias indexed by output column, from element `offset` of its buffer.
-pub(crate) struct GemmBias<'a> {
-    pub buffer: &'a GpuBuffer,
-    pub offset: usize,
-}
-
-/// The storage bindings of linear with element-wise operand loads (`linear_scalar.wgsl`):
-/// W is read through its loader.
-pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
-/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): four
-/// consecutive elements of X, and of W the words (`WORDS`) holding four of its elements.
-pub(crate) const VEC4_SLOTS: [Slot; 4] = [
-    Slot::read("X", "array<vec4<f32>>"),
-    Slot::read("W", "array<WORDS>"),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
-/// Runs a GEMM, split into several dispatches past the workgroup-count limits.
-pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
-    let (nt, mt) = (g.n.div_ceil(TILE), g.m.div_ceil(TILE));
-    if nt > MAX_GROUPS {
-        bail!("matmul with {} output columns exceeds one dispatch", g.n);
-    }
-    if nt == 0 || mt == 0 || g.batch == 0 {
-        return Ok(());
-    }
-    // Vector loads need every row of A and B to start on a multiple of 4 elements.
-    let aligned = [
-        g.k,
-        g.x.offset,
-        g.x.batch_stride,
-        g.w.offset,
-        g.w.batch_stride,
-    ]
-    .iter()
-    .all(|v| v.is_multiple_of(4));
-    let (defines, operands, staging, slots) = match widener4(g.w.dtype) {
-        Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, "", &VEC4_SLOTS),
-        _ => (
-            loader("W", g.w.dtype)?,
-            LINEAR_SCALAR,
-            GEMM_SCALAR,
-            &SCALAR_SLOTS,
-        ),
-    };
-    for z0 in (0..g.batch).step_by(MAX_GROUPS) {
-        let zc = MAX_GROUPS.min(g.batch - z0);
-        for m0 in (0..mt).step_by(MAX_GROUPS) {
-            let mc = MAX_GROUPS.min(mt - m0);
-            let params = LinearParams {
-                m: word(g.m)?,
-                n: word(g.n)?,
-                k: word(g.k)?,
-                m_tile0: word(m0)?,
-                z0: word(z0)?,
-                x_offset: word(g.x.offset)?,
-                w_offset: word(g.w.offset)?,
-                x_batch_stride: word(g.x.batch_stride)?,
-                w_batch_stride: word(g.w.batch_stride)?,
-                out_batch_stride: word(g.out.batch_stride)?,
-                out_row_stride: word(g.out.row_stride)?,
-                col0: word(g.out.col0)?,
-                has_bias: g.bias.is_some() as u32,
-                bias_offset: word(g.bias.as_ref().map_or(0, |b| b.offset))?,
-                out_offset: word(g.out.offset)?,
-            };
-            ctx.launch(Launch {
-                name: "gemm",
-                defines: defines.clone(),
-                sources: &[LINEAR, operands, staging, GEMM],
-                slots,
-                buffers: vec![
-                    g.x.buffer,
-                    g.w.buffer,
-                    g.bias.as_ref().map_or(&ctx.dummy, |b| b.buffer),
-                    g.out.buffer,
-                ],
-                params: Block::of(&params),
-                groups: [nt as u32, mc as u32, zc as u32],
-            })?;
-        }
-    }
-    Ok(())
-}
-
-/// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16 or bf16, in one or several bindings.
+/// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16 or bf16, in one or several bindings,
+/// on the adapter's GEMM path for these dtypes.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let path = linear_path(ctx_of(x)?.gemm_choice(), x.dtype(), w.dtype());
+    linear_on(path, x, w, bias)
+}
+
+/// [`linear`] on a given GEMM path (every path runs on every adapter whose limits it fits;
+/// the cooperative one needs the device's cooperative-matrix feature).
+pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (n, k) = (w.shape()[0], w.shape()[1]);
     if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) {
@@ -201,7 +61,16 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     if k == 0 {
         return super::elementwise::affine(&out, 0.0, 0.0);
     }
-    let xp = packed_f32(x, "linear")?;
+    // The tiled and cooperative kernels read 16-bit activations as they are.
+    let x16 = path != GemmPath::Reference
+        && matches!(x.dtype(), DType::F16 | DType::BF16)
+        && x.is_contiguous();
+    let (xt, x_dtype) = if x16 {
+        (x.clone(), x.dtype())
+    } else {
+        (packed_f32(x, "linear")?.tensor, DType::F32)
+    };
+    let x_buffer = buffer_of(&xt, "linear")?;
     let bias = bias.map(|b| packed_f32(b, "linear bias")).transpose()?;
     let g = storage_of(&w)?;
     let (r0, r1) = (w.layout().offset(), w.layout().offset() + n * k);
@@ -223,12 +92,13 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
                 n: (e - s) / k,
                 k,
                 batch: 1,
-                x: GemmInput {
-                    buffer: &xp.buffer,
-                    offset: xp.offset,
+                x: GemmOperand {
+                    buffer: x_buffer,
+                    dtype: x_dtype,
+                    offset: xt.layout().offset(),
                     batch_stride: 0,
                 },
-                w: GemmWeight {
+                w: GemmOperand {
                     buffer: &p.buffer,
                     dtype: w.dtype(),
                     offset: s - p.start,
@@ -246,6 +116,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
                     offset: b.offset,
                 }),
             },
+            path,
         )?;
     }
     Ok(out)
@@ -298,12 +169,13 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             n,
             k,
             batch,
-            x: GemmInput {
+            x: GemmOperand {
                 buffer: &ap.buffer,
+                dtype: DType::F32,
                 offset: ap.offset,
                 batch_stride: sa,
             },
-            w: GemmWeight {
+            w: GemmOperand {
                 buffer: &bp.buffer,
                 dtype: DType::F32,
                 offset: bp.offset,
@@ -318,6 +190,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             },
             bias: None,
         },
+        ctx.gemm_choice().portable,
     )?;
     Ok(out)
 }

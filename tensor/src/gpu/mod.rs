@@ -16,6 +16,7 @@ pub mod conv;
 pub(crate) mod counters;
 pub mod elementwise;
 pub mod gated_heads;
+pub mod gemm;
 pub(crate) mod kernel;
 pub mod matmul;
 pub mod norm;

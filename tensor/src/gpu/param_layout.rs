@@ -97,27 +97,20 @@ fn cast() {
 
 #[test]
 fn linear() {
-    use super::kernel::widener4;
-    use super::matmul::{
-        LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR, LINEAR_VEC4, SCALAR_SLOTS,
-        VEC4_SLOTS,
-    };
-    check::<LinearParams>(
-        &loaders(&["W"]),
-        &SCALAR_SLOTS,
-        &[LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
-    );
-    check::<LinearParams>(
-        widener4(DType::BF16).unwrap(),
-        &VEC4_SLOTS,
-        &[LINEAR, LINEAR_VEC4, "", GEMM],
-    );
+    use super::gemm::kernels::variant;
+    use super::gemm::{GemmPath, LinearParams, TILE_SHAPES};
+    for path in [GemmPath::Reference, GemmPath::Tiled(TILE_SHAPES[0])] {
+        for aligned in [false, true] {
+            let v = variant(path, DType::F32, DType::BF16, aligned).unwrap();
+            check::<LinearParams>(&v.defines, v.slots, &v.sources);
+        }
+    }
 }
 
 #[test]
 fn conv() {
     use super::conv::{Conv3dParams, ConvTranspose1dParams, CONV3D, CONVT1D};
-    use super::matmul::{GEMM, GEMM_SCALAR};
+    use super::gemm::kernels::{GEMM, GEMM_SCALAR};
     let defines = loaders(&["W", "BIAS"]);
     check::<Conv3dParams>(&defines, &WEIGHTED_SLOTS, &[CONV3D, GEMM_SCALAR, GEMM]);
     check::<ConvTranspose1dParams>(&defines, &WEIGHTED_SLOTS, &[CONVT1D, PER_ELEMENT]);

@@ -1,0 +1,34 @@
+// Operand fetches of the tiled and cooperative GEMM cores for linear: `fetch4(which, z,
+// row, k)` returns A(z, row, k..k+4) (which = 0) or B(z, row, k..k+4) (which = 1) widened to
+// f32, zero outside the matrix. The host picks a section: SCALAR reads one element at a time
+// through load_X and load_W (any K, any offsets); VEC4 reads one aligned vector (K % 4 == 0,
+// offsets multiples of 4 elements) through widen4_X and widen4_W. Both need linear.wgsl.
+//# SCALAR
+fn load_operand(which: u32, z: u32, row: u32, k: u32) -> f32 {
+    if (which == 0u) {
+        return load_X(index_a(z, row, k));
+    }
+    return load_W(index_b(z, row, k));
+}
+
+fn fetch4(which: u32, z: u32, row: u32, k: u32) -> vec4<f32> {
+    var v = vec4<f32>();
+    if (row < select(P.n, P.m, which == 0u)) {
+        for (var q = 0u; q < 4u; q++) {
+            if (k + q < P.k) {
+                v[q] = load_operand(which, z, row, k + q);
+            }
+        }
+    }
+    return v;
+}
+//# VEC4
+fn fetch4(which: u32, z: u32, row: u32, k: u32) -> vec4<f32> {
+    if (row >= select(P.n, P.m, which == 0u) || k >= P.k) {
+        return vec4<f32>();
+    }
+    if (which == 0u) {
+        return widen4_X(X[index_a(z, row, k) >> 2u]);
+    }
+    return widen4_W(W[index_b(z, row, k) >> 2u]);
+}

@@ -1,9 +1,9 @@
 // Output of the GEMM core for linear (x · wᵀ + b) and batched matmul (with b transposed):
-// A = X [z, M, K] f32, B = W [z, N, K] in its own dtype, loaded by linear_scalar.wgsl or
+// A = X [z, M, K] and B = W [z, N, K] in their own dtypes, loaded by linear_scalar.wgsl or
 // linear_vec4.wgsl.
 // P (binding 0) is LinearParams (tensor/src/gpu/matmul.rs); the launch declares it and the
-// storage bindings (SCALAR_SLOTS or VEC4_SLOTS there): X, W, BIAS (f32) read; OUT (f32)
-// written.
+// storage bindings (scalar_slots or vec4_slots there): X, W, BIAS (f32) read; OUT written
+// through store_OUT.
 
 // Element index of A(z, m, k) in X.
 fn index_a(z: u32, m: u32, k: u32) -> u32 {
@@ -21,5 +21,5 @@ fn store_c(z: u32, m: u32, n: u32, v: f32) {
     if (P.has_bias != 0u) {
         y += BIAS[P.bias_offset + col];
     }
-    OUT[P.out_offset + z * P.out_batch_stride + m * P.out_row_stride + col] = y;
+    store_OUT(P.out_offset + z * P.out_batch_stride + m * P.out_row_stride + col, y);
 }

@@ -122,6 +122,7 @@ fn write(
         "stack": pipeline.stack.name,
         "untrained": pipeline.stack.untrained,
         "device": pipeline.device.to_string(),
+        "precision": pipeline.device.precision().to_string(),
         "request": req,
         "seed": req.seed,
         "steps": gen.steps,

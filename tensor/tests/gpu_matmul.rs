@@ -78,6 +78,7 @@ fn linear_reads_weights_split_over_bindings() {
     let ctx = GpuContext::new(&GpuOptions {
         allow_software: true,
         max_binding_bytes: Some(4096),
+        ..Default::default()
     })
     .unwrap();
     let dev = Device::Gpu(ctx);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::counters::Counters;
 use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
 use super::record::Recorder;
-use crate::{bail, Error, GpuCounters, Result};
+use crate::{bail, DType, Error, GpuCounters, Precision, Result};
 
 /// How to open a [`GpuContext`].
 #[derive(Clone, Debug, Default)]
@@ -18,6 +18,8 @@ pub struct GpuOptions {
     /// splitting of large weights cheaply). `None` uses the device limit, or the env var
     /// `HAPPYHORSE_GPU_MAX_BINDING` when set.
     pub max_binding_bytes: Option<u64>,
+    /// How activations are stored between kernels; f16 needs the adapter's `SHADER_F16`.
+    pub precision: Precision,
 }
 
 /// One wgpu device with its queue and the compiled pipelines, shared by every GPU tensor
@@ -29,6 +31,7 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     features: wgpu::Features,
     max_binding: u64,
+    precision: Precision,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -105,6 +108,13 @@ impl GpuContext {
         let limits = adapter.limits();
         let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16;
         let features = adapter.features() & wanted;
+        if opts.precision == Precision::F16 && !features.contains(wgpu::Features::SHADER_F16) {
+            bail!(
+                "f16 activations need the SHADER_F16 feature, which GPU {} ({:?}) does not offer; use f32",
+                info.name,
+                info.backend
+            );
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("happyhorse"),
             required_features: features,
@@ -159,6 +169,7 @@ impl GpuContext {
             limits,
             features,
             max_binding,
+            precision: opts.precision,
             pipelines: Mutex::new(HashMap::new()),
             errors,
             lost,
@@ -171,20 +182,52 @@ impl GpuContext {
         }))
     }
 
-    /// A process-wide context (opened once): hardware only unless `allow_software`.
+    /// A process-wide context with f32 activations (opened once): hardware only unless
+    /// `allow_software`.
     pub fn shared(allow_software: bool) -> Result<Arc<GpuContext>> {
-        static HW: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
-        static ANY: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
-        let cell = if allow_software { &ANY } else { &HW };
-        cell.get_or_init(|| {
-            GpuContext::new(&GpuOptions {
-                allow_software,
-                max_binding_bytes: None,
+        Self::shared_with(allow_software, Precision::F32)
+    }
+
+    /// A process-wide context with `precision` activations (opened once per choice of
+    /// both): hardware only unless `allow_software`.
+    pub fn shared_with(allow_software: bool, precision: Precision) -> Result<Arc<GpuContext>> {
+        type Cell = OnceLock<std::result::Result<Arc<GpuContext>, String>>;
+        static CELLS: [Cell; 4] = [const { OnceLock::new() }; 4];
+        let half = precision == Precision::F16;
+        CELLS[2 * allow_software as usize + half as usize]
+            .get_or_init(|| {
+                GpuContext::new(&GpuOptions {
+                    allow_software,
+                    max_binding_bytes: None,
+                    precision,
+                })
+                .map_err(|e| e.to_string())
             })
-            .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(Error::msg)
+            .clone()
+            .map_err(Error::msg)
+    }
+
+    /// How this context stores activations between kernels.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Whether the adapter offers `SHADER_F16` (f16 values in shaders).
+    pub fn has_shader_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// The dtype a kernel stores its result in when the result follows its activation
+    /// inputs `inputs`: f16 when this context keeps half-precision activations and every
+    /// input is f16 (mixing in an f32 operand, as the residual stream does, promotes to
+    /// f32), else f32.
+    pub(crate) fn result_dtype(&self, inputs: &[DType]) -> DType {
+        let half = self.precision == Precision::F16 && inputs.iter().all(|&d| d == DType::F16);
+        if half {
+            DType::F16
+        } else {
+            DType::F32
+        }
     }
 
     /// The adapter's name (for example "NVIDIA H100" or "llvmpipe (LLVM 19.1.7, 256 bits)").
@@ -218,7 +261,7 @@ impl GpuContext {
         let l = &self.limits;
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={}",
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={}\nactivations: {}",
             i.name,
             i.backend,
             i.device_type,
@@ -234,6 +277,7 @@ impl GpuContext {
             i.subgroup_max_size,
             self.features.contains(wgpu::Features::SHADER_F16),
             self.features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            self.precision,
         )
     }
 

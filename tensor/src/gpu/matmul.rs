@@ -1,12 +1,13 @@
 //! Matrix products on the GPU: the tiled GEMM for linear layers (weights in f32, f16 or
-//! bf16, possibly split over several bindings by rows) and batched matmul.
+//! bf16, possibly split over several bindings by rows; activations in f32 or f16) and
+//! batched matmul.
 
 use std::sync::Arc;
 
-use super::cast::packed_f32;
+use super::cast::{packed_activation, packed_f32};
 use super::kernel::{
-    buffer_of, ctx_of, loader, output, param_block, storage_of, widener4, word, Block, Launch,
-    Slot, F32_ARRAY, U32_ARRAY,
+    buffer_of, ctx_of, loader, output_as, param_block, slots_storing, storage_of, storer, widener4,
+    word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY,
 };
 use super::{GpuBuffer, GpuContext};
 use crate::{bail, DType, Result, Tensor};
@@ -60,10 +61,11 @@ pub(crate) struct Gemm<'a> {
     pub bias: Option<GemmBias<'a>>,
 }
 
-/// The f32 left operand of a GEMM: row `m` of batch `z` at
+/// The left operand of a GEMM, rows of K in `dtype` (f32 or f16): row `m` of batch `z` at
 /// `offset + z · batch_stride + m · K`.
 pub(crate) struct GemmInput<'a> {
     pub buffer: &'a GpuBuffer,
+    pub dtype: DType,
     pub offset: usize,
     pub batch_stride: usize,
 }
@@ -77,10 +79,11 @@ pub(crate) struct GemmWeight<'a> {
     pub batch_stride: usize,
 }
 
-/// Where the product goes: element `(z, m, n)` at
+/// Where the product goes, stored as `dtype` (f32 or f16): element `(z, m, n)` at
 /// `offset + z · batch_stride + m · row_stride + col0 + n`.
 pub(crate) struct GemmOutput<'a> {
     pub buffer: &'a GpuBuffer,
+    pub dtype: DType,
     pub offset: usize,
     pub batch_stride: usize,
     pub row_stride: usize,
@@ -94,22 +97,21 @@ pub(crate) struct GemmBias<'a> {
 }
 
 /// The storage bindings of linear with element-wise operand loads (`linear_scalar.wgsl`):
-/// W is read through its loader.
-pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// X and W are read through their loaders, OUT holds `out` values.
+pub(crate) fn scalar_slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(
+        &[("X", U32_ARRAY), ("W", U32_ARRAY), ("BIAS", F32_ARRAY)],
+        out,
+    )
+}
 
-/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): four
-/// consecutive elements of X, and of W the words (`WORDS`) holding four of its elements.
-pub(crate) const VEC4_SLOTS: [Slot; 4] = [
-    Slot::read("X", "array<vec4<f32>>"),
-    Slot::read("W", "array<WORDS>"),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of linear with vector operand loads (`linear_vec4.wgsl`): of X and
+/// W the words (`WORDS_X`, `WORDS_W`) holding four consecutive elements; OUT holds `out`
+/// values.
+pub(crate) fn vec4_slots(out: DType) -> Result<Vec<Slot>> {
+    let words = [("X", "array<WORDS_X>"), ("W", "array<WORDS_W>")];
+    slots_storing(&[words[0], words[1], ("BIAS", F32_ARRAY)], out)
+}
 
 /// Runs a GEMM, split into several dispatches past the workgroup-count limits.
 pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
@@ -130,15 +132,26 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
     ]
     .iter()
     .all(|v| v.is_multiple_of(4));
-    let (defines, operands, staging, slots) = match widener4(g.w.dtype) {
-        Some(w4) if aligned => (w4.to_string(), LINEAR_VEC4, "", &VEC4_SLOTS),
-        _ => (
-            loader("W", g.w.dtype)?,
-            LINEAR_SCALAR,
-            GEMM_SCALAR,
-            &SCALAR_SLOTS,
-        ),
-    };
+    let store = storer("OUT", g.out.dtype)?;
+    let (defines, operands, staging, slots) =
+        match (widener4("X", g.x.dtype), widener4("W", g.w.dtype)) {
+            (Some(x4), Some(w4)) if aligned => (
+                format!("{x4}{w4}{store}"),
+                LINEAR_VEC4,
+                "",
+                vec4_slots(g.out.dtype)?,
+            ),
+            _ => (
+                format!(
+                    "{}{}{store}",
+                    loader("X", g.x.dtype)?,
+                    loader("W", g.w.dtype)?
+                ),
+                LINEAR_SCALAR,
+                GEMM_SCALAR,
+                scalar_slots(g.out.dtype)?,
+            ),
+        };
     for z0 in (0..g.batch).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(g.batch - z0);
         for m0 in (0..mt).step_by(MAX_GROUPS) {
@@ -164,7 +177,7 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
                 name: "gemm",
                 defines: defines.clone(),
                 sources: &[LINEAR, operands, staging, GEMM],
-                slots,
+                slots: &slots,
                 buffers: vec![
                     g.x.buffer,
                     g.w.buffer,
@@ -180,6 +193,8 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>) -> Result<()> {
 }
 
 /// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16 or bf16, in one or several bindings.
+/// On a context with f16 activations a half-precision-weight layer stores its result in
+/// f16 (the reference computes those layers in bf16); an f32-weight layer follows `x`.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (n, k) = (w.shape()[0], w.shape()[1]);
@@ -194,14 +209,18 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let m = x.numel().checked_div(k).unwrap_or(0);
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
-    let (out, obuf) = output(&ctx, &shape, "a linear layer output")?;
+    let out_dtype = match w.dtype() {
+        DType::F16 | DType::BF16 => ctx.result_dtype(&[]),
+        _ => ctx.result_dtype(&[x.dtype()]),
+    };
+    let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a linear layer output")?;
     if m == 0 || n == 0 {
         return Ok(out);
     }
     if k == 0 {
         return super::elementwise::affine(&out, 0.0, 0.0);
     }
-    let xp = packed_f32(x, "linear")?;
+    let xp = packed_activation(x, "linear")?;
     let bias = bias.map(|b| packed_f32(b, "linear bias")).transpose()?;
     let g = storage_of(&w)?;
     let (r0, r1) = (w.layout().offset(), w.layout().offset() + n * k);
@@ -225,6 +244,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
                 batch: 1,
                 x: GemmInput {
                     buffer: &xp.buffer,
+                    dtype: xp.dtype(),
                     offset: xp.offset,
                     batch_stride: 0,
                 },
@@ -236,6 +256,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
                 },
                 out: GemmOutput {
                     buffer: &obuf,
+                    dtype: out_dtype,
                     offset: 0,
                     batch_stride: 0,
                     row_stride: n,
@@ -273,7 +294,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch: usize = a.shape()[..r - 2].iter().product();
     let mut shape = a.shape().to_vec();
     shape[r - 1] = n;
-    let (out, obuf) = output(&ctx, &shape, "a matmul output")?;
+    let out_dtype = ctx.result_dtype(&[a.dtype(), b.dtype()]);
+    let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a matmul output")?;
     if out.numel() == 0 {
         return Ok(out);
     }
@@ -288,8 +310,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         Some(t) => (t, 0),
         None => (b.clone(), n * k),
     };
-    let ap = packed_f32(&a_src, "matmul")?;
-    let bp = packed_f32(&b_src.transpose(-1, -2)?, "matmul")?;
+    let ap = packed_activation(&a_src, "matmul")?;
+    let bp = packed_activation(&b_src.transpose(-1, -2)?, "matmul")?;
     let _ = buffer_of(&out, "matmul")?;
     gemm(
         &ctx,
@@ -300,17 +322,19 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             batch,
             x: GemmInput {
                 buffer: &ap.buffer,
+                dtype: ap.dtype(),
                 offset: ap.offset,
                 batch_stride: sa,
             },
             w: GemmWeight {
                 buffer: &bp.buffer,
-                dtype: DType::F32,
+                dtype: bp.dtype(),
                 offset: bp.offset,
                 batch_stride: sb,
             },
             out: GemmOutput {
                 buffer: &obuf,
+                dtype: out_dtype,
                 offset: 0,
                 batch_stride: m * n,
                 row_stride: n,

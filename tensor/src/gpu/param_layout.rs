@@ -5,9 +5,12 @@
 
 use wgpu::naga;
 
-use super::kernel::{declaration, loader, source, ParamBlock, Slot};
+use super::kernel::{declaration, loader, source, storer, ParamBlock, Slot};
 use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
-use crate::DType;
+use crate::{DType, Result};
+
+/// The dtypes kernels store results in.
+const STORED: [DType; 2] = [DType::F32, DType::F16];
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
 fn check<B: ParamBlock>(defines: &str, slots: &[Slot], sources: &[&str]) {
@@ -16,7 +19,8 @@ fn check<B: ParamBlock>(defines: &str, slots: &[Slot], sources: &[&str]) {
         .unwrap_or_else(|e| panic!("{}: {}", B::NAME, e.emit_to_string(&wgsl)));
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
+        naga::valid::Capabilities::SHADER_FLOAT16
+            | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
     )
     .validate(&module)
     .unwrap_or_else(|e| panic!("{}: {}", B::NAME, e.emit_to_string(&wgsl)));
@@ -69,17 +73,27 @@ fn loaders(names: &[&str]) -> String {
         .collect()
 }
 
+/// The storer of OUT and the slots of a kernel storing each of [`STORED`].
+fn stored(slots: fn(DType) -> Result<Vec<Slot>>) -> Vec<(String, Vec<Slot>)> {
+    STORED
+        .iter()
+        .map(|&d| (storer("OUT", d).unwrap(), slots(d).unwrap()))
+        .collect()
+}
+
 #[test]
 fn elementwise() {
-    for kind in 0..4 {
-        check::<super::elementwise::ElementwiseParams>(
-            &format!(
-                "const KIND: u32 = {kind}u;\nconst OP: u32 = 1u;\n{}",
-                loaders(&["A", "B"])
-            ),
-            &super::elementwise::SLOTS,
-            &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
-        );
+    for (store, slots) in stored(super::elementwise::slots) {
+        for kind in 0..4 {
+            check::<super::elementwise::ElementwiseParams>(
+                &format!(
+                    "const KIND: u32 = {kind}u;\nconst OP: u32 = 1u;\n{}{store}",
+                    loaders(&["A", "B"])
+                ),
+                &slots,
+                &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
+            );
+        }
     }
 }
 
@@ -99,19 +113,29 @@ fn cast() {
 fn linear() {
     use super::kernel::widener4;
     use super::matmul::{
-        LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR, LINEAR_VEC4, SCALAR_SLOTS,
-        VEC4_SLOTS,
+        scalar_slots, vec4_slots, LinearParams, GEMM, GEMM_SCALAR, LINEAR, LINEAR_SCALAR,
+        LINEAR_VEC4,
     };
-    check::<LinearParams>(
-        &loaders(&["W"]),
-        &SCALAR_SLOTS,
-        &[LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
-    );
-    check::<LinearParams>(
-        widener4(DType::BF16).unwrap(),
-        &VEC4_SLOTS,
-        &[LINEAR, LINEAR_VEC4, "", GEMM],
-    );
+    for (store, slots) in stored(scalar_slots) {
+        check::<LinearParams>(
+            &format!(
+                "{}{}{store}",
+                loader("X", DType::F16).unwrap(),
+                loaders(&["W"])
+            ),
+            &slots,
+            &[LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
+        );
+    }
+    for (store, slots) in stored(vec4_slots) {
+        let x4 = widener4("X", DType::F16).unwrap();
+        let w4 = widener4("W", DType::BF16).unwrap();
+        check::<LinearParams>(
+            &format!("{x4}{w4}{store}"),
+            &slots,
+            &[LINEAR, LINEAR_VEC4, "", GEMM],
+        );
+    }
 }
 
 #[test]
@@ -125,22 +149,32 @@ fn conv() {
 
 #[test]
 fn attention() {
-    check::<super::attention::AttentionParams>(
-        "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n",
-        &super::attention::SLOTS,
-        &[super::attention::SRC],
-    );
+    for (store, slots) in stored(super::attention::slots) {
+        check::<super::attention::AttentionParams>(
+            &format!(
+                "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n{}{store}",
+                loaders(&["Q", "K", "V"])
+            ),
+            &slots,
+            &[super::attention::SRC],
+        );
+    }
 }
 
 #[test]
 fn rows() {
     use super::reduce::{RowsParams, ROWREDUCE, SLOTS};
-    for mode in 0..3 {
-        check::<super::norm::NormParams>(
-            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
-            &WEIGHTED_SLOTS,
-            &[ROWREDUCE, super::norm::SRC],
-        );
+    for (store, slots) in stored(super::norm::slots) {
+        for mode in 0..3 {
+            check::<super::norm::NormParams>(
+                &format!(
+                    "const MODE: u32 = {mode}u;\n{}{store}",
+                    loaders(&["X", "W", "BIAS"])
+                ),
+                &slots,
+                &[ROWREDUCE, super::norm::SRC],
+            );
+        }
     }
     check::<RowsParams>(
         "const OP: u32 = 1u;\n",
@@ -152,19 +186,27 @@ fn rows() {
 
 #[test]
 fn rope() {
-    check::<super::rope::RopeParams>("", &super::rope::SLOTS, &[super::rope::SRC, PER_ELEMENT]);
+    for (store, slots) in stored(super::rope::slots) {
+        check::<super::rope::RopeParams>(
+            &format!("{}{store}", loaders(&["X"])),
+            &slots,
+            &[super::rope::SRC, PER_ELEMENT],
+        );
+    }
 }
 
 #[test]
 fn resize() {
     use super::resize::{
-        sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams, SLOTS,
+        slots, sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams,
     };
-    let x = loaders(&["X"]);
-    check::<ReindexParams>(&x, &SLOTS, &sources("reindex").unwrap());
-    check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
-    check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
-    check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
+    for (store, slots) in stored(slots) {
+        let x = format!("{}{store}", loaders(&["X"]));
+        check::<ReindexParams>(&x, &slots, &sources("reindex").unwrap());
+        check::<CatParams>(&x, &slots, &sources("cat").unwrap());
+        check::<TrilinearParams>(&x, &slots, &sources("trilinear").unwrap());
+        check::<EmbeddingParams>(&x, &slots, &sources("embedding").unwrap());
+    }
 }
 
 /// No shader reads parameters by position any more.

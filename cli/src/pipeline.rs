@@ -25,7 +25,7 @@ use happyhorse_sampler::loops::{
     base_loop, distilled_loop, sr_stage, BaseGuidance, Modality, SrSettings, Tap,
 };
 use happyhorse_sampler::{FlowSchedule, NoiseRng};
-use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, Device, Error, Precision, Result, ResultExt, Tensor};
 
 use crate::failure::Failure;
 use crate::plan::{Plan, MAX_PROMPT_BYTES};
@@ -89,8 +89,12 @@ pub struct Generated {
 
 impl Pipeline {
     /// Loads every model of `stack` onto `device` (the SR DiT is loaded when asked for).
+    /// Only the DiT computes with `device`'s precision: the text encoder and the codecs,
+    /// which no half-precision bar checks and whose activations may exceed f16's range,
+    /// run on its f32 view (the same device and buffers).
     pub fn load(stack: Stack, device: &Device, progress: &mut Progress) -> Result<Pipeline> {
         progress.phase("load")?;
+        let f32_device = &device.with_precision(Precision::F32)?;
         let config = PipelineConfig::from_file(&stack.pipeline_config)?;
         let te = &stack.text_encoder;
         let tokenizer = if te.tokenizer.is_dir() {
@@ -98,7 +102,7 @@ impl Pipeline {
         } else {
             Tokenizer::from_file(&te.tokenizer)?
         };
-        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, device)?;
+        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, f32_device)?;
         // As the reference, block linears run in bf16: an all-f32 release is converted once
         // into a memory-mapped sidecar cache.
         let dit = MagiHumanDit::open_with(
@@ -112,13 +116,16 @@ impl Pipeline {
             Some(p) => Wan22Config::from_json_file(p)?,
             None => Wan22Config::default(),
         };
-        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, device)?;
+        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, f32_device)?;
         let turbo = match &stack.turbo_vae {
-            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, device)?),
+            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, f32_device)?),
             None => None,
         };
-        let audio_vae =
-            SaAudioVae::load_files(&stack.audio_vae.config, &stack.audio_vae.weights, device)?;
+        let audio_vae = SaAudioVae::load_files(
+            &stack.audio_vae.config,
+            &stack.audio_vae.weights,
+            f32_device,
+        )?;
         progress.end_phase();
         Ok(Pipeline {
             stack,

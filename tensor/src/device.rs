@@ -61,9 +61,9 @@ impl Device {
         crate::bail!("this build has no GPU backend (enable the `gpu` feature)")
     }
 
-    /// This device with activations stored in `precision`: the shared GPU context of the
-    /// same kind of adapter opened for it, or an error when the device cannot (the CPU
-    /// computes in f32 only; f16 needs an adapter with `SHADER_F16`).
+    /// This device with activations stored in `precision` (for a GPU, a view of the same
+    /// wgpu device), or an error when the device cannot (the CPU computes in f32 only; f16
+    /// needs an adapter with `SHADER_F16`).
     pub fn with_precision(&self, precision: Precision) -> crate::Result<Device> {
         if precision == self.precision() {
             return Ok(self.clone());
@@ -73,10 +73,7 @@ impl Device {
                 crate::bail!("the CPU backend computes activations in f32 only, not {precision}")
             }
             #[cfg(feature = "gpu")]
-            Device::Gpu(ctx) => Ok(Device::Gpu(crate::gpu::GpuContext::shared_with(
-                ctx.is_software(),
-                precision,
-            )?)),
+            Device::Gpu(ctx) => Ok(Device::Gpu(ctx.with_precision(precision)?)),
         }
     }
 
@@ -132,12 +129,13 @@ impl Device {
         }
     }
 
-    /// Whether two devices are the same device.
+    /// Whether two devices are the same device (GPU views of one wgpu device with
+    /// different precisions are).
     pub fn same(&self, other: &Device) -> bool {
         match (self, other) {
             (Device::Cpu, Device::Cpu) => true,
             #[cfg(feature = "gpu")]
-            (Device::Gpu(a), Device::Gpu(b)) => Arc::ptr_eq(a, b),
+            (Device::Gpu(a), Device::Gpu(b)) => a.same_device(b),
             #[cfg(feature = "gpu")]
             _ => false,
         }

@@ -6,6 +6,7 @@
 mod gpu_common;
 
 use gpu_common::{gpu, rand};
+use happyhorse_tensor::gpu::{GpuContext, GpuOptions};
 use happyhorse_tensor::DType::{F16, F32};
 use happyhorse_tensor::{AttentionOpts, DType, Device, Precision, Tensor};
 
@@ -157,4 +158,26 @@ fn an_f32_context_stores_f32_whatever_it_reads() {
     let y = x.linear(&w.to_device(&dev).unwrap(), None).unwrap();
     assert_eq!(y.dtype(), DType::F32);
     assert_eq!(x.silu().unwrap().dtype(), DType::F32);
+}
+
+#[test]
+fn precision_views_share_one_device_and_its_buffers() {
+    let ctx = GpuContext::new(&GpuOptions {
+        allow_software: true,
+        precision: Precision::F16,
+        ..Default::default()
+    })
+    .unwrap();
+    let half = Device::Gpu(ctx);
+    let full = half.with_precision(Precision::F32).unwrap();
+    assert!(full.same(&half) && half.same(&full));
+    let x = half_on(&rand(&[4, 16], 31), &half);
+    let (_, before) = half.gpu_counters().unwrap();
+    // Moving to the other view re-tags the same storage: nothing is uploaded.
+    let y = x.to_device(&full).unwrap();
+    let (_, after) = full.gpu_counters().unwrap();
+    assert_eq!(after.since(&before).bytes_uploaded, 0);
+    assert_eq!((x.dtype(), y.dtype()), (DType::F16, DType::F16));
+    assert_eq!(x.silu().unwrap().dtype(), DType::F16);
+    assert_eq!(y.silu().unwrap().dtype(), DType::F32);
 }

@@ -2,6 +2,7 @@
 //! of pending work, the counters and error capture.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::counters::Counters;
@@ -22,16 +23,32 @@ pub struct GpuOptions {
     pub precision: Precision,
 }
 
-/// One wgpu device with its queue and the compiled pipelines, shared by every GPU tensor
-/// on it.
+/// A wgpu device seen with one activation precision: every GPU tensor holds one, and its
+/// ops store their results by its precision. Views of one device with different
+/// precisions ([`GpuContext::with_precision`]) share the device, its buffers and its
+/// pending work, so their tensors mix freely.
 pub struct GpuContext {
+    core: Arc<GpuCore>,
+    precision: Precision,
+}
+
+impl Deref for GpuContext {
+    type Target = GpuCore;
+
+    fn deref(&self) -> &GpuCore {
+        &self.core
+    }
+}
+
+/// One wgpu device with its queue, the compiled pipelines, the buffer pools and the
+/// pending work.
+pub struct GpuCore {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     features: wgpu::Features,
     max_binding: u64,
-    precision: Precision,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -108,13 +125,6 @@ impl GpuContext {
         let limits = adapter.limits();
         let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16;
         let features = adapter.features() & wanted;
-        if opts.precision == Precision::F16 && !features.contains(wgpu::Features::SHADER_F16) {
-            bail!(
-                "f16 activations need the SHADER_F16 feature, which GPU {} ({:?}) does not offer; use f32",
-                info.name,
-                info.backend
-            );
-        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("happyhorse"),
             required_features: features,
@@ -162,14 +172,13 @@ impl GpuContext {
             features.contains(wgpu::Features::TIMESTAMP_QUERY),
             queue.get_timestamp_period(),
         );
-        Ok(Arc::new(GpuContext {
+        let core = Arc::new(GpuCore {
             device,
             queue,
             info,
             limits,
             features,
             max_binding,
-            precision: opts.precision,
             pipelines: Mutex::new(HashMap::new()),
             errors,
             lost,
@@ -179,32 +188,49 @@ impl GpuContext {
             recorder,
             counters: Counters::default(),
             readback: Mutex::new(None),
-        }))
+        });
+        let f32_view = GpuContext {
+            core,
+            precision: Precision::F32,
+        };
+        f32_view.with_precision(opts.precision)
     }
 
     /// A process-wide context with f32 activations (opened once): hardware only unless
     /// `allow_software`.
     pub fn shared(allow_software: bool) -> Result<Arc<GpuContext>> {
-        Self::shared_with(allow_software, Precision::F32)
+        static HW: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+        static ANY: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+        let cell = if allow_software { &ANY } else { &HW };
+        cell.get_or_init(|| {
+            GpuContext::new(&GpuOptions {
+                allow_software,
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Error::msg)
     }
 
-    /// A process-wide context with `precision` activations (opened once per choice of
-    /// both): hardware only unless `allow_software`.
-    pub fn shared_with(allow_software: bool, precision: Precision) -> Result<Arc<GpuContext>> {
-        type Cell = OnceLock<std::result::Result<Arc<GpuContext>, String>>;
-        static CELLS: [Cell; 4] = [const { OnceLock::new() }; 4];
-        let half = precision == Precision::F16;
-        CELLS[2 * allow_software as usize + half as usize]
-            .get_or_init(|| {
-                GpuContext::new(&GpuOptions {
-                    allow_software,
-                    max_binding_bytes: None,
-                    precision,
-                })
-                .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(Error::msg)
+    /// This device seen with `precision` activations; f16 needs the adapter's `SHADER_F16`.
+    pub fn with_precision(&self, precision: Precision) -> Result<Arc<GpuContext>> {
+        if precision == Precision::F16 && !self.has_shader_f16() {
+            bail!(
+                "f16 activations need the SHADER_F16 feature, which GPU {} ({:?}) does not offer; use f32",
+                self.info.name,
+                self.info.backend
+            );
+        }
+        Ok(Arc::new(GpuContext {
+            core: self.core.clone(),
+            precision,
+        }))
+    }
+
+    /// Whether `other` is a view of the same wgpu device (whatever its precision).
+    pub fn same_device(&self, other: &GpuContext) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
     }
 
     /// How this context stores activations between kernels.

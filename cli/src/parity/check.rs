@@ -251,3 +251,38 @@ pub fn check_case(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check of output `o` with an absolute tolerance of 1e-3.
+    fn check() -> Check {
+        serde_json::from_value(serde_json::json!({
+            "key": "f32.o", "output": "o", "role": "required", "atol": 1e-3
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_half_bar_replaces_the_tolerance_and_bounds_max_abs_and_rms() {
+        let expected = [1.0, -2.0, 3.0, 0.5];
+        let produced = Tensor::from_vec(vec![1.01, -2.01, 3.02, 0.5], &[4]).unwrap();
+        // max |diff| = 0.02; rms(diff) / rms(expected) = sqrt(1.5e-4 / 3.5625) ≈ 6.5e-3.
+        let run = |bar: Option<HalfBar>| {
+            compare(&check(), bar, &[4], &expected, &produced, None).unwrap()
+        };
+        let bar = |max_abs, rms_rel| Some(HalfBar { max_abs, rms_rel });
+        let within = run(bar(0.03, 0.01));
+        assert_eq!(within.passed, Some(true));
+        assert!(
+            (within.rms_rel - 6.49e-3).abs() < 1e-5,
+            "{}",
+            within.rms_rel
+        );
+        assert!((within.max_abs - 0.02).abs() < 1e-6, "{}", within.max_abs);
+        assert_eq!(run(bar(0.015, 0.01)).passed, Some(false));
+        assert_eq!(run(bar(0.03, 0.005)).passed, Some(false));
+        assert_eq!(run(None).passed, Some(false));
+    }
+}

@@ -81,20 +81,35 @@ fn stored(slots: fn(DType) -> Result<Vec<Slot>>) -> Vec<(String, Vec<Slot>)> {
         .collect()
 }
 
-#[test]
-fn elementwise() {
-    for (store, slots) in stored(super::elementwise::slots) {
-        for kind in 0..4 {
-            check::<super::elementwise::ElementwiseParams>(
-                &format!(
-                    "const KIND: u32 = {kind}u;\nconst OP: u32 = 1u;\n{}{store}",
-                    loaders(&["A", "B"])
-                ),
-                &slots,
-                &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
+/// Checks `B` for every dtype of [`STORED`] and every value below `count` of the
+/// constant `name`, after `defines` and the loaders of `inputs`.
+fn check_each<B: ParamBlock>(
+    (name, count): (&str, u32),
+    defines: &str,
+    inputs: &[&str],
+    slots: fn(DType) -> Result<Vec<Slot>>,
+    sources: &[&str],
+) {
+    for (store, slots) in stored(slots) {
+        for v in 0..count {
+            let all = format!(
+                "const {name}: u32 = {v}u;\n{defines}{}{store}",
+                loaders(inputs)
             );
+            check::<B>(&all, &slots, sources);
         }
     }
+}
+
+#[test]
+fn elementwise() {
+    check_each::<super::elementwise::ElementwiseParams>(
+        ("KIND", 4),
+        "const OP: u32 = 1u;\n",
+        &["A", "B"],
+        super::elementwise::slots,
+        &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
+    );
 }
 
 #[test]
@@ -164,18 +179,13 @@ fn attention() {
 #[test]
 fn rows() {
     use super::reduce::{RowsParams, ROWREDUCE, SLOTS};
-    for (store, slots) in stored(super::norm::slots) {
-        for mode in 0..3 {
-            check::<super::norm::NormParams>(
-                &format!(
-                    "const MODE: u32 = {mode}u;\n{}{store}",
-                    loaders(&["X", "W", "BIAS"])
-                ),
-                &slots,
-                &[ROWREDUCE, super::norm::SRC],
-            );
-        }
-    }
+    check_each::<super::norm::NormParams>(
+        ("MODE", 3),
+        "",
+        &["X", "W", "BIAS"],
+        super::norm::slots,
+        &[ROWREDUCE, super::norm::SRC],
+    );
     check::<RowsParams>(
         "const OP: u32 = 1u;\n",
         &SLOTS,

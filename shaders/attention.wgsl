@@ -5,7 +5,8 @@
 // META starts with [lo, hi) key bounds per query block; with key ranges, the row starts
 // follow at row_start_at and the ranges at ranges_at.
 // P (binding 0) is AttentionParams (tensor/src/gpu/attention.rs); the launch declares it
-// and the storage bindings: Q, K, V, VALID (f32), META (u32) read; OUT (f32) written.
+// and the storage bindings: Q, K, V (u32 words of their dtype, read through load_Q, load_K,
+// load_V), VALID (f32), META (u32) read; OUT written through store_OUT.
 
 const NEG: f32 = -3.0e38;
 
@@ -54,7 +55,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
         let qi = q0 + e / D;
         var x = 0.0;
         if (qi < lq) {
-            x = Q[qbase + qi * P.q_row_stride + e % D];
+            x = load_Q(qbase + qi * P.q_row_stride + e % D);
         }
         qs[e] = x;
     }
@@ -73,7 +74,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             let j = j0 + e / D;
             var x = 0.0;
             if (j < lk) {
-                x = K[kbase + j * P.k_row_stride + e % D];
+                x = load_K(kbase + j * P.k_row_stride + e % D);
             }
             ks[e] = x;
         }
@@ -81,7 +82,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             let j = j0 + e / DV;
             var x = 0.0;
             if (j < lk) {
-                x = V[vbase + j * P.v_row_stride + e % DV];
+                x = load_V(vbase + j * P.v_row_stride + e % DV);
             }
             vs[e] = x;
         }
@@ -138,7 +139,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
         for (var x = 0u; x < DVT; x++) {
             let dv = c + x * TPR;
             if (dv < DV) {
-                OUT[obase + dv] = acc[x] * inv;
+                store_OUT(obase + dv, acc[x] * inv);
             }
         }
     }

@@ -1,7 +1,8 @@
 // Clamped sigmoid-GELU, `a·sigmoid(alpha·a)` with `a = min(x, limit)`; when GATED, of the
 // even value of each interleaved pair times `clamp(odd, −limit, limit) + 1`.
 // P (binding 0) is ClampedGeluParams (tensor/src/gpu/clamped_gelu.rs); the launch
-// declares it and the storage bindings: U (u32 words of its dtype) read; OUT (f32) written.
+// declares it and the storage bindings: U (u32 words of its dtype) read; OUT written through
+// store_OUT.
 
 fn gelu(x: f32) -> f32 {
     var a = x;
@@ -13,7 +14,7 @@ fn gelu(x: f32) -> f32 {
 
 fn element(i: u32) {
     if (!GATED) {
-        OUT[i] = gelu(load_U(P.u_offset + i));
+        store_OUT(i, gelu(load_U(P.u_offset + i)));
         return;
     }
     let b = load_U(P.u_offset + 2u * i + 1u);
@@ -23,5 +24,5 @@ fn element(i: u32) {
     } else if (b > P.limit) {
         lin = P.limit;
     }
-    OUT[i] = gelu(load_U(P.u_offset + 2u * i)) * (lin + 1.0);
+    store_OUT(i, gelu(load_U(P.u_offset + 2u * i)) * (lin + 1.0));
 }

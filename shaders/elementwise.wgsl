@@ -1,8 +1,9 @@
-// Elementwise kernels over strided views of any dtype, writing packed f32.
+// Elementwise kernels over strided views of any dtype, writing packed f32 or f16.
 // Constants: KIND (0 unary, 1 affine, 2 clamp, 3 binary), OP (the unary or binary op).
 // A unary map reads A only; a binary op reads A and B over the same shape.
 // P (binding 0) is ElementwiseParams (tensor/src/gpu/elementwise.rs); the launch declares
-// it and the storage bindings: A, B (u32 words of their dtype) read; OUT (f32) written.
+// it and the storage bindings: A, B (u32 words of their dtype) read; OUT written through
+// store_OUT.
 
 // erf with |error| < 1.2e-7 (Numerical Recipes erfc, Chebyshev fit).
 fn erf_f32(x: f32) -> f32 {
@@ -64,14 +65,14 @@ fn element(i: u32) {
     if (KIND == 3u) {
         let a = load_A(strided_index(i, P.a_offset, P.a_strides));
         let b = load_B(strided_index(i, P.b_offset, P.b_strides));
-        OUT[i] = binary(a, b);
+        store_OUT(i, binary(a, b));
         return;
     }
     let x = load_A(strided_index(i, P.a_offset, P.a_strides));
     if (KIND == 0u) {
-        OUT[i] = unary(x);
+        store_OUT(i, unary(x));
     } else if (KIND == 1u) {
-        OUT[i] = x * P.mul + P.add;
+        store_OUT(i, x * P.mul + P.add);
     } else {
         var y = x;
         if (x < P.lo) {
@@ -79,6 +80,6 @@ fn element(i: u32) {
         } else if (x > P.hi) {
             y = P.hi;
         }
-        OUT[i] = y;
+        store_OUT(i, y);
     }
 }

@@ -1,7 +1,8 @@
-// Operands of linear read one element at a time (any K, any offsets); W through load_W.
+// Operands of linear read one element at a time (any K, any offsets), through load_X and
+// load_W.
 
 fn load_a(z: u32, m: u32, k: u32) -> f32 {
-    return X[index_a(z, m, k)];
+    return load_X(index_a(z, m, k));
 }
 
 fn load_b(z: u32, n: u32, k: u32) -> f32 {

@@ -1,11 +1,11 @@
 // Normalisations, one workgroup per row (RMSNorm, LayerNorm) or per group (GroupNorm).
 // Constant MODE: 0 rms, 1 layer, 2 group.
 // P (binding 0) is NormParams (tensor/src/gpu/norm.rs); the launch declares it and the
-// storage bindings: X (f32), W, BIAS (u32 words of their dtype) read; OUT (f32) written.
-// Sources: rowreduce.wgsl, rms_row.wgsl, then this file.
+// storage bindings: X, W, BIAS (u32 words of their dtype) read; OUT written through
+// store_OUT. Sources: rowreduce.wgsl, rms_row.wgsl, then this file.
 
 fn row_value(i: u32) -> f32 {
-    return X[i];
+    return load_X(i);
 }
 
 fn row_kernel(row: u32, lid: u32) {
@@ -21,7 +21,7 @@ fn row_kernel(row: u32, lid: u32) {
         var s = 0.0;
         var blk = 0.0;
         for (var j = lid; j < w; j += 256u) {
-            blk += X[base + j];
+            blk += load_X(base + j);
             if (block_end(j)) {
                 s += blk;
                 blk = 0.0;
@@ -35,7 +35,7 @@ fn row_kernel(row: u32, lid: u32) {
         blk = 0.0;
         var blk2 = 0.0;
         for (var j = lid; j < w; j += 256u) {
-            let d = X[base + j] - mean;
+            let d = load_X(base + j) - mean;
             blk += d;
             blk2 += d * d;
             if (block_end(j)) {
@@ -55,13 +55,13 @@ fn row_kernel(row: u32, lid: u32) {
         if (MODE == 2u) {
             ch = g * P.channels_per_group + j / max(P.spatial, 1u);
         }
-        var y = (X[base + j] - mean - lo) * inv;
+        var y = (load_X(base + j) - mean - lo) * inv;
         if (P.has_weight != 0u) {
             y *= load_W(P.weight_offset + ch);
         }
         if (P.has_bias != 0u) {
             y += load_BIAS(P.bias_offset + ch);
         }
-        OUT[row * w + j] = y;
+        store_OUT(row * w + j, y);
     }
 }

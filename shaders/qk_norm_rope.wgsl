@@ -3,8 +3,8 @@
 // normalised with their token segment's gain row and rotated by rotate-half pairs
 // (i, i + R) with the sines and cosines of the rotary table's row; value heads are copied.
 // P (binding 0) is QkNormRopeParams (tensor/src/gpu/qk_norm_rope.rs); the launch declares
-// it and the storage bindings: X, G, ROT (u32 words of their dtype) read; OUT (f32)
-// written.
+// it and the storage bindings: X, G, ROT (u32 words of their dtype) read; OUT written
+// through store_OUT.
 // The segmented norm of whole rows runs it with one head per row and no rotation.
 // Sources: rowreduce.wgsl, rms_row.wgsl, then this file.
 
@@ -32,7 +32,7 @@ fn row_kernel(row: u32, lid: u32) {
     let out0 = row * d;
     if (h >= P.heads_qk) {
         for (var j = lid; j < d; j += 256u) {
-            OUT[out0 + j] = load_X(base + j);
+            store_OUT(out0 + j, load_X(base + j));
         }
         return;
     }
@@ -56,6 +56,6 @@ fn row_kernel(row: u32, lid: u32) {
             let c = load_ROT(a0 + r + i);
             o = y * c + normed(base, g0, i, inv) * s;
         }
-        OUT[out0 + j] = o;
+        store_OUT(out0 + j, o);
     }
 }

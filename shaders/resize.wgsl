@@ -3,7 +3,7 @@
 // slice), trilinear resize, embedding rows of one table piece.
 // P (binding 0) is the section's struct in tensor/src/gpu/resize.rs (ReindexParams,
 // CatParams, TrilinearParams, EmbeddingParams); the launch declares it and the storage
-// bindings: X (u32 words of its dtype), IDS (u32) read; OUT (f32) written.
+// bindings: X (u32 words of its dtype), IDS (u32) read; OUT written through store_OUT.
 
 //# reindex
 // Each output element copies one input element, found dim by dim from its output index:
@@ -24,7 +24,7 @@ fn element(i: u32) {
             k = i32(o / (no / u32(n)));
         } else if (k < 0 || k >= n) {
             if (P.mode == 0u) {
-                OUT[i] = P.value;
+                store_OUT(i, P.value);
                 return;
             } else if (P.mode == 1u) {
                 k = clamp(k, 0, n - 1);
@@ -35,13 +35,13 @@ fn element(i: u32) {
         src += u32(k) * stride;
         stride *= u32(n);
     }
-    OUT[i] = load_X(P.x_offset + src);
+    store_OUT(i, load_X(P.x_offset + src));
 }
 
 //# cat
 fn element(i: u32) {
     let w_in = P.row_in;
-    OUT[(i / w_in) * P.row_out + P.row_at + i % w_in] = load_X(P.x_offset + i);
+    store_OUT((i / w_in) * P.row_out + P.row_at + i % w_in, load_X(P.x_offset + i));
 }
 
 //# trilinear
@@ -83,7 +83,7 @@ fn element(i: u32) {
         let b = mix(at3(base, ti, th.i1, tw.i0), at3(base, ti, th.i1, tw.i1), tw.f);
         planes[k] = mix(a, b, th.f);
     }
-    OUT[i] = mix(planes[0], planes[1], tt.f);
+    store_OUT(i, mix(planes[0], planes[1], tt.f));
 }
 
 //# embedding
@@ -92,6 +92,6 @@ fn element(i: u32) {
     let id = IDS[i / dd];
     let row0 = P.row0;
     if (id >= row0 && id - row0 < P.rows) {
-        OUT[i] = load_X(P.table_offset + (id - row0) * dd + i % dd);
+        store_OUT(i, load_X(P.table_offset + (id - row0) * dd + i % dd));
     }
 }

@@ -1,6 +1,7 @@
 // Rotary embedding, rotate-half pairs (i, i + R) on the leading 2R dims of each head.
 // P (binding 0) is RopeParams (tensor/src/gpu/rope.rs); the launch declares it and the
-// storage bindings: X, COS, SIN (f32) read; OUT (f32) written.
+// storage bindings: X (u32 words of its dtype), COS, SIN (f32) read; OUT written through
+// store_OUT.
 
 fn element(i: u32) {
     let dh = P.d;
@@ -13,13 +14,13 @@ fn element(i: u32) {
     if (d < r) {
         let c = COS[P.cos_offset + t * r + d];
         let s = SIN[P.sin_offset + t * r + d];
-        OUT[i] = X[x0 + d] * c - X[x0 + d + r] * s;
+        store_OUT(i, load_X(x0 + d) * c - load_X(x0 + d + r) * s);
     } else if (d < 2u * r) {
         let j = d - r;
         let c = COS[P.cos_offset + t * r + j];
         let s = SIN[P.sin_offset + t * r + j];
-        OUT[i] = X[x0 + d] * c + X[x0 + j] * s;
+        store_OUT(i, load_X(x0 + d) * c + load_X(x0 + j) * s);
     } else {
-        OUT[i] = X[x0 + d];
+        store_OUT(i, load_X(x0 + d));
     }
 }

@@ -125,6 +125,7 @@ fn write(
         "untrained": pipeline.stack.untrained,
         "device": pipeline.device.to_string(),
         "decode_device": pipeline.decode_device.to_string(),
+        "precision": pipeline.device.precision().to_string(),
         "request": req,
         "seed": req.seed,
         "steps": gen.steps,

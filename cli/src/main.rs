@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use happyhorse::device::{select, Backend};
+use happyhorse::device::{select, select_with, Backend, PrecisionFlag};
 use happyhorse::failure::Failure;
 use happyhorse::generate::{open_stack, OutputOptions};
 use happyhorse::parity;
@@ -80,6 +80,10 @@ enum Command {
         /// Where to run.
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
+        /// How GPU activations are stored: f16 (default on a GPU with SHADER_F16) or f32
+        /// (the default elsewhere; the only choice on the CPU).
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionFlag>,
         /// Also write every output produced to this safetensors file.
         #[arg(long)]
         dump: Option<PathBuf>,
@@ -145,6 +149,10 @@ struct GenerateArgs {
     /// memory to the DiT and suits adapters that are slow at large convolutions.
     #[arg(long, value_enum)]
     decode_backend: Option<Backend>,
+    /// How GPU activations are stored: f16 (default on a GPU with SHADER_F16) or f32 (the
+    /// default elsewhere; the only choice on the CPU).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionFlag>,
     /// Output directory.
     #[arg(long, default_value = "happyhorse-out")]
     out: PathBuf,
@@ -237,9 +245,12 @@ fn main() -> ExitCode {
         Command::Parity {
             case,
             backend,
+            precision,
             dump,
         } => {
-            let device = match select(backend) {
+            let device = match select_with(backend, precision)
+                .and_then(|d| parity::case_device(&case, &d))
+            {
                 Ok(device) => device,
                 Err(e) => return fail(e),
             };
@@ -248,7 +259,12 @@ fn main() -> ExitCode {
                 Ok(run) => run,
                 Err(e) => return fail(e),
             };
-            println!("case {} ({})", case.display(), run.components.join(", "));
+            println!(
+                "case {} ({}) on {device}, {} activations",
+                case.display(),
+                run.components.join(", "),
+                device.precision()
+            );
             print!("{}", run.report);
             if let (Some((adapter, c0)), Some((_, c1))) = (before, device.gpu_counters()) {
                 let c = c1.since(&c0);
@@ -316,7 +332,7 @@ fn generate(args: GenerateArgs) -> ExitCode {
     };
     let run = || -> std::result::Result<PathBuf, Failure> {
         req.validate().map_err(Failure::Input)?;
-        let device = select(args.backend).map_err(Failure::Input)?;
+        let device = select_with(args.backend, args.precision).map_err(Failure::Input)?;
         let decode_device = match args.decode_backend {
             Some(b) => select(b).map_err(|e| Failure::Input(e.context("--decode-backend")))?,
             None => device.clone(),

@@ -25,7 +25,7 @@ use happyhorse_sampler::loops::{
     base_loop, distilled_loop, sr_stage, BaseGuidance, Modality, SrSettings, Tap,
 };
 use happyhorse_sampler::{FlowSchedule, NoiseRng};
-use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, Device, Error, Precision, Result, ResultExt, Tensor};
 
 use crate::failure::Failure;
 use crate::plan::{Plan, MAX_PROMPT_BYTES};
@@ -92,7 +92,10 @@ pub struct Generated {
 
 impl Pipeline {
     /// Loads the text encoder and the DiT onto `device` and the VAEs onto `decode_device`
-    /// (the SR DiT is loaded when asked for).
+    /// (the SR DiT is loaded when asked for). Only the DiT computes with `device`'s
+    /// precision: the text encoder and the codecs, which no half-precision bar checks and
+    /// whose activations may exceed f16's range, run on f32 views (the same devices and
+    /// buffers).
     pub fn load(
         stack: Stack,
         device: &Device,
@@ -100,6 +103,8 @@ impl Pipeline {
         progress: &mut Progress,
     ) -> Result<Pipeline> {
         progress.phase("load")?;
+        let f32_device = &device.with_precision(Precision::F32)?;
+        let decode_device = &decode_device.with_precision(Precision::F32)?;
         let config = PipelineConfig::from_file(&stack.pipeline_config)?;
         let te = &stack.text_encoder;
         let tokenizer = if te.tokenizer.is_dir() {
@@ -107,7 +112,7 @@ impl Pipeline {
         } else {
             Tokenizer::from_file(&te.tokenizer)?
         };
-        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, device)?;
+        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, f32_device)?;
         // As the reference, block linears run in bf16: an all-f32 release is converted once
         // into a memory-mapped sidecar cache.
         let dit = MagiHumanDit::open_with(

@@ -26,6 +26,8 @@ fn a_gpu_step_after_the_first_submits_at_most_4_times_and_allocates_nothing() {
     );
     assert_eq!(run.code, Some(0), "{}", run.dump());
     let meta = generation_json(&out);
+    // lavapipe offers SHADER_F16, so the GPU's default is f16 activations.
+    assert_eq!(meta["precision"], "f16", "{meta}");
     let gpu = &meta["gpu"];
     let count = |key: &str| {
         gpu[key]

@@ -159,3 +159,16 @@ fn loop_runners_refuse_an_inconsistent_i2v_case() {
     });
     assert_refused(&case, &["i2v", "image_latent"]);
 }
+
+#[test]
+fn parity_refuses_f16_activations_on_the_cpu() {
+    let case = Case::copy("magihuman-dit/A", "cpu-f16");
+    let dir = case.dir.to_str().unwrap();
+    let run = happyhorse(["parity", dir, "--backend", "cpu", "--precision", "f16"]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains("--precision f16") && run.stderr.contains("CPU"),
+        "{}",
+        run.dump()
+    );
+}

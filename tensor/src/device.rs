@@ -4,6 +4,29 @@ use std::fmt;
 #[cfg(feature = "gpu")]
 use std::sync::Arc;
 
+/// How a device stores activations between kernels. Accumulation, normalisation
+/// statistics and softmax stay f32 in both; f16 is the GPU's half-precision mode, where
+/// the half-precision-weight linears store their results in f16 and the ops fed only by f16
+/// activations keep them in f16, while a result with an f32 operand (the residual stream)
+/// stays f32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// Every activation in f32.
+    #[default]
+    F32,
+    /// Activations in f16 between kernels (GPU with `SHADER_F16` only).
+    F16,
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        })
+    }
+}
+
 /// A compute device. Every op runs on the device of its inputs; inputs on different
 /// devices are an error.
 #[derive(Clone)]
@@ -36,6 +59,40 @@ impl Device {
         }
         #[cfg(not(feature = "gpu"))]
         crate::bail!("this build has no GPU backend (enable the `gpu` feature)")
+    }
+
+    /// This device with activations stored in `precision` (for a GPU, a view of the same
+    /// wgpu device), or an error when the device cannot (the CPU computes in f32 only; f16
+    /// needs an adapter with `SHADER_F16`).
+    pub fn with_precision(&self, precision: Precision) -> crate::Result<Device> {
+        if precision == self.precision() {
+            return Ok(self.clone());
+        }
+        match self {
+            Device::Cpu => {
+                crate::bail!("the CPU backend computes activations in f32 only, not {precision}")
+            }
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => Ok(Device::Gpu(ctx.with_precision(precision)?)),
+        }
+    }
+
+    /// How this device stores activations between kernels (always f32 on the CPU).
+    pub fn precision(&self) -> Precision {
+        match self {
+            Device::Cpu => Precision::F32,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.precision(),
+        }
+    }
+
+    /// Whether this device can store activations in f16 (a GPU with `SHADER_F16`).
+    pub fn supports_f16(&self) -> bool {
+        match self {
+            Device::Cpu => false,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.has_shader_f16(),
+        }
     }
 
     /// Parses `auto`, `gpu` or `cpu`.
@@ -72,12 +129,13 @@ impl Device {
         }
     }
 
-    /// Whether two devices are the same device.
+    /// Whether two devices are the same device (GPU views of one wgpu device with
+    /// different precisions are).
     pub fn same(&self, other: &Device) -> bool {
         match (self, other) {
             (Device::Cpu, Device::Cpu) => true,
             #[cfg(feature = "gpu")]
-            (Device::Gpu(a), Device::Gpu(b)) => Arc::ptr_eq(a, b),
+            (Device::Gpu(a), Device::Gpu(b)) => a.same_device(b),
             #[cfg(feature = "gpu")]
             _ => false,
         }
@@ -89,7 +147,7 @@ impl fmt::Debug for Device {
         match self {
             Device::Cpu => f.write_str("cpu"),
             #[cfg(feature = "gpu")]
-            Device::Gpu(ctx) => write!(f, "gpu ({})", ctx.adapter_name()),
+            Device::Gpu(ctx) => write!(f, "gpu ({}, {})", ctx.adapter_name(), ctx.precision()),
         }
     }
 }

@@ -4,8 +4,8 @@
 //! `q.attention(&k, &v, &opts)`); each op checks shapes in `ops/` and runs its kernel in
 //! `cpu/` or `gpu/` by the inputs' device. The ops' parameter types live in `params/`,
 //! which both backends import; `ops/` reaches the backends only through its dispatch.
-//! Activations are f32; weights keep their file dtype (bf16, f16) and are widened inside
-//! the kernels. Weight files are read by `happyhorse_formats`; a tensor uses their bytes
+//! Activations are f32, or f16 between kernels on a GPU opened with [`Precision::F16`];
+//! weights keep their file dtype (bf16, f16) and are widened inside the kernels. Weight files are read by `happyhorse_formats`; a tensor uses their bytes
 //! in place ([`read_tensor`]). The error type, [`DType`] and [`cancel`] are that crate's,
 //! re-exported here.
 
@@ -23,7 +23,7 @@ pub mod storage;
 pub mod tensor;
 
 pub use counters::GpuCounters;
-pub use device::Device;
+pub use device::{Device, Precision};
 pub use happyhorse_formats::{bail, cancel, ensure, DType, Error, Result, ResultExt};
 pub use layout::Layout;
 pub use params::attention::{AttentionOpts, KeyRanges};

@@ -255,10 +255,13 @@ impl Tensor {
         Ok(self.to_vec()?[0])
     }
 
-    /// Moves (copies) the tensor to `device`; a no-op when it is already there.
+    /// Moves (copies) the tensor to `device`; no copy when it is already there (on another
+    /// precision's view of its GPU it is the same storage, seen with that precision).
     pub fn to_device(&self, device: &Device) -> Result<Tensor> {
         if self.device.same(device) {
-            return Ok(self.clone());
+            let mut t = self.clone();
+            t.device = device.clone();
+            return Ok(t);
         }
         match device {
             Device::Cpu => {

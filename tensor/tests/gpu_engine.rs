@@ -15,7 +15,7 @@ use happyhorse_tensor::{BinaryOp, Device, Storage, Tensor};
 fn own_context() -> (Arc<GpuContext>, Device) {
     let ctx = GpuContext::new(&GpuOptions {
         allow_software: true,
-        max_binding_bytes: None,
+        ..Default::default()
     })
     .unwrap();
     (ctx.clone(), Device::Gpu(ctx))

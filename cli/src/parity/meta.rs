@@ -70,6 +70,21 @@ pub struct Meta {
     pub run: serde_json::Value,
     /// The checks.
     pub checks: Vec<Check>,
+    /// Per output, the tolerances the reference measured for its precisions (an entry
+    /// `doc` explains them); see [`Meta::half_bar`].
+    #[serde(default)]
+    pub suggested_tolerance: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The bar of an output computed with half-precision activations: against the f64
+/// expected tensor, `max |impl − expected| ≤ max_abs` and
+/// `rms(impl − expected) / rms(expected) ≤ rms_rel` (meta.json's `bf16_impl_vs_f64_*`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HalfBar {
+    /// `bf16_impl_vs_f64_max_abs`.
+    pub max_abs: f64,
+    /// `bf16_impl_vs_f64_rms_rel`.
+    pub rms_rel: f64,
 }
 
 impl Meta {
@@ -130,6 +145,22 @@ impl Meta {
             "component": "c", "run": run, "checks": checks
         }))
         .unwrap()
+    }
+
+    /// The half-precision bar of `output`, when the case gives one.
+    pub fn half_bar(&self, output: &str) -> Option<HalfBar> {
+        let entry = self.suggested_tolerance.as_ref()?.get(output)?;
+        Some(HalfBar {
+            max_abs: entry.get("bf16_impl_vs_f64_max_abs")?.as_f64()?,
+            rms_rel: entry.get("bf16_impl_vs_f64_rms_rel")?.as_f64()?,
+        })
+    }
+
+    /// Whether the case gives a half-precision bar for any output.
+    pub fn has_half_bars(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| self.half_bar(&c.output).is_some())
     }
 
     /// The component names the case checks, in order.

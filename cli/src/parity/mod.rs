@@ -12,14 +12,14 @@ pub mod params;
 pub mod runners;
 
 pub use check::{check_case, compare, CaseReport, CheckResult};
-pub use meta::{CaseFiles, Check, Meta};
+pub use meta::{CaseFiles, Check, HalfBar, Meta};
 pub use params::{CaseInputs, RunParams};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use happyhorse_formats::write_safetensors;
-use happyhorse_tensor::{bail, DType, Device, Result, Tensor};
+use happyhorse_tensor::{bail, DType, Device, Precision, Result, Tensor};
 
 /// The outcome of a parity run.
 pub struct ParityRun {
@@ -31,11 +31,24 @@ pub struct ParityRun {
     pub report: CaseReport,
 }
 
-/// Runs every component of the case in `case_dir` on `device` and checks the outputs.
-pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
+/// The device the case in `case_dir` runs on given `device`: `device` itself, except that
+/// a case giving no half-precision bar for any output has nothing to hold f16 activations
+/// to, so it runs on the f32 twin of an f16 device (under its own f32 tolerances).
+pub fn case_device(case_dir: &Path, device: &Device) -> Result<Device> {
     if !case_dir.is_dir() {
         bail!("{}: not a fixture case directory", case_dir.display());
     }
+    let meta = Meta::load(case_dir)?;
+    if device.precision() == Precision::F16 && !meta.has_half_bars() {
+        return device.with_precision(Precision::F32);
+    }
+    Ok(device.clone())
+}
+
+/// Runs every component of the case in `case_dir` on its [`case_device`] for `device` and
+/// checks the outputs.
+pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
+    let device = &case_device(case_dir, device)?;
     let meta = Meta::load(case_dir)?;
     // A case without a required check would pass whatever the runner produced.
     meta.validate_checks(case_dir)?;
@@ -47,7 +60,7 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
     for name in &names {
         outputs.extend(runners::run_component(name, case_dir, device)?);
     }
-    let report = check_case(case_dir, &outputs)?;
+    let report = check_case(case_dir, &outputs, device.precision())?;
     Ok(ParityRun {
         components: names,
         outputs,

@@ -1,8 +1,11 @@
 //! Flash attention on the GPU: tiled, online softmax, grouped-query heads, key padding,
 //! a symmetric window, per-row key ranges and soft-capping.
 
-use super::cast::packed_f32;
-use super::kernel::{ctx_of, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY};
+use super::cast::{packed_activation, packed_f32};
+use super::kernel::{
+    ctx_of, loader, output_as, param_block, slots_storing, storer, word, Block, Launch, Slot,
+    F32_ARRAY, U32_ARRAY,
+};
 use super::GpuBuffer;
 use crate::params::attention::AttentionOpts;
 use crate::{bail, DType, Result, Tensor};
@@ -47,28 +50,29 @@ param_block! {
     }
 }
 
-/// Q, K or V as the kernel reads it: f32 with a unit stride on its last dim.
+/// Q, K or V as the kernel reads it: f32 or f16 with a unit stride on its last dim.
 struct Rows {
     /// The tensor whose buffer is read, kept alive until the dispatch.
-    _tensor: Tensor,
+    tensor: Tensor,
     buffer: GpuBuffer,
     offset: usize,
     /// Strides of the batch, head and row dims.
     strides: [usize; 3],
 }
 
-/// `t` as [`Rows`], packed only when it is not f32 or its last dim is strided.
-fn rows_f32(t: &Tensor, what: &str) -> Result<Rows> {
-    let t = if t.dtype() == DType::F32 && (t.layout().strides()[3] == 1 || t.shape()[3] <= 1) {
+/// `t` as [`Rows`], packed only when it is neither f32 nor f16 or its last dim is strided.
+fn rows(t: &Tensor, what: &str) -> Result<Rows> {
+    let rows_packed = t.layout().strides()[3] == 1 || t.shape()[3] <= 1;
+    let t = if matches!(t.dtype(), DType::F32 | DType::F16) && rows_packed {
         t.clone()
     } else {
-        packed_f32(t, what)?.tensor
+        packed_activation(t, what)?.tensor
     };
     let buffer = super::kernel::buffer_of(&t, what)?.clone();
     let s = t.layout().strides();
     let (offset, strides) = (t.layout().offset(), [s[0], s[1], s[2]]);
     Ok(Rows {
-        _tensor: t,
+        tensor: t,
         buffer,
         offset,
         strides,
@@ -137,21 +141,27 @@ fn meta(opts: &AttentionOpts, lq: usize, lk: usize, bq: usize) -> Meta {
 
 /// The storage bindings of `attention.wgsl`: VALID is the key mask, META the per-block key
 /// bounds and key ranges.
-pub(crate) const SLOTS: [Slot; 6] = [
-    Slot::read("Q", F32_ARRAY),
-    Slot::read("K", F32_ARRAY),
-    Slot::read("V", F32_ARRAY),
-    Slot::read("VALID", F32_ARRAY),
-    Slot::read("META", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    let qkv = ["Q", "K", "V"].map(|name| (name, U32_ARRAY));
+    slots_storing(
+        &[
+            qkv[0],
+            qkv[1],
+            qkv[2],
+            ("VALID", F32_ARRAY),
+            ("META", U32_ARRAY),
+        ],
+        out,
+    )
+}
 
 /// See [`Tensor::attention`].
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Result<Tensor> {
     let ctx = ctx_of(q)?;
     let (b, hq, lq, d) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
     let (hkv, lk, dv) = (k.shape()[1], k.shape()[2], v.shape()[3]);
-    let (out, obuf) = output(&ctx, &[b, hq, lq, dv], "an attention output")?;
+    let out_dtype = ctx.result_dtype(&[q.dtype(), k.dtype(), v.dtype()]);
+    let (out, obuf) = output_as(&ctx, &[b, hq, lq, dv], out_dtype, "an attention output")?;
     if out.numel() == 0 {
         return Ok(out);
     }
@@ -166,9 +176,9 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
     let bk = bq;
     let tpr = THREADS / bq;
     let dvt = dv.div_ceil(tpr);
-    let qr = rows_f32(q, "attention q")?;
-    let kr = rows_f32(k, "attention k")?;
-    let vr = rows_f32(v, "attention v")?;
+    let qr = rows(q, "attention q")?;
+    let kr = rows(k, "attention k")?;
+    let vr = rows(v, "attention v")?;
     let valid = opts
         .key_valid
         .as_ref()
@@ -187,9 +197,13 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
         );
     }
     let mbuf = super::transfer::words_buffer(&ctx, &meta, "attention bounds")?;
-    let defines = format!(
+    let mut defines = format!(
         "const D: u32 = {d}u;\nconst DV: u32 = {dv}u;\nconst BQ: u32 = {bq}u;\nconst BK: u32 = {bk}u;\nconst TPR: u32 = {tpr}u;\nconst DVT: u32 = {dvt}u;\n"
     );
+    for (name, r) in [("Q", &qr), ("K", &kr), ("V", &vr)] {
+        defines.push_str(&loader(name, r.tensor.dtype())?);
+    }
+    defines.push_str(&storer("OUT", out_dtype)?);
     for b0 in (0..blocks).step_by(MAX_GROUPS) {
         let bc = MAX_GROUPS.min(blocks - b0);
         let params = AttentionParams {
@@ -222,7 +236,7 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, opts: &AttentionOpts) -> Re
             name: "attention",
             defines: defines.clone(),
             sources: &[SRC],
-            slots: &SLOTS,
+            slots: &slots(out_dtype)?,
             buffers: vec![
                 &qr.buffer,
                 &kr.buffer,

@@ -90,8 +90,8 @@ fn gather(x: &Tensor, dtype: DType, mode: u32) -> Result<Tensor> {
     ))
 }
 
-/// A tensor as packed f32 in one binding.
-pub(crate) struct PackedF32 {
+/// A tensor packed in one binding in a dtype a kernel reads.
+pub(crate) struct Packed {
     /// The packed tensor (the input itself when it already was), kept alive until the
     /// dispatch.
     pub tensor: Tensor,
@@ -100,10 +100,36 @@ pub(crate) struct PackedF32 {
     pub offset: usize,
 }
 
+impl Packed {
+    /// The dtype of the packed elements.
+    pub fn dtype(&self) -> DType {
+        self.tensor.dtype()
+    }
+}
+
 /// `t` as a packed f32 tensor in one binding, converted on the GPU when needed.
-pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<PackedF32> {
-    let p = if t.dtype() == DType::F32 && t.is_contiguous() {
+pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<Packed> {
+    packed_in(t, &[DType::F32], op)
+}
+
+/// `t` packed in one binding as an activation: f32 or f16 kept as they are, any other
+/// dtype converted to f32 (for kernels reading their input through its loader).
+pub(crate) fn packed_activation(t: &Tensor, op: &str) -> Result<Packed> {
+    packed_in(t, &[DType::F32, DType::F16], op)
+}
+
+/// `t` packed in one binding as a GEMM operand: f32, f16 or bf16 kept as they are (every
+/// GEMM kernel reads them through its loaders), any other dtype converted to f32.
+pub(crate) fn packed_operand(t: &Tensor, op: &str) -> Result<Packed> {
+    packed_in(t, &[DType::F32, DType::F16, DType::BF16], op)
+}
+
+/// `t` packed in one binding, in its own dtype when it is one of `kept`, else in f32.
+fn packed_in(t: &Tensor, kept: &[DType], op: &str) -> Result<Packed> {
+    let p = if kept.contains(&t.dtype()) && t.is_contiguous() {
         t.clone()
+    } else if kept.contains(&t.dtype()) {
+        contiguous(t)?
     } else {
         to_dtype(t, DType::F32)?
     };
@@ -112,7 +138,7 @@ pub(crate) fn packed_f32(t: &Tensor, op: &str) -> Result<PackedF32> {
     if u32::try_from(offset).is_err() {
         bail!("{op}: view offset too large");
     }
-    Ok(PackedF32 {
+    Ok(Packed {
         tensor: p,
         buffer,
         offset,

@@ -1,12 +1,12 @@
 //! The clamped sigmoid-GELU activations on the GPU, one invocation per output value.
 
 use super::kernel::{
-    ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY, PER_ELEMENT,
-    U32_ARRAY,
+    ctx_of, grid, loader, output_as, param_block, slots_storing, storer, word, Block, Launch, Slot,
+    PER_ELEMENT, U32_ARRAY,
 };
 use super::norm::packed_on;
 use crate::params::fused::ClampedGelu;
-use crate::{Result, Tensor};
+use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/clamped_gelu.wgsl");
 
@@ -21,14 +21,18 @@ param_block! {
     }
 }
 
-/// The storage bindings of `clamped_gelu.wgsl`.
-pub(crate) const SLOTS: [Slot; 2] = [Slot::read("U", U32_ARRAY), Slot::write("OUT", F32_ARRAY)];
+/// The storage bindings of `clamped_gelu.wgsl`: U read through its loader, OUT holding
+/// `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&[("U", U32_ARRAY)], out)
+}
 
 /// See [`Tensor::clamped_gelu`]; `shape` is the output's.
 pub fn clamped_gelu(x: &Tensor, act: ClampedGelu, shape: &[usize]) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let u = packed_on(x, x)?;
-    let (out, obuf) = output(&ctx, shape, "a clamped GELU")?;
+    let out_dtype = ctx.result_dtype(&[x.dtype()]);
+    let (out, obuf) = output_as(&ctx, shape, out_dtype, "a clamped GELU")?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
@@ -42,12 +46,13 @@ pub fn clamped_gelu(x: &Tensor, act: ClampedGelu, shape: &[usize]) -> Result<Ten
     ctx.launch(Launch {
         name: "clamped_gelu",
         defines: format!(
-            "const GATED: bool = {};\n{}",
+            "const GATED: bool = {};\n{}{}",
             act.gated,
-            loader("U", u.dtype)?
+            loader("U", u.dtype)?,
+            storer("OUT", out_dtype)?
         ),
         sources: &[SRC, PER_ELEMENT],
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![&u.buffer, &obuf],
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,

@@ -2,12 +2,13 @@
 //! of pending work, the counters and error capture.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::counters::Counters;
 use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
 use super::record::Recorder;
-use crate::{bail, Error, GpuCounters, Result};
+use crate::{bail, DType, Error, GpuCounters, Precision, Result};
 
 /// How to open a [`GpuContext`].
 #[derive(Clone, Debug, Default)]
@@ -18,11 +19,30 @@ pub struct GpuOptions {
     /// splitting of large weights cheaply). `None` uses the device limit, or the env var
     /// `HAPPYHORSE_GPU_MAX_BINDING` when set.
     pub max_binding_bytes: Option<u64>,
+    /// How activations are stored between kernels; f16 needs the adapter's `SHADER_F16`.
+    pub precision: Precision,
 }
 
-/// One wgpu device with its queue and the compiled pipelines, shared by every GPU tensor
-/// on it.
+/// A wgpu device seen with one activation precision: every GPU tensor holds one, and its
+/// ops store their results by its precision. Views of one device with different
+/// precisions ([`GpuContext::with_precision`]) share the device, its buffers and its
+/// pending work, so their tensors mix freely.
 pub struct GpuContext {
+    core: Arc<GpuCore>,
+    precision: Precision,
+}
+
+impl Deref for GpuContext {
+    type Target = GpuCore;
+
+    fn deref(&self) -> &GpuCore {
+        &self.core
+    }
+}
+
+/// One wgpu device with its queue, the compiled pipelines, the buffer pools and the
+/// pending work.
+pub struct GpuCore {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
@@ -189,7 +209,7 @@ impl GpuContext {
             features.contains(wgpu::Features::TIMESTAMP_QUERY),
             queue.get_timestamp_period(),
         );
-        Ok(Arc::new(GpuContext {
+        let core = Arc::new(GpuCore {
             device,
             queue,
             info,
@@ -206,10 +226,16 @@ impl GpuContext {
             recorder,
             counters: Counters::default(),
             readback: Mutex::new(None),
-        }))
+        });
+        let f32_view = GpuContext {
+            core,
+            precision: Precision::F32,
+        };
+        f32_view.with_precision(opts.precision)
     }
 
-    /// A process-wide context (opened once): hardware only unless `allow_software`.
+    /// A process-wide context with f32 activations (opened once): hardware only unless
+    /// `allow_software`.
     pub fn shared(allow_software: bool) -> Result<Arc<GpuContext>> {
         static HW: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
         static ANY: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
@@ -217,12 +243,55 @@ impl GpuContext {
         cell.get_or_init(|| {
             GpuContext::new(&GpuOptions {
                 allow_software,
-                max_binding_bytes: None,
+                ..Default::default()
             })
             .map_err(|e| e.to_string())
         })
         .clone()
         .map_err(Error::msg)
+    }
+
+    /// This device seen with `precision` activations; f16 needs the adapter's `SHADER_F16`.
+    pub fn with_precision(&self, precision: Precision) -> Result<Arc<GpuContext>> {
+        if precision == Precision::F16 && !self.has_shader_f16() {
+            bail!(
+                "f16 activations need the SHADER_F16 feature, which GPU {} ({:?}) does not offer; use f32",
+                self.info.name,
+                self.info.backend
+            );
+        }
+        Ok(Arc::new(GpuContext {
+            core: self.core.clone(),
+            precision,
+        }))
+    }
+
+    /// Whether `other` is a view of the same wgpu device (whatever its precision).
+    pub fn same_device(&self, other: &GpuContext) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+
+    /// How this context stores activations between kernels.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Whether the adapter offers `SHADER_F16` (f16 values in shaders).
+    pub fn has_shader_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// The dtype a kernel stores its result in when the result follows its activation
+    /// inputs `inputs`: f16 when this context keeps half-precision activations and every
+    /// input is f16 (mixing in an f32 operand, as the residual stream does, promotes to
+    /// f32), else f32.
+    pub(crate) fn result_dtype(&self, inputs: &[DType]) -> DType {
+        let half = self.precision == Precision::F16 && inputs.iter().all(|&d| d == DType::F16);
+        if half {
+            DType::F16
+        } else {
+            DType::F32
+        }
     }
 
     /// The adapter's name (for example "NVIDIA H100" or "llvmpipe (LLVM 19.1.7, 256 bits)").
@@ -255,13 +324,14 @@ impl GpuContext {
         self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
-    /// A multi-line description: adapter, backend, driver, key limits and features.
+    /// A multi-line description: adapter, backend, driver, key limits, features, the GEMM
+    /// path and the activation precision.
     pub fn info(&self) -> String {
         let i = &self.info;
         let l = &self.limits;
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}",
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}\nactivations: {}",
             i.name,
             i.backend,
             i.device_type,
@@ -281,6 +351,7 @@ impl GpuContext {
             self.features
                 .contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX),
             self.gemm,
+            self.precision,
         )
     }
 

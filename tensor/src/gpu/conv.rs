@@ -1,7 +1,7 @@
 //! Convolutions on the GPU: 3-D as an implicit GEMM on the tiled core, the transposed
 //! 1-D convolution direct.
 
-use super::cast::{packed_f32, PackedF32};
+use super::cast::{packed_f32, Packed};
 use super::gemm::kernels::{GEMM, GEMM_SCALAR};
 use super::kernel::{
     buffer_of, ctx_of, grid, loader, output, param_block, word, Block, Launch, PER_ELEMENT,
@@ -90,7 +90,7 @@ fn float_weight(w: &Tensor) -> Result<Tensor> {
 /// The operands of a convolution kernel: the packed f32 input, the weight and the bias
 /// packed in their own float dtypes, and the definitions of their loaders.
 struct ConvOperands {
-    x: PackedF32,
+    x: Packed,
     w: Tensor,
     bias: Option<Tensor>,
     defines: String,

@@ -1,11 +1,11 @@
 //! Elementwise ops on the GPU: unary maps, broadcasting binary ops, affine, clamp.
 
 use super::kernel::{
-    collapse, ctx_of, grid, loader, operand, output, param_block, word, words, Block, Launch, Slot,
-    F32_ARRAY, MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
+    collapse, ctx_of, grid, loader, operand, output_as, param_block, slots_storing, storer, word,
+    words, Block, Launch, Slot, MAX_RANK, PER_ELEMENT, STRIDED, U32_ARRAY,
 };
 use crate::params::elementwise::{BinaryOp, UnaryOp};
-use crate::{bail, Result, Tensor};
+use crate::{bail, DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/elementwise.wgsl");
 
@@ -72,15 +72,15 @@ fn binary_code(op: BinaryOp) -> u32 {
     }
 }
 
-/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders.
-pub(crate) const SLOTS: [Slot; 3] = [
-    Slot::read("A", U32_ARRAY),
-    Slot::read("B", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of `elementwise.wgsl`: A and B are read through their loaders,
+/// OUT holds `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&[("A", U32_ARRAY), ("B", U32_ARRAY)], out)
+}
 
 /// One dispatch of `elementwise.wgsl` with `kind` and `op` over `shape`: A is
-/// `views[0]`, and B `views[1]` for a binary op; every view has `shape`.
+/// `views[0]`, and B `views[1]` for a binary op; every view has `shape`. The result
+/// follows the views' dtypes (see `GpuContext::result_dtype`).
 fn run(
     name: &'static str,
     (kind, op): (u32, u32),
@@ -89,7 +89,9 @@ fn run(
     sc: Scalars,
 ) -> Result<Tensor> {
     let ctx = ctx_of(views[0])?;
-    let (out, obuf) = output(&ctx, shape, "an elementwise result")?;
+    let dtypes: Vec<DType> = views.iter().map(|v| v.dtype()).collect();
+    let out_dtype = ctx.result_dtype(&dtypes);
+    let (out, obuf) = output_as(&ctx, shape, out_dtype, "an elementwise result")?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
@@ -105,9 +107,10 @@ fn run(
     }
     let (a, b) = (&operands[0], operands.get(1));
     let defines = format!(
-        "const KIND: u32 = {kind}u;\nconst OP: u32 = {op}u;\n{}{}",
+        "const KIND: u32 = {kind}u;\nconst OP: u32 = {op}u;\n{}{}{}",
         loader("A", a.dtype)?,
-        loader("B", b.map_or(a.dtype, |b| b.dtype))?
+        loader("B", b.map_or(a.dtype, |b| b.dtype))?,
+        storer("OUT", out_dtype)?
     );
     let params = ElementwiseParams {
         n: word(n)?,
@@ -126,7 +129,7 @@ fn run(
         name,
         defines,
         sources: &[STRIDED, SRC, PER_ELEMENT],
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![&a.buffer, b.map_or(&ctx.dummy, |b| &b.buffer), &obuf],
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,

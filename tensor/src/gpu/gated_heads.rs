@@ -1,8 +1,8 @@
 //! The gated heads-to-rows transpose on the GPU, one invocation per output value.
 
 use super::kernel::{
-    ctx_of, grid, loader, operand, output, param_block, word, Block, Launch, Slot, F32_ARRAY,
-    PER_ELEMENT, U32_ARRAY,
+    ctx_of, grid, loader, operand, output_as, param_block, slots_storing, storer, word, Block,
+    Launch, Slot, PER_ELEMENT, U32_ARRAY,
 };
 use super::norm::packed_on;
 use crate::{DType, Result, Tensor};
@@ -10,12 +10,10 @@ use crate::{DType, Result, Tensor};
 pub(crate) const SRC: &str = include_str!("../../../shaders/gated_heads.wgsl");
 
 /// The storage bindings of `gated_heads.wgsl`: the heads X and the gates G are read
-/// through their loaders.
-pub(crate) const SLOTS: [Slot; 3] = [
-    Slot::read("X", U32_ARRAY),
-    Slot::read("G", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// through their loaders, OUT holds `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&[("X", U32_ARRAY), ("G", U32_ARRAY)], out)
+}
 
 param_block! {
     /// Parameters of `gated_heads.wgsl`: `n` output values, `heads` heads of `dim` values
@@ -37,7 +35,10 @@ param_block! {
 pub fn gated_heads_to_rows(heads: &Tensor, gate: Option<&Tensor>) -> Result<Tensor> {
     let ctx = ctx_of(heads)?;
     let (h, l, d) = (heads.shape()[0], heads.shape()[1], heads.shape()[2]);
-    let (out, obuf) = output(&ctx, &[l, h * d], "gated attention rows")?;
+    let mut inputs = vec![heads.dtype()];
+    inputs.extend(gate.map(|g| g.dtype()));
+    let out_dtype = ctx.result_dtype(&inputs);
+    let (out, obuf) = output_as(&ctx, &[l, h * d], out_dtype, "gated attention rows")?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
@@ -56,16 +57,17 @@ pub fn gated_heads_to_rows(heads: &Tensor, gate: Option<&Tensor>) -> Result<Tens
         g_head_stride: word(strides[1])?,
     };
     let defines = format!(
-        "const HAS_GATE: bool = {};\n{}{}",
+        "const HAS_GATE: bool = {};\n{}{}{}",
         g.is_some(),
         loader("X", o.dtype)?,
-        loader("G", g.as_ref().map_or(DType::F32, |g| g.dtype))?
+        loader("G", g.as_ref().map_or(DType::F32, |g| g.dtype))?,
+        storer("OUT", out_dtype)?
     );
     ctx.launch(Launch {
         name: "gated_heads",
         defines,
         sources: &[SRC, PER_ELEMENT],
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![
             &o.buffer,
             g.as_ref().map_or(&ctx.dummy, |g| &g.buffer),

@@ -17,6 +17,7 @@ pub(crate) const STRIDED: &str = include_str!("../../../shaders/strided.wgsl");
 /// The entry point of a kernel with one invocation per element, calling its `element(i)`.
 pub(crate) const PER_ELEMENT: &str = include_str!("../../../shaders/per_element.wgsl");
 const DTYPE_VEC4: &str = include_str!("../../../shaders/dtype_vec4.wgsl");
+const STORE: &str = include_str!("../../../shaders/store.wgsl");
 
 /// Workgroups per dimension of a dispatch.
 const MAX_GROUPS: u32 = 65535;
@@ -52,10 +53,46 @@ pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
     Ok(body.replace("NAME", name))
 }
 
-/// `alias WORDS` (the u32 vector holding four `dtype` elements) and `fn widen4` (them as
-/// f32), or `None` for a dtype the vectorised loads do not read.
-pub(crate) fn widener4(dtype: DType) -> Option<&'static str> {
-    section(DTYPE_VEC4, dtype.safetensors_name())
+/// `alias WORDS_<name>` (the u32 vector holding four `dtype` elements of the binding
+/// `<name>`) and `fn widen4_<name>` (them as f32), or `None` for a dtype the vectorised
+/// loads do not read.
+pub(crate) fn widener4(name: &str, dtype: DType) -> Option<String> {
+    section(DTYPE_VEC4, dtype.safetensors_name()).map(|body| body.replace("NAME", name))
+}
+
+/// The storage dtypes kernels write: f32, and f16 (half-precision activations).
+fn store_type(dtype: DType) -> Result<&'static str> {
+    match dtype {
+        DType::F32 => Ok(F32_ARRAY),
+        DType::F16 => Ok(F16_ARRAY),
+        other => bail!("GPU kernels store f32 or f16 results, not {other}"),
+    }
+}
+
+/// The binding `name` a kernel writes its `dtype` result to.
+fn store_slot(name: &'static str, dtype: DType) -> Result<Slot> {
+    Ok(Slot::write(name, store_type(dtype)?))
+}
+
+/// A kernel's storage slots: the bindings it reads, as (name, WGSL type), then `OUT`
+/// holding `out` values.
+pub(crate) fn slots_storing(
+    reads: &[(&'static str, &'static str)],
+    out: DType,
+) -> Result<Vec<Slot>> {
+    let mut slots: Vec<Slot> = reads.iter().map(|&(n, t)| Slot::read(n, t)).collect();
+    slots.push(store_slot("OUT", out)?);
+    Ok(slots)
+}
+
+/// `fn store_<name>(i: u32, v: f32)` writing element `i` of the binding `<name>` (see
+/// [`store_slot`]) as `dtype`.
+pub(crate) fn storer(name: &str, dtype: DType) -> Result<String> {
+    store_type(dtype)?;
+    let Some(body) = section(STORE, dtype.safetensors_name()) else {
+        bail!("GPU kernels cannot store {dtype} results");
+    };
+    Ok(body.replace("NAME", name))
 }
 
 /// A kernel's parameter block: a `#[repr(C)]` struct of 32-bit fields, uploaded as the
@@ -222,6 +259,8 @@ impl Slot {
 
 /// The WGSL type of a slot of f32 values.
 pub(crate) const F32_ARRAY: &str = "array<f32>";
+/// The WGSL type of a slot of f16 values (needs `enable f16`, which [`source`] adds).
+const F16_ARRAY: &str = "array<f16>";
 /// The WGSL type of a slot read or written as 32-bit words (a tensor of any dtype through
 /// its loader, indices, packed halves).
 pub(crate) const U32_ARRAY: &str = "array<u32>";
@@ -267,10 +306,14 @@ pub(crate) struct Launch<'a> {
     pub groups: [u32; 3],
 }
 
-/// The WGSL of a kernel: its specialisation, [`COMMON`], the declarations of its parameter
-/// block and storage slots, then its sources.
+/// The WGSL of a kernel: `enable f16` when a slot holds f16 values, its specialisation,
+/// [`COMMON`], the declarations of its parameter block and storage slots, then its sources.
 pub(crate) fn source(defines: &str, params: &str, slots: &[Slot], sources: &[&str]) -> String {
-    let mut s = defines.to_string();
+    let mut s = String::new();
+    if slots.iter().any(|slot| slot.wgsl_type == F16_ARRAY) {
+        s.push_str("enable f16;\n");
+    }
+    s.push_str(defines);
     s.push_str(COMMON);
     s.push_str(params);
     s.push_str(&declare_slots(slots));
@@ -419,12 +462,22 @@ pub(crate) fn output(
     shape: &[usize],
     what: &str,
 ) -> Result<(Tensor, GpuBuffer)> {
+    output_as(ctx, shape, DType::F32, what)
+}
+
+/// A packed `dtype` tensor of `shape` on `ctx`, and its buffer.
+pub(crate) fn output_as(
+    ctx: &Arc<GpuContext>,
+    shape: &[usize],
+    dtype: DType,
+    what: &str,
+) -> Result<(Tensor, GpuBuffer)> {
     let n = crate::layout::checked_numel(shape)?;
-    let buf = ctx.alloc(n as u64 * 4, what)?;
+    let buf = ctx.alloc(n as u64 * dtype.size() as u64, what)?;
     let t = Tensor::from_parts(
-        Storage::Gpu(GpuStorage::single(buf.clone(), n, DType::F32)),
+        Storage::Gpu(GpuStorage::single(buf.clone(), n, dtype)),
         Layout::contiguous(shape),
-        DType::F32,
+        dtype,
         Device::Gpu(ctx.clone()),
     );
     Ok((t, buf))

@@ -1,10 +1,10 @@
 //! Matrix products on the GPU: linear layers (weights in f32, f16 or bf16, possibly split
-//! over several bindings by rows) and batched matmul, on the GEMM path of the adapter
-//! (`gemm/`).
+//! over several bindings by rows; activations in f32 or f16) and batched matmul, on the
+//! GEMM path of the adapter (`gemm/`).
 
-use super::cast::packed_f32;
+use super::cast::{packed_activation, packed_f32, packed_operand};
 use super::gemm::{gemm, linear_path, Gemm, GemmBias, GemmOperand, GemmOutput, GemmPath};
-use super::kernel::{buffer_of, ctx_of, output, param_block, storage_of};
+use super::kernel::{buffer_of, ctx_of, output_as, param_block, storage_of};
 use crate::{bail, DType, Result, Tensor};
 
 param_block! {
@@ -32,7 +32,9 @@ param_block! {
 }
 
 /// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16 or bf16, in one or several bindings,
-/// on the adapter's GEMM path for these dtypes.
+/// on the adapter's GEMM path for these dtypes. On a context with f16 activations a
+/// half-precision-weight layer stores its result in f16 (the reference computes those
+/// layers in bf16); an f32-weight layer follows `x`.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let path = linear_path(ctx_of(x)?.gemm_choice(), x.dtype(), w.dtype());
     linear_on(path, x, w, bias)
@@ -54,23 +56,18 @@ pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) 
     let m = x.numel().checked_div(k).unwrap_or(0);
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
-    let (out, obuf) = output(&ctx, &shape, "a linear layer output")?;
+    let out_dtype = match w.dtype() {
+        DType::F16 | DType::BF16 => ctx.result_dtype(&[]),
+        _ => ctx.result_dtype(&[x.dtype()]),
+    };
+    let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a linear layer output")?;
     if m == 0 || n == 0 {
         return Ok(out);
     }
     if k == 0 {
         return super::elementwise::affine(&out, 0.0, 0.0);
     }
-    // The tiled and cooperative kernels read 16-bit activations as they are.
-    let x16 = path != GemmPath::Reference
-        && matches!(x.dtype(), DType::F16 | DType::BF16)
-        && x.is_contiguous();
-    let (xt, x_dtype) = if x16 {
-        (x.clone(), x.dtype())
-    } else {
-        (packed_f32(x, "linear")?.tensor, DType::F32)
-    };
-    let x_buffer = buffer_of(&xt, "linear")?;
+    let xp = packed_operand(x, "linear")?;
     let bias = bias.map(|b| packed_f32(b, "linear bias")).transpose()?;
     let g = storage_of(&w)?;
     let (r0, r1) = (w.layout().offset(), w.layout().offset() + n * k);
@@ -93,9 +90,9 @@ pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) 
                 k,
                 batch: 1,
                 x: GemmOperand {
-                    buffer: x_buffer,
-                    dtype: x_dtype,
-                    offset: xt.layout().offset(),
+                    buffer: &xp.buffer,
+                    dtype: xp.dtype(),
+                    offset: xp.offset,
                     batch_stride: 0,
                 },
                 w: GemmOperand {
@@ -106,6 +103,7 @@ pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) 
                 },
                 out: GemmOutput {
                     buffer: &obuf,
+                    dtype: out_dtype,
                     offset: 0,
                     batch_stride: 0,
                     row_stride: n,
@@ -144,7 +142,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch: usize = a.shape()[..r - 2].iter().product();
     let mut shape = a.shape().to_vec();
     shape[r - 1] = n;
-    let (out, obuf) = output(&ctx, &shape, "a matmul output")?;
+    let out_dtype = ctx.result_dtype(&[a.dtype(), b.dtype()]);
+    let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a matmul output")?;
     if out.numel() == 0 {
         return Ok(out);
     }
@@ -159,8 +158,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         Some(t) => (t, 0),
         None => (b.clone(), n * k),
     };
-    let ap = packed_f32(&a_src, "matmul")?;
-    let bp = packed_f32(&b_src.transpose(-1, -2)?, "matmul")?;
+    let ap = packed_activation(&a_src, "matmul")?;
+    let bp = packed_activation(&b_src.transpose(-1, -2)?, "matmul")?;
     let _ = buffer_of(&out, "matmul")?;
     gemm(
         &ctx,
@@ -171,18 +170,19 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             batch,
             x: GemmOperand {
                 buffer: &ap.buffer,
-                dtype: DType::F32,
+                dtype: ap.dtype(),
                 offset: ap.offset,
                 batch_stride: sa,
             },
             w: GemmOperand {
                 buffer: &bp.buffer,
-                dtype: DType::F32,
+                dtype: bp.dtype(),
                 offset: bp.offset,
                 batch_stride: sb,
             },
             out: GemmOutput {
                 buffer: &obuf,
+                dtype: out_dtype,
                 offset: 0,
                 batch_stride: m * n,
                 row_stride: n,

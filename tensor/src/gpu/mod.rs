@@ -34,7 +34,7 @@ pub mod softmax;
 pub mod storage;
 mod transfer;
 
-pub use context::{GpuContext, GpuOptions};
+pub use context::{GpuContext, GpuCore, GpuOptions};
 pub use pool::GpuBuffer;
 pub use profile::KernelTime;
 pub use storage::{GpuStorage, Piece};

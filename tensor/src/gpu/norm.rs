@@ -1,8 +1,9 @@
 //! Normalisations on the GPU: RMSNorm, LayerNorm, GroupNorm. Statistics in f32.
 
-use super::cast::packed_f32;
+use super::cast::packed_activation;
 use super::kernel::{
-    ctx_of, grid, loader, output, param_block, word, Block, Launch, WEIGHTED_SLOTS,
+    ctx_of, grid, loader, output_as, param_block, slots_storing, storer, word, Block, Launch, Slot,
+    U32_ARRAY,
 };
 use super::reduce::{RMS_ROW, ROWREDUCE};
 use super::GpuBuffer;
@@ -58,21 +59,30 @@ pub(crate) fn packed_on(t: &Tensor, x: &Tensor) -> Result<PackedParam> {
     })
 }
 
+/// The storage bindings of `norm.wgsl`: X, W and BIAS read through their loaders, OUT
+/// holding `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&["X", "W", "BIAS"].map(|name| (name, U32_ARRAY)), out)
+}
+
 /// One dispatch of `norm.wgsl` in `mode` (0 rms, 1 layer, 2 group) over the rows of `geom`.
 fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
-    let (out, obuf) = output(&ctx, x.shape(), "a normalisation")?;
+    let out_dtype = ctx.result_dtype(&[x.dtype()]);
+    let (out, obuf) = output_as(&ctx, x.shape(), out_dtype, "a normalisation")?;
     if geom.rows == 0 || geom.width == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "normalisation")?;
+    let xp = packed_activation(x, "normalisation")?;
     let (w, b) = (packed(affine.weight, x)?, packed(affine.bias, x)?);
     let wdt = w.as_ref().map_or(DType::F32, |p| p.dtype);
     let bdt = b.as_ref().map_or(DType::F32, |p| p.dtype);
     let defines = format!(
-        "const MODE: u32 = {mode}u;\n{}{}",
+        "const MODE: u32 = {mode}u;\n{}{}{}{}",
+        loader("X", xp.dtype())?,
         loader("W", wdt)?,
-        loader("BIAS", bdt)?
+        loader("BIAS", bdt)?,
+        storer("OUT", out_dtype)?
     );
     let params = NormParams {
         rows: word(geom.rows)?,
@@ -91,7 +101,7 @@ fn run(x: &Tensor, mode: u32, geom: NormRows, affine: Affine, eps: f32) -> Resul
         name: "norm",
         defines,
         sources: &[ROWREDUCE, RMS_ROW, SRC],
-        slots: &WEIGHTED_SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![
             &xp.buffer,
             w.as_ref().map_or(&ctx.dummy, |p| &p.buffer),

@@ -5,9 +5,12 @@
 
 use wgpu::naga;
 
-use super::kernel::{declaration, loader, source, ParamBlock, Slot};
+use super::kernel::{declaration, loader, source, storer, ParamBlock, Slot};
 use super::kernel::{PER_ELEMENT, STRIDED, WEIGHTED_SLOTS};
-use crate::DType;
+use crate::{DType, Result};
+
+/// The dtypes kernels store results in.
+const STORED: [DType; 2] = [DType::F32, DType::F16];
 
 /// Checks `P` of the kernel built from `defines`, `slots` and `sources` against `B`.
 fn check<B: ParamBlock>(defines: &str, slots: &[Slot], sources: &[&str]) {
@@ -16,7 +19,8 @@ fn check<B: ParamBlock>(defines: &str, slots: &[Slot], sources: &[&str]) {
         .unwrap_or_else(|e| panic!("{}: {}", B::NAME, e.emit_to_string(&wgsl)));
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
+        naga::valid::Capabilities::SHADER_FLOAT16
+            | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
     )
     .validate(&module)
     .unwrap_or_else(|e| panic!("{}: {}", B::NAME, e.emit_to_string(&wgsl)));
@@ -69,18 +73,43 @@ fn loaders(names: &[&str]) -> String {
         .collect()
 }
 
+/// The storer of OUT and the slots of a kernel storing each of [`STORED`].
+fn stored(slots: fn(DType) -> Result<Vec<Slot>>) -> Vec<(String, Vec<Slot>)> {
+    STORED
+        .iter()
+        .map(|&d| (storer("OUT", d).unwrap(), slots(d).unwrap()))
+        .collect()
+}
+
+/// Checks `B` for every dtype of [`STORED`] and every value below `count` of the
+/// constant `name`, after `defines` and the loaders of `inputs`.
+fn check_each<B: ParamBlock>(
+    (name, count): (&str, u32),
+    defines: &str,
+    inputs: &[&str],
+    slots: fn(DType) -> Result<Vec<Slot>>,
+    sources: &[&str],
+) {
+    for (store, slots) in stored(slots) {
+        for v in 0..count {
+            let all = format!(
+                "const {name}: u32 = {v}u;\n{defines}{}{store}",
+                loaders(inputs)
+            );
+            check::<B>(&all, &slots, sources);
+        }
+    }
+}
+
 #[test]
 fn elementwise() {
-    for kind in 0..4 {
-        check::<super::elementwise::ElementwiseParams>(
-            &format!(
-                "const KIND: u32 = {kind}u;\nconst OP: u32 = 1u;\n{}",
-                loaders(&["A", "B"])
-            ),
-            &super::elementwise::SLOTS,
-            &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
-        );
-    }
+    check_each::<super::elementwise::ElementwiseParams>(
+        ("KIND", 4),
+        "const OP: u32 = 1u;\n",
+        &["A", "B"],
+        super::elementwise::slots,
+        &[STRIDED, super::elementwise::SRC, PER_ELEMENT],
+    );
 }
 
 #[test]
@@ -101,8 +130,12 @@ fn linear() {
     use super::gemm::{GemmPath, LinearParams, TILE_SHAPES};
     for path in [GemmPath::Reference, GemmPath::Tiled(TILE_SHAPES[0])] {
         for aligned in [false, true] {
-            let v = variant(path, DType::F32, DType::BF16, aligned).unwrap();
-            check::<LinearParams>(&v.defines, v.slots, &v.sources);
+            for x in STORED {
+                for out in STORED {
+                    let v = variant(path, x, DType::BF16, out, aligned).unwrap();
+                    check::<LinearParams>(&v.defines, &v.slots, &v.sources);
+                }
+            }
         }
     }
 }
@@ -118,23 +151,28 @@ fn conv() {
 
 #[test]
 fn attention() {
-    check::<super::attention::AttentionParams>(
-        "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n",
-        &super::attention::SLOTS,
-        &[super::attention::SRC],
-    );
+    for (store, slots) in stored(super::attention::slots) {
+        check::<super::attention::AttentionParams>(
+            &format!(
+                "const D: u32 = 8u;\nconst DV: u32 = 6u;\nconst BQ: u32 = 16u;\nconst BK: u32 = 16u;\nconst TPR: u32 = 4u;\nconst DVT: u32 = 2u;\n{}{store}",
+                loaders(&["Q", "K", "V"])
+            ),
+            &slots,
+            &[super::attention::SRC],
+        );
+    }
 }
 
 #[test]
 fn rows() {
     use super::reduce::{RowsParams, ROWREDUCE, SLOTS};
-    for mode in 0..3 {
-        check::<super::norm::NormParams>(
-            &format!("const MODE: u32 = {mode}u;\n{}", loaders(&["W", "BIAS"])),
-            &WEIGHTED_SLOTS,
-            &[ROWREDUCE, super::reduce::RMS_ROW, super::norm::SRC],
-        );
-    }
+    check_each::<super::norm::NormParams>(
+        ("MODE", 3),
+        "",
+        &["X", "W", "BIAS"],
+        super::norm::slots,
+        &[ROWREDUCE, super::reduce::RMS_ROW, super::norm::SRC],
+    );
     check::<RowsParams>(
         "const OP: u32 = 1u;\n",
         &SLOTS,
@@ -145,41 +183,58 @@ fn rows() {
 
 #[test]
 fn rope() {
-    check::<super::rope::RopeParams>("", &super::rope::SLOTS, &[super::rope::SRC, PER_ELEMENT]);
+    for (store, slots) in stored(super::rope::slots) {
+        check::<super::rope::RopeParams>(
+            &format!("{}{store}", loaders(&["X"])),
+            &slots,
+            &[super::rope::SRC, PER_ELEMENT],
+        );
+    }
 }
 
 #[test]
 fn resize() {
     use super::resize::{
-        sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams, SLOTS,
+        slots, sources, CatParams, EmbeddingParams, ReindexParams, TrilinearParams,
     };
-    let x = loaders(&["X"]);
-    check::<ReindexParams>(&x, &SLOTS, &sources("reindex").unwrap());
-    check::<CatParams>(&x, &SLOTS, &sources("cat").unwrap());
-    check::<TrilinearParams>(&x, &SLOTS, &sources("trilinear").unwrap());
-    check::<EmbeddingParams>(&x, &SLOTS, &sources("embedding").unwrap());
+    for (store, slots) in stored(slots) {
+        let x = format!("{}{store}", loaders(&["X"]));
+        check::<ReindexParams>(&x, &slots, &sources("reindex").unwrap());
+        check::<CatParams>(&x, &slots, &sources("cat").unwrap());
+        check::<TrilinearParams>(&x, &slots, &sources("trilinear").unwrap());
+        check::<EmbeddingParams>(&x, &slots, &sources("embedding").unwrap());
+    }
 }
 
 #[test]
 fn fused() {
     use super::reduce::{RMS_ROW, ROWREDUCE};
     use super::{clamped_gelu, gated_heads, qk_norm_rope};
-    check::<qk_norm_rope::QkNormRopeParams>(
-        &loaders(&["X", "G", "ROT"]),
-        &qk_norm_rope::SLOTS,
-        &[ROWREDUCE, RMS_ROW, qk_norm_rope::SRC],
-    );
+    for (store, slots) in stored(qk_norm_rope::slots) {
+        check::<qk_norm_rope::QkNormRopeParams>(
+            &format!("{}{store}", loaders(&["X", "G", "ROT"])),
+            &slots,
+            &[ROWREDUCE, RMS_ROW, qk_norm_rope::SRC],
+        );
+    }
     for flag in [false, true] {
-        check::<gated_heads::GatedHeadsParams>(
-            &format!("const HAS_GATE: bool = {flag};\n{}", loaders(&["X", "G"])),
-            &gated_heads::SLOTS,
-            &[gated_heads::SRC, PER_ELEMENT],
-        );
-        check::<clamped_gelu::ClampedGeluParams>(
-            &format!("const GATED: bool = {flag};\n{}", loaders(&["U"])),
-            &clamped_gelu::SLOTS,
-            &[clamped_gelu::SRC, PER_ELEMENT],
-        );
+        for (store, slots) in stored(gated_heads::slots) {
+            check::<gated_heads::GatedHeadsParams>(
+                &format!(
+                    "const HAS_GATE: bool = {flag};\n{}{store}",
+                    loaders(&["X", "G"])
+                ),
+                &slots,
+                &[gated_heads::SRC, PER_ELEMENT],
+            );
+        }
+        for (store, slots) in stored(clamped_gelu::slots) {
+            check::<clamped_gelu::ClampedGeluParams>(
+                &format!("const GATED: bool = {flag};\n{}{store}", loaders(&["U"])),
+                &slots,
+                &[clamped_gelu::SRC, PER_ELEMENT],
+            );
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! segmented norm of whole rows is the same kernel with one head per row and no rotation.
 
 use super::kernel::{
-    ctx_of, grid, loader, output, param_block, word, Block, Launch, Slot, F32_ARRAY, U32_ARRAY,
+    ctx_of, grid, loader, output_as, param_block, slots_storing, storer, word, Block, Launch, Slot,
+    U32_ARRAY,
 };
 use super::norm::packed_on;
 use super::reduce::{RMS_ROW, ROWREDUCE};
@@ -12,13 +13,11 @@ use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/qk_norm_rope.wgsl");
 
-/// The storage bindings of `qk_norm_rope.wgsl`.
-pub(crate) const SLOTS: [Slot; 4] = [
-    Slot::read("X", U32_ARRAY),
-    Slot::read("G", U32_ARRAY),
-    Slot::read("ROT", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of `qk_norm_rope.wgsl`: X, G and ROT read through their loaders,
+/// OUT holding `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&["X", "G", "ROT"].map(|name| (name, U32_ARRAY)), out)
+}
 
 param_block! {
     /// Parameters of `qk_norm_rope.wgsl`: where each token segment ends, `rows` output rows
@@ -69,7 +68,8 @@ pub(crate) fn norm_heads(
     let ctx = ctx_of(x)?;
     let (l, c) = (x.shape()[0], x.shape()[1]);
     let (heads, d) = (p.heads, p.heads.dim);
-    let (out, obuf) = output(&ctx, out_shape, "normalised heads")?;
+    let out_dtype = ctx.result_dtype(&[x.dtype()]);
+    let (out, obuf) = output_as(&ctx, out_shape, out_dtype, "normalised heads")?;
     let rows = heads.total() * l;
     if rows == 0 || d == 0 {
         return Ok(out);
@@ -93,16 +93,17 @@ pub(crate) fn norm_heads(
         eps: p.eps,
     };
     let defines = format!(
-        "{}{}{}",
+        "{}{}{}{}",
         loader("X", xp.dtype)?,
         loader("G", g.dtype)?,
-        loader("ROT", rot.as_ref().map_or(DType::F32, |r| r.dtype))?
+        loader("ROT", rot.as_ref().map_or(DType::F32, |r| r.dtype))?,
+        storer("OUT", out_dtype)?
     );
     ctx.launch(Launch {
         name,
         defines,
         sources: &[ROWREDUCE, RMS_ROW, SRC],
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![
             &xp.buffer,
             &g.buffer,

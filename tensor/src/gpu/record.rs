@@ -246,7 +246,7 @@ mod tests {
     fn blocks_sit_at_aligned_offsets_and_a_full_arena_grows() {
         let ctx = GpuContext::new(&GpuOptions {
             allow_software: true,
-            max_binding_bytes: None,
+            ..Default::default()
         })
         .unwrap();
         let align = ctx.limits().min_uniform_buffer_offset_alignment as u64;

@@ -1,9 +1,9 @@
 //! Pad, concat, nearest and trilinear upsampling and embedding lookup on the GPU.
 
-use super::cast::packed_f32;
+use super::cast::{packed_activation, packed_f32};
 use super::kernel::{
-    ctx_of, grid, kernel_sources, loader, output, param_block, storage_of, word, words, Block,
-    Launch, Slot, F32_ARRAY, MAX_RANK, PER_ELEMENT, U32_ARRAY,
+    ctx_of, grid, kernel_sources, loader, output, output_as, param_block, slots_storing,
+    storage_of, storer, word, words, Block, Launch, Slot, MAX_RANK, PER_ELEMENT, U32_ARRAY,
 };
 use super::{GpuBuffer, GpuContext};
 use crate::params::resize::{padded_shape, upsampled_shape, PadMode};
@@ -18,28 +18,26 @@ pub(crate) fn sources(name: &str) -> Result<[&'static str; 3]> {
 }
 
 /// The storage bindings of every kernel of `resize.wgsl`: X is read through its loader,
-/// IDS (token ids) only by `embedding`.
-pub(crate) const SLOTS: [Slot; 3] = [
-    Slot::read("X", U32_ARRAY),
-    Slot::read("IDS", U32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// IDS (token ids) only by `embedding`; OUT holds `out` values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(&[("X", U32_ARRAY), ("IDS", U32_ARRAY)], out)
+}
 
 /// One dispatch of the kernel `name` of `resize.wgsl` over `n` elements, reading X in
-/// `x_dtype`; `buffers` are X, IDS and OUT.
+/// `x_dtype` and storing `out_dtype`; `buffers` are X, IDS and OUT.
 fn launch(
     ctx: &GpuContext,
     name: &'static str,
-    x_dtype: DType,
+    [x_dtype, out_dtype]: [DType; 2],
     params: Block,
     n: usize,
     buffers: [&GpuBuffer; 3],
 ) -> Result<()> {
     ctx.launch(Launch {
         name,
-        defines: loader("X", x_dtype)?,
+        defines: format!("{}{}", loader("X", x_dtype)?, storer("OUT", out_dtype)?),
         sources: &sources(name)?,
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: buffers.to_vec(),
         params,
         groups: grid(n.div_ceil(256))?,
@@ -54,7 +52,7 @@ fn launch_f32(
     n: usize,
     [x, out]: [&GpuBuffer; 2],
 ) -> Result<()> {
-    launch(ctx, name, DType::F32, params, n, [x, &ctx.dummy, out])
+    launch(ctx, name, [DType::F32; 2], params, n, [x, &ctx.dummy, out])
 }
 
 param_block! {
@@ -166,13 +164,15 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
     let mut shape = tensors[0].shape().to_vec();
     shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
     let inner: usize = shape[d + 1..].iter().product();
-    let (out, obuf) = output(&ctx, &shape, "a concatenation")?;
+    let dtypes: Vec<DType> = tensors.iter().map(|t| t.dtype()).collect();
+    let out_dtype = ctx.result_dtype(&dtypes);
+    let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a concatenation")?;
     let mut at = 0;
     for t in tensors {
         let n = t.numel();
         let w_in = t.shape()[d] * inner;
         if n > 0 {
-            let xp = packed_f32(t, "cat")?;
+            let xp = packed_activation(t, "cat")?;
             let params = CatParams {
                 n: word(n)?,
                 row_in: word(w_in)?,
@@ -180,7 +180,14 @@ pub fn cat(tensors: &[&Tensor], d: usize) -> Result<Tensor> {
                 row_at: word(at)?,
                 x_offset: word(xp.offset)?,
             };
-            launch_f32(&ctx, "cat", Block::of(&params), n, [&xp.buffer, &obuf])?;
+            launch(
+                &ctx,
+                "cat",
+                [xp.dtype(), out_dtype],
+                Block::of(&params),
+                n,
+                [&xp.buffer, &ctx.dummy, &obuf],
+            )?;
         }
         at += w_in;
     }
@@ -269,7 +276,7 @@ pub fn embedding(table: &Tensor, ids: &[u32]) -> Result<Tensor> {
         launch(
             &ctx,
             "embedding",
-            table.dtype(),
+            [table.dtype(), DType::F32],
             Block::of(&params),
             n,
             [&p.buffer, &ibuf, &obuf],

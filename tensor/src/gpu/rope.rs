@@ -1,10 +1,11 @@
 //! Rotary position embedding on the GPU.
 
-use super::cast::packed_f32;
+use super::cast::{packed_activation, packed_f32};
 use super::kernel::{
-    ctx_of, grid, output, param_block, word, Block, Launch, Slot, F32_ARRAY, PER_ELEMENT,
+    ctx_of, grid, loader, output_as, param_block, slots_storing, storer, word, Block, Launch, Slot,
+    F32_ARRAY, PER_ELEMENT, U32_ARRAY,
 };
-use crate::{Result, Tensor};
+use crate::{DType, Result, Tensor};
 
 pub(crate) const SRC: &str = include_str!("../../../shaders/rope.wgsl");
 
@@ -24,25 +25,27 @@ param_block! {
     }
 }
 
-/// The storage bindings of `rope.wgsl`.
-pub(crate) const SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("COS", F32_ARRAY),
-    Slot::read("SIN", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of `rope.wgsl`: X read through its loader, OUT holding `out`
+/// values.
+pub(crate) fn slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(
+        &[("X", U32_ARRAY), ("COS", F32_ARRAY), ("SIN", F32_ARRAY)],
+        out,
+    )
+}
 
 /// See [`Tensor::rope`].
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (l, h, d) = (x.shape()[1], x.shape()[2], x.shape()[3]);
     let r = *cos.shape().last().unwrap_or(&0);
-    let (out, obuf) = output(&ctx, x.shape(), "a rotary embedding")?;
+    let out_dtype = ctx.result_dtype(&[x.dtype()]);
+    let (out, obuf) = output_as(&ctx, x.shape(), out_dtype, "a rotary embedding")?;
     let n = x.numel();
     if n == 0 {
         return Ok(out);
     }
-    let xp = packed_f32(x, "rope")?;
+    let xp = packed_activation(x, "rope")?;
     let cp = packed_f32(cos, "rope cos")?;
     let sp = packed_f32(sin, "rope sin")?;
     let params = RopeParams {
@@ -58,9 +61,9 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     };
     ctx.launch(Launch {
         name: "rope",
-        defines: String::new(),
+        defines: format!("{}{}", loader("X", xp.dtype())?, storer("OUT", out_dtype)?),
         sources: &[SRC, PER_ELEMENT],
-        slots: &SLOTS,
+        slots: &slots(out_dtype)?,
         buffers: vec![&xp.buffer, &cp.buffer, &sp.buffer, &obuf],
         params: Block::of(&params),
         groups: grid(n.div_ceil(256))?,

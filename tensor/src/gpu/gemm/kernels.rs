@@ -1,9 +1,11 @@
 //! The WGSL of every GEMM kernel variant: path × operand loads (element-wise or vector) ×
-//! activation dtype × weight dtype. The bias is a parameter, not a variant.
+//! activation dtype × weight dtype × output dtype. The bias is a parameter, not a variant.
 
 use super::path::GemmPath;
-use crate::gpu::kernel::{kernel_sources, loader, widener4, Slot, F32_ARRAY, U32_ARRAY};
-use crate::{bail, DType, Result};
+use crate::gpu::kernel::{
+    kernel_sources, loader, slots_storing, storer, widener4, Slot, F32_ARRAY, U32_ARRAY,
+};
+use crate::{DType, Result};
 
 /// The reference GEMM core (also under the 3-D convolution).
 pub(crate) const GEMM: &str = include_str!("../../../../shaders/gemm.wgsl");
@@ -23,62 +25,43 @@ pub(crate) const LINEAR_VEC4: &str = include_str!("../../../../shaders/linear_ve
 /// The tiled and cooperative cores' operand fetches (sections SCALAR and VEC4).
 const LINEAR_FETCH: &str = include_str!("../../../../shaders/linear_fetch.wgsl");
 
-/// The storage bindings of the reference kernel with element-wise loads: W is read
-/// through its loader.
-pub(crate) const SCALAR_SLOTS: [Slot; 4] = [
-    Slot::read("X", F32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of the reference kernel with element-wise loads and of the tiled
+/// and cooperative kernels with element-wise fetches: X and W are read through their
+/// loaders, OUT holds `out` values.
+pub(crate) fn scalar_slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(
+        &[("X", U32_ARRAY), ("W", U32_ARRAY), ("BIAS", F32_ARRAY)],
+        out,
+    )
+}
 
-/// The storage bindings of the reference kernel with vector loads: four consecutive
-/// elements of X, and of W the words (`WORDS`) holding four of its elements.
-pub(crate) const VEC4_SLOTS: [Slot; 4] = [
-    Slot::read("X", "array<vec4<f32>>"),
-    Slot::read("W", "array<WORDS>"),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
-/// The storage bindings of the tiled and cooperative kernels with element-wise fetches:
-/// X and W through their loaders.
-const FETCH_SLOTS: [Slot; 4] = [
-    Slot::read("X", U32_ARRAY),
-    Slot::read("W", U32_ARRAY),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
-
-/// The storage bindings of the tiled and cooperative kernels with vector fetches: the
-/// words holding four elements of X (`X_WORDS`) and of W (`W_WORDS`).
-const FETCH_VEC4_SLOTS: [Slot; 4] = [
-    Slot::read("X", "array<X_WORDS>"),
-    Slot::read("W", "array<W_WORDS>"),
-    Slot::read("BIAS", F32_ARRAY),
-    Slot::write("OUT", F32_ARRAY),
-];
+/// The storage bindings of every kernel with vector loads: of X and W the words
+/// (`WORDS_X`, `WORDS_W`) holding four consecutive elements; OUT holds `out` values.
+pub(crate) fn vec4_slots(out: DType) -> Result<Vec<Slot>> {
+    slots_storing(
+        &[
+            ("X", "array<WORDS_X>"),
+            ("W", "array<WORDS_W>"),
+            ("BIAS", F32_ARRAY),
+        ],
+        out,
+    )
+}
 
 /// The dtypes the GEMM kernels read as operands.
 #[cfg(test)]
 pub(crate) const OPERAND_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
+/// The dtypes the GEMM kernels store results in.
+#[cfg(test)]
+pub(crate) const STORED_DTYPES: [DType; 2] = [DType::F32, DType::F16];
 
 /// One GEMM kernel variant: its name, specialisation, sources and bindings.
 pub(crate) struct Variant {
     pub name: &'static str,
     pub defines: String,
     pub sources: Vec<&'static str>,
-    pub slots: &'static [Slot; 4],
-}
-
-/// `alias NAME_WORDS` and `fn widen4_NAME` for four `dtype` elements of binding `name`.
-fn named_widener4(name: &str, dtype: DType) -> Result<String> {
-    let Some(body) = widener4(dtype) else {
-        bail!("the GEMM's vector loads cannot read {dtype} operands");
-    };
-    Ok(body
-        .replace("WORDS", &format!("{name}_WORDS"))
-        .replace("widen4", &format!("widen4_{name}")))
+    pub slots: Vec<Slot>,
 }
 
 /// The directives and specialisation of `path` (before the operand loaders).
@@ -96,44 +79,46 @@ fn header(path: GemmPath) -> String {
     }
 }
 
-/// The kernel of `path` for activations in `x` and weights in `w`, with vector operand
-/// loads when `aligned` (K and every operand offset a multiple of 4 elements). The
-/// reference kernel reads f32 activations only.
-pub(crate) fn variant(path: GemmPath, x: DType, w: DType, aligned: bool) -> Result<Variant> {
-    let vector = aligned && widener4(x).is_some() && widener4(w).is_some();
-    if path == GemmPath::Reference {
-        if x != DType::F32 {
-            bail!("the reference GEMM reads f32 activations, got {x}");
-        }
-        return Ok(match widener4(w) {
-            Some(w4) if vector => Variant {
-                name: "gemm",
-                defines: w4.to_string(),
-                sources: vec![LINEAR, LINEAR_VEC4, GEMM],
-                slots: &VEC4_SLOTS,
-            },
-            _ => Variant {
-                name: "gemm",
-                defines: loader("W", w)?,
-                sources: vec![LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
-                slots: &SCALAR_SLOTS,
-            },
-        });
-    }
-    let (loads, fetch, slots) = if vector {
-        let loads = named_widener4("X", x)? + &named_widener4("W", w)?;
-        (loads, "VEC4", &FETCH_VEC4_SLOTS)
-    } else {
-        (loader("X", x)? + &loader("W", w)?, "SCALAR", &FETCH_SLOTS)
+/// The kernel of `path` for activations in `x` and weights in `w`, storing `out`, with
+/// vector operand loads when `aligned` (K and every operand offset a multiple of 4
+/// elements).
+pub(crate) fn variant(
+    path: GemmPath,
+    x: DType,
+    w: DType,
+    out: DType,
+    aligned: bool,
+) -> Result<Variant> {
+    let store = storer("OUT", out)?;
+    let (loads, fetch, slots) = match (widener4("X", x), widener4("W", w)) {
+        (Some(x4), Some(w4)) if aligned => (x4 + &w4, "VEC4", vec4_slots(out)?),
+        _ => (
+            loader("X", x)? + &loader("W", w)?,
+            "SCALAR",
+            scalar_slots(out)?,
+        ),
     };
+    let defines = header(path) + &loads + &store;
     let (name, core) = match path {
+        GemmPath::Reference => {
+            let sources = match fetch {
+                "VEC4" => vec![LINEAR, LINEAR_VEC4, GEMM],
+                _ => vec![LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
+            };
+            return Ok(Variant {
+                name: "gemm",
+                defines,
+                sources,
+                slots,
+            });
+        }
         GemmPath::Cooperative(_) => ("gemm_coop", GEMM_COOP),
-        _ => ("gemm_tiled", GEMM_TILED),
+        GemmPath::Tiled(_) => ("gemm_tiled", GEMM_TILED),
     };
     let [shared, fetch] = kernel_sources(LINEAR_FETCH, fetch)?;
     Ok(Variant {
         name,
-        defines: header(path) + &loads,
+        defines,
         sources: vec![LINEAR, shared, fetch, core],
         slots,
     })

@@ -32,8 +32,7 @@ pub(crate) struct Gemm<'a> {
     pub bias: Option<GemmBias<'a>>,
 }
 
-/// An operand of a GEMM, rows of K in `dtype` (f32, f16 or bf16; the reference kernel
-/// reads f32 activations only): row `r` of batch `z` at `offset + z · batch_stride + r · K`.
+/// An operand of a GEMM, rows of K in `dtype` (f32, f16 or bf16): row `r` of batch `z` at `offset + z · batch_stride + r · K`.
 pub(crate) struct GemmOperand<'a> {
     pub buffer: &'a GpuBuffer,
     pub dtype: DType,
@@ -41,10 +40,11 @@ pub(crate) struct GemmOperand<'a> {
     pub batch_stride: usize,
 }
 
-/// Where the product goes: element `(z, m, n)` at
+/// Where the product goes, stored as `dtype` (f32 or f16): element `(z, m, n)` at
 /// `offset + z · batch_stride + m · row_stride + col0 + n`.
 pub(crate) struct GemmOutput<'a> {
     pub buffer: &'a GpuBuffer,
+    pub dtype: DType,
     pub offset: usize,
     pub batch_stride: usize,
     pub row_stride: usize,
@@ -77,7 +77,7 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>, path: GemmPath) -> Resul
     ]
     .iter()
     .all(|v| v.is_multiple_of(4));
-    let kernel = kernels::variant(path, g.x.dtype, g.w.dtype, aligned)?;
+    let kernel = kernels::variant(path, g.x.dtype, g.w.dtype, g.out.dtype, aligned)?;
     for z0 in (0..g.batch).step_by(MAX_GROUPS) {
         let zc = MAX_GROUPS.min(g.batch - z0);
         for m0 in (0..mt).step_by(MAX_GROUPS) {
@@ -103,7 +103,7 @@ pub(crate) fn gemm(ctx: &Arc<GpuContext>, g: &Gemm<'_>, path: GemmPath) -> Resul
                 name: kernel.name,
                 defines: kernel.defines.clone(),
                 sources: &kernel.sources,
-                slots: kernel.slots,
+                slots: &kernel.slots,
                 buffers: vec![
                     g.x.buffer,
                     g.w.buffer,

@@ -5,7 +5,7 @@
 
 use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator};
 
-use super::kernels::{variant, OPERAND_DTYPES};
+use super::kernels::{variant, OPERAND_DTYPES, STORED_DTYPES};
 use super::{Accumulator, GemmPath, LinearParams, TILE_SHAPES};
 use crate::gpu::kernel::{declaration, source};
 use crate::DType;
@@ -18,10 +18,14 @@ fn paths() -> Vec<GemmPath> {
     paths
 }
 
-/// The naga capabilities the device grants for the features `path` needs (every device
-/// wgpu opens unpacks f16 pairs to f32).
-fn capabilities(path: GemmPath) -> Capabilities {
-    let unpack = Capabilities::default() | Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+/// The naga capabilities the device grants for the features `path` and results stored as
+/// `out` need (every device wgpu opens unpacks f16 pairs to f32; f16 results need
+/// SHADER_F16).
+fn capabilities(path: GemmPath, out: DType) -> Capabilities {
+    let mut unpack = Capabilities::default() | Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    if out == DType::F16 {
+        unpack |= Capabilities::SHADER_FLOAT16;
+    }
     match path {
         GemmPath::Cooperative(_) => {
             unpack
@@ -34,19 +38,20 @@ fn capabilities(path: GemmPath) -> Capabilities {
 }
 
 /// Parses, validates and writes as SPIR-V and MSL the kernel of `path` for activations in
-/// `x`, weights in `w` and `aligned` operands; the error names the step and the variant.
-fn compile(path: GemmPath, x: DType, w: DType, aligned: bool) -> Result<(), String> {
-    let what = format!("{path}, x {x}, w {w}, aligned {aligned}");
-    let v = variant(path, x, w, aligned).map_err(|e| format!("{what}: {e}"))?;
+/// `x`, weights in `w`, output stored as `out` and `aligned` operands; the error names the
+/// step and the variant.
+fn compile(path: GemmPath, x: DType, w: DType, out: DType, aligned: bool) -> Result<(), String> {
+    let what = format!("{path}, x {x}, w {w}, out {out}, aligned {aligned}");
+    let v = variant(path, x, w, out, aligned).map_err(|e| format!("{what}: {e}"))?;
     let wgsl = source(
         &v.defines,
         &declaration::<LinearParams>(),
-        v.slots,
+        &v.slots,
         &v.sources,
     );
     let module = naga::front::wgsl::parse_str(&wgsl)
         .map_err(|e| format!("{what}: parse: {}", e.emit_to_string(&wgsl)))?;
-    let info = Validator::new(ValidationFlags::all(), capabilities(path))
+    let info = Validator::new(ValidationFlags::all(), capabilities(path, out))
         .subgroup_stages(ShaderStages::COMPUTE)
         .subgroup_operations(SubgroupOperationSet::all())
         .validate(&module)
@@ -72,14 +77,13 @@ fn every_gemm_variant_validates_and_writes_spirv_and_msl() {
     let mut cooperative = 0;
     for path in paths() {
         for aligned in [false, true] {
-            for x in OPERAND_DTYPES {
-                for w in OPERAND_DTYPES {
-                    if path == GemmPath::Reference && x != DType::F32 {
-                        assert!(variant(path, x, w, aligned).is_err(), "{path} read {x}");
-                        continue;
-                    }
+            for (x, w) in OPERAND_DTYPES
+                .iter()
+                .flat_map(|&x| OPERAND_DTYPES.map(|w| (x, w)))
+            {
+                for out in STORED_DTYPES {
                     cooperative += usize::from(matches!(path, GemmPath::Cooperative(_)));
-                    if let Err(e) = compile(path, x, w, aligned) {
+                    if let Err(e) = compile(path, x, w, out, aligned) {
                         failures.push(e);
                     }
                 }
@@ -87,6 +91,6 @@ fn every_gemm_variant_validates_and_writes_spirv_and_msl() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    // Accumulators × operand loads × activation dtypes × weight dtypes.
-    assert_eq!(cooperative, 2 * 2 * 3 * 3);
+    // Accumulators × operand loads × activation dtypes × weight dtypes × output dtypes.
+    assert_eq!(cooperative, 2 * 2 * 3 * 3 * 2);
 }

@@ -109,16 +109,23 @@ fi
 banner "fixture cases on --backend gpu"
 passed_cases=()
 failed_cases=()
+# f32 activations with the f32 tolerances; f16 (where the adapter has SHADER_F16) with the
+# cases' bf16 tolerances.
+precisions=(f32)
+grep -q 'SHADER_F16=true' "$work/info.log" && precisions+=(f16)
 while IFS= read -r meta; do
     case_dir=$(dirname "$meta")
-    name=${case_dir#tests/fixtures/}
-    log="$work/parity-${name//\//-}.log"
-    if step "$log" "$bin" parity "$case_dir" --backend gpu --cache-dir "$cache"; then
-        passed_cases+=("$name")
-    else
-        failed_cases+=("$name")
-        echo "gpu-check: FAILED: fixture case $name (above)" >&2
-    fi
+    for precision in "${precisions[@]}"; do
+        name="${case_dir#tests/fixtures/} ($precision)"
+        log="$work/parity-${case_dir//\//-}-$precision.log"
+        if step "$log" "$bin" parity "$case_dir" --backend gpu --precision "$precision" \
+            --cache-dir "$cache"; then
+            passed_cases+=("$name")
+        else
+            failed_cases+=("$name")
+            echo "gpu-check: FAILED: fixture case $name (above)" >&2
+        fi
+    done
 done < <(find tests/fixtures -name meta.json | sort)
 if ((${#failed_cases[@]} > 0 || ${#passed_cases[@]} == 0)); then
     failed=1

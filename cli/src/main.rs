@@ -383,7 +383,8 @@ fn tokenize(tokenizer: &Path, file: Option<&Path>, text: Option<String>) -> Resu
 fn info(checkpoints: Option<PathBuf>, values: bool) -> Result<usize> {
     println!("happyhorse {}", env!("CARGO_PKG_VERSION"));
     println!("cpu: {} threads", rayon_threads());
-    match happyhorse_tensor::Device::gpu() {
+    // The precision a generation gets by default on this adapter.
+    match select_with(Backend::Gpu, None) {
         Ok(d) => println!("gpu: {}", gpu_info(&d)),
         Err(e) => println!("gpu: none ({e})"),
     }

@@ -35,6 +35,18 @@ fn info_lists_the_builtin_stack() {
             "{}",
             run.dump()
         );
+        // The activation precision a generation gets by default: f16 with SHADER_F16.
+        let f16 = run.stdout.contains("SHADER_F16=true");
+        let want = if f16 {
+            "activations: f16"
+        } else {
+            "activations: f32"
+        };
+        assert!(
+            run.stdout.lines().any(|l| l == want),
+            "{want}: {}",
+            run.dump()
+        );
     }
     let files: BTreeMap<&str, &str> = run
         .stdout

@@ -35,8 +35,8 @@ const LARGEST: GemmPath = GemmPath::Tiled(TileShape {
     cols: 128,
 });
 
-#[test]
-fn each_adapter_gets_its_path_and_the_reason() {
+/// Made-up adapters, each with the path it must get and a part of the reason it must give.
+fn adapter_cases() -> Vec<(&'static str, GemmAdapter, GemmPath, &'static str)> {
     let half_to_single = config(16, S::F16, S::F32);
     let half_to_half = config(16, S::F16, S::F16);
     let without = |f: Features| GemmAdapter {
@@ -47,7 +47,7 @@ fn each_adapter_gets_its_path_and_the_reason() {
         workgroup_bytes: bytes,
         ..adapter(vec![half_to_single])
     };
-    let cases: Vec<(&str, GemmAdapter, GemmPath, &str)> = vec![
+    vec![
         (
             "f16→f32 offered",
             adapter(vec![config(8, S::F32, S::F32), half_to_half, half_to_single]),
@@ -126,8 +126,12 @@ fn each_adapter_gets_its_path_and_the_reason() {
             GemmPath::Reference,
             "portable 64×64 needs 256 invocations per workgroup, the adapter has 128",
         ),
-    ];
-    for (name, a, path, said) in cases {
+    ]
+}
+
+#[test]
+fn each_adapter_gets_its_path_and_the_reason() {
+    for (name, a, path, said) in adapter_cases() {
         let choice = choose(&a);
         let text = choice.to_string();
         assert_eq!(choice.path, path, "{name}: {text}");

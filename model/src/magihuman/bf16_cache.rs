@@ -52,15 +52,8 @@ impl DitWeights {
     /// bf16 from the cache (written first when missing or invalid, see the module docs).
     /// A checkpoint without f32 block linears loads as stored and writes nothing.
     pub fn open_bf16_cached(path: &Path, cfg: &ModelConfig, device: &Device) -> Result<DitWeights> {
-        let src: Arc<dyn WeightSource> = open_weights(path)?.into();
-        let weights = match block_linear_cache(path, src.as_ref(), cfg)? {
-            None => Weights::from_source(src, device),
-            Some(cache_path) => Weights::from_source(src, device).with_overlay(
-                Box::new(SafeTensors::open(&cache_path)?) as Box<dyn WeightSource>,
-                "bf16 block linears",
-            ),
-        };
-        Self::from_weights(&weights.strict(), cfg)
+        let weights = checkpoint_weights(path, cfg, device, BlockLinearDtype::Bf16Cached)?;
+        Self::from_weights(&weights, cfg)
     }
 
     /// Opens a checkpoint holding its block linears as `dtype` says.
@@ -91,6 +84,29 @@ impl MagiHumanDit {
             .with_context(|| format!("loading the MagiHuman DiT from {}", path.display()))?;
         Self::new(config, data_proxy, weights, device)
     }
+}
+
+/// The strict handle of the checkpoint at `path` on `device`, its block linears read as
+/// `dtype` says (through the bf16 cache, written first when missing or invalid).
+pub fn checkpoint_weights(
+    path: &Path,
+    cfg: &ModelConfig,
+    device: &Device,
+    dtype: BlockLinearDtype,
+) -> Result<Weights> {
+    let src: Arc<dyn WeightSource> = open_weights(path)?.into();
+    let cache = match dtype {
+        BlockLinearDtype::AsStored => None,
+        BlockLinearDtype::Bf16Cached => block_linear_cache(path, src.as_ref(), cfg)?,
+    };
+    let weights = match cache {
+        None => Weights::from_source(src, device),
+        Some(cache_path) => Weights::from_source(src, device).with_overlay(
+            Box::new(SafeTensors::open(&cache_path)?) as Box<dyn WeightSource>,
+            "bf16 block linears",
+        ),
+    };
+    Ok(weights.strict())
 }
 
 /// The path of a valid bf16 cache of the f32 block linears of the checkpoint at `path`

@@ -12,6 +12,7 @@ use super::config::{DataProxyConfig, ModelConfig};
 use super::modality::{Modality, Segments};
 use super::packing::{coords, local_key_ranges, PatchGrid};
 use super::rope::rope_table;
+use super::streaming::LayerStream;
 use super::weights::DitWeights;
 
 /// One sample for [`MagiHumanDit::forward`].
@@ -105,9 +106,13 @@ impl MagiHumanDit {
             probe.tap("rope", &rope)?;
         }
 
-        for (i, lw) in w.layers.iter().enumerate() {
-            x = transformer_layer(lw, cfg, i, &x, &ctx)
+        let mut stream = LayerStream::new(&w.layers, w.layer_plan, &self.device);
+        for i in 0..w.layers.len() {
+            let lw = stream.layer(i)?;
+            x = transformer_layer(&lw, cfg, i, &x, &ctx)
                 .with_context(|| format!("DiT layer {i}"))?;
+            stream.prefetch(i + 1)?;
+            drop(lw);
             if probe.enabled() {
                 probe.tap(&format!("layer{i}"), &x)?;
             }

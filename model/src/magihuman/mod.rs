@@ -11,6 +11,7 @@ pub mod mlp;
 pub mod modality;
 pub mod packing;
 pub mod rope;
+pub mod streaming;
 pub mod traffic;
 pub mod weights;
 
@@ -18,4 +19,5 @@ pub use bf16_cache::BlockLinearDtype;
 pub use config::{CoordsStyle, DataProxyConfig, EvaluationConfig, ModelConfig, PipelineConfig};
 pub use denoise::ConditionedDit;
 pub use dit::{DitInputs, DitOutputs, MagiHumanDit};
+pub use streaming::{plan_layers, DitBytes, ForwardBudget, LayerPlan};
 pub use weights::{checkpoint_specs, param_count, DitWeights};

@@ -17,6 +17,7 @@ use happyhorse_tensor::{ensure, DType, Device, Error, Result, Tensor};
 
 use super::config::ModelConfig;
 use super::modality::{ModalityLinear, ModalityNorm};
+use super::streaming::LayerPlan;
 
 /// Epsilon of every RMS norm of the model.
 pub const RMS_EPS: f32 = 1e-6;
@@ -119,7 +120,7 @@ fn checked_mul(a: usize, b: usize) -> Result<usize> {
 }
 
 /// The tensors of transformer layer `layer`, in module order (experts stacked along dim 0).
-fn layer_specs(cfg: &ModelConfig, layer: usize) -> Result<Vec<TensorSpec>> {
+pub(crate) fn layer_specs(cfg: &ModelConfig, layer: usize) -> Result<Vec<TensorSpec>> {
     use Residence::{BlockLinear as Bl, F32};
     let (h, d) = (cfg.hidden_size, cfg.head_dim);
     let experts = cfg.num_experts(layer);
@@ -230,6 +231,8 @@ pub struct DitWeights {
     pub final_linear_video: Linear,
     /// Audio head `[audio_in, hidden]`.
     pub final_linear_audio: Linear,
+    /// Which layers are on the device and which stay on the host until they run.
+    pub layer_plan: LayerPlan,
 }
 
 /// The default rope bands: `1 / 10000^(k/B)`, `k = 0..B`, in f32.
@@ -252,6 +255,22 @@ impl DitWeights {
     /// (errors name the file, the tensor, and the expected and found shape or dtype); a
     /// strict `weights` must hold no other tensor ([`Weights::finish`]).
     pub fn from_weights(weights: &Weights, cfg: &ModelConfig) -> Result<DitWeights> {
+        Self::from_weights_planned(weights, cfg, LayerPlan::all_resident(cfg.num_layers))
+    }
+
+    /// [`DitWeights::from_weights`] with the layers `plan` streams left on the host, as
+    /// the file maps them (on the CPU every layer is used in place anyway).
+    pub fn from_weights_planned(
+        weights: &Weights,
+        cfg: &ModelConfig,
+        plan: LayerPlan,
+    ) -> Result<DitWeights> {
+        ensure!(
+            plan.layers == cfg.num_layers,
+            "a layer plan for {} DiT layers cannot hold the config's {}",
+            plan.layers,
+            cfg.num_layers
+        );
         let specs = try_checkpoint_specs(cfg)?;
         for spec in &specs {
             if !spec.optional || weights.contains(&spec.name) {
@@ -261,7 +280,6 @@ impl DitWeights {
         let specs: HashMap<&str, &TensorSpec> =
             specs.iter().map(|s| (s.name.as_str(), s)).collect();
         let ld = Loader { weights, specs };
-        let h = cfg.hidden_size;
         let embedder = |name: &str| -> Result<Linear> {
             Ok(Linear::new(
                 ld.f32_tensor(&format!("adapter.{name}_embedder.weight"))?,
@@ -276,28 +294,21 @@ impl DitWeights {
             Some(t) => t.to_vec()?,
             None => default_rope_bands(cfg.rope_bands()),
         };
-        let mut layers = Vec::with_capacity(cfg.num_layers);
-        for i in 0..cfg.num_layers {
-            let n = cfg.num_experts(i);
-            let p = format!("block.layers.{i}.");
-            let norm = |key: &str| ld.norm(&format!("{p}{key}"), n);
-            let linear = |key: &str, out: usize| ld.linear(&format!("{p}{key}"), n, out);
-            let post = cfg.has_post_norm(i);
-            layers.push(LayerWeights {
-                attn_pre_norm: norm("attention.pre_norm.weight")?,
-                linear_qkv: linear("attention.linear_qkv.weight", cfg.qkv_size())?,
-                qk_norm_gains: qk_norm_gains(
-                    &norm("attention.q_norm.weight")?,
-                    &norm("attention.k_norm.weight")?,
-                )?,
-                linear_proj: linear("attention.linear_proj.weight", h)?,
-                mlp_pre_norm: norm("mlp.pre_norm.weight")?,
-                up_gate_proj: linear("mlp.up_gate_proj.weight", cfg.up_gate_size(i))?,
-                down_proj: linear("mlp.down_proj.weight", h)?,
-                attn_post_norm: post.then(|| norm("attn_post_norm.weight")).transpose()?,
-                mlp_post_norm: post.then(|| norm("mlp_post_norm.weight")).transpose()?,
-            });
-        }
+        let host = weights.with_device(&Device::Cpu);
+        let host_ld = Loader {
+            weights: &host,
+            specs: ld.specs.clone(),
+        };
+        let layers = (0..cfg.num_layers)
+            .map(|i| {
+                let from = if plan.is_streamed(i) && !weights.device().is_cpu() {
+                    &host_ld
+                } else {
+                    &ld
+                };
+                from.layer(cfg, i)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let final_norm = |name: &str| -> Result<RmsNorm> {
             RmsNorm::with_unit_offset(&ld.f32_tensor(name)?, RMS_EPS)
         };
@@ -311,6 +322,7 @@ impl DitWeights {
             final_norm_audio: final_norm("final_norm_audio.weight")?,
             final_linear_video: Linear::new(ld.f32_tensor("final_linear_video.weight")?, None),
             final_linear_audio: Linear::new(ld.f32_tensor("final_linear_audio.weight")?, None),
+            layer_plan: plan,
         };
         weights.finish()?;
         Ok(loaded)
@@ -338,6 +350,29 @@ impl Loader<'_> {
             Residence::F32 => self.weights.experts_as(name, &spec.shape, n, DType::F32),
             Residence::BlockLinear => self.weights.experts(name, &spec.shape, n),
         }
+    }
+
+    /// Transformer layer `i`.
+    fn layer(&self, cfg: &ModelConfig, i: usize) -> Result<LayerWeights> {
+        let n = cfg.num_experts(i);
+        let p = format!("block.layers.{i}.");
+        let norm = |key: &str| self.norm(&format!("{p}{key}"), n);
+        let linear = |key: &str, out: usize| self.linear(&format!("{p}{key}"), n, out);
+        let post = cfg.has_post_norm(i);
+        Ok(LayerWeights {
+            attn_pre_norm: norm("attention.pre_norm.weight")?,
+            linear_qkv: linear("attention.linear_qkv.weight", cfg.qkv_size())?,
+            qk_norm_gains: qk_norm_gains(
+                &norm("attention.q_norm.weight")?,
+                &norm("attention.k_norm.weight")?,
+            )?,
+            linear_proj: linear("attention.linear_proj.weight", cfg.hidden_size)?,
+            mlp_pre_norm: norm("mlp.pre_norm.weight")?,
+            up_gate_proj: linear("mlp.up_gate_proj.weight", cfg.up_gate_size(i))?,
+            down_proj: linear("mlp.down_proj.weight", cfg.hidden_size)?,
+            attn_post_norm: post.then(|| norm("attn_post_norm.weight")).transpose()?,
+            mlp_post_norm: post.then(|| norm("mlp_post_norm.weight")).transpose()?,
+        })
     }
 
     fn f32_tensor(&self, name: &str) -> Result<Tensor> {

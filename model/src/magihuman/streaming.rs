@@ -1,0 +1,476 @@
+//! DiT layers under a memory budget: which layers stay on the device ([`plan_layers`]),
+//! what one forward's activations take ([`activation_bytes`]), and the forward's walk over
+//! the layers that uploads each streamed one just before it runs ([`LayerStream`]).
+//!
+//! A streamed layer's linears stay where the weight file maps them (host memory that is
+//! file-backed, not anonymous; only its norm gains, a few kilobytes, are computed copies).
+//! Its upload takes pooled device buffers, and dropping it after the layer ran puts them
+//! back, so the next streamed layer's upload reuses them.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use happyhorse_nn::Weights;
+use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
+
+use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
+use super::config::{DataProxyConfig, ModelConfig};
+use super::dit::MagiHumanDit;
+use super::modality::{ModalityLinear, ModalityNorm};
+use super::weights::TensorSpec;
+use super::weights::{layer_specs, try_checkpoint_specs, DitWeights, LayerWeights, Residence};
+
+/// Bytes of an f32 activation value.
+const F32_BYTES: u64 = 4;
+
+/// Which DiT layers stay on the device and how many streamed layers are in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LayerPlan {
+    /// Layers `0..resident` stay on the device across forwards; the rest are streamed.
+    pub resident: usize,
+    /// All layers.
+    pub layers: usize,
+    /// Streamed layers on the device at once: 2 when the next one's upload overlaps the
+    /// current one's compute, 1 when the budget leaves room for one only, 0 when nothing
+    /// is streamed.
+    pub in_flight: usize,
+    /// Device bytes the plan needs at most: the fixed weights, the resident layers, the
+    /// streamed layers in flight and the activations.
+    pub device_bytes: u64,
+}
+
+impl LayerPlan {
+    /// Every one of `layers` layers resident (the plan without a budget).
+    pub fn all_resident(layers: usize) -> LayerPlan {
+        LayerPlan {
+            resident: layers,
+            layers,
+            in_flight: 0,
+            device_bytes: 0,
+        }
+    }
+
+    /// Whether layer `index` is streamed.
+    pub fn is_streamed(&self, index: usize) -> bool {
+        index >= self.resident
+    }
+
+    /// How many layers are streamed.
+    pub fn streamed(&self) -> usize {
+        self.layers - self.resident
+    }
+}
+
+/// The residency of `layer_bytes.len()` layers under `budget_bytes` of device memory,
+/// with `fixed_bytes` of weights outside the layers and `activation_bytes` of activations
+/// at the peak of one forward. Layers `0..k` stay resident for the largest `k` that fits
+/// with room for two streamed layers in flight (or one, when two do not fit with none
+/// resident). A budget below the fixed weights, the activations and the largest layer is
+/// refused with all those figures.
+pub fn plan_layers(
+    budget_bytes: u64,
+    fixed_bytes: u64,
+    layer_bytes: &[u64],
+    activation_bytes: u64,
+) -> Result<LayerPlan> {
+    let n = layer_bytes.len();
+    let base = fixed_bytes.saturating_add(activation_bytes);
+    let all: u64 = layer_bytes.iter().fold(0, |s, &b| s.saturating_add(b));
+    if base.saturating_add(all) <= budget_bytes {
+        return Ok(LayerPlan {
+            device_bytes: base.saturating_add(all),
+            ..LayerPlan::all_resident(n)
+        });
+    }
+    // The two largest layers among the streamed ones `k..n`, for each `k`.
+    let in_flight_bytes = |k: usize, count: usize| -> u64 {
+        let mut sizes = layer_bytes[k..].to_vec();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes
+            .iter()
+            .take(count)
+            .fold(0, |s, &b| s.saturating_add(b))
+    };
+    let mut resident_bytes = 0u64;
+    let mut best = None;
+    for (k, &bytes) in layer_bytes.iter().enumerate() {
+        let need = base
+            .saturating_add(resident_bytes)
+            .saturating_add(in_flight_bytes(k, 2));
+        if need > budget_bytes {
+            break;
+        }
+        best = Some((k, need));
+        resident_bytes = resident_bytes.saturating_add(bytes);
+    }
+    if let Some((resident, device_bytes)) = best {
+        let in_flight = (n - resident).min(2);
+        return Ok(LayerPlan {
+            resident,
+            layers: n,
+            in_flight,
+            device_bytes,
+        });
+    }
+    let largest = in_flight_bytes(0, 1);
+    let one = base.saturating_add(largest);
+    if n > 0 && one <= budget_bytes {
+        return Ok(LayerPlan {
+            resident: 0,
+            layers: n,
+            in_flight: 1,
+            device_bytes: one,
+        });
+    }
+    bail!(
+        "--memory-budget of {budget_bytes} bytes is below what the DiT needs with its layers streamed: {one} bytes ({fixed_bytes} of weights outside the layers + {largest} of its largest layer + {activation_bytes} of activations); give a larger --memory-budget"
+    )
+}
+
+/// Device bytes of a DiT's weights as uploaded (block linears as stored, the rest f32).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DitBytes {
+    /// The weights outside the transformer layers (embedders, final norms and heads).
+    pub fixed: u64,
+    /// Each transformer layer.
+    pub layers: Vec<u64>,
+}
+
+impl DitBytes {
+    /// The figures of the checkpoint `weights` reads for `cfg`, from the stored dtypes
+    /// alone (nothing is read; made-up weights count as f32).
+    pub fn of(weights: &Weights, cfg: &ModelConfig) -> Result<DitBytes> {
+        let bytes = |specs: &[TensorSpec]| -> Result<u64> {
+            let mut total = 0u64;
+            for spec in specs.iter().filter(|s| !s.optional) {
+                let size = match spec.residence {
+                    Residence::F32 => F32_BYTES,
+                    Residence::BlockLinear => {
+                        weights.check(&spec.name, &spec.shape, &[])?.dtype.size() as u64
+                    }
+                };
+                total = total.saturating_add(spec.numel().saturating_mul(size));
+            }
+            Ok(total)
+        };
+        let layers = (0..cfg.num_layers)
+            .map(|i| bytes(&layer_specs(cfg, i)?))
+            .collect::<Result<Vec<u64>>>()?;
+        let all = bytes(&try_checkpoint_specs(cfg)?)?;
+        Ok(DitBytes {
+            fixed: all - layers.iter().sum::<u64>(),
+            layers,
+        })
+    }
+
+    /// Every weight.
+    pub fn total(&self) -> u64 {
+        self.layers
+            .iter()
+            .fold(self.fixed, |s, &b| s.saturating_add(b))
+    }
+
+    /// The residency of these weights under `budget_bytes` with `activation_bytes` of
+    /// activations (see [`plan_layers`]).
+    pub fn plan(&self, budget_bytes: u64, activation_bytes: u64) -> Result<LayerPlan> {
+        plan_layers(budget_bytes, self.fixed, &self.layers, activation_bytes)
+    }
+}
+
+/// The memory budget of one DiT's forwards and the largest forward it must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwardBudget {
+    /// Device bytes the DiT's weights and activations may take.
+    pub budget_bytes: u64,
+    /// Video tokens of the largest forward.
+    pub video_tokens: u64,
+    /// Audio rows of the largest forward.
+    pub audio_rows: u64,
+    /// Text rows of the largest forward.
+    pub text_rows: u64,
+}
+
+impl ForwardBudget {
+    /// The activation bound of the largest forward of `cfg` ([`activation_bytes`]), or
+    /// an error naming the token counts when it overflows.
+    pub fn activation_bytes(&self, cfg: &ModelConfig) -> Result<u64> {
+        let (v, a, t) = (self.video_tokens, self.audio_rows, self.text_rows);
+        activation_bytes(cfg, v, a, t).ok_or_else(|| {
+            Error::msg(format!(
+                "the DiT's activations over {v} video tokens, {a} audio rows and {t} text rows overflow"
+            ))
+        })
+    }
+
+    /// The residency of the DiT `weights` holds for `cfg` under this budget.
+    pub fn plan(&self, weights: &Weights, cfg: &ModelConfig) -> Result<LayerPlan> {
+        DitBytes::of(weights, cfg)?.plan(self.budget_bytes, self.activation_bytes(cfg)?)
+    }
+}
+
+impl MagiHumanDit {
+    /// Loads the checkpoint at `path` for `device` like [`MagiHumanDit::open_with`], with
+    /// the layers that do not fit `budget` streamed (see [`plan_layers`]).
+    pub fn open_budgeted(
+        path: &Path,
+        config: ModelConfig,
+        data_proxy: DataProxyConfig,
+        device: &Device,
+        dtype: BlockLinearDtype,
+        budget: &ForwardBudget,
+    ) -> Result<MagiHumanDit> {
+        let context = || format!("loading the MagiHuman DiT from {}", path.display());
+        let weights = checkpoint_weights(path, &config, device, dtype).with_context(context)?;
+        let plan = budget.plan(&weights, &config).with_context(context)?;
+        let weights =
+            DitWeights::from_weights_planned(&weights, &config, plan).with_context(context)?;
+        Self::new(config, data_proxy, weights, device)
+    }
+}
+
+/// Device bytes of `t` as stored.
+fn tensor_bytes(t: &Tensor) -> u64 {
+    (t.numel() * t.dtype().size()) as u64
+}
+
+impl LayerWeights {
+    /// Device bytes the layer's tensors take, as stored (bf16 or f32).
+    pub fn device_bytes(&self) -> u64 {
+        let norms = [&self.attn_pre_norm, &self.mlp_pre_norm]
+            .into_iter()
+            .chain(self.attn_post_norm.as_ref())
+            .chain(self.mlp_post_norm.as_ref());
+        let linears = [
+            &self.linear_qkv,
+            &self.linear_proj,
+            &self.up_gate_proj,
+            &self.down_proj,
+        ];
+        norms.map(|n| tensor_bytes(&n.gains)).sum::<u64>()
+            + tensor_bytes(&self.qk_norm_gains)
+            + linears
+                .iter()
+                .flat_map(|l| &l.experts)
+                .map(|e| tensor_bytes(&e.weight) + e.bias.as_ref().map_or(0, tensor_bytes))
+                .sum::<u64>()
+    }
+
+    /// The layer with every tensor copied to `device` (packed, same dtypes).
+    pub fn to_device(&self, device: &Device) -> Result<LayerWeights> {
+        let norm = |n: &ModalityNorm| -> Result<ModalityNorm> {
+            Ok(ModalityNorm {
+                gains: n.gains.to_device(device)?,
+                eps: n.eps,
+            })
+        };
+        let linear = |l: &ModalityLinear| -> Result<ModalityLinear> {
+            let experts = l
+                .experts
+                .iter()
+                .map(|e| {
+                    Ok(happyhorse_nn::Linear::new(
+                        e.weight.to_device(device)?,
+                        e.bias.as_ref().map(|b| b.to_device(device)).transpose()?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            Ok(ModalityLinear { experts })
+        };
+        Ok(LayerWeights {
+            attn_pre_norm: norm(&self.attn_pre_norm)?,
+            linear_qkv: linear(&self.linear_qkv)?,
+            qk_norm_gains: self.qk_norm_gains.to_device(device)?,
+            linear_proj: linear(&self.linear_proj)?,
+            mlp_pre_norm: norm(&self.mlp_pre_norm)?,
+            up_gate_proj: linear(&self.up_gate_proj)?,
+            down_proj: linear(&self.down_proj)?,
+            attn_post_norm: self.attn_post_norm.as_ref().map(norm).transpose()?,
+            mlp_post_norm: self.mlp_post_norm.as_ref().map(norm).transpose()?,
+        })
+    }
+}
+
+/// An upper bound of the activation bytes one forward of `cfg` holds at once, over
+/// `video` video tokens, `audio` audio rows and `text` text rows, in f32 (f16 activations
+/// take less): the forward's inputs and residual stream, the rope table, and the largest
+/// of a layer's attention and MLP working sets (a per-modality linear holds its experts'
+/// outputs and their concatenation at once), with a quarter more for the device's buffer
+/// size classes. `None` on overflow.
+pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) -> Option<u64> {
+    let l = video.checked_add(audio)?.checked_add(text)?;
+    let h = cfg.hidden_size as u64;
+    let d = cfg.head_dim as u64;
+    let (hq, hkv) = (cfg.heads_q() as u64, cfg.heads_kv() as u64);
+    let inputs = (2 * video)
+        .checked_mul(cfg.video_in_channels as u64)?
+        .checked_add(audio.checked_mul(cfg.audio_in_channels as u64)?)?
+        .checked_add(text.checked_mul(cfg.text_in_channels as u64)?)?;
+    let shared = l.checked_mul(2 * h + 6 * cfg.rope_bands() as u64 + 2)?;
+    let attention = h + 2 * cfg.qkv_size() as u64 + (hq + 2 * hkv) * d + 2 * hq * d + 2 * h;
+    let widest_mlp = (0..cfg.num_layers)
+        .map(|i| 2 * cfg.up_gate_size(i) as u64 + cfg.intermediate_size(i) as u64)
+        .max()
+        .unwrap_or(0);
+    let mlp = 5 * h + widest_mlp;
+    let layer = l.checked_mul(attention.max(mlp))?;
+    let values = inputs.checked_add(shared)?.checked_add(layer)?;
+    values.checked_mul(F32_BYTES)?.checked_add(values)
+}
+
+/// The forward's walk over the layers: resident layers are lent as they are, a streamed
+/// layer is uploaded when it is reached (or before, by [`LayerStream::prefetch`]) and
+/// dropped by the caller once its kernels are recorded.
+pub struct LayerStream<'a> {
+    layers: &'a [LayerWeights],
+    plan: LayerPlan,
+    device: &'a Device,
+    next: Option<(usize, LayerWeights)>,
+}
+
+impl<'a> LayerStream<'a> {
+    /// A walk over `layers` (held as `plan` says) for a forward on `device`. On the CPU
+    /// every layer is used in place (the mapped file is its memory).
+    pub fn new(layers: &'a [LayerWeights], plan: LayerPlan, device: &'a Device) -> Self {
+        LayerStream {
+            layers,
+            plan,
+            device,
+            next: None,
+        }
+    }
+
+    fn streams(&self, index: usize) -> bool {
+        !self.device.is_cpu() && index < self.layers.len() && self.plan.is_streamed(index)
+    }
+
+    /// Layer `index` on the device: lent when resident, else the prefetched upload or a
+    /// new one.
+    pub fn layer(&mut self, index: usize) -> Result<Cow<'a, LayerWeights>> {
+        if !self.streams(index) {
+            return Ok(Cow::Borrowed(&self.layers[index]));
+        }
+        if let Some((i, w)) = self.next.take() {
+            if i == index {
+                return Ok(Cow::Owned(w));
+            }
+        }
+        self.upload(index).map(Cow::Owned)
+    }
+
+    /// Uploads layer `index` ahead of its turn when it is streamed and the plan has room
+    /// for two streamed layers in flight. Called after the current layer's kernels are
+    /// recorded and before anything waits on them, so the upload overlaps their run.
+    pub fn prefetch(&mut self, index: usize) -> Result<()> {
+        if self.streams(index) && self.plan.in_flight >= 2 {
+            self.next = Some((index, self.upload(index)?));
+        }
+        Ok(())
+    }
+
+    fn upload(&self, index: usize) -> Result<LayerWeights> {
+        self.layers[index]
+            .to_device(self.device)
+            .with_context(|| format!("uploading streamed DiT layer {index}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+
+    /// Figures of the size of the released DiT: 40 layers of 480 MiB in bf16, the four
+    /// at each end with three experts (three times as large); 1200 MiB outside the layers.
+    fn released_layers() -> Vec<u64> {
+        (0..40)
+            .map(|i| {
+                if !(4..36).contains(&i) {
+                    1440 * MIB
+                } else {
+                    480 * MIB
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_budget_that_holds_everything_keeps_every_layer_resident() {
+        let layers = released_layers();
+        let total: u64 = layers.iter().sum();
+        let plan = plan_layers(80 * GIB, 1200 * MIB, &layers, 3 * GIB).unwrap();
+        assert_eq!(
+            plan,
+            LayerPlan {
+                resident: 40,
+                layers: 40,
+                in_flight: 0,
+                device_bytes: 1200 * MIB + total + 3 * GIB,
+            }
+        );
+    }
+
+    #[test]
+    fn a_24_gib_budget_streams_the_layers_that_do_not_fit() {
+        let plan = plan_layers(24 * GIB, 1200 * MIB, &released_layers(), 3 * GIB).unwrap();
+        // 24 GiB − 1200 MiB − 3 GiB − 2 × 1440 MiB in flight (the last layers are the
+        // largest streamed) = 17 424 MiB: 4 × 1440 + 24 × 480 MiB, 28 layers.
+        assert_eq!(plan.resident, 28);
+        assert_eq!(plan.in_flight, 2);
+        let resident = 4 * 1440 * MIB + 24 * 480 * MIB;
+        assert_eq!(
+            plan.device_bytes,
+            1200 * MIB + 3 * GIB + resident + 2 * 1440 * MIB
+        );
+        assert!(plan.device_bytes <= 24 * GIB);
+        assert_eq!(plan.streamed(), 12);
+        assert!(!plan.is_streamed(27) && plan.is_streamed(28));
+    }
+
+    #[test]
+    fn room_for_one_layer_only_streams_without_overlap() {
+        let layers = [100, 300, 200];
+        let plan = plan_layers(1000 + 50 + 300, 1000, &layers, 50).unwrap();
+        assert_eq!(
+            (plan.resident, plan.in_flight, plan.device_bytes),
+            (0, 1, 1350)
+        );
+        // Room for the two largest in flight, not for one more resident layer besides.
+        let plan = plan_layers(1600, 1000, &layers, 50).unwrap();
+        assert_eq!(
+            (plan.resident, plan.in_flight, plan.device_bytes),
+            (0, 2, 1550)
+        );
+    }
+
+    #[test]
+    fn a_budget_below_one_layer_and_the_activations_is_refused_with_the_figures() {
+        let err = plan_layers(1349, 1000, &[100, 300, 200], 50)
+            .unwrap_err()
+            .to_string();
+        for figure in [
+            "--memory-budget of 1349 bytes",
+            "1350 bytes",
+            "1000 of weights outside the layers",
+            "300 of its largest layer",
+            "50 of activations",
+        ] {
+            assert!(err.contains(figure), "{figure:?} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn the_activation_bound_grows_with_the_tokens_and_refuses_to_wrap() {
+        let cfg = crate::magihuman::PipelineConfig::from_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/magihuman-dit/A/config.json"
+        )))
+        .unwrap()
+        .arch_config;
+        let small = activation_bytes(&cfg, 16, 4, 8).unwrap();
+        let large = activation_bytes(&cfg, 32, 8, 16).unwrap();
+        assert_eq!(large, 2 * small);
+        assert_eq!(activation_bytes(&cfg, u64::MAX, 1, 1), None);
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::counters::Counters;
 use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
 use super::record::Recorder;
+use crate::memory::{Held, MemoryUse, Meter};
 use crate::{bail, DType, Error, GpuCounters, Precision, Result};
 
 /// How to open a [`GpuContext`].
@@ -61,6 +62,9 @@ pub struct GpuCore {
     pub(crate) counters: Counters,
     /// The mapped buffer read-backs go through, kept between them.
     pub(crate) readback: Mutex<Option<wgpu::Buffer>>,
+    /// The bytes of every buffer this device holds: pooled (busy or idle), the arena, the
+    /// read-back, the dummy and the query buffers.
+    memory: Meter,
 }
 
 /// A compiled compute pipeline and its bind group layout.
@@ -204,7 +208,9 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         }));
-        let recorder = Mutex::new(Recorder::new(&device));
+        let recorder = Recorder::new(&device);
+        let memory = Meter::new();
+        memory.grow(dummy.raw().size() + recorder.device_bytes());
         let profiler = super::profile::Profiler::new(
             features.contains(wgpu::Features::TIMESTAMP_QUERY),
             queue.get_timestamp_period(),
@@ -223,9 +229,10 @@ impl GpuContext {
             profiler,
             dummy,
             pool: Arc::new(BufferPool::default()),
-            recorder,
+            recorder: Mutex::new(recorder),
             counters: Counters::default(),
             readback: Mutex::new(None),
+            memory,
         });
         let f32_view = GpuContext {
             core,
@@ -472,7 +479,7 @@ impl GpuContext {
             }
             Err(e) => return Err(e),
         };
-        Counters::add(&self.counters.allocations, 1);
+        self.count_created(size);
         Ok(GpuBuffer::pooled(buf, used, &self.pool))
     }
 
@@ -503,7 +510,36 @@ impl GpuContext {
         self.submit(&mut rec)?;
         rec.forget_bind_groups();
         drop(rec);
-        Ok(self.pool.trim())
+        let freed = self.pool.trim();
+        self.memory.shrink(freed);
+        Ok(freed)
+    }
+
+    /// Counts a device buffer of `bytes` created.
+    pub(crate) fn count_created(&self, bytes: u64) {
+        Counters::add(&self.counters.allocations, 1);
+        self.memory.grow(bytes);
+    }
+
+    /// Counts a device buffer of `bytes` destroyed.
+    pub(crate) fn count_released(&self, bytes: u64) {
+        self.memory.shrink(bytes);
+    }
+
+    /// Counts `bytes` of device buffers held until the returned guard drops.
+    pub(crate) fn hold(&self, bytes: u64) -> Held<'_> {
+        self.memory.hold(bytes)
+    }
+
+    /// The device bytes held now (every buffer, idle pooled ones included) and at most
+    /// since the last [`GpuCore::reset_peak`].
+    pub fn memory_use(&self) -> MemoryUse {
+        self.memory.usage()
+    }
+
+    /// Sets the peak of [`GpuCore::memory_use`] to the bytes held now.
+    pub fn reset_peak(&self) {
+        self.memory.reset_peak();
     }
 
     /// The counters so far (cumulative since the context opened).

@@ -11,7 +11,12 @@ use happyhorse::generate::{open_stack, OutputOptions};
 use happyhorse::parity;
 use happyhorse::request::{Aspect, GenerateRequest, Resolution};
 use happyhorse::verify::verify_stack;
+use happyhorse_tensor::heap::CountingAllocator;
 use happyhorse_tensor::{cancel, Error, Result};
+
+/// Counts the heap bytes the CPU backend's phases hold.
+#[global_allocator]
+static HEAP: CountingAllocator = CountingAllocator;
 
 #[derive(Parser)]
 #[command(

@@ -129,6 +129,27 @@ impl Device {
         }
     }
 
+    /// The bytes this device holds now and at most since the last [`Device::reset_peak`]:
+    /// every buffer of a GPU (idle pooled ones included); on the CPU, this process's heap
+    /// (memory-mapped files excluded), counted only when the binary registers
+    /// [`crate::heap::CountingAllocator`] (else `counted` is false).
+    pub fn memory_use(&self) -> crate::MemoryUse {
+        match self {
+            Device::Cpu => crate::heap::memory_use(),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.memory_use(),
+        }
+    }
+
+    /// Marks a phase start: the peak of [`Device::memory_use`] becomes the bytes held now.
+    pub fn reset_peak(&self) {
+        match self {
+            Device::Cpu => crate::heap::reset_peak(),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.reset_peak(),
+        }
+    }
+
     /// Whether two devices are the same device (GPU views of one wgpu device with
     /// different precisions are).
     pub fn same(&self, other: &Device) -> bool {

@@ -14,7 +14,9 @@ pub mod cpu;
 pub mod device;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod heap;
 pub mod layout;
+pub mod memory;
 pub mod ops;
 pub mod params;
 pub mod probe;
@@ -26,6 +28,7 @@ pub use counters::GpuCounters;
 pub use device::{Device, Precision};
 pub use happyhorse_formats::{bail, cancel, ensure, DType, Error, Result, ResultExt};
 pub use layout::Layout;
+pub use memory::MemoryUse;
 pub use params::attention::{AttentionOpts, KeyRanges};
 pub use params::conv::ConvParams;
 pub use params::elementwise::{BinaryOp, UnaryOp};

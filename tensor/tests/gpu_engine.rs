@@ -118,6 +118,37 @@ fn trimming_frees_the_idle_buffers_and_the_next_round_allocates_again() {
 }
 
 #[test]
+fn device_memory_counts_each_buffer_by_its_size_class_until_the_pool_is_trimmed() {
+    let (ctx, dev) = own_context();
+    let base = dev.memory_use();
+    assert!(
+        base.counted && base.live_bytes > 0,
+        "the arena and the dummy: {base:?}"
+    );
+    // 65 f32 values take the 320-byte class.
+    let t = rand(&[65], 1).to_device(&dev).unwrap();
+    let held = dev.memory_use();
+    assert_eq!(held.live_bytes, base.live_bytes + 320, "{held:?}");
+    assert_eq!(held.peak_bytes, held.live_bytes);
+    drop(t);
+    assert_eq!(
+        dev.memory_use().live_bytes,
+        base.live_bytes + 320,
+        "an idle pooled buffer still holds device memory"
+    );
+    assert_eq!(ctx.trim_pool().unwrap(), 320);
+    let trimmed = dev.memory_use();
+    assert_eq!(trimmed.live_bytes, base.live_bytes, "{trimmed:?}");
+    assert_eq!(
+        trimmed.peak_bytes,
+        base.live_bytes + 320,
+        "the peak survives"
+    );
+    dev.reset_peak();
+    assert_eq!(dev.memory_use().peak_bytes, base.live_bytes);
+}
+
+#[test]
 fn an_upload_into_a_reused_buffer_does_not_overtake_the_kernels_that_read_it() {
     let (ctx, dev) = own_context();
     let a = Tensor::from_vec(vec![2.0; 300], &[300]).unwrap();
@@ -147,4 +178,17 @@ fn the_profiler_times_every_kernel_and_the_results_are_unchanged() {
     let timed: u64 = times.values().map(|t| t.count).sum();
     assert_eq!(timed, 6, "{times:?}");
     assert_eq!(got, chain(&x, 3).to_vec().unwrap());
+}
+
+#[test]
+fn a_vulkan_adapter_reports_the_device_memory_it_offers() {
+    let (ctx, _) = own_context();
+    if ctx.info().contains("Vulkan") {
+        let bytes = ctx.memory_capacity();
+        assert!(bytes.is_some_and(|b| b > 0), "{bytes:?}");
+        assert!(ctx.info().contains(&format!(
+            "memory: {:.0} MiB",
+            bytes.unwrap() as f64 / (1 << 20) as f64
+        )));
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::counters::Counters;
 use super::pool::{size_class, BufferPool, GpuBuffer, EXACT_ABOVE};
 use super::record::Recorder;
+use crate::memory::{Held, MemoryUse, Meter};
 use crate::{bail, DType, Error, GpuCounters, Precision, Result};
 
 /// How to open a [`GpuContext`].
@@ -46,6 +47,8 @@ pub struct GpuCore {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
+    /// The device memory the adapter offers, read when the device opened.
+    capacity: Option<u64>,
     limits: wgpu::Limits,
     features: wgpu::Features,
     gemm: super::gemm::GemmChoice,
@@ -61,6 +64,9 @@ pub struct GpuCore {
     pub(crate) counters: Counters,
     /// The mapped buffer read-backs go through, kept between them.
     pub(crate) readback: Mutex<Option<wgpu::Buffer>>,
+    /// The bytes of every buffer this device holds: pooled (busy or idle), the arena, the
+    /// read-back, the dummy and the query buffers.
+    memory: Meter,
 }
 
 /// A compiled compute pipeline and its bind group layout.
@@ -160,6 +166,7 @@ impl GpuContext {
 
     fn open(adapter: wgpu::Adapter, opts: &GpuOptions) -> Result<Arc<GpuContext>> {
         let info = adapter.get_info();
+        let capacity = super::capacity::memory_capacity(&adapter);
         let limits = adapter.limits();
         let (gemm, features, experimental) = device_features(&adapter, &limits);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -204,7 +211,9 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         }));
-        let recorder = Mutex::new(Recorder::new(&device));
+        let recorder = Recorder::new(&device);
+        let memory = Meter::new();
+        memory.grow(dummy.raw().size() + recorder.device_bytes());
         let profiler = super::profile::Profiler::new(
             features.contains(wgpu::Features::TIMESTAMP_QUERY),
             queue.get_timestamp_period(),
@@ -213,6 +222,7 @@ impl GpuContext {
             device,
             queue,
             info,
+            capacity,
             limits,
             features,
             gemm,
@@ -223,9 +233,10 @@ impl GpuContext {
             profiler,
             dummy,
             pool: Arc::new(BufferPool::default()),
-            recorder,
+            recorder: Mutex::new(recorder),
             counters: Counters::default(),
             readback: Mutex::new(None),
+            memory,
         });
         let f32_view = GpuContext {
             core,
@@ -304,6 +315,13 @@ impl GpuContext {
         is_software(&self.info)
     }
 
+    /// The device memory the adapter offers, in bytes, when its backend says: on Vulkan
+    /// the largest device-local heap (its budget under `VK_EXT_memory_budget`, else its
+    /// size), read when the device opened; `None` elsewhere.
+    pub fn memory_capacity(&self) -> Option<u64> {
+        self.capacity
+    }
+
     /// The largest storage binding this context uses, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.max_binding
@@ -331,12 +349,14 @@ impl GpuContext {
         let l = &self.limits;
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}\nactivations: {}",
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmemory: {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}\nactivations: {}",
             i.name,
             i.backend,
             i.device_type,
             i.driver,
             i.driver_info,
+            self.capacity
+                .map_or("unknown (the backend does not say)".to_string(), mib),
             mib(l.max_buffer_size),
             mib(l.max_storage_buffer_binding_size),
             mib(self.max_binding),
@@ -472,7 +492,7 @@ impl GpuContext {
             }
             Err(e) => return Err(e),
         };
-        Counters::add(&self.counters.allocations, 1);
+        self.count_created(size);
         Ok(GpuBuffer::pooled(buf, used, &self.pool))
     }
 
@@ -503,7 +523,36 @@ impl GpuContext {
         self.submit(&mut rec)?;
         rec.forget_bind_groups();
         drop(rec);
-        Ok(self.pool.trim())
+        let freed = self.pool.trim();
+        self.memory.shrink(freed);
+        Ok(freed)
+    }
+
+    /// Counts a device buffer of `bytes` created.
+    pub(crate) fn count_created(&self, bytes: u64) {
+        Counters::add(&self.counters.allocations, 1);
+        self.memory.grow(bytes);
+    }
+
+    /// Counts a device buffer of `bytes` destroyed.
+    pub(crate) fn count_released(&self, bytes: u64) {
+        self.memory.shrink(bytes);
+    }
+
+    /// Counts `bytes` of device buffers held until the returned guard drops.
+    pub(crate) fn hold(&self, bytes: u64) -> Held<'_> {
+        self.memory.hold(bytes)
+    }
+
+    /// The device bytes held now (every buffer, idle pooled ones included) and at most
+    /// since the last [`GpuCore::reset_peak`].
+    pub fn memory_use(&self) -> MemoryUse {
+        self.memory.usage()
+    }
+
+    /// Sets the peak of [`GpuCore::memory_use`] to the bytes held now.
+    pub fn reset_peak(&self) {
+        self.memory.reset_peak();
     }
 
     /// The counters so far (cumulative since the context opened).

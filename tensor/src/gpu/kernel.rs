@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::record::Dispatch;
 use super::{GpuBuffer, GpuContext, GpuStorage};
+use crate::memory::Held;
 use crate::storage::Storage;
 use crate::{bail, DType, Device, Layout, Result, Tensor};
 
@@ -379,10 +380,10 @@ impl GpuContext {
                 params: &bytes,
                 buffers: &l.buffers,
                 groups: l.groups,
-                timestamps: timing.as_ref().map(|(qs, _, _)| qs),
+                timestamps: timing.as_ref().map(|(qs, _, _, _)| qs),
             },
         )?;
-        let Some((qs, resolve, read)) = timing else {
+        let Some((qs, resolve, read, _held)) = timing else {
             drop(rec);
             return self.check(l.name);
         };
@@ -406,8 +407,9 @@ impl GpuContext {
         self.check(l.name)
     }
 
-    /// A timestamp query set of two, the buffer it resolves into, and a mapped copy.
-    fn timing_buffers(&self) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer) {
+    /// A timestamp query set of two, the buffer it resolves into, a mapped copy, and the
+    /// count of their bytes while they live.
+    fn timing_buffers(&self) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer, Held<'_>) {
         let qs = self.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("timing"),
             ty: wgpu::QueryType::Timestamp,
@@ -423,7 +425,8 @@ impl GpuContext {
         };
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let read = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
-        (qs, resolve, read)
+        let held = self.hold(resolve.size() + read.size());
+        (qs, resolve, read, held)
     }
 }
 

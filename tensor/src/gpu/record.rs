@@ -70,6 +70,11 @@ impl Recorder {
         }
     }
 
+    /// The bytes of the device arena.
+    pub(crate) fn device_bytes(&self) -> u64 {
+        self.device_arena.size()
+    }
+
     /// Drops the cached bind groups (they keep their buffers alive).
     pub(crate) fn forget_bind_groups(&mut self) {
         self.bind_groups.clear();
@@ -218,8 +223,9 @@ impl GpuContext {
         let max = ARENA_MAX.min(self.limits().max_buffer_size);
         if std::mem::take(&mut rec.grow) && rec.device_arena.size() < max {
             let size = (rec.device_arena.size() * 2).min(max);
-            rec.device_arena = arena_buffer(&self.device, size);
-            Counters::add(&self.counters.allocations, 1);
+            let old = std::mem::replace(&mut rec.device_arena, arena_buffer(&self.device, size));
+            self.count_released(old.size());
+            self.count_created(size);
             rec.bind_groups.clear();
         }
         Ok(())

@@ -144,13 +144,17 @@ fn read(ctx: &GpuContext, buf: &GpuBuffer, b0: u64, b1: u64, out: &mut Vec<u8>) 
     let mut held = ctx.readback.lock().unwrap();
     let want = CHUNK.min(a1 - a0).max(4);
     if held.as_ref().is_none_or(|b| b.size() < want) {
-        *held = Some(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        let size = want.next_power_of_two();
+        let grown = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("download"),
-            size: want.next_power_of_two(),
+            size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        }));
-        Counters::add(&ctx.counters.allocations, 1);
+        });
+        if let Some(old) = held.replace(grown) {
+            ctx.count_released(old.size());
+        }
+        ctx.count_created(size);
     }
     let Some(staging) = held.as_ref() else {
         bail!("GPU download: no read-back buffer");

@@ -150,6 +150,16 @@ impl Device {
         }
     }
 
+    /// The device bytes a tensor of `bytes` bytes takes: on a GPU its buffer, rounded up
+    /// to the buffer pool's size class; on the CPU `bytes`.
+    pub fn buffer_bytes(&self, bytes: u64) -> u64 {
+        match self {
+            Device::Cpu => bytes,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.buffer_bytes(bytes),
+        }
+    }
+
     /// Whether two devices are the same device (GPU views of one wgpu device with
     /// different precisions are).
     pub fn same(&self, other: &Device) -> bool {

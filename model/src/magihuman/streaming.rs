@@ -8,10 +8,11 @@
 //! back, so the next streamed layer's upload reuses them.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, Device, Error, Result, ResultExt};
 
 use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
 use super::config::{DataProxyConfig, ModelConfig};
@@ -61,50 +62,70 @@ impl LayerPlan {
     }
 }
 
-/// The residency of `layer_bytes.len()` layers under `budget_bytes` of device memory,
-/// with `fixed_bytes` of weights outside the layers and `activation_bytes` of activations
-/// at the peak of one forward. Layers `0..k` stay resident for the largest `k` that fits
-/// with room for two streamed layers in flight (or one, when two do not fit with none
-/// resident). A budget below the fixed weights, the activations and the largest layer is
-/// refused with all those figures.
+/// The device buffers of one layer's weights, in bytes each.
+pub type LayerBuffers = Vec<u64>;
+
+/// Device bytes of `buffers` together.
+fn sum(buffers: &[u64]) -> u64 {
+    buffers.iter().fold(0, |s, &b| s.saturating_add(b))
+}
+
+/// Device bytes the streamed `layers` take with `in_flight` of them on the device at once.
+/// A dropped layer's buffers wait in the device's pool for the next upload of their size,
+/// so the stream holds, of each buffer size, `in_flight` times the most any one of the
+/// layers uses.
+fn stream_bytes(layers: &[LayerBuffers], in_flight: u64) -> u64 {
+    let mut most: BTreeMap<u64, u64> = BTreeMap::new();
+    for layer in layers {
+        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+        for &b in layer {
+            *counts.entry(b).or_default() += 1;
+        }
+        for (b, n) in counts {
+            let m = most.entry(b).or_default();
+            *m = (*m).max(n);
+        }
+    }
+    most.iter().fold(0, |s, (&b, &n)| {
+        s.saturating_add(b.saturating_mul(n).saturating_mul(in_flight))
+    })
+}
+
+/// The residency of `layers` (each layer's device buffers) under `budget_bytes` of
+/// device memory, with `fixed_bytes` of weights outside the layers and `activation_bytes`
+/// of activations at the peak of one forward. Layers `0..k` stay resident for the largest
+/// `k` that fits with room for two streamed layers in flight (or one, when two do not fit
+/// with none resident). A budget below the fixed weights, the activations and one
+/// streamed layer (of each size) is refused with all those figures.
 pub fn plan_layers(
     budget_bytes: u64,
     fixed_bytes: u64,
-    layer_bytes: &[u64],
+    layers: &[LayerBuffers],
     activation_bytes: u64,
 ) -> Result<LayerPlan> {
-    let n = layer_bytes.len();
+    let n = layers.len();
     let base = fixed_bytes.saturating_add(activation_bytes);
-    let all: u64 = layer_bytes.iter().fold(0, |s, &b| s.saturating_add(b));
-    if base.saturating_add(all) <= budget_bytes {
+    let all = layers.iter().fold(base, |s, l| s.saturating_add(sum(l)));
+    if all <= budget_bytes {
         return Ok(LayerPlan {
-            device_bytes: base.saturating_add(all),
+            device_bytes: all,
             ..LayerPlan::all_resident(n)
         });
     }
-    // The two largest layers among the streamed ones `k..n`, for each `k`.
-    let in_flight_bytes = |k: usize, count: usize| -> u64 {
-        let mut sizes = layer_bytes[k..].to_vec();
-        sizes.sort_unstable_by(|a, b| b.cmp(a));
-        sizes
-            .iter()
-            .take(count)
-            .fold(0, |s, &b| s.saturating_add(b))
-    };
     let mut resident_bytes = 0u64;
     let mut best = None;
-    for (k, &bytes) in layer_bytes.iter().enumerate() {
+    for k in 0..n {
+        let in_flight = (n - k).min(2);
         let need = base
             .saturating_add(resident_bytes)
-            .saturating_add(in_flight_bytes(k, 2));
+            .saturating_add(stream_bytes(&layers[k..], in_flight as u64));
         if need > budget_bytes {
             break;
         }
-        best = Some((k, need));
-        resident_bytes = resident_bytes.saturating_add(bytes);
+        best = Some((k, in_flight, need));
+        resident_bytes = resident_bytes.saturating_add(sum(&layers[k]));
     }
-    if let Some((resident, device_bytes)) = best {
-        let in_flight = (n - resident).min(2);
+    if let Some((resident, in_flight, device_bytes)) = best {
         return Ok(LayerPlan {
             resident,
             layers: n,
@@ -112,8 +133,8 @@ pub fn plan_layers(
             device_bytes,
         });
     }
-    let largest = in_flight_bytes(0, 1);
-    let one = base.saturating_add(largest);
+    let one_of_each = stream_bytes(layers, 1);
+    let one = base.saturating_add(one_of_each);
     if n > 0 && one <= budget_bytes {
         return Ok(LayerPlan {
             resident: 0,
@@ -122,8 +143,9 @@ pub fn plan_layers(
             device_bytes: one,
         });
     }
+    let largest = layers.iter().map(|l| sum(l)).max().unwrap_or(0);
     bail!(
-        "--memory-budget of {budget_bytes} bytes is below what the DiT needs with its layers streamed: {one} bytes ({fixed_bytes} of weights outside the layers + {largest} of its largest layer + {activation_bytes} of activations); give a larger --memory-budget"
+        "--memory-budget of {budget_bytes} bytes is below what the DiT needs with its layers streamed: {one} bytes ({fixed_bytes} of weights outside the layers + {one_of_each} of one streamed layer's buffers of each size, the largest layer {largest} + {activation_bytes} of activations); give a larger --memory-budget"
     )
 }
 
@@ -132,33 +154,39 @@ pub fn plan_layers(
 pub struct DitBytes {
     /// The weights outside the transformer layers (embedders, final norms and heads).
     pub fixed: u64,
-    /// Each transformer layer.
-    pub layers: Vec<u64>,
+    /// Each transformer layer's buffers.
+    pub layers: Vec<LayerBuffers>,
 }
 
 impl DitBytes {
-    /// The figures of the checkpoint `weights` reads for `cfg`, from the stored dtypes
-    /// alone (nothing is read; made-up weights count as f32).
+    /// The figures of the checkpoint `weights` reads for `cfg` on its device (each buffer
+    /// as the device rounds it), from the stored dtypes alone (nothing is read; made-up
+    /// weights count as f32).
     pub fn of(weights: &Weights, cfg: &ModelConfig) -> Result<DitBytes> {
-        let bytes = |specs: &[TensorSpec]| -> Result<u64> {
-            let mut total = 0u64;
+        let device = weights.device();
+        // A block linear's experts take a buffer each, a norm's gains one buffer.
+        let buffers = |specs: &[TensorSpec], experts: u64| -> Result<LayerBuffers> {
+            let mut buffers = Vec::new();
             for spec in specs.iter().filter(|s| !s.optional) {
-                let size = match spec.residence {
-                    Residence::F32 => F32_BYTES,
+                let (size, count) = match spec.residence {
+                    Residence::F32 => (F32_BYTES, 1),
                     Residence::BlockLinear => {
-                        weights.check(&spec.name, &spec.shape, &[])?.dtype.size() as u64
+                        let stored = weights.check(&spec.name, &spec.shape, &[])?.dtype;
+                        (stored.size() as u64, experts)
                     }
                 };
-                total = total.saturating_add(spec.numel().saturating_mul(size));
+                let buffer = device.buffer_bytes(spec.numel() / count * size);
+                buffers.extend(std::iter::repeat_n(buffer, count as usize));
             }
-            Ok(total)
+            Ok(buffers)
         };
         let layers = (0..cfg.num_layers)
-            .map(|i| bytes(&layer_specs(cfg, i)?))
-            .collect::<Result<Vec<u64>>>()?;
-        let all = bytes(&try_checkpoint_specs(cfg)?)?;
+            .map(|i| buffers(&layer_specs(cfg, i)?, cfg.num_experts(i) as u64))
+            .collect::<Result<Vec<_>>>()?;
+        let mut fixed = try_checkpoint_specs(cfg)?;
+        fixed.retain(|s| !s.name.starts_with("block.layers."));
         Ok(DitBytes {
-            fixed: all - layers.iter().sum::<u64>(),
+            fixed: sum(&buffers(&fixed, 1)?),
             layers,
         })
     }
@@ -167,7 +195,7 @@ impl DitBytes {
     pub fn total(&self) -> u64 {
         self.layers
             .iter()
-            .fold(self.fixed, |s, &b| s.saturating_add(b))
+            .fold(self.fixed, |s, l| s.saturating_add(sum(l)))
     }
 
     /// The residency of these weights under `budget_bytes` with `activation_bytes` of
@@ -228,33 +256,7 @@ impl MagiHumanDit {
     }
 }
 
-/// Device bytes of `t` as stored.
-fn tensor_bytes(t: &Tensor) -> u64 {
-    (t.numel() * t.dtype().size()) as u64
-}
-
 impl LayerWeights {
-    /// Device bytes the layer's tensors take, as stored (bf16 or f32).
-    pub fn device_bytes(&self) -> u64 {
-        let norms = [&self.attn_pre_norm, &self.mlp_pre_norm]
-            .into_iter()
-            .chain(self.attn_post_norm.as_ref())
-            .chain(self.mlp_post_norm.as_ref());
-        let linears = [
-            &self.linear_qkv,
-            &self.linear_proj,
-            &self.up_gate_proj,
-            &self.down_proj,
-        ];
-        norms.map(|n| tensor_bytes(&n.gains)).sum::<u64>()
-            + tensor_bytes(&self.qk_norm_gains)
-            + linears
-                .iter()
-                .flat_map(|l| &l.experts)
-                .map(|e| tensor_bytes(&e.weight) + e.bias.as_ref().map_or(0, tensor_bytes))
-                .sum::<u64>()
-    }
-
     /// The layer with every tensor copied to `device` (packed, same dtypes).
     pub fn to_device(&self, device: &Device) -> Result<LayerWeights> {
         let norm = |n: &ModalityNorm| -> Result<ModalityNorm> {
@@ -292,10 +294,11 @@ impl LayerWeights {
 
 /// An upper bound of the activation bytes one forward of `cfg` holds at once, over
 /// `video` video tokens, `audio` audio rows and `text` text rows, in f32 (f16 activations
-/// take less): the forward's inputs and residual stream, the rope table, and the largest
-/// of a layer's attention and MLP working sets (a per-modality linear holds its experts'
-/// outputs and their concatenation at once), with a quarter more for the device's buffer
-/// size classes. `None` on overflow.
+/// take less): the forward's inputs and residual stream, the rope table, and a layer's
+/// attention and MLP working sets together (a per-modality linear holds its experts'
+/// outputs and their concatenation at once; the attention's buffers wait in the device's
+/// pool while the MLP runs), with a quarter more for the pool's size classes. `None` on
+/// overflow.
 pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) -> Option<u64> {
     let l = video.checked_add(audio)?.checked_add(text)?;
     let h = cfg.hidden_size as u64;
@@ -312,7 +315,7 @@ pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) ->
         .max()
         .unwrap_or(0);
     let mlp = 5 * h + widest_mlp;
-    let layer = l.checked_mul(attention.max(mlp))?;
+    let layer = l.checked_mul(attention + mlp)?;
     let values = inputs.checked_add(shared)?.checked_add(layer)?;
     values.checked_mul(F32_BYTES)?.checked_add(values)
 }
@@ -382,15 +385,12 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     /// Figures of the size of the released DiT: 40 layers of 480 MiB in bf16, the four
-    /// at each end with three experts (three times as large); 1200 MiB outside the layers.
-    fn released_layers() -> Vec<u64> {
+    /// at each end with three experts of that size each; 1200 MiB outside the layers.
+    fn released_layers() -> Vec<LayerBuffers> {
         (0..40)
             .map(|i| {
-                if !(4..36).contains(&i) {
-                    1440 * MIB
-                } else {
-                    480 * MIB
-                }
+                let experts = if (4..36).contains(&i) { 1 } else { 3 };
+                vec![480 * MIB; experts]
             })
             .collect()
     }
@@ -398,7 +398,8 @@ mod tests {
     #[test]
     fn a_budget_that_holds_everything_keeps_every_layer_resident() {
         let layers = released_layers();
-        let total: u64 = layers.iter().sum();
+        let total: u64 = layers.iter().map(|l| sum(l)).sum();
+        assert_eq!(total, (8 * 3 + 32) * 480 * MIB);
         let plan = plan_layers(80 * GIB, 1200 * MIB, &layers, 3 * GIB).unwrap();
         assert_eq!(
             plan,
@@ -414,14 +415,14 @@ mod tests {
     #[test]
     fn a_24_gib_budget_streams_the_layers_that_do_not_fit() {
         let plan = plan_layers(24 * GIB, 1200 * MIB, &released_layers(), 3 * GIB).unwrap();
-        // 24 GiB − 1200 MiB − 3 GiB − 2 × 1440 MiB in flight (the last layers are the
-        // largest streamed) = 17 424 MiB: 4 × 1440 + 24 × 480 MiB, 28 layers.
+        // Two layers of three 480 MiB experts in flight: 2880 MiB. 24 GiB − 1200 MiB −
+        // 3 GiB − 2880 MiB = 17 424 MiB hold 4 × 1440 + 24 × 480 MiB: 28 layers.
         assert_eq!(plan.resident, 28);
         assert_eq!(plan.in_flight, 2);
         let resident = 4 * 1440 * MIB + 24 * 480 * MIB;
         assert_eq!(
             plan.device_bytes,
-            1200 * MIB + 3 * GIB + resident + 2 * 1440 * MIB
+            1200 * MIB + 3 * GIB + resident + 2880 * MIB
         );
         assert!(plan.device_bytes <= 24 * GIB);
         assert_eq!(plan.streamed(), 12);
@@ -429,31 +430,41 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_holds_each_buffer_size_its_layers_use() {
+        // Sizes 300 (at most twice in a layer) and 100 (once), two layers in flight.
+        let layers = [vec![300, 300], vec![300, 100], vec![100]];
+        assert_eq!(stream_bytes(&layers, 2), 2 * (2 * 300 + 100));
+        assert_eq!(stream_bytes(&layers[2..], 1), 100);
+    }
+
+    #[test]
     fn room_for_one_layer_only_streams_without_overlap() {
-        let layers = [100, 300, 200];
-        let plan = plan_layers(1000 + 50 + 300, 1000, &layers, 50).unwrap();
+        let layers = vec![vec![300]; 4];
+        // 1000 + 50 + one layer: no room for a second in flight.
+        let plan = plan_layers(1400, 1000, &layers, 50).unwrap();
         assert_eq!(
             (plan.resident, plan.in_flight, plan.device_bytes),
             (0, 1, 1350)
         );
-        // Room for the two largest in flight, not for one more resident layer besides.
-        let plan = plan_layers(1600, 1000, &layers, 50).unwrap();
+        // Two in flight and one resident layer: 1050 + 300 + 600.
+        let plan = plan_layers(2000, 1000, &layers, 50).unwrap();
         assert_eq!(
             (plan.resident, plan.in_flight, plan.device_bytes),
-            (0, 2, 1550)
+            (1, 2, 1950)
         );
     }
 
     #[test]
     fn a_budget_below_one_layer_and_the_activations_is_refused_with_the_figures() {
-        let err = plan_layers(1349, 1000, &[100, 300, 200], 50)
+        let layers = [vec![100], vec![300], vec![200]];
+        let err = plan_layers(1649, 1000, &layers, 50)
             .unwrap_err()
             .to_string();
         for figure in [
-            "--memory-budget of 1349 bytes",
-            "1350 bytes",
+            "--memory-budget of 1649 bytes",
+            "1650 bytes",
             "1000 of weights outside the layers",
-            "300 of its largest layer",
+            "600 of one streamed layer's buffers of each size, the largest layer 300",
             "50 of activations",
         ] {
             assert!(err.contains(figure), "{figure:?} missing from {err}");

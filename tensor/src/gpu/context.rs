@@ -476,11 +476,7 @@ impl GpuContext {
                 self.max_binding
             );
         }
-        let size = if used > EXACT_ABOVE {
-            used
-        } else {
-            size_class(used, self.max_binding)
-        };
+        let size = self.buffer_bytes(bytes);
         if let Some(buf) = self.pool.take(size) {
             return Ok(GpuBuffer::pooled(buf, used, &self.pool));
         }
@@ -494,6 +490,17 @@ impl GpuContext {
         };
         self.count_created(size);
         Ok(GpuBuffer::pooled(buf, used, &self.pool))
+    }
+
+    /// The bytes of the buffer a tensor of `bytes` bytes takes (a word multiple, rounded up
+    /// to its pool's size class unless it is large).
+    pub fn buffer_bytes(&self, bytes: u64) -> u64 {
+        let used = (bytes.max(4) + 3) & !3;
+        if used > EXACT_ABOVE {
+            used
+        } else {
+            size_class(used, self.max_binding)
+        }
     }
 
     /// A new storage buffer of `size` bytes.

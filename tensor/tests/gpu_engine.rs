@@ -179,3 +179,16 @@ fn the_profiler_times_every_kernel_and_the_results_are_unchanged() {
     assert_eq!(timed, 6, "{times:?}");
     assert_eq!(got, chain(&x, 3).to_vec().unwrap());
 }
+
+#[test]
+fn a_vulkan_adapter_reports_the_device_memory_it_offers() {
+    let (ctx, _) = own_context();
+    if ctx.info().contains("Vulkan") {
+        let bytes = ctx.memory_capacity();
+        assert!(bytes.is_some_and(|b| b > 0), "{bytes:?}");
+        assert!(ctx.info().contains(&format!(
+            "memory: {:.0} MiB",
+            bytes.unwrap() as f64 / (1 << 20) as f64
+        )));
+    }
+}

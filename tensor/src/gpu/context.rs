@@ -47,6 +47,8 @@ pub struct GpuCore {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
+    /// The device memory the adapter offers, read when the device opened.
+    capacity: Option<u64>,
     limits: wgpu::Limits,
     features: wgpu::Features,
     gemm: super::gemm::GemmChoice,
@@ -164,6 +166,7 @@ impl GpuContext {
 
     fn open(adapter: wgpu::Adapter, opts: &GpuOptions) -> Result<Arc<GpuContext>> {
         let info = adapter.get_info();
+        let capacity = super::capacity::memory_capacity(&adapter);
         let limits = adapter.limits();
         let (gemm, features, experimental) = device_features(&adapter, &limits);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -219,6 +222,7 @@ impl GpuContext {
             device,
             queue,
             info,
+            capacity,
             limits,
             features,
             gemm,
@@ -311,6 +315,13 @@ impl GpuContext {
         is_software(&self.info)
     }
 
+    /// The device memory the adapter offers, in bytes, when its backend says: on Vulkan
+    /// the largest device-local heap (its budget under `VK_EXT_memory_budget`, else its
+    /// size), read when the device opened; `None` elsewhere.
+    pub fn memory_capacity(&self) -> Option<u64> {
+        self.capacity
+    }
+
     /// The largest storage binding this context uses, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.max_binding
@@ -338,12 +349,14 @@ impl GpuContext {
         let l = &self.limits;
         let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1 << 20) as f64);
         format!(
-            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}\nactivations: {}",
+            "adapter: {} ({:?}, {:?})\ndriver: {} {}\nmemory: {}\nmax_buffer_size: {}\nmax_storage_buffer_binding_size: {} (used: {})\nmax_compute_workgroup_storage_size: {} bytes\nmax_compute_invocations_per_workgroup: {}\nmax_compute_workgroups_per_dimension: {}\nsubgroup size: {}..{}\nfeatures: SHADER_F16={} TIMESTAMP_QUERY={} SUBGROUP={} EXPERIMENTAL_COOPERATIVE_MATRIX={}\ngemm: {}\nactivations: {}",
             i.name,
             i.backend,
             i.device_type,
             i.driver,
             i.driver_info,
+            self.capacity
+                .map_or("unknown (the backend does not say)".to_string(), mib),
             mib(l.max_buffer_size),
             mib(l.max_storage_buffer_binding_size),
             mib(self.max_binding),

@@ -9,6 +9,7 @@
 //! pieces.
 
 pub mod attention;
+mod capacity;
 pub mod cast;
 pub mod clamped_gelu;
 pub mod context;

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::builtin;
 use crate::failure::Failure;
+use crate::memory::MemoryBudget;
 use crate::output::{hash_tree, Staging, GENERATION_JSON};
 use crate::pipeline::Generated;
 use crate::pipeline::Pipeline;
@@ -46,11 +47,13 @@ pub fn run(
     stack: Stack,
     device: &Device,
     decode_device: &Device,
+    budget: &MemoryBudget,
     opts: &OutputOptions,
 ) -> std::result::Result<PathBuf, Failure> {
     let (plan, staging) = prepare(req, &stack, device, opts).map_err(Failure::Input)?;
     let mut progress = Progress::new(opts.quiet);
     progress.watch_device(device);
+    progress.watch_memory(device, decode_device);
     if stack.untrained {
         progress.note("using the built-in stack: untrained, seeded random weights; the output is noise by design");
     }
@@ -63,6 +66,7 @@ pub fn run(
         &pipeline,
         req,
         &plan,
+        budget,
         &gen,
         &staging,
         opts,
@@ -97,6 +101,7 @@ fn write(
     pipeline: &Pipeline,
     req: &GenerateRequest,
     plan: &Plan,
+    budget: &MemoryBudget,
     gen: &Generated,
     staging: &Staging,
     opts: &OutputOptions,
@@ -143,6 +148,9 @@ fn write(
     });
     if let Some(g) = &progress.gpu_steps {
         meta["gpu"] = g.json();
+    }
+    if let Some(m) = &progress.memory {
+        meta["memory"] = m.json(budget.bytes);
     }
     let text = serde_json::to_string_pretty(&meta).expect("plain JSON values");
     std::fs::write(dir.join(GENERATION_JSON), text + "\n")

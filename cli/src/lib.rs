@@ -14,6 +14,7 @@ pub mod generate;
 pub mod memory;
 pub mod output;
 pub mod parity;
+pub mod phase_memory;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

@@ -8,6 +8,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use happyhorse::device::{select, select_with, Backend, PrecisionFlag};
 use happyhorse::failure::Failure;
 use happyhorse::generate::{open_stack, OutputOptions};
+use happyhorse::memory::{parse_memory_size, resolve_budget};
 use happyhorse::parity;
 use happyhorse::request::{Aspect, GenerateRequest, Resolution};
 use happyhorse::verify::verify_stack;
@@ -79,20 +80,7 @@ enum Command {
         no_values: bool,
     },
     /// Checks a build against a golden fixture case of the reference implementation.
-    Parity {
-        /// The case directory (holding meta.json, inputs, expected and weights).
-        case: PathBuf,
-        /// Where to run.
-        #[arg(long, value_enum, default_value = "cpu")]
-        backend: Backend,
-        /// How GPU activations are stored: f16 (default on a GPU with SHADER_F16) or f32
-        /// (the default elsewhere; the only choice on the CPU).
-        #[arg(long, value_enum)]
-        precision: Option<PrecisionFlag>,
-        /// Also write every output produced to this safetensors file.
-        #[arg(long)]
-        dump: Option<PathBuf>,
-    },
+    Parity(ParityArgs),
     /// Prints the token ids and pieces of a text.
     #[command(group(ArgGroup::new("input").required(true).args(["text", "file"])))]
     Tokenize {
@@ -105,6 +93,29 @@ enum Command {
         /// The text.
         text: Option<String>,
     },
+}
+
+/// `happyhorse parity`'s flags.
+#[derive(Args)]
+struct ParityArgs {
+    /// The case directory (holding meta.json, inputs, expected and weights).
+    case: PathBuf,
+    /// Where to run.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    /// How GPU activations are stored: f16 (default on a GPU with SHADER_F16) or f32
+    /// (the default elsewhere; the only choice on the CPU).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionFlag>,
+    /// Also write every output produced to this safetensors file.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// The most memory the run may use on its device: 16GiB, 512MiB, 1.5GiB, 24GB, 800M or
+    /// plain bytes (GB/MB/KB are powers of 1000; GiB/MiB/KiB and a bare G/M/K powers of
+    /// 1024). Default: on a GPU the memory its adapter reports (refused when it reports
+    /// none), on the CPU the available host memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_size, allow_hyphen_values = true)]
+    memory_budget: Option<u64>,
 }
 
 /// `happyhorse generate`'s flags.
@@ -170,6 +181,12 @@ struct GenerateArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// The most memory the run may use on its device: 16GiB, 512MiB, 1.5GiB, 24GB, 800M or
+    /// plain bytes (GB/MB/KB are powers of 1000; GiB/MiB/KiB and a bare G/M/K powers of
+    /// 1024). Default: on a GPU the memory its adapter reports (refused when it reports
+    /// none), on the CPU the available host memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory_size, allow_hyphen_values = true)]
+    memory_budget: Option<u64>,
 }
 
 /// Bad input: exit 2.
@@ -247,55 +264,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Parity {
-            case,
-            backend,
-            precision,
-            dump,
-        } => {
-            let device = match select_with(backend, precision)
-                .and_then(|d| parity::case_device(&case, &d))
-            {
-                Ok(device) => device,
-                Err(e) => return fail(e),
-            };
-            let before = device.gpu_counters();
-            let run = match parity::run(&case, &device) {
-                Ok(run) => run,
-                Err(e) => return fail(e),
-            };
-            println!(
-                "case {} ({}) on {device}, {} activations",
-                case.display(),
-                run.components.join(", "),
-                device.precision()
-            );
-            print!("{}", run.report);
-            if let (Some((adapter, c0)), Some((_, c1))) = (before, device.gpu_counters()) {
-                let c = c1.since(&c0);
-                println!(
-                    "gpu {adapter}: {} dispatches, {} submissions, {} allocations, {} bytes uploaded",
-                    c.dispatches, c.submissions, c.allocations, c.bytes_uploaded
-                );
-            }
-            if let Some(path) = dump {
-                if let Err(e) = parity::dump(&run.outputs, &path) {
-                    return fail(e);
-                }
-            }
-            let passed = run
-                .report
-                .results
-                .iter()
-                .filter(|r| r.passed == Some(true))
-                .count();
-            println!("{passed} of {} checks passed", run.report.results.len());
-            if run.report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }
+        Command::Parity(args) => parity_command(args),
         Command::Tokenize {
             tokenizer,
             file,
@@ -304,6 +273,71 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+    }
+}
+
+/// `happyhorse parity`: runs a fixture case and prints its checks; exit 0, 1 or 2.
+fn parity_command(args: ParityArgs) -> ExitCode {
+    let ParityArgs {
+        case,
+        backend,
+        precision,
+        dump,
+        memory_budget,
+    } = args;
+    let device = match select_with(backend, precision).and_then(|d| parity::case_device(&case, &d))
+    {
+        Ok(device) => device,
+        Err(e) => return fail(e),
+    };
+    let budget = match resolve_budget(memory_budget, &device) {
+        Ok(budget) => budget,
+        Err(e) => return fail(e),
+    };
+    let before = device.gpu_counters();
+    device.reset_peak();
+    let run = match parity::run(&case, &device) {
+        Ok(run) => run,
+        Err(e) => return fail(e),
+    };
+    let memory = device.memory_use();
+    println!(
+        "case {} ({}) on {device}, {} activations",
+        case.display(),
+        run.components.join(", "),
+        device.precision()
+    );
+    println!(
+        "memory budget: {} bytes (from {})",
+        budget.bytes, budget.source
+    );
+    print!("{}", run.report);
+    if let (Some((adapter, c0)), Some((_, c1))) = (before, device.gpu_counters()) {
+        let c = c1.since(&c0);
+        println!(
+            "gpu {adapter}: {} dispatches, {} submissions, {} allocations, {} bytes uploaded",
+            c.dispatches, c.submissions, c.allocations, c.bytes_uploaded
+        );
+    }
+    if let Some(path) = dump {
+        if let Err(e) = parity::dump(&run.outputs, &path) {
+            return fail(e);
+        }
+    }
+    let passed = run
+        .report
+        .results
+        .iter()
+        .filter(|r| r.passed == Some(true))
+        .count();
+    if memory.counted {
+        println!("peak device memory: {} bytes", memory.peak_bytes);
+    }
+    println!("{passed} of {} checks passed", run.report.results.len());
+    if run.report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -347,8 +381,9 @@ fn generate(args: GenerateArgs) -> ExitCode {
                 eprintln!("  {m}")
             }
         };
+        let budget = resolve_budget(args.memory_budget, &device).map_err(Failure::Input)?;
         let stack = open_stack(args.checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
-        happyhorse::generate::run(&req, stack, &device, &decode_device, &opts)
+        happyhorse::generate::run(&req, stack, &device, &decode_device, &budget, &opts)
     };
     match run() {
         Ok(dir) => {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use happyhorse_tensor::{cancel, Device, Result};
 
+use crate::phase_memory::PhaseMemory;
 use crate::step_counters::StepCounters;
 
 /// Phase timings and the current step count.
@@ -17,6 +18,8 @@ pub struct Progress {
     steps_started: Option<Instant>,
     /// The GPU's work per sampling step, when the run is on a GPU.
     pub gpu_steps: Option<StepCounters>,
+    /// Each phase's memory peak, when watched.
+    pub memory: Option<PhaseMemory>,
 }
 
 impl Progress {
@@ -28,12 +31,19 @@ impl Progress {
             timings: Vec::new(),
             steps_started: None,
             gpu_steps: None,
+            memory: None,
         }
     }
 
     /// Counts the work of `device` per sampling step (nothing on the CPU).
     pub fn watch_device(&mut self, device: &Device) {
         self.gpu_steps = StepCounters::new(device);
+    }
+
+    /// Records each phase's memory peak on `device`, or on `decode_device` for the phases
+    /// of the VAEs.
+    pub fn watch_memory(&mut self, device: &Device, decode_device: &Device) {
+        self.memory = Some(PhaseMemory::new(device, decode_device));
     }
 
     /// Errors when a stop was asked for (Ctrl-C, SIGTERM, SIGHUP).
@@ -48,6 +58,9 @@ impl Progress {
         if !self.quiet {
             eprintln!("[{name}]");
         }
+        if let Some(m) = &mut self.memory {
+            m.start(name);
+        }
         self.phase = Some((name.to_string(), Instant::now()));
         self.steps_started = None;
         Ok(())
@@ -61,6 +74,9 @@ impl Progress {
                 eprintln!("[{name}] done in {s:.2} s");
             }
             self.timings.push((name, s));
+        }
+        if let Some(m) = &mut self.memory {
+            m.end();
         }
     }
 

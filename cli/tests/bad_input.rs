@@ -188,6 +188,22 @@ fn steps_beyond_the_limit_are_refused_before_any_work() {
 }
 
 #[test]
+fn bad_memory_budgets_are_refused_naming_the_flag_and_the_text() {
+    let s = Scratch::new("bad-budget");
+    for budget in ["0", "-1GiB", "16 gigs", "99999999TiB"] {
+        let run = generate(None, &s.join("clip"), &["--memory-budget", budget]);
+        expect(&run, 2, &["--memory-budget", budget]);
+    }
+    let help = happyhorse(["generate", "--help"]);
+    assert!(
+        help.stdout.contains("--memory-budget <SIZE>"),
+        "{}",
+        help.dump()
+    );
+    assert!(s.entries().is_empty(), "{:?}", s.entries());
+}
+
+#[test]
 fn negative_numbers_name_their_flag() {
     let s = Scratch::new("bad-negative");
     let run = generate(None, &s.join("clip"), &["--seconds", "-1"]);

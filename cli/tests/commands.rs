@@ -181,7 +181,14 @@ fn parity_passes_and_dumps_what_it_compared() {
     assert!(!verdicts.is_empty(), "{}", run.dump());
     assert!(verdicts.iter().all(|v| *v == "PASS"), "{}", run.dump());
     let summary = format!("{0} of {0} checks passed", verdicts.len());
-    assert!(run.stdout.contains(&summary), "{}", run.dump());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.last(), Some(&summary.as_str()), "{}", run.dump());
+    // The CPU's heap peak while the case ran: at least its activations.
+    let peak = lines[lines.len() - 2]
+        .strip_prefix("peak device memory: ")
+        .and_then(|rest| rest.strip_suffix(" bytes"))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(peak.is_some_and(|bytes| bytes > 0), "{}", run.dump());
 
     // Every compared output is in the dump and agrees with the golden value within the
     // check's own tolerance.

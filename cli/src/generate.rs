@@ -50,7 +50,8 @@ pub fn run(
     budget: &MemoryBudget,
     opts: &OutputOptions,
 ) -> std::result::Result<PathBuf, Failure> {
-    let (plan, staging) = prepare(req, &stack, device, opts).map_err(Failure::Input)?;
+    let devices = (device, decode_device);
+    let (plan, staging) = prepare(req, &stack, devices, budget, opts).map_err(Failure::Input)?;
     let mut progress = Progress::new(opts.quiet);
     progress.watch_device(device);
     progress.watch_memory(device, decode_device);
@@ -80,7 +81,8 @@ pub fn run(
 fn prepare(
     req: &GenerateRequest,
     stack: &Stack,
-    device: &Device,
+    devices: (&Device, &Device),
+    budget: &MemoryBudget,
     opts: &OutputOptions,
 ) -> Result<(Plan, Staging)> {
     req.validate()?;
@@ -88,8 +90,8 @@ fn prepare(
         bail!("--mp4 needs ffmpeg on PATH, and none was found; run without --mp4 for the PNG frames and the WAV");
     }
     let config = PipelineConfig::from_file(&stack.pipeline_config)?;
-    let plan = Plan::new(req, &config, stack)?;
-    plan.check_memory(device)?;
+    let mut plan = Plan::new(req, &config, stack)?;
+    plan.check_memory(req, stack, &config, devices, budget)?;
     let staging = Staging::new(&opts.out, opts.force)?;
     Ok((plan, staging))
 }

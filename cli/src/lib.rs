@@ -12,6 +12,7 @@ pub mod device;
 pub mod failure;
 pub mod generate;
 pub mod memory;
+pub mod memory_plan;
 pub mod output;
 pub mod parity;
 pub mod phase_memory;

@@ -7,7 +7,8 @@ use happyhorse_model::magihuman::config::MAX_STEPS;
 use happyhorse_model::magihuman::PipelineConfig;
 use happyhorse_tensor::{bail, Device, Error, Result};
 
-use crate::memory::available_host_bytes;
+use crate::memory::MemoryBudget;
+use crate::memory_plan::{MemoryPlan, PhaseSizes};
 use crate::request::{audio_frames, latent_frames, latent_side, pixel_size, GenerateRequest};
 use crate::request::{video_frames, Resolution};
 use crate::stack::Stack;
@@ -44,6 +45,8 @@ pub struct Plan {
     pub max_prompt_tokens: usize,
     /// A rough upper bound of the memory the run needs, in bytes.
     pub estimate_bytes: u64,
+    /// What each phase needs, once [`Plan::check_memory`] has worked it out.
+    pub memory: Option<MemoryPlan>,
 }
 
 impl Plan {
@@ -95,6 +98,7 @@ impl Plan {
             text_tokens: target,
             max_prompt_tokens,
             estimate_bytes,
+            memory: None,
         })
     }
 
@@ -117,19 +121,38 @@ impl Plan {
         )
     }
 
-    /// Refuses a plan that cannot fit in host memory (CPU) before any work starts.
-    pub fn check_memory(&self, device: &Device) -> Result<()> {
-        if device.is_cpu() {
-            if let Some(avail) = available_host_bytes() {
-                if self.estimate_bytes > avail {
-                    bail!(
-                        "this generation needs about {:.1} GiB of memory and {:.1} GiB is available; use a lower --resolution, fewer --seconds, or a GPU",
-                        self.estimate_bytes as f64 / (1u64 << 30) as f64,
-                        avail as f64 / (1u64 << 30) as f64
-                    );
-                }
-            }
-        }
+    /// Works out what each phase of `req` needs on `device` (the VAEs on `decode_device`)
+    /// and refuses, before any work starts, a plan whose largest phase exceeds `budget`
+    /// (the decode phase counts when the VAEs run on the budget's device). The figures are
+    /// kept in [`Plan::memory`].
+    pub fn check_memory(
+        &mut self,
+        req: &GenerateRequest,
+        stack: &Stack,
+        config: &PipelineConfig,
+        devices: (&Device, &Device),
+        budget: &MemoryBudget,
+    ) -> Result<()> {
+        let latent = |res: Resolution| {
+            let (h, w) = pixel_size(res, req.aspect);
+            (latent_side(h) as u64, latent_side(w) as u64)
+        };
+        let sizes = PhaseSizes {
+            prompt_tokens: self.max_prompt_tokens as u64,
+            text_tokens: self.text_tokens as u64,
+            audio_frames: self.audio_frames as u64,
+            latent_frames: self.latent_frames as u64,
+            base_latent: latent(Resolution::P256),
+            sr_latent: (self.sr_steps > 0).then(|| latent(req.resolution)),
+            decoded: (
+                self.video_frames as u64,
+                self.pixels.0 as u64,
+                self.pixels.1 as u64,
+            ),
+        };
+        let memory = MemoryPlan::new(stack, config, &sizes, devices, budget)?;
+        memory.check(budget, devices.1.same(devices.0))?;
+        self.memory = Some(memory);
         Ok(())
     }
 }

@@ -215,6 +215,12 @@ pub const MAX_WALK_DEPTH: usize = 3;
 pub const MAX_WALK_ENTRIES: usize = 100_000;
 
 /// Bytes of the file at `p` (links followed), or of the files below the directory `p`.
+/// Size in bytes of the file or directory at `p`, counted as [`Stack::weight_bytes`] counts
+/// each of its paths.
+pub fn path_bytes(p: &Path) -> u64 {
+    tree_bytes(p, MAX_WALK_DEPTH, &mut MAX_WALK_ENTRIES.clone())
+}
+
 fn tree_bytes(p: &Path, depth: usize, budget: &mut usize) -> u64 {
     let Ok(meta) = std::fs::metadata(p) else {
         return 0;

@@ -146,3 +146,25 @@ fn mp4_without_ffmpeg_is_refused_before_any_work() {
     );
     assert!(s.entries().is_empty(), "left behind: {:?}", s.entries());
 }
+
+/// A budget no phase fits in is refused from the plan, before any work, naming the budget,
+/// the phases' figures and the ways out; nothing is written.
+#[test]
+fn a_generation_over_the_memory_budget_is_refused_before_any_work() {
+    let s = Scratch::new("refuse-memory");
+    let run = refuse(
+        &s,
+        &["--memory-budget", "64KiB"],
+        &[
+            "memory budget is 65536 bytes (from --memory-budget)",
+            "text encoder",
+            "sample",
+            "--resolution",
+            "--seconds",
+            "a larger --memory-budget",
+            "quantized checkpoint",
+        ],
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.dump());
+    holds_only(&s, &[]);
+}

@@ -20,4 +20,5 @@ pub mod progress;
 pub mod request;
 pub mod stack;
 pub mod step_counters;
+pub mod synth;
 pub mod verify;

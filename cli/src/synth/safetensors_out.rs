@@ -91,7 +91,7 @@ pub fn shard(
     let mut files: Vec<Vec<SynthTensor>> = vec![Vec::new()];
     let mut size = 0u64;
     for t in tensors {
-        if size >= target && files.len() < shards {
+        if size > 0 && size + t.byte_len() > target && files.len() < shards {
             files.push(Vec::new());
             size = 0;
         }
@@ -121,4 +121,45 @@ pub fn index_json(shards: &[(String, Vec<SynthTensor>)]) -> String {
         "weight_map": weight_map,
     });
     serde_json::to_string_pretty(&index).expect("an index serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use happyhorse_formats::{open_weights, SafeTensors};
+
+    use super::super::tensor::round_trip::{assert_reads_back, sample};
+    use super::*;
+
+    #[test]
+    fn the_reader_reads_back_a_file_and_a_sharded_set() {
+        let dir = std::env::temp_dir().join(format!("hh-st-out-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let tensors = sample();
+        let path = dir.join("one.safetensors");
+        write_file(&path, &tensors, &mut |_| {}).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), file_len(&tensors));
+        assert_reads_back(&SafeTensors::open(&path).unwrap(), &tensors, "");
+
+        let shards = shard("model", tensors.clone(), 2);
+        let names: Vec<&str> = shards.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors"
+            ]
+        );
+        for (name, part) in &shards {
+            write_file(&dir.join(name), part, &mut |_| {}).unwrap();
+        }
+        std::fs::write(
+            dir.join("model.safetensors.index.json"),
+            index_json(&shards),
+        )
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_reads_back(open_weights(&dir).unwrap().as_ref(), &tensors, "");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

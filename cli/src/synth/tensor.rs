@@ -119,6 +119,62 @@ pub fn stream_bytes(
     })
 }
 
+/// Tensors of both stored dtypes and several ranks, and the check that a reader gives
+/// back exactly what was written: the writers' round trips.
+#[cfg(test)]
+pub(crate) mod round_trip {
+    use happyhorse_formats::WeightSource;
+
+    use super::*;
+
+    /// A bf16 matrix, an f32 vector with given values, an f32 kernel of rank 3.
+    pub fn sample() -> Vec<SynthTensor> {
+        vec![
+            SynthTensor::random(9, "layers.0.proj.weight".into(), DType::BF16, vec![3, 5]),
+            SynthTensor {
+                name: "rope.bands".into(),
+                dtype: DType::F32,
+                shape: vec![4],
+                values: Values::Given(vec![1.0, 0.5, 0.25, 0.125]),
+            },
+            SynthTensor::random(9, "conv.weight".into(), DType::F32, vec![2, 2, 3]),
+        ]
+    }
+
+    /// The bytes of `t`.
+    pub fn bytes_of(t: &SynthTensor) -> Vec<u8> {
+        let mut all = Vec::new();
+        stream_bytes(&[t], &mut |b| {
+            all.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        all
+    }
+
+    /// Asserts that `src` holds exactly `tensors` (`prefix` in front of each name): the
+    /// same names, dtypes, shapes and bytes.
+    pub fn assert_reads_back(src: &dyn WeightSource, tensors: &[SynthTensor], prefix: &str) {
+        let mut names = src.names();
+        names.sort();
+        let mut want: Vec<String> = tensors
+            .iter()
+            .map(|t| format!("{prefix}{}", t.name))
+            .collect();
+        want.sort();
+        assert_eq!(names, want);
+        for t in tensors {
+            let key = format!("{prefix}{}", t.name);
+            let info = src.info(&key).unwrap();
+            assert_eq!((info.dtype, &info.shape), (t.dtype, &t.shape), "{key}");
+            assert!(
+                src.bytes(&key).unwrap().as_slice() == bytes_of(t).as_slice(),
+                "{key}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

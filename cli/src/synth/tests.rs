@@ -19,6 +19,7 @@ use super::configs::{
     TextEncoderGeometry,
 };
 use super::plan::stack_files;
+use super::safetensors_out;
 use super::tensor::SynthTensor;
 use super::*;
 use crate::stack::Stack;
@@ -103,6 +104,9 @@ fn the_released_dit_has_the_released_parameter_count() {
     // The base layout: 28.5 GiB, nearly all of it the bf16 block linears.
     assert_eq!(all, 30_642_008_128);
     assert!(bf16 > all * 99 / 100, "{bf16} of {all}");
+    let shards = safetensors_out::shard("model", dit, 7);
+    assert_eq!(shards.len(), 7);
+    assert!(shards.iter().all(|(_, part)| !part.is_empty()));
 }
 
 #[test]

@@ -210,3 +210,58 @@ fn fields(crc: u32, len: u64, name: &str, extra_len: u16) -> Vec<u8> {
     f.extend(extra_len.to_le_bytes());
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use happyhorse_formats::{open_torch_state_dict, TensorBytes, ZipArchive};
+
+    use super::super::tensor::round_trip::{assert_reads_back, sample};
+    use super::*;
+
+    #[test]
+    fn the_reader_reads_back_what_was_written_flat_and_nested() {
+        let dir = std::env::temp_dir().join(format!("hh-torch-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tensors = sample();
+        for (file, dict_path) in [
+            ("flat.pth", &[][..]),
+            ("nested.ckpt", &["ema_state_dict"][..]),
+        ] {
+            let path = dir.join(file);
+            let mut last = 0;
+            write_file(&path, &tensors, dict_path, &mut |n| last = n).unwrap();
+            let len = std::fs::metadata(&path).unwrap().len();
+            assert_eq!(len, file_len(&path, &tensors, dict_path));
+            assert!(last > 0 && last < len);
+            let src = open_torch_state_dict(&path, dict_path).unwrap();
+            assert_reads_back(src.as_ref(), &tensors, "");
+
+            // Every storage starts on a 64-byte boundary, as torch lays them out.
+            let zip = ZipArchive::from_bytes(
+                TensorBytes::map_file(&path).unwrap(),
+                path.display().to_string(),
+            )
+            .unwrap();
+            let stem = file.split('.').next().unwrap();
+            for i in 0..tensors.len() {
+                let entry = zip.entry(&format!("{stem}/data/{i}")).unwrap();
+                assert_eq!(entry.data.start % 64, 0, "{file} data/{i}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_archive_past_4_gib_is_refused_before_writing() {
+        let path = std::env::temp_dir().join(format!("hh-torch-big-{}.pth", std::process::id()));
+        let big = SynthTensor::random(
+            1,
+            "w".into(),
+            happyhorse_tensor::DType::F32,
+            vec![1 << 30, 2],
+        );
+        let err = write_file(&path, &[big], &[], &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("zip64"), "{err}");
+        assert!(!path.exists());
+    }
+}

@@ -71,6 +71,17 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The tokenizer files the built-in stack carries: (name, contents).
+pub(crate) fn tokenizer_files() -> Vec<(&'static str, &'static [u8])> {
+    FILES
+        .iter()
+        .filter_map(|&(rel, bytes)| {
+            let name = rel.strip_prefix("t5gemma/")?;
+            name.starts_with("tokenizer").then_some((name, bytes))
+        })
+        .collect()
+}
+
 /// The built-in DiT's pipeline config: the distilled 8-step model, 6 layers (the first
 /// and last two per-modality), hidden 128, 4 query / 2 key-value heads of 32.
 const PIPELINE_CONFIG: &str = r#"{

@@ -22,4 +22,5 @@ pub mod progress;
 pub mod request;
 pub mod stack;
 pub mod step_counters;
+pub mod synth;
 pub mod verify;

@@ -11,6 +11,7 @@ use happyhorse::generate::{open_stack, OutputOptions};
 use happyhorse::memory::{parse_memory_size, resolve_budget};
 use happyhorse::parity;
 use happyhorse::request::{Aspect, GenerateRequest, Resolution};
+use happyhorse::synth::{synth_stack, Preset};
 use happyhorse::verify::verify_stack;
 use happyhorse_tensor::heap::CountingAllocator;
 use happyhorse_tensor::{cancel, Error, Result};
@@ -81,6 +82,24 @@ enum Command {
     },
     /// Checks a build against a golden fixture case of the reference implementation.
     Parity(ParityArgs),
+    /// Writes a complete stack with seeded random weights: `full` at the released sizes
+    /// and layouts (about 48 GB: the 15.3B DiT as 7 safetensors shards, the T5Gemma-9B
+    /// encoder, the Wan2.2 and Turbo VAEs, the audio VAE), `small` the built-in stack.
+    ///
+    /// The full stack is written tensor by tensor; a run with the same settings into the
+    /// same directory keeps the files already complete. Pass the directory to
+    /// `generate --checkpoints`.
+    SynthStack {
+        /// Which stack.
+        #[arg(long, value_enum)]
+        preset: PresetFlag,
+        /// The directory to write (new, empty, or an earlier stack of the same settings).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the random weights (full preset; default 0).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Prints the token ids and pieces of a text.
     #[command(group(ArgGroup::new("input").required(true).args(["text", "file"])))]
     Tokenize {
@@ -116,6 +135,15 @@ struct ParityArgs {
     /// none), on the CPU the available host memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_size, allow_hyphen_values = true)]
     memory_budget: Option<u64>,
+}
+
+/// `synth-stack --preset`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PresetFlag {
+    /// Every component at its released size and layout.
+    Full,
+    /// The built-in stack.
+    Small,
 }
 
 /// `happyhorse generate`'s flags.
@@ -265,6 +293,19 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Parity(args) => parity_command(args),
+        Command::SynthStack { preset, out, seed } => {
+            let preset = match preset {
+                PresetFlag::Full => Preset::Full,
+                PresetFlag::Small => Preset::Small,
+            };
+            match synth_stack(preset, &out, seed, &mut |m| eprintln!("{m}")) {
+                Ok(()) => {
+                    println!("{}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Tokenize {
             tokenizer,
             file,

@@ -22,6 +22,7 @@ mod source;
 mod torch;
 mod writer;
 mod zip;
+pub mod zip_records;
 mod zst;
 
 pub use atomic_file::write_atomically;
@@ -30,6 +31,7 @@ pub use cache_dir::{cache_root, set_cache_root};
 pub use dtype::DType;
 pub use error::{Error, Result, ResultExt};
 pub use open::open_weights;
+pub use pickle::opcodes as pickle_opcodes;
 pub use pickle::{parse_pickle, Pickle, StorageRef, TensorRef, Value, ValueId};
 pub use prefix::with_prefix;
 pub use safetensors::SafeTensors;

@@ -6,17 +6,11 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::TensorBytes;
+use crate::zip_records::{
+    CENTRAL_LEN, CENTRAL_SIG, EOCD64_LOCATOR_SIG, EOCD64_SIG, EOCD_LEN, EOCD_SIG, LOCAL_LEN,
+    LOCAL_SIG, METHOD_STORED,
+};
 use crate::{bail, ensure, Error, Result};
-
-const EOCD_SIG: u32 = 0x0605_4b50;
-const EOCD64_LOCATOR_SIG: u32 = 0x0706_4b50;
-const EOCD64_SIG: u32 = 0x0606_4b50;
-const CENTRAL_SIG: u32 = 0x0201_4b50;
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const EOCD_LEN: usize = 22;
-const CENTRAL_LEN: usize = 46;
-const LOCAL_LEN: usize = 30;
-const METHOD_STORED: u16 = 0;
 
 /// One file of a zip archive.
 #[derive(Clone, Debug)]

@@ -125,7 +125,8 @@ impl TurboVaeDecoder {
         Self::from_weights(&Weights::synthetic(kind, device), cfg)
     }
 
-    fn from_weights(weights: &Weights, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
+    /// The model built from `weights` (keys as the checkpoint spells them, without prefix).
+    pub fn from_weights(weights: &Weights, cfg: &TurboConfig) -> Result<TurboVaeDecoder> {
         let decoder = Decoder::load(weights, cfg)?;
         let device = weights.device();
         Ok(TurboVaeDecoder {

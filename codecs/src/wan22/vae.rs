@@ -44,7 +44,8 @@ impl Wan22Vae {
         Self::from_weights(&Weights::synthetic(kind, device), config)
     }
 
-    fn from_weights(weights: &Weights, cfg: &Wan22Config) -> Result<Wan22Vae> {
+    /// The model built from `weights` (keys as the checkpoint spells them, without prefix).
+    pub fn from_weights(weights: &Weights, cfg: &Wan22Config) -> Result<Wan22Vae> {
         let z = cfg.z_dim;
         let mut no_slots = 0;
         let conv1 = CausalConv3d::load(weights, "conv1", 2 * z, 2 * z, [1; 3], &mut no_slots)?;

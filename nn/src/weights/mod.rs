@@ -60,6 +60,8 @@ struct Shared {
     config: Config,
     /// Keys (as the source spells them) read so far.
     used: Mutex<BTreeSet<String>>,
+    /// Key and shape of every tensor asked of placeholder parameters, in the order asked.
+    asked: Mutex<Vec<(String, Vec<usize>)>>,
 }
 
 /// A view of a model's parameters under a key prefix, on a target device. Cloning is
@@ -89,6 +91,7 @@ impl Weights {
             shared: Arc::new(Shared {
                 config,
                 used: Mutex::new(BTreeSet::new()),
+                asked: Mutex::new(Vec::new()),
             }),
             prefix: String::new(),
             device: device.clone(),
@@ -333,6 +336,24 @@ impl Weights {
         Ok(info)
     }
 
+    fn note_asked(&self, name: &str, shape: &[usize]) {
+        let mut asked = self.shared.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.push((self.key(name), shape.to_vec()));
+    }
+
+    /// Key and shape of every tensor a model built on placeholder parameters asked for, in
+    /// the order first asked (a key asked again is listed once): the checkpoint layout its
+    /// loader expects. Empty for other sources.
+    pub fn placeholder_requests(&self) -> Vec<(String, Vec<usize>)> {
+        let asked = self.shared.asked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = BTreeSet::new();
+        asked
+            .iter()
+            .filter(|(key, _)| seen.insert(key.clone()))
+            .cloned()
+            .collect()
+    }
+
     fn mark_used(&self, key: &str) {
         let mut used = self.shared.used.lock().unwrap_or_else(|e| e.into_inner());
         used.insert(key.to_string());
@@ -364,7 +385,10 @@ impl Weights {
                     .with_context(|| format!("{}: tensor {:?}", src.describe(), info.name))?
             }
             Source::Random(seed) => random_tensor(*seed, &self.key(name), shape)?,
-            Source::Placeholder => return placeholder(shape, dtype.unwrap_or(DType::F32)),
+            Source::Placeholder => {
+                self.note_asked(name, shape);
+                return placeholder(shape, dtype.unwrap_or(DType::F32));
+            }
         };
         match dtype {
             Some(d) => t.to_dtype(d),
@@ -452,6 +476,7 @@ impl Weights {
                     .collect::<Result<_>>()?
             }
             Source::Placeholder => {
+                self.note_asked(name, shape);
                 let d = dtype.unwrap_or(DType::F32);
                 return (0..n)
                     .map(|_| placeholder(&part, d)?.to_device(&self.device))

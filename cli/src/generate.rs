@@ -56,7 +56,10 @@ pub fn run(
     progress.watch_device(device);
     progress.watch_memory(device, decode_device);
     if stack.untrained {
-        progress.note("using the built-in stack: untrained, seeded random weights; the output is noise by design");
+        progress.note(&format!(
+            "stack \"{}\": untrained weights, so the output is noise by design",
+            stack.name
+        ));
     }
     progress.note(&plan.summary());
     let started = Instant::now();

@@ -119,6 +119,16 @@ impl Device {
         }
     }
 
+    /// The largest storage binding a buffer may be, in bytes; `None` on the CPU, where no
+    /// buffer has such a cap.
+    pub fn max_binding_bytes(&self) -> Option<u64> {
+        match self {
+            Device::Cpu => None,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => Some(ctx.max_binding_bytes()),
+        }
+    }
+
     /// Drops the GPU's idle pooled buffers (at the end of a phase), returning the bytes
     /// freed; nothing on the CPU.
     pub fn trim_pool(&self) -> crate::Result<u64> {

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use happyhorse_model::magihuman::chunks::chunk_rows;
 use happyhorse_model::magihuman::{DitInputs, MagiHumanDit, PipelineConfig};
-use happyhorse_tensor::gpu::{GpuContext, GpuOptions};
 use happyhorse_tensor::{read_tensor, Device, Probe, Result, Tensor};
 
 const FIXTURES: &str = concat!(
@@ -35,14 +34,7 @@ impl Probe for Taps {
 }
 
 fn gpu(max_binding_bytes: Option<u64>) -> Device {
-    Device::Gpu(
-        GpuContext::new(&GpuOptions {
-            allow_software: true,
-            max_binding_bytes,
-            ..Default::default()
-        })
-        .expect("a GPU adapter (lavapipe)"),
-    )
+    Device::gpu_with_binding_cap(max_binding_bytes).expect("a GPU adapter (lavapipe)")
 }
 
 /// The taps and outputs of case A's inputs through the model of `case` on `device`.

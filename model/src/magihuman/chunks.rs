@@ -11,6 +11,11 @@
 //! on how many rows a dispatch holds), so a chunked forward is bit-identical to an
 //! unchunked one.
 //!
+//! The keys (and the values) of the whole sequence must fit one binding: `4·Hkv·D` bytes
+//! a token, 4 KiB for the released model, so about 32k tokens under lavapipe's 128 MiB
+//! and 524k under a 2 GiB binding (a 1080p, 15 s clip has 193k). A longer sequence is
+//! refused with the figures; attention is not split over key chunks.
+//!
 //! On the CPU there is no binding cap and the whole sequence is one chunk.
 
 use std::ops::Range;

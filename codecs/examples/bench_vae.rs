@@ -34,23 +34,8 @@ fn random_latent(shape: &[usize]) -> Result<Tensor> {
 /// The mid-size Turbo configuration (released layout, narrower blocks).
 fn turbo_mid() -> TurboConfig {
     TurboConfig {
-        latent_channels: 48,
         decoder_block_out_channels: vec![16, 32, 64, 128],
-        decoder_layers_per_block: vec![2, 2, 2, 3, 3],
-        decoder_spatio_temporal_scaling: vec![true, true, true, false],
-        decoder_spatio_only: vec![true, false, false, false],
-        patch_size: 2,
-        first_chunk_size: 7,
-        step_size: 7,
-        ..TurboConfig::default()
-    }
-}
-
-/// The released Turbo layout as CODECS.md reports it.
-fn turbo_released() -> TurboConfig {
-    TurboConfig {
-        decoder_block_out_channels: vec![64, 128, 256, 512],
-        ..turbo_mid()
+        ..TurboConfig::released()
     }
 }
 
@@ -121,8 +106,11 @@ fn plan_1080p(budget_gib: f64) -> Result<()> {
         wan.decode_halo(),
         gib(wan.estimate_decode_bytes(h, w, &plan))
     );
-    let turbo =
-        TurboVaeDecoder::synthetic(&turbo_released(), Synthetic::Placeholder, &Device::Cpu)?;
+    let turbo = TurboVaeDecoder::synthetic(
+        &TurboConfig::released(),
+        Synthetic::Placeholder,
+        &Device::Cpu,
+    )?;
     let whole = turbo.tile_plan(h, w, &Tiling::default())?;
     let plan = match turbo.tile_plan(h, w, &tiling) {
         Ok(p) => p,

@@ -93,19 +93,17 @@ fn a_fused_layer_runs_one_dispatch_per_counted_kernel() {
             .to_device(&dev)
             .unwrap()
     };
-    let ctx = ForwardContext {
-        segments: Segments::new(video, audio, text),
-        rotary: seeded(&[l, 6 * cfg.rope_bands()], 1),
-        local_ranges: None,
-    };
-    let x = seeded(&[l, cfg.hidden_size], 2);
+    let rotary = seeded(&[l, 6 * cfg.rope_bands()], 1);
+    let ctx =
+        ForwardContext::new(Segments::new(video, audio, text), &rotary, None, l, &dev).unwrap();
+    let x = [seeded(&[l, cfg.hidden_size], 2)];
     let Device::Gpu(gpu) = &dev else {
         panic!("not a GPU device")
     };
     let before = gpu.counters();
     let y = transformer_layer(&weights.layers[layer], &cfg, layer, &x, &ctx).unwrap();
     let dispatches = gpu.counters().since(&before).dispatches;
-    assert!(y.to_vec().unwrap().iter().all(|v| v.is_finite()));
+    assert!(y[0].to_vec().unwrap().iter().all(|v| v.is_finite()));
     let passes = layer_passes(&cfg, layer, l, WEIGHT_BYTES, LayerKernels::Fused);
     assert_eq!(dispatches, passes.len() as u64, "{passes:#?}");
 }

@@ -105,6 +105,19 @@ impl Device {
         }
     }
 
+    /// A new context on the GPU (a software adapter accepted) whose bindings hold at most
+    /// `max_binding_bytes` (`None`: the device's limit), to reach the split and chunked
+    /// paths at small sizes.
+    #[cfg(feature = "gpu")]
+    pub fn gpu_with_binding_cap(max_binding_bytes: Option<u64>) -> crate::Result<Device> {
+        let ctx = crate::gpu::GpuContext::new(&crate::gpu::GpuOptions {
+            allow_software: true,
+            max_binding_bytes,
+            ..Default::default()
+        })?;
+        Ok(Device::Gpu(ctx))
+    }
+
     /// Whether this is the CPU.
     pub fn is_cpu(&self) -> bool {
         matches!(self, Device::Cpu)
@@ -116,6 +129,16 @@ impl Device {
             Device::Cpu => None,
             #[cfg(feature = "gpu")]
             Device::Gpu(ctx) => Some((ctx.adapter_name().to_string(), ctx.counters())),
+        }
+    }
+
+    /// The largest storage binding a buffer may be, in bytes; `None` on the CPU, where no
+    /// buffer has such a cap.
+    pub fn max_binding_bytes(&self) -> Option<u64> {
+        match self {
+            Device::Cpu => None,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => Some(ctx.max_binding_bytes()),
         }
     }
 

@@ -12,7 +12,6 @@ mod gpu_common;
 use gpu_common::{assert_within, dot_bound, gpu, rand};
 use happyhorse_tensor::gpu::gemm::{Accumulator, GemmPath, TILE_SHAPES};
 use happyhorse_tensor::gpu::matmul::linear_on;
-use happyhorse_tensor::gpu::{GpuContext, GpuOptions};
 use happyhorse_tensor::{DType, Device, Tensor, UnaryOp};
 
 /// The paths every adapter runs (lavapipe's limits fit them all).
@@ -181,13 +180,7 @@ fn the_cooperative_path_runs_where_offered_and_fails_cleanly_elsewhere() {
 
 #[test]
 fn linear_reads_weights_split_over_bindings() {
-    let ctx = GpuContext::new(&GpuOptions {
-        allow_software: true,
-        max_binding_bytes: Some(4096),
-        ..Default::default()
-    })
-    .unwrap();
-    let dev = Device::Gpu(ctx);
+    let dev = Device::gpu_with_binding_cap(Some(4096)).unwrap();
     // 100 rows of 37 bf16 = 7400 bytes: two bindings of at most 4096 bytes.
     let w = rand(&[100, 37], 31).to_dtype(DType::BF16).unwrap();
     let wg = w.to_device(&dev).unwrap();

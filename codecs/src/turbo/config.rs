@@ -73,6 +73,22 @@ impl Default for TurboConfig {
 }
 
 impl TurboConfig {
+    /// The released decoder's layout (`TurboV3-Wan22-TinyShallow_7_7`): 48 latent channels,
+    /// blocks of 64–512 channels, windows of 7 latent frames.
+    pub fn released() -> TurboConfig {
+        TurboConfig {
+            latent_channels: 48,
+            decoder_block_out_channels: vec![64, 128, 256, 512],
+            decoder_layers_per_block: vec![2, 2, 2, 3, 3],
+            decoder_spatio_temporal_scaling: vec![true, true, true, false],
+            decoder_spatio_only: vec![true, false, false, false],
+            patch_size: 2,
+            first_chunk_size: 7,
+            step_size: 7,
+            ..TurboConfig::default()
+        }
+    }
+
     /// Reads and validates a JSON config file.
     pub fn from_json_file(path: &Path) -> Result<TurboConfig> {
         parse_file(path, |text| {

@@ -8,6 +8,7 @@ use super::config::TurboConfig;
 use super::layers::{rms_norm_channels, Conv};
 use crate::video::frame_conv::FrameConv;
 use crate::video::rearrange::{pixel_shuffle2, unpatchify};
+use crate::video::tiling::TileSizes;
 use happyhorse_nn::Weights;
 
 /// The decoder.
@@ -165,24 +166,18 @@ impl Decoder {
         r.ceil() as usize
     }
 
-    /// Estimated peak bytes of one chunk of `frames` latent frames on a `h × w` tile.
-    pub(crate) fn bytes(&self, frames: usize, h: usize, w: usize) -> usize {
-        let conv_buf = |cin: usize, pos: usize| 2048.min(pos) * cin * 27 * 4;
+    /// Channels, frames and positions of the activations of each stage of one chunk of
+    /// `frames` latent frames on a `h × w` tile, in order.
+    fn levels(&self, frames: usize, h: usize, w: usize) -> Vec<[usize; 3]> {
         let (mut pos, mut t) = (h * w, frames);
-        let mut peak = 0usize;
-        let mut level = |c: usize, t: usize, pos: usize| {
-            peak = peak.max(4 * t * pos * c * 4 + conv_buf(c, t * pos));
-        };
-        level(
-            self.conv_in
-                .in_channels()
-                .max(self.mid.first().map_or(0, |b| b.width())),
-            t,
-            pos,
-        );
+        let first = self
+            .conv_in
+            .in_channels()
+            .max(self.mid.first().map_or(0, |b| b.width()));
+        let mut levels = vec![[first, t, pos]];
         for u in &self.ups {
             if let Some(b) = &u.conv_in {
-                level(b.width(), t, pos);
+                levels.push([b.width(), t, pos]);
             }
             if let Some(up) = &u.upsampler {
                 if up.temporal() {
@@ -190,14 +185,30 @@ impl Decoder {
                 }
                 pos *= 4;
             }
-            for b in &u.resnets {
-                level(b.width(), t, pos);
-            }
+            levels.extend(u.resnets.iter().map(|b| [b.width(), t, pos]));
         }
         if self.shuffle_conv.is_some() {
             pos *= 4;
         }
-        level(self.conv_out.in_channels() * 4, t, pos);
-        peak
+        levels.push([self.conv_out.in_channels(), t, pos]);
+        levels
+    }
+
+    /// Estimated peak bytes and largest single activation (f32) of one chunk of `frames`
+    /// latent frames on a `h × w` tile.
+    pub(crate) fn tile_sizes(&self, frames: usize, h: usize, w: usize) -> TileSizes {
+        let conv_buf = |cin: usize, pos: usize| 2048.min(pos) * cin * 27 * 4;
+        let levels = self.levels(frames, h, w);
+        let largest = levels.iter().map(|&[c, t, pos]| t * pos * c * 4).max();
+        let last = levels.len() - 1;
+        // The output stage is budgeted at four times its width (the pixel shuffle's input).
+        let peak = levels.iter().enumerate().map(|(i, &[c, t, pos])| {
+            let c = if i == last { 4 * c } else { c };
+            4 * t * pos * c * 4 + conv_buf(c, t * pos)
+        });
+        TileSizes {
+            peak: peak.max().unwrap_or(0),
+            largest: largest.unwrap_or(0),
+        }
     }
 }

@@ -11,7 +11,7 @@ use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tenso
 use super::config::TurboConfig;
 use super::decoder::Decoder;
 use crate::video::latent::{one_clip, LatentNorm, LATENT_MEAN, LATENT_STD};
-use crate::video::tiling::{join_tiles, TilePlan, Tiling};
+use crate::video::tiling::{cat_within_binding, join_tiles, TilePlan, Tiling};
 
 /// The key prefixes the decoder's tensors may be stored under, tried in order for each.
 const KEY_PREFIXES: [&str; 4] = ["module.decoder.", "decoder.", "module.", ""];
@@ -165,23 +165,26 @@ impl TurboVaeDecoder {
         (self.cfg.first_chunk_size + 1).max(self.cfg.step_size + 2)
     }
 
-    /// The spatial tiles each window of a `h × w` latent uses under `tiling`.
+    /// The spatial tiles each window of a `h × w` latent uses under `tiling` (by default
+    /// under the binding cap of the decoder's device).
     pub fn tile_plan(&self, h: usize, w: usize, tiling: &Tiling) -> Result<TilePlan> {
-        let frames = self.max_window();
-        TilePlan::choose(h, w, tiling, self.decoder.halo(), |th, tw| {
-            self.decoder.bytes(frames, th, tw)
+        let (frames, cap) = (self.max_window(), self.device.max_binding_bytes());
+        TilePlan::choose(h, w, tiling, self.decoder.halo(), cap, |th, tw| {
+            self.decoder.tile_sizes(frames, th, tw)
         })
+    }
+
+    /// Bytes of the largest single activation of a window decoded with `plan`.
+    pub fn largest_tensor_bytes(&self, plan: &TilePlan) -> usize {
+        let frames = self.max_window();
+        plan.max_over_tiles(|h, w| self.decoder.tile_sizes(frames, h, w).largest)
     }
 
     /// Estimated peak working bytes of one window decoded with `plan` (the decoded video not
     /// counted).
     pub fn estimate_decode_bytes(&self, plan: &TilePlan) -> usize {
         let frames = self.max_window();
-        plan.tiles
-            .iter()
-            .map(|t| self.decoder.bytes(frames, t.decode[2], t.decode[3]))
-            .max()
-            .unwrap_or(0)
+        plan.max_over_tiles(|h, w| self.decoder.tile_sizes(frames, h, w).peak)
     }
 
     /// Receptive radius of the decoder in latent pixels.
@@ -226,8 +229,7 @@ impl TurboVaeDecoder {
             );
             parts.push(out.narrow(2, win.trim_front, f - win.trim_front - win.trim_back)?);
         }
-        let refs: Vec<&Tensor> = parts.iter().collect();
-        let out = Tensor::cat(&refs, 2)?;
+        let out = cat_within_binding(&parts, 2, &self.device)?;
         let f = out.shape()[2];
         out.narrow(2, 0, f - pad * tc)?.contiguous()
     }

@@ -9,4 +9,4 @@ pub mod rearrange;
 pub mod tiling;
 
 pub use latent::{LATENT_MEAN, LATENT_STD};
-pub use tiling::{Tile, TilePlan, Tiling};
+pub use tiling::{Tile, TilePlan, TileSizes, Tiling};

@@ -19,6 +19,18 @@ pub struct Tiling {
     /// Latent pixels of context decoded around each tile and discarded. `None`: the
     /// decoder's receptive radius, which makes the tiled output equal the untiled one.
     pub halo: Option<usize>,
+    /// Bytes one GPU binding holds: no single activation of a tile may exceed it. `None`:
+    /// the decoder's device's cap (none on the CPU).
+    pub binding_cap: Option<u64>,
+}
+
+/// What decoding one tile needs, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileSizes {
+    /// The peak working memory.
+    pub peak: usize,
+    /// The largest single activation.
+    pub largest: usize,
 }
 
 impl Default for Tiling {
@@ -28,6 +40,7 @@ impl Default for Tiling {
             tile: None,
             overlap: 2,
             halo: None,
+            binding_cap: None,
         }
     }
 }
@@ -112,14 +125,26 @@ impl TilePlan {
         }
     }
 
+    /// The largest `f(h, w)` over the decoded regions `h × w` of the tiles.
+    pub fn max_over_tiles(&self, f: impl Fn(usize, usize) -> usize) -> usize {
+        self.tiles
+            .iter()
+            .map(|t| f(t.decode[2], t.decode[3]))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Picks the tile size for `opts`: the fixed size, else the largest square-ish tile whose
-    /// decoded region (with halo) `bytes(h, w)` estimates within the budget, else one tile.
+    /// decoded region `h × w` (with halo) fits: its `sizes(h, w)` peak within the memory
+    /// budget and its largest activation within the binding cap (`opts`' own, else
+    /// `device_cap`); one tile when neither limits it.
     pub fn choose(
         h: usize,
         w: usize,
         opts: &Tiling,
         halo: usize,
-        bytes: impl Fn(usize, usize) -> usize,
+        device_cap: Option<u64>,
+        sizes: impl Fn(usize, usize) -> TileSizes,
     ) -> Result<TilePlan> {
         let halo = opts.halo.unwrap_or(halo);
         if let Some(t) = opts.tile {
@@ -130,21 +155,38 @@ impl TilePlan {
             );
             return Ok(TilePlan::new(h, w, t, opts.overlap, halo));
         }
-        let Some(budget) = opts.memory_budget else {
+        let (budget, cap) = (opts.memory_budget, opts.binding_cap.or(device_cap));
+        let binds = |s: TileSizes| cap.is_none_or(|c| s.largest as u64 <= c);
+        if budget.is_none() && binds(sizes(h, w)) {
             return Ok(TilePlan::new(h, w, [h, w], opts.overlap, halo));
-        };
+        }
         let region = |t: usize, n: usize| (t + 2 * halo).min(n);
+        let tile_sizes = |t: usize| sizes(region(t.min(h), h), region(t.min(w), w));
+        let fits = |s: TileSizes| budget.is_none_or(|b| s.peak <= b) && binds(s);
         for t in (opts.overlap + 1..=h.max(w)).rev() {
-            let (th, tw) = (t.min(h), t.min(w));
-            if bytes(region(th, h), region(tw, w)) <= budget {
-                return Ok(TilePlan::new(h, w, [th, tw], opts.overlap, halo));
+            if fits(tile_sizes(t)) {
+                return Ok(TilePlan::new(
+                    h,
+                    w,
+                    [t.min(h), t.min(w)],
+                    opts.overlap,
+                    halo,
+                ));
             }
         }
         let t = opts.overlap + 1;
-        bail!(
-            "memory budget of {budget} bytes is too small: the smallest tile ({t}×{t} latent pixels plus a halo of {halo}) needs about {} bytes",
-            bytes(region(t, h), region(t, w))
-        )
+        let smallest = tile_sizes(t);
+        match budget {
+            Some(budget) if smallest.peak > budget => bail!(
+                "memory budget of {budget} bytes is too small: the smallest tile ({t}×{t} latent pixels plus a halo of {halo}) needs about {} bytes",
+                smallest.peak
+            ),
+            _ => bail!(
+                "the smallest tile ({t}×{t} latent pixels plus a halo of {halo}) holds a tensor of {} bytes, over the GPU binding cap of {} bytes",
+                smallest.largest,
+                cap.unwrap_or(0)
+            ),
+        }
     }
 }
 
@@ -205,10 +247,11 @@ pub(crate) fn join_tiles(
         plan.tiles.len(),
         tiles.len()
     );
+    let device = &join_device(&tiles, device);
     let mut rows = Vec::new();
     let mut row = Vec::new();
     for (i, (tile, t)) in plan.tiles.iter().zip(tiles).enumerate() {
-        row.push((tile.keep[1] * px, t));
+        row.push((tile.keep[1] * px, t.to_device(device)?));
         if (i + 1) % plan.cols == 0 {
             rows.push((
                 tile.keep[0] * px,
@@ -217,4 +260,29 @@ pub(crate) fn join_tiles(
         }
     }
     blend_along(rows, 3, device)
+}
+
+/// Where a join of `parts` runs: on `device`, or on the host when the joined tensor would
+/// exceed one of the device's bindings (a long 1080p clip does); the values are the same.
+fn join_device(parts: &[Tensor], device: &Device) -> Device {
+    let bytes: u64 = parts
+        .iter()
+        .map(|t| (t.numel() * t.dtype().size()) as u64)
+        .sum();
+    match device.max_binding_bytes() {
+        Some(cap) if bytes > cap => Device::Cpu,
+        _ => device.clone(),
+    }
+}
+
+/// `parts` concatenated along `dim`, on `device` or, when the result would exceed one of
+/// its bindings, on the host.
+pub(crate) fn cat_within_binding(parts: &[Tensor], dim: usize, device: &Device) -> Result<Tensor> {
+    let device = join_device(parts, device);
+    let moved = parts
+        .iter()
+        .map(|t| t.to_device(&device))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&Tensor> = moved.iter().collect();
+    Tensor::cat(&refs, dim as isize)
 }

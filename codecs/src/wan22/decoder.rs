@@ -11,6 +11,7 @@ use super::cache::FeatCache;
 use super::config::Wan22Config;
 use super::layers::CausalConv3d;
 use super::stages::{load_path, Direction, Head, Middle, Stage};
+use crate::video::tiling::TileSizes;
 use happyhorse_nn::Weights;
 
 /// One `Up_ResidualBlock`: a stage and the `DupUp3D` shortcut of its input.
@@ -129,12 +130,13 @@ impl Decoder {
         r.ceil() as usize
     }
 
-    /// Estimated peak bytes of running the up path on a tile of `h × w` latent pixels
+    /// Estimated sizes of running the up path on a tile of `h × w` latent pixels: the peak
     /// (cache after a few chunks plus the largest transient of one chunk, including the
-    /// convolution's column buffer and weight copy).
-    pub(crate) fn up_bytes(&self, h: usize, w: usize) -> usize {
+    /// convolution's column buffer and weight copy) and the largest single activation.
+    pub(crate) fn up_sizes(&self, h: usize, w: usize) -> TileSizes {
         let mut cache = 0usize;
         let mut transient = 0usize;
+        let mut largest = 0usize;
         let (mut scale, mut frames) = (1usize, 1usize);
         let conv_buf = |cin: usize, pos: usize, cout: usize| {
             2048.min(pos) * cin * 27 * 4 + cout * cin * 27 * 4
@@ -145,6 +147,7 @@ impl Decoder {
                 for cin in r.cached_inputs() {
                     cache += CACHE_FRAMES * cin * pos * 4;
                     let act = frames * pos * 4 * cin.max(r.out_channels());
+                    largest = largest.max(act);
                     transient =
                         transient.max(4 * act + conv_buf(cin, frames * pos, r.out_channels()));
                 }
@@ -157,13 +160,17 @@ impl Decoder {
                 }
                 scale *= 2;
                 let act = frames * pos * 4 * c * 4;
+                largest = largest.max(act);
                 transient = transient.max(4 * act + conv_buf(c, frames * pos * 4, c));
             }
         }
         let pos = h * w * scale * scale;
         let c = self.head.in_channels();
         cache += CACHE_FRAMES * c * pos * 4;
-        transient.max(4 * frames * pos * c * 4 + conv_buf(c, frames * pos, 12)) + cache
+        TileSizes {
+            peak: transient.max(4 * frames * pos * c * 4 + conv_buf(c, frames * pos, 12)) + cache,
+            largest: largest.max(frames * pos * c * 4),
+        }
     }
 
     /// Estimated peak bytes of the trunk on a full `h × w` latent frame.

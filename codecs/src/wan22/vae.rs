@@ -13,7 +13,7 @@ use super::encoder::Encoder;
 use super::layers::CausalConv3d;
 use crate::video::latent::{one_clip, LatentNorm};
 use crate::video::rearrange::{patchify, unpatchify};
-use crate::video::tiling::{join_tiles, TilePlan, Tiling};
+use crate::video::tiling::{cat_within_binding, join_tiles, TilePlan, Tiling};
 
 /// The Wan2.2 VAE with its weights on one device.
 pub struct Wan22Vae {
@@ -96,22 +96,25 @@ impl Wan22Vae {
             .clamp(-1.0, 1.0)
     }
 
-    /// The spatial tiles a decode of a `h × w` latent uses under `tiling`.
+    /// The spatial tiles a decode of a `h × w` latent uses under `tiling` (by default under
+    /// the binding cap of the VAE's device).
     pub fn tile_plan(&self, h: usize, w: usize, tiling: &Tiling) -> Result<TilePlan> {
-        TilePlan::choose(h, w, tiling, self.decoder.up_halo(), |th, tw| {
-            self.decoder.up_bytes(th, tw)
+        let (halo, cap) = (self.decoder.up_halo(), self.device.max_binding_bytes());
+        TilePlan::choose(h, w, tiling, halo, cap, |th, tw| {
+            self.decoder.up_sizes(th, tw)
         })
+    }
+
+    /// Bytes of the largest single activation of the up path decoding one latent frame
+    /// with `plan` (the full-frame trunk before it is not tiled).
+    pub fn largest_tensor_bytes(&self, plan: &TilePlan) -> usize {
+        plan.max_over_tiles(|h, w| self.decoder.up_sizes(h, w).largest)
     }
 
     /// Estimated peak working bytes of decoding a `h × w` latent with `plan` (full-frame trunk
     /// plus one tile of the up path at a time; the decoded video not counted).
     pub fn estimate_decode_bytes(&self, h: usize, w: usize, plan: &TilePlan) -> usize {
-        let tile = plan
-            .tiles
-            .iter()
-            .map(|t| self.decoder.up_bytes(t.decode[2], t.decode[3]))
-            .max()
-            .unwrap_or(0);
+        let tile = plan.max_over_tiles(|h, w| self.decoder.up_sizes(h, w).peak);
         self.decoder.trunk_bytes(h, w).max(tile)
     }
 
@@ -161,8 +164,7 @@ impl Wan22Vae {
                 let mut chunk = Prefixed::new(inner, format!("decode.chunk{c}."));
                 chunks.push(self.decoder.up(&xin, &mut cache, c == 0, &mut chunk)?);
             }
-            let refs: Vec<&Tensor> = chunks.iter().collect();
-            let y = unpatchify(&Tensor::cat(&refs, 2)?)?;
+            let y = unpatchify(&cat_within_binding(&chunks, 2, &self.device)?)?;
             drop(chunks);
             outs.push(tile.kept_region(&y, s)?);
         }

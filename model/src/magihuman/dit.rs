@@ -2,12 +2,15 @@
 //! sequence, run the transformer layers, and read the velocities off the per-modality
 //! heads. The model has no timestep input.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+use happyhorse_nn::{Linear, RmsNorm};
 use happyhorse_tensor::{ensure, Device, NoProbe, PadMode, Probe, Result, ResultExt, Tensor};
 
 use super::block::{transformer_layer, ForwardContext};
+use super::chunks::{chunk_rows, join, joined_on_host};
 use super::config::{DataProxyConfig, ModelConfig};
 use super::modality::{Modality, Segments};
 use super::packing::{coords, local_key_ranges, PatchGrid};
@@ -99,10 +102,15 @@ impl MagiHumanDit {
         let (cfg, w) = (&self.config, &self.weights);
         let (video, grid, audio, text) = self.checked_inputs(inputs)?;
         let seg = Segments::new(grid.tokens(), audio.shape()[0], text.shape()[0]);
-        let mut x = self.embed(&grid.patchify(&video)?, &audio, &text)?;
         let (ctx, rope) = self.forward_context(&grid, &seg)?;
+        let tokens = grid.patchify(&video)?;
+        let mut x = ctx
+            .chunks
+            .iter()
+            .map(|c| self.embed([&tokens, &audio, &text], &seg, &c.rows))
+            .collect::<Result<Vec<_>>>()?;
         if probe.enabled() {
-            probe.tap("embed", &x)?;
+            probe.tap("embed", &joined_on_host(&x)?)?;
             probe.tap("rope", &rope)?;
         }
 
@@ -114,20 +122,23 @@ impl MagiHumanDit {
             stream.prefetch(i + 1)?;
             drop(lw);
             if probe.enabled() {
-                probe.tap(&format!("layer{i}"), &x)?;
+                probe.tap(&format!("layer{i}"), &joined_on_host(&x)?)?;
             }
         }
 
-        let rows = |m: Modality| {
-            let r = seg.rows(m);
-            x.narrow(0, r.start, r.len())
+        let head = |m: Modality, norm: &RmsNorm, linear: &Linear| -> Result<Tensor> {
+            let parts = x
+                .iter()
+                .zip(&ctx.chunks)
+                .map(|(x, c)| {
+                    let r = c.segments.rows(m);
+                    linear.forward(&norm.forward(&x.narrow(0, r.start, r.len())?)?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            join(&parts, 0)
         };
-        let video_rows = w
-            .final_linear_video
-            .forward(&w.final_norm_video.forward(&rows(Modality::Video)?)?)?;
-        let audio_out = w
-            .final_linear_audio
-            .forward(&w.final_norm_audio.forward(&rows(Modality::Audio)?)?)?;
+        let video_rows = head(Modality::Video, &w.final_norm_video, &w.final_linear_video)?;
+        let audio_out = head(Modality::Audio, &w.final_norm_audio, &w.final_linear_audio)?;
         if probe.enabled() {
             let text_rows = seg.rows(Modality::Text).len();
             probe.tap(
@@ -171,18 +182,16 @@ impl MagiHumanDit {
         Ok((video, grid, audio, text))
     }
 
-    /// The packed sequence `[L, hidden]`: video tokens, audio rows and text rows, each
-    /// through its embedder.
-    fn embed(&self, tokens: &Tensor, audio: &Tensor, text: &Tensor) -> Result<Tensor> {
+    /// Rows `rows` of the packed sequence `[L, hidden]` (video tokens, audio rows and text
+    /// rows, each through its embedder) from the model's `inputs` in that order.
+    fn embed(&self, inputs: [&Tensor; 3], seg: &Segments, rows: &Range<usize>) -> Result<Tensor> {
         let w = &self.weights;
+        let embedders = [&w.video_embedder, &w.audio_embedder, &w.text_embedder];
         let mut parts = Vec::with_capacity(3);
-        for (x, emb) in [
-            (tokens, &w.video_embedder),
-            (audio, &w.audio_embedder),
-            (text, &w.text_embedder),
-        ] {
-            if x.shape()[0] > 0 {
-                parts.push(emb.forward(x)?);
+        for ((x, emb), m) in inputs.into_iter().zip(embedders).zip(Modality::ALL) {
+            let r = seg.rows_within(m, rows);
+            if !r.is_empty() {
+                parts.push(emb.forward(&x.narrow(0, r.start, r.len())?)?);
             }
         }
         let refs: Vec<&Tensor> = parts.iter().collect();
@@ -224,11 +233,8 @@ impl MagiHumanDit {
         } else {
             None
         };
-        let ctx = ForwardContext {
-            segments: seg.clone(),
-            rotary: table.to_device(&self.device)?,
-            local_ranges,
-        };
+        let rows = chunk_rows(cfg, l, self.device.max_binding_bytes())?;
+        let ctx = ForwardContext::new(seg.clone(), &table, local_ranges, rows, &self.device)?;
         Ok((ctx, table))
     }
 

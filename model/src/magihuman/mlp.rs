@@ -4,7 +4,7 @@
 use happyhorse_tensor::params::fused::ClampedGelu;
 use happyhorse_tensor::{Result, Tensor};
 
-use super::block::ForwardContext;
+use super::modality::Segments;
 use super::weights::LayerWeights;
 
 /// The MLP's activation: gelu7, `a·sigmoid(1.702·a)` with `a = min(x, 7)`, on every
@@ -18,9 +18,9 @@ pub const fn activation(gated: bool) -> ClampedGelu {
     }
 }
 
-/// The MLP branch of layer `w` on `x [L, hidden]` (before the residual add).
-pub fn mlp(w: &LayerWeights, gelu: bool, x: &Tensor, ctx: &ForwardContext) -> Result<Tensor> {
-    let seg = &ctx.segments;
+/// The MLP branch of layer `w` on rows `x [n, hidden]` whose modalities are `seg` (before
+/// the residual add).
+pub fn mlp(w: &LayerWeights, gelu: bool, x: &Tensor, seg: &Segments) -> Result<Tensor> {
     let h = w.mlp_pre_norm.forward(x, seg)?;
     let u = w.up_gate_proj.forward(&h, seg)?;
     let act = u.clamped_gelu(activation(!gelu))?;

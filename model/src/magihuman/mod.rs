@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod bf16_cache;
 pub mod block;
+pub mod chunks;
 pub mod config;
 pub mod denoise;
 pub mod dit;

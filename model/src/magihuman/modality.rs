@@ -22,6 +22,11 @@ pub enum Modality {
     Text = 2,
 }
 
+impl Modality {
+    /// Every modality, in packing order.
+    pub const ALL: [Modality; 3] = [Modality::Video, Modality::Audio, Modality::Text];
+}
+
 /// The rows of each modality in a packed sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segments {
@@ -64,6 +69,21 @@ impl Segments {
     /// The rows of one modality.
     pub fn rows(&self, m: Modality) -> Range<usize> {
         self.ranges[m as usize].clone()
+    }
+
+    /// The rows of modality `m` that fall in `window` (rows of the packed sequence),
+    /// counted from the modality's first row.
+    pub fn rows_within(&self, m: Modality, window: &Range<usize>) -> Range<usize> {
+        let r = self.rows(m);
+        let start = r.start.max(window.start).min(r.end);
+        let end = r.end.min(window.end).max(start);
+        start - r.start..end - r.start
+    }
+
+    /// The segments of the rows in `window`, counted from its first row.
+    pub fn window(&self, window: &Range<usize>) -> Segments {
+        let [v, a, t] = Modality::ALL.map(|m| self.rows_within(m, window).len());
+        Segments::new(v, a, t)
     }
 
     /// Applies `f(expert, rows)` to each modality's rows of `x` (dim 0) and concatenates

@@ -3,6 +3,9 @@
 //! in its released layout (`full`, about 48 GB), for running and measuring the real sizes
 //! without the released weights.
 //!
+//! The text encoder's tokenizer is the built-in stack's small one (3,000 pieces): its ids
+//! index the first rows of the full 256,000-row embedding.
+//!
 //! The full stack is written tensor by tensor in bounded chunks (never a whole model in
 //! memory), each file under a temporary name renamed when complete. A marker file records
 //! the preset, the seed and every file's size; a later run with the same settings keeps

@@ -105,6 +105,7 @@ pub fn write_stack(
     seed: u64,
     note: &mut dyn FnMut(&str),
 ) -> Result<()> {
+    note(&format!("laying out the {preset} stack (seed {seed})"));
     let files = stack_files(sizes, seed, &crate::builtin::tokenizer_files())?;
     let sizes: BTreeMap<&str, u64> = files
         .iter()

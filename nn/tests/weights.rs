@@ -370,6 +370,20 @@ fn placeholders_hold_no_memory() {
         Weights::synthetic(Synthetic::Placeholder, &Device::Cpu).describe(),
         "placeholder weights"
     );
+    // What was asked, in order, each key once, under the handle's prefix.
+    w.sub("block")
+        .get("conv.weight", &[64, 32, 3, 3, 3])
+        .unwrap();
+    let asked: Vec<(String, Vec<usize>)> = vec![
+        ("conv.weight".into(), vec![64, 32, 3, 3, 3]),
+        ("x".into(), vec![4, 4]),
+        ("qkv".into(), vec![6, 4]),
+        ("block.conv.weight".into(), vec![64, 32, 3, 3, 3]),
+    ];
+    assert_eq!(w.placeholder_requests(), asked);
+    assert!(Weights::random(1, &Device::Cpu)
+        .placeholder_requests()
+        .is_empty());
 }
 
 #[test]

@@ -6,7 +6,6 @@
 //! draws for the same seed and key: matrices and kernels uniform in ±1/√fan_in, vectors
 //! around one (gains: keys ending in `weight`, `gamma` or `scale`) or around zero.
 
-use half::bf16;
 use happyhorse_tensor::DType;
 
 /// The splitmix64 increment.
@@ -54,7 +53,8 @@ impl ValueRule {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        let u = (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+        // The top 24 bits over 2^23, less one: exact, and through a 32-bit conversion.
+        let u = (z >> 40) as u32 as f32 * (1.0 / (1u32 << 23) as f32) - 1.0;
         if self.offset == 0.0 {
             u * self.scale
         } else {
@@ -68,8 +68,7 @@ impl ValueRule {
         match dtype {
             DType::BF16 => {
                 for (i, b) in out.chunks_exact_mut(2).enumerate() {
-                    let v = bf16::from_f32(self.value(first + i as u64));
-                    b.copy_from_slice(&v.to_le_bytes());
+                    b.copy_from_slice(&round_to_bf16(self.value(first + i as u64)).to_le_bytes());
                 }
             }
             _ => {
@@ -79,6 +78,13 @@ impl ValueRule {
             }
         }
     }
+}
+
+/// The bf16 bits nearest to the finite `v` (ties to even), as `half` rounds.
+#[inline]
+fn round_to_bf16(v: f32) -> u16 {
+    let bits = v.to_bits();
+    ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
 }
 
 /// FNV-1a of a key, mixed with the seed.
@@ -91,6 +97,7 @@ fn key_seed(seed: u64, key: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::bf16;
     use happyhorse_nn::weights::random_tensor;
 
     #[test]

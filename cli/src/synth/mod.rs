@@ -3,6 +3,9 @@
 //! in its released layout (`full`, about 48 GB), for running and measuring the real sizes
 //! without the released weights.
 //!
+//! The text encoder's tokenizer is the built-in stack's small one (3,000 pieces): its ids
+//! index the first rows of the full 256,000-row embedding.
+//!
 //! The full stack is written tensor by tensor in bounded chunks (never a whole model in
 //! memory), each file under a temporary name renamed when complete. A marker file records
 //! the preset, the seed and every file's size; a later run with the same settings keeps
@@ -102,6 +105,7 @@ pub fn write_stack(
     seed: u64,
     note: &mut dyn FnMut(&str),
 ) -> Result<()> {
+    note(&format!("laying out the {preset} stack (seed {seed})"));
     let files = stack_files(sizes, seed, &crate::builtin::tokenizer_files())?;
     let sizes: BTreeMap<&str, u64> = files
         .iter()
@@ -111,7 +115,7 @@ pub fn write_stack(
         "version": VERSION, "preset": preset, "seed": seed, "files": sizes,
     }))
     .expect("the marker serializes");
-    claim(out, &marker)?;
+    check_claim(out, &marker)?;
     let todo: Vec<&StackFile> = files
         .iter()
         .filter(|f| {
@@ -130,6 +134,10 @@ pub fn write_stack(
         return Ok(());
     }
     check_free_space(out, need, todo.len())?;
+    fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
+    happyhorse_formats::write_atomically(&out.join(MARKER), |w| {
+        std::io::Write::write_all(w, marker.as_bytes()).map_err(Error::from)
+    })?;
     let started = Instant::now();
     for f in &todo {
         write_one(out, f, sizes[f.rel.as_str()], note)?;
@@ -146,30 +154,26 @@ pub fn write_stack(
     Ok(())
 }
 
-/// Makes `out` this stack's directory: a new or empty directory gets the marker; one
-/// holding the same marker is kept; anything else is refused.
-fn claim(out: &Path, marker: &str) -> Result<()> {
-    let marker_path = out.join(MARKER);
-    if out.exists() {
-        match fs::read_to_string(&marker_path) {
-            Ok(text) if text == marker => return Ok(()),
-            Ok(text) => {
-                let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                bail!(
-                    "--out {}: holds a stack of other settings (preset {}, seed {}, version {}); choose another directory or remove it",
-                    out.display(),
-                    old["preset"],
-                    old["seed"],
-                    old["version"]
-                );
-            }
-            Err(_) => refuse_unless_empty(out)?,
-        }
+/// Checks that `out` may become this stack's directory: absent, empty, or holding the
+/// same marker; anything else is refused. Writes nothing.
+fn check_claim(out: &Path, marker: &str) -> Result<()> {
+    if !out.exists() {
+        return Ok(());
     }
-    fs::create_dir_all(out).with_context(|| format!("--out {}", out.display()))?;
-    happyhorse_formats::write_atomically(&marker_path, |w| {
-        std::io::Write::write_all(w, marker.as_bytes()).map_err(Error::from)
-    })
+    match fs::read_to_string(out.join(MARKER)) {
+        Ok(text) if text == marker => Ok(()),
+        Ok(text) => {
+            let old: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            bail!(
+                "--out {}: holds a stack of other settings (preset {}, seed {}, version {}); choose another directory or remove it",
+                out.display(),
+                old["preset"],
+                old["seed"],
+                old["version"]
+            );
+        }
+        Err(_) => refuse_unless_empty(out),
+    }
 }
 
 /// Writes one file of the stack under `out`, telling `note` how it goes.
@@ -217,9 +221,14 @@ fn gb(bytes: u64) -> String {
 
 /// Refuses when the filesystem of `dir` has less than `need` bytes (and a margin) free.
 fn check_free_space(dir: &Path, need: u64, files: usize) -> Result<()> {
-    let Some(free) = free_bytes(dir) else {
-        return Ok(());
-    };
+    match free_bytes(dir.ancestors().find(|d| d.exists()).unwrap_or(dir)) {
+        Some(free) => refuse_beyond(dir, need, files, free),
+        None => Ok(()),
+    }
+}
+
+/// Refuses `need` bytes (and a margin) in `files` files when only `free` bytes are free.
+fn refuse_beyond(dir: &Path, need: u64, files: usize, free: u64) -> Result<()> {
     if need.saturating_add(FREE_MARGIN) > free {
         bail!(
             "--out {}: the {files} files still to write need {need} bytes ({}) and {} more kept free, but the filesystem has {free} bytes ({}) free",

@@ -226,3 +226,19 @@ fn a_directory_holding_other_files_is_refused() {
     assert!(err.to_string().contains("not empty"), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_stack_larger_than_the_free_space_is_refused_with_the_figures() {
+    let dir = Path::new("/data/stack");
+    let err = refuse_beyond(dir, 52_982_356_746, 24, 9_399_726_080).unwrap_err();
+    let msg = err.to_string();
+    for figure in [
+        "24 files",
+        "52982356746 bytes",
+        "9399726080 bytes",
+        "/data/stack",
+    ] {
+        assert!(msg.contains(figure), "{msg}");
+    }
+    refuse_beyond(dir, 1_000, 1, 2 << 30).unwrap();
+}

@@ -12,13 +12,14 @@
 //!   SaAudioVae::decode → 51.2 kHz → 44.1 kHz stereo
 //! ```
 
+use happyhorse_codecs::sa_audio::config::SaAudioConfig;
 use happyhorse_codecs::sa_audio::{SaAudioVae, AUDIO_CHUNK_SAMPLES};
-use happyhorse_codecs::turbo::TurboVaeDecoder;
+use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_media::audio_input::load_conditioning_audio;
 use happyhorse_media::image_input::load_image_input;
 use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit, PipelineConfig};
-use happyhorse_model::t5gemma::T5GemmaEncoder;
+use happyhorse_model::t5gemma::{EncoderConfig, T5GemmaEncoder};
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_sampler::guidance::sr_frame_scales;
 use happyhorse_sampler::loops::{
@@ -32,8 +33,12 @@ use crate::plan::{Plan, MAX_PROMPT_BYTES};
 use crate::progress::Progress;
 use crate::request::{latent_side, pixel_size, video_frames, GenerateRequest, Resolution};
 use crate::stack::Stack;
+use crate::verify::weight_files;
 
-/// The loaded models of a stack, on one device.
+/// A stack ready to run: its configs and tokenizer read, its weight files' headers
+/// checked. Each model is loaded onto its device only for the phase that uses it and
+/// dropped (its buffers freed) when the phase ends, so the device holds one phase's models
+/// at a time.
 pub struct Pipeline {
     /// The stack's files.
     pub stack: Stack,
@@ -44,12 +49,10 @@ pub struct Pipeline {
     /// Where the video and audio VAEs run (encoders and decoders): `device` unless
     /// `--decode-backend` moves them, e.g. to the CPU to leave the GPU's memory to the DiT.
     pub decode_device: Device,
+    /// `device` with f32 activations, where the text encoder runs.
+    text_device: Device,
     tokenizer: Tokenizer,
-    text_encoder: T5GemmaEncoder,
-    dit: MagiHumanDit,
-    video_vae: Wan22Vae,
-    turbo: Option<TurboVaeDecoder>,
-    audio_vae: SaAudioVae,
+    video_vae_config: Wan22Config,
 }
 
 /// The text condition of one generation.
@@ -91,11 +94,11 @@ pub struct Generated {
 }
 
 impl Pipeline {
-    /// Loads the text encoder and the DiT onto `device` and the VAEs onto `decode_device`
-    /// (the SR DiT is loaded when asked for). Only the DiT computes with `device`'s
-    /// precision: the text encoder and the codecs, which no half-precision bar checks and
-    /// whose activations may exceed f16's range, run on f32 views (the same devices and
-    /// buffers).
+    /// Reads the configs and the tokenizer and checks every weight file's header, so that
+    /// a broken stack fails before any work; the models load in their phases. Only the DiT
+    /// computes with `device`'s precision: the text encoder and the codecs, which no
+    /// half-precision bar checks and whose activations may exceed f16's range, run on f32
+    /// views (the same devices and buffers).
     pub fn load(
         stack: Stack,
         device: &Device,
@@ -103,8 +106,6 @@ impl Pipeline {
         progress: &mut Progress,
     ) -> Result<Pipeline> {
         progress.phase("load")?;
-        let f32_device = &device.with_precision(Precision::F32)?;
-        let decode_device = &decode_device.with_precision(Precision::F32)?;
         let config = PipelineConfig::from_file(&stack.pipeline_config)?;
         let te = &stack.text_encoder;
         let tokenizer = if te.tokenizer.is_dir() {
@@ -112,43 +113,84 @@ impl Pipeline {
         } else {
             Tokenizer::from_file(&te.tokenizer)?
         };
-        let text_encoder = T5GemmaEncoder::load(&te.config, &te.weights, f32_device)?;
-        // As the reference, block linears run in bf16: an all-f32 release is converted once
-        // into a memory-mapped sidecar cache.
-        let dit = MagiHumanDit::open_with(
-            &stack.dit,
-            config.arch_config.clone(),
-            config.evaluation_config.data_proxy_config.clone(),
-            device,
-            BlockLinearDtype::Bf16Cached,
-        )?;
-        let wan_cfg = match &stack.video_vae_config {
+        EncoderConfig::from_file(&te.config)?;
+        let video_vae_config = match &stack.video_vae_config {
             Some(p) => Wan22Config::from_json_file(p)?,
             None => Wan22Config::default(),
         };
-        let video_vae = Wan22Vae::load(&stack.video_vae, &wan_cfg, decode_device)?;
-        let turbo = match &stack.turbo_vae {
-            Some(t) => Some(TurboVaeDecoder::load(&t.config, &t.weights, decode_device)?),
-            None => None,
-        };
-        let audio_vae = SaAudioVae::load_files(
-            &stack.audio_vae.config,
-            &stack.audio_vae.weights,
-            decode_device,
-        )?;
+        video_vae_config.validate()?;
+        if let Some(t) = &stack.turbo_vae {
+            TurboConfig::from_json_file(&t.config)?;
+        }
+        SaAudioConfig::load(&stack.audio_vae.config)?;
+        for (what, path, open) in weight_files(&stack) {
+            open(path).with_context(|| format!("{what} {}", path.display()))?;
+        }
         progress.end_phase();
         Ok(Pipeline {
             stack,
             config,
+            text_device: device.with_precision(Precision::F32)?,
             device: device.clone(),
-            decode_device: decode_device.clone(),
+            decode_device: decode_device.with_precision(Precision::F32)?,
             tokenizer,
-            text_encoder,
-            dit,
-            video_vae,
-            turbo,
-            audio_vae,
+            video_vae_config,
         })
+    }
+
+    /// Frees the idle buffers of both devices once a phase's models are dropped.
+    fn release(&self) -> Result<()> {
+        self.device.trim_pool()?;
+        self.decode_device.trim_pool()?;
+        Ok(())
+    }
+
+    /// Frees the idle buffers and ends the phase, so that it records the bytes left
+    /// resident without its models.
+    fn end_phase(&self, progress: &mut Progress) -> Result<()> {
+        self.release()?;
+        progress.end_phase();
+        Ok(())
+    }
+
+    /// The base DiT or, with `sr`, the super-resolution DiT for `resolution`, on `device`.
+    fn open_dit(&self, sr: Option<(&std::path::Path, Resolution)>) -> Result<MagiHumanDit> {
+        let (path, arch, proxy) = match sr {
+            None => (
+                self.stack.dit.as_path(),
+                self.config.arch_config.clone(),
+                self.config.evaluation_config.data_proxy_config.clone(),
+            ),
+            Some((path, resolution)) => (
+                path,
+                self.config.sr_arch_config(resolution == Resolution::P1080),
+                self.config.sr_data_proxy_config(),
+            ),
+        };
+        // As the reference, block linears run in bf16: an all-f32 release is converted once
+        // into a memory-mapped sidecar cache.
+        MagiHumanDit::open_with(
+            path,
+            arch,
+            proxy,
+            &self.device,
+            BlockLinearDtype::Bf16Cached,
+        )
+    }
+
+    /// The video VAE (encoder and full decoder) on the decode device.
+    fn open_video_vae(&self) -> Result<Wan22Vae> {
+        Wan22Vae::load(
+            &self.stack.video_vae,
+            &self.video_vae_config,
+            &self.decode_device,
+        )
+    }
+
+    /// The audio VAE on the decode device.
+    fn open_audio_vae(&self) -> Result<SaAudioVae> {
+        let a = &self.stack.audio_vae;
+        SaAudioVae::load_files(&a.config, &a.weights, &self.decode_device)
     }
 
     /// Runs one generation as `plan` (made from `req` and this stack) says.
@@ -159,10 +201,10 @@ impl Pipeline {
         progress: &mut Progress,
     ) -> std::result::Result<Generated, Failure> {
         let z = self.config.evaluation_config.z_dim;
-        if self.dit.config.video_in_channels != z * 4 {
+        let dit_channels = self.config.arch_config.video_in_channels;
+        if dit_channels != z * 4 {
             return Err(Failure::Input(Error::msg(format!(
-                "the DiT takes {} video channels, the VAE gives {z}×4",
-                self.dit.config.video_in_channels
+                "the DiT takes {dit_channels} video channels, the VAE gives {z}×4"
             ))));
         }
         let text = self.encode_text(req, plan, progress)?;
@@ -186,8 +228,6 @@ impl Pipeline {
             &mut rng,
             progress,
         )?;
-        // The sampling loop's idle buffers do not fit the decoders' sizes.
-        self.device.trim_pool()?;
         let video = if req.resolution == Resolution::P256 {
             video
         } else {
@@ -218,7 +258,10 @@ impl Pipeline {
         let ids = self
             .prompt_ids("--prompt", &req.prompt, plan)
             .map_err(Failure::Input)?;
-        let prompt = self.text_encoder.embed_ids(&ids, target)?;
+        let te = &self.stack.text_encoder;
+        let encoder = T5GemmaEncoder::load(&te.config, &te.weights, &self.text_device)
+            .map_err(Failure::Input)?;
+        let prompt = encoder.embed_ids(&ids, target)?;
         if prompt.truncated {
             progress.note(&format!(
                 "the prompt is {} tokens; the DiT reads the first {target}",
@@ -229,11 +272,13 @@ impl Pipeline {
             let ids = self
                 .prompt_ids("--negative-prompt", &req.negative_prompt, plan)
                 .map_err(Failure::Input)?;
-            let n = self.text_encoder.embed_ids(&ids, target)?;
+            let n = encoder.embed_ids(&ids, target)?;
             Some(n.features.narrow(0, 0, n.length.max(1))?)
         } else {
             None
         };
+        drop(encoder);
+        self.end_phase(progress)?;
         Ok(TextFeatures {
             prompt: prompt.features.narrow(0, 0, prompt.length)?,
             negative,
@@ -275,7 +320,8 @@ impl Pipeline {
         })
     }
 
-    /// Phase "sample": stage 1, the distilled loop or the guided base loop.
+    /// Phase "sample": stage 1, the distilled loop or the guided base loop, with the DiT
+    /// loaded for it and freed after it.
     fn sample(
         &self,
         plan: &Plan,
@@ -284,15 +330,16 @@ impl Pipeline {
         image_latent: Option<&Tensor>,
         rng: &mut NoiseRng,
         progress: &mut Progress,
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> std::result::Result<(Tensor, Tensor), Failure> {
         let ev = &self.config.evaluation_config;
         let steps = plan.steps;
         let schedule = FlowSchedule::new(steps, ev.shift);
-        let mut model = ConditionedDit::new(&self.dit, &text.prompt, text.negative.as_ref())?;
         progress.phase(&format!("sample ({steps} steps)"))?;
+        let dit = self.open_dit(None).map_err(Failure::Input)?;
+        let mut model = ConditionedDit::new(&dit, &text.prompt, text.negative.as_ref())?;
         progress.start_steps();
         let mut observe = step_observer(progress, steps);
-        if ev.cfg_number == 1 {
+        let latents = if ev.cfg_number == 1 {
             distilled_loop(
                 &mut model,
                 start.video,
@@ -317,7 +364,11 @@ impl Pipeline {
                 start.audio_given,
                 &mut observe,
             )
-        }
+        }?;
+        drop((model, observe));
+        drop(dit);
+        self.end_phase(progress)?;
+        Ok(latents)
     }
 
     /// Phases "decode video" and "decode audio": frames `[1, 3, F, H, W]` in [−1, 1] and
@@ -329,17 +380,23 @@ impl Pipeline {
         video: &Tensor,
         audio: &Tensor,
         progress: &mut Progress,
-    ) -> Result<(Tensor, Vec<f32>)> {
+    ) -> std::result::Result<(Tensor, Vec<f32>), Failure> {
         progress.phase("decode video")?;
         let video = video.to_device(&self.decode_device)?;
-        let frames = match (&self.turbo, req.full_vae) {
+        let frames = match (&self.stack.turbo_vae, req.full_vae) {
             // Unclamped, as the reference: the frame conversion clamps.
-            (Some(t), false) => t.decode(&video)?,
-            _ => self.video_vae.decode(&video)?,
+            (Some(t), false) => TurboVaeDecoder::load(&t.config, &t.weights, &self.decode_device)
+                .map_err(Failure::Input)?
+                .decode(&video)?,
+            _ => self
+                .open_video_vae()
+                .map_err(Failure::Input)?
+                .decode(&video)?,
         };
+        self.release()?;
         let n_frames = frames.shape()[2];
         if n_frames != video_frames(video.shape()[2]) {
-            bail!("the decoder returned {n_frames} frames");
+            return Err(Error::msg(format!("the decoder returned {n_frames} frames")).into());
         }
         check_finite(&frames, "the video decoder's frames")?;
         progress.phase("decode audio")?;
@@ -348,9 +405,11 @@ impl Pipeline {
             .squeeze(0)?
             .transpose(0, 1)?
             .contiguous()?;
-        let wave = self.audio_vae.decode(&latent)?;
+        let audio_vae = self.open_audio_vae().map_err(Failure::Input)?;
+        let wave = audio_vae.decode(&latent)?;
         check_finite(&wave, "the audio decoder's waveform")?;
-        let wav44 = self.audio_vae.post_process(&wave)?;
+        let wav44 = audio_vae.post_process(&wave)?;
+        drop(audio_vae);
         let keep = n_frames * 44_100 / plan.fps;
         let mut all = wav44.to_vec()?;
         all.truncate(keep * 2);
@@ -387,10 +446,13 @@ impl Pipeline {
         let img = load_image_input(path, h, w).context("--image")?;
         let x = Tensor::from_vec(img.data, &[1, 3, 1, img.height, img.width])?
             .to_device(&self.decode_device)?;
-        self.video_vae
+        let latent = self
+            .open_video_vae()?
             .encode(&x)
             .with_context(|| format!("encoding --image {}", path.display()))?
-            .to_device(&self.device)
+            .to_device(&self.device)?;
+        self.release()?;
+        Ok(latent)
     }
 
     /// The conditioning audio's latent `[1, frames, 64]`, cut or zero-padded to `frames`.
@@ -405,11 +467,12 @@ impl Pipeline {
         let (planar, n) = load_conditioning_audio(path, seconds).context("--audio")?;
         let mono = &planar[..n];
         let lat = self
-            .audio_vae
+            .open_audio_vae()?
             .encode_audio(mono, AUDIO_CHUNK_SAMPLES, |shape| {
                 rng.normal_tensor(shape)?.to_device(&self.device)
             })
             .with_context(|| format!("encoding --audio {}", path.display()))?;
+        self.release()?;
         let have = lat.shape()[2];
         let lat = if have >= frames {
             lat.narrow(2, 0, frames)?
@@ -443,18 +506,10 @@ impl Pipeline {
                 req.resolution
             ))));
         };
-        progress.phase("load SR model")?;
-        let sr2_1080 = req.resolution == Resolution::P1080;
-        let sr_dit = MagiHumanDit::open_with(
-            sr_path,
-            self.config.sr_arch_config(sr2_1080),
-            self.config.sr_data_proxy_config(),
-            &self.device,
-            BlockLinearDtype::Bf16Cached,
-        )
-        .map_err(Failure::Input)?;
         let (h_px, w_px) = pixel_size(req.resolution, req.aspect);
         let (hs, ws) = (latent_side(h_px), latent_side(w_px));
+        // The image is encoded before the SR DiT loads: the VAE and the DiT are never on
+        // the devices together.
         let image = match &req.image {
             Some(p) => {
                 progress.phase("encode image (SR)")?;
@@ -465,6 +520,10 @@ impl Pipeline {
             }
             None => None,
         };
+        progress.phase("load SR model")?;
+        let sr_dit = self
+            .open_dit(Some((sr_path, req.resolution)))
+            .map_err(Failure::Input)?;
         let t = video.shape()[2];
         let noise_video = rng
             .normal_tensor(&[1, video.shape()[1], t, hs, ws])?
@@ -500,6 +559,9 @@ impl Pipeline {
             &noise_audio,
             &mut observe,
         )?;
+        drop((model, observe));
+        drop(sr_dit);
+        self.end_phase(progress)?;
         Ok(x)
     }
 }

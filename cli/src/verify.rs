@@ -108,10 +108,10 @@ pub fn verify_stack(stack: &Stack, values: bool, out: &mut dyn FnMut(&str)) -> V
 }
 
 /// Opens one weight file of the stack.
-type Opener = fn(&Path) -> Result<Box<dyn WeightSource>>;
+pub(crate) type Opener = fn(&Path) -> Result<Box<dyn WeightSource>>;
 
 /// Every weight file of `stack`, named as the stack names it, with its opener.
-fn weight_files(stack: &Stack) -> Vec<(&'static str, &PathBuf, Opener)> {
+pub(crate) fn weight_files(stack: &Stack) -> Vec<(&'static str, &PathBuf, Opener)> {
     let mut files: Vec<(&str, &PathBuf, Opener)> = vec![
         ("dit", &stack.dit, open_weights),
         (

@@ -95,6 +95,22 @@ fn check_metadata(dir: &Path) -> Value {
     assert_eq!(meta["audio"]["samples"], FRAMES * 44_100 / FPS);
     assert!(meta["steps"].as_u64().unwrap() >= 1);
     assert!(meta["timings_s"].as_object().is_some_and(|t| !t.is_empty()));
+    // On the CPU the memory figures are the counted heap's: every phase holds some, the
+    // largest phase is the peak.
+    let memory = &meta["memory"];
+    assert!(
+        memory["budget_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{memory}"
+    );
+    let phases = memory["phases"].as_object().unwrap();
+    assert!(phases.keys().any(|k| k.starts_with("sample")), "{memory}");
+    let peaks: Vec<u64> = phases.values().map(|v| v.as_u64().unwrap()).collect();
+    assert!(peaks.iter().all(|&bytes| bytes > 0), "{memory}");
+    assert_eq!(
+        memory["peak_bytes"].as_u64(),
+        peaks.iter().copied().max(),
+        "{memory}"
+    );
     let listed: Vec<(String, String)> = meta["files"]
         .as_array()
         .unwrap()

@@ -149,6 +149,29 @@ fn device_memory_counts_each_buffer_by_its_size_class_until_the_pool_is_trimmed(
 }
 
 #[test]
+fn trimming_also_gives_back_the_read_back_buffer_and_the_arenas_growth() {
+    let (ctx, dev) = own_context();
+    let base = dev.memory_use().live_bytes;
+    let x = rand(&[4096], 2).to_device(&dev).unwrap();
+    // Enough kernels to fill the first arena, and a read-back.
+    let y = chain(&x, 3000).to_vec().unwrap();
+    assert_eq!(y.len(), 4096);
+    drop(x);
+    let grown = dev.memory_use().live_bytes;
+    assert!(
+        grown > base + (256 << 10),
+        "the arena grew past its first 256 KiB: {grown}"
+    );
+    let freed = ctx.trim_pool().unwrap();
+    assert_eq!(
+        dev.memory_use().live_bytes,
+        base,
+        "grown to {grown}, freed {freed}"
+    );
+    assert_eq!(freed, grown - base);
+}
+
+#[test]
 fn an_upload_into_a_reused_buffer_does_not_overtake_the_kernels_that_read_it() {
     let (ctx, dev) = own_context();
     let a = Tensor::from_vec(vec![2.0; 300], &[300]).unwrap();

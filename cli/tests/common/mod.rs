@@ -57,6 +57,19 @@ pub fn cache_home() -> PathBuf {
     ))
 }
 
+/// The path of the built-in stack's file `what` (as `info` names it, e.g. `dit`).
+pub fn builtin_file(what: &str) -> PathBuf {
+    let run = happyhorse(["info", "--no-values"]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let path = run.stdout.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        (fields.next() == Some(what))
+            .then(|| fields.next())
+            .flatten()
+    });
+    PathBuf::from(path.unwrap_or_else(|| panic!("info names no {what}: {}", run.dump())))
+}
+
 /// A path under the repository's `tests/fixtures`.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures")).join(rel)

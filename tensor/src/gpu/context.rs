@@ -523,14 +523,20 @@ impl GpuContext {
         Ok(buf)
     }
 
-    /// Drops the idle buffers of the pools (at the end of a phase whose tensors are gone),
-    /// returning the bytes freed. The pending work is submitted first.
+    /// Drops the idle buffers of the pools, the read-back buffer, and the arena's growth
+    /// (at the end of a phase whose tensors are gone), returning the bytes freed. The
+    /// pending work is submitted first.
     pub fn trim_pool(&self) -> Result<u64> {
         let mut rec = self.recorder.lock().unwrap();
         self.submit(&mut rec)?;
         rec.forget_bind_groups();
+        let arena_freed = rec.shrink_arena(&self.device);
         drop(rec);
-        let freed = self.pool.trim();
+        if arena_freed > 0 {
+            Counters::add(&self.counters.allocations, 1);
+        }
+        let readback_freed = self.readback.lock().unwrap().take().map_or(0, |b| b.size());
+        let freed = self.pool.trim() + arena_freed + readback_freed;
         self.memory.shrink(freed);
         Ok(freed)
     }

@@ -75,6 +75,18 @@ impl Recorder {
         self.device_arena.size()
     }
 
+    /// Puts the device arena back to its first size (between phases, with nothing
+    /// pending), returning the bytes freed; 0 when it never grew.
+    pub(crate) fn shrink_arena(&mut self, device: &wgpu::Device) -> u64 {
+        let grown = self.device_arena.size();
+        if grown <= ARENA_START {
+            return 0;
+        }
+        self.device_arena = arena_buffer(device, ARENA_START);
+        self.bind_groups.clear();
+        grown - ARENA_START
+    }
+
     /// Drops the cached bind groups (they keep their buffers alive).
     pub(crate) fn forget_bind_groups(&mut self) {
         self.bind_groups.clear();

@@ -1,6 +1,6 @@
 //! `happyhorse parity --memory-budget` on the GPU (lavapipe in CI): under 60 % of the
-//! unbudgeted run's peak device memory the DiT cases stream their layers and every output
-//! is bit-identical to the unbudgeted run's.
+//! unbudgeted run's peak device memory the DiT cases stream their layers, the reported peak
+//! stays within that budget and every output is bit-identical to the unbudgeted run's.
 #![cfg(feature = "gpu")]
 
 mod common;
@@ -42,8 +42,8 @@ fn dit_cases_under_60_percent_of_their_peak_give_bit_identical_outputs() {
         let flag = ["--memory-budget".to_string(), budget.to_string()];
         let streamed_peak = parity_peak(case, &streamed_dump, &flag);
         assert!(
-            streamed_peak < resident_peak,
-            "{case}: peak {streamed_peak} under a budget of {budget}, {resident_peak} without"
+            streamed_peak <= budget,
+            "{case}: peak {streamed_peak} over the budget of {budget} ({resident_peak} without)"
         );
         let bytes = |p: &std::path::Path| std::fs::read(p).unwrap();
         assert!(

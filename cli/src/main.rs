@@ -337,7 +337,7 @@ fn parity_command(args: ParityArgs) -> ExitCode {
     };
     let before = device.gpu_counters();
     device.reset_peak();
-    let run = match parity::run(&case, &device) {
+    let run = match parity::run_within(&case, &device, Some(budget.bytes)) {
         Ok(run) => run,
         Err(e) => return fail(e),
     };

@@ -173,6 +173,15 @@ impl Device {
         }
     }
 
+    /// Sends the recorded kernels to a GPU without waiting for them; nothing on the CPU.
+    pub fn flush(&self) -> crate::Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.flush(),
+        }
+    }
+
     /// The device bytes a tensor of `bytes` bytes takes: on a GPU its buffer, rounded up
     /// to the buffer pool's size class; on the CPU `bytes`.
     pub fn buffer_bytes(&self, bytes: u64) -> u64 {

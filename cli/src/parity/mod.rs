@@ -48,6 +48,11 @@ pub fn case_device(case_dir: &Path, device: &Device) -> Result<Device> {
 /// Runs every component of the case in `case_dir` on its [`case_device`] for `device` and
 /// checks the outputs.
 pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
+    run_within(case_dir, device, None)
+}
+
+/// [`run`] with the DiTs' layers streamed where they do not fit `budget` device bytes.
+pub fn run_within(case_dir: &Path, device: &Device, budget: Option<u64>) -> Result<ParityRun> {
     let device = &case_device(case_dir, device)?;
     let meta = Meta::load(case_dir)?;
     // A case without a required check would pass whatever the runner produced.
@@ -58,7 +63,9 @@ pub fn run(case_dir: &Path, device: &Device) -> Result<ParityRun> {
     }
     let mut outputs = Vec::new();
     for name in &names {
-        outputs.extend(runners::run_component(name, case_dir, device)?);
+        outputs.extend(runners::run_component_within(
+            name, case_dir, device, budget,
+        )?);
     }
     let report = check_case(case_dir, &outputs, device.precision())?;
     Ok(ParityRun {

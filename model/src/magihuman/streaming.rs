@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{bail, Device, Error, Result, ResultExt};
+use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
 
 use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
 use super::config::{DataProxyConfig, ModelConfig};
@@ -257,11 +257,17 @@ impl MagiHumanDit {
 }
 
 impl LayerWeights {
-    /// The layer with every tensor copied to `device` (packed, same dtypes).
+    /// The layer with every tensor copied to `device` (packed, same dtypes), the recorded
+    /// work sent to the device after each, so that a tensor's upload is staged alone.
     pub fn to_device(&self, device: &Device) -> Result<LayerWeights> {
+        let copy = |t: &Tensor| -> Result<Tensor> {
+            let on_device = t.to_device(device)?;
+            device.flush()?;
+            Ok(on_device)
+        };
         let norm = |n: &ModalityNorm| -> Result<ModalityNorm> {
             Ok(ModalityNorm {
-                gains: n.gains.to_device(device)?,
+                gains: copy(&n.gains)?,
                 eps: n.eps,
             })
         };
@@ -270,10 +276,8 @@ impl LayerWeights {
                 .experts
                 .iter()
                 .map(|e| {
-                    Ok(happyhorse_nn::Linear::new(
-                        e.weight.to_device(device)?,
-                        e.bias.as_ref().map(|b| b.to_device(device)).transpose()?,
-                    ))
+                    let bias = e.bias.as_ref().map(copy).transpose()?;
+                    Ok(happyhorse_nn::Linear::new(copy(&e.weight)?, bias))
                 })
                 .collect::<Result<_>>()?;
             Ok(ModalityLinear { experts })
@@ -281,7 +285,7 @@ impl LayerWeights {
         Ok(LayerWeights {
             attn_pre_norm: norm(&self.attn_pre_norm)?,
             linear_qkv: linear(&self.linear_qkv)?,
-            qk_norm_gains: self.qk_norm_gains.to_device(device)?,
+            qk_norm_gains: copy(&self.qk_norm_gains)?,
             linear_proj: linear(&self.linear_proj)?,
             mlp_pre_norm: norm(&self.mlp_pre_norm)?,
             up_gate_proj: linear(&self.up_gate_proj)?,
@@ -362,7 +366,8 @@ impl<'a> LayerStream<'a> {
 
     /// Uploads layer `index` ahead of its turn when it is streamed and the plan has room
     /// for two streamed layers in flight. Called after the current layer's kernels are
-    /// recorded and before anything waits on them, so the upload overlaps their run.
+    /// recorded: they go to the device with the first tensor's upload, so the reads of the
+    /// mapped file for the rest overlap their run.
     pub fn prefetch(&mut self, index: usize) -> Result<()> {
         if self.streams(index) && self.plan.in_flight >= 2 {
             self.next = Some((index, self.upload(index)?));

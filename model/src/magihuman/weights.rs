@@ -299,14 +299,14 @@ impl DitWeights {
             weights: &host,
             specs: ld.specs.clone(),
         };
+        // On a GPU every layer is read on the host first; a resident one is then uploaded
+        // a tensor at a time (see [`LayerWeights::to_device`]).
+        let device = weights.device();
         let layers = (0..cfg.num_layers)
-            .map(|i| {
-                let from = if plan.is_streamed(i) && !weights.device().is_cpu() {
-                    &host_ld
-                } else {
-                    &ld
-                };
-                from.layer(cfg, i)
+            .map(|i| match device.is_cpu() {
+                true => ld.layer(cfg, i),
+                false if plan.is_streamed(i) => host_ld.layer(cfg, i),
+                false => host_ld.layer(cfg, i)?.to_device(device),
             })
             .collect::<Result<Vec<_>>>()?;
         let final_norm = |name: &str| -> Result<RmsNorm> {

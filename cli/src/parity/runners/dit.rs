@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use happyhorse_model::magihuman::{CoordsStyle, DitInputs, MagiHumanDit, PipelineConfig};
+use happyhorse_model::magihuman::{BlockLinearDtype, CoordsStyle, DataProxyConfig, DitInputs};
+use happyhorse_model::magihuman::{ForwardBudget, MagiHumanDit, PipelineConfig};
 use happyhorse_tensor::probe::Recorder;
 use happyhorse_tensor::{bail, ensure, Device, Result, ResultExt, Tensor};
 
@@ -19,9 +20,10 @@ use crate::parity::{CaseInputs, Meta, RunParams};
 /// does before every forward), `i2v`, `diagnostic_inputs` (derived tensors for diagnosis;
 /// the runner computes its own), and the DiT keys of [`load_case_dit`]. Any other key is
 /// refused.
-pub fn run(case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(case_dir: &Path, device: &Device, budget: Option<u64>) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
-    let case = load_case_dit(case_dir, &meta, "magihuman-dit", DitRole::Forward, device)?;
+    let role = DitRole::Forward;
+    let case = load_case_dit(case_dir, &meta, "magihuman-dit", role, device, budget)?;
     let run = &case.run;
     let inputs = CaseInputs::open(case_dir, run)?;
     run.str_list("diagnostic_inputs")?;
@@ -87,6 +89,7 @@ pub fn load_case_dit(
     component: &str,
     role: DitRole,
     device: &Device,
+    budget: Option<u64>,
 ) -> Result<CaseDit> {
     let top = RunParams::top(case_dir, meta)?;
     for name in meta.component_names() {
@@ -144,9 +147,61 @@ pub fn load_case_dit(
             }
         ),
     }
-    let dit = MagiHumanDit::open(&case_dir.join(&weights), arch, proxy, device)
-        .with_context(|| format!("case {}", case_dir.display()))?;
+    let path = case_dir.join(&weights);
+    let forward = match budget {
+        Some(bytes) if !device.is_cpu() && role != DitRole::SuperResolution => {
+            let held = device.memory_use().live_bytes;
+            largest_forward(case_dir, &run, &proxy, bytes.saturating_sub(held))?
+        }
+        _ => None,
+    };
+    let dit = match forward {
+        Some(f) => {
+            MagiHumanDit::open_budgeted(&path, arch, proxy, device, BlockLinearDtype::AsStored, &f)
+        }
+        None => MagiHumanDit::open(&path, arch, proxy, device),
+    }
+    .with_context(|| format!("case {}", case_dir.display()))?;
     Ok(CaseDit { dit, config, run })
+}
+
+/// The largest forward of a stage-1 or single-forward case under `budget_bytes`: its video
+/// tokens, audio rows and text rows from the shapes of the inputs it lists (`video_latent`
+/// or `noise_video0` `[1, C, T, H, W]`, `audio_latent` or `noise_audio0` `[1, A, Ca]`,
+/// `text_feat` `[1, L, D]`); `None` when it lists none of them.
+fn largest_forward(
+    case_dir: &Path,
+    run: &RunParams,
+    proxy: &DataProxyConfig,
+    budget_bytes: u64,
+) -> Result<Option<ForwardBudget>> {
+    let inputs = CaseInputs::open(case_dir, run)?;
+    let shape = |names: [&str; 2]| -> Result<Option<Vec<usize>>> {
+        match names.into_iter().find(|n| inputs.lists(n)) {
+            Some(n) => Ok(Some(inputs.tensor(n, n)?.shape().to_vec())),
+            None => Ok(None),
+        }
+    };
+    let (Some(video), Some(audio), Some(text)) = (
+        shape(["video_latent", "noise_video0"])?,
+        shape(["audio_latent", "noise_audio0"])?,
+        shape(["text_feat", "text_feat"])?,
+    ) else {
+        return Ok(None);
+    };
+    ensure!(
+        video.len() == 5 && audio.len() == 3 && text.len() == 3,
+        "{}: the video latent {video:?}, audio latent {audio:?} and text features {text:?} must be [1, C, T, H, W], [1, A, Ca] and [1, L, D]",
+        case_dir.display()
+    );
+    let (tp, p) = (proxy.t_patch_size, proxy.patch_size);
+    let video_tokens = (video[2] / tp) * (video[3] / p) * (video[4] / p);
+    Ok(Some(ForwardBudget {
+        budget_bytes,
+        video_tokens: video_tokens as u64,
+        audio_rows: audio[1] as u64,
+        text_rows: text[1] as u64,
+    }))
 }
 
 /// The kind `weights_format` must start with for a weights file name.

@@ -324,14 +324,19 @@ struct LoopJob<'a> {
 }
 
 /// Runs one loop component on the case in `case_dir`.
-pub fn run(component: &str, case_dir: &Path, device: &Device) -> Result<Vec<(String, Tensor)>> {
+pub fn run(
+    component: &str,
+    case_dir: &Path,
+    device: &Device,
+    budget: Option<u64>,
+) -> Result<Vec<(String, Tensor)>> {
     let meta = Meta::load(case_dir)?;
     let role = match component {
         "magihuman-distilled-loop" | "magihuman-base-loop" => DitRole::Stage1,
         "magihuman-sr-stage" => DitRole::SuperResolution,
         other => bail!("{other:?} is not a sampling-loop component"),
     };
-    let case = load_case_dit(case_dir, &meta, component, role, device)?;
+    let case = load_case_dit(case_dir, &meta, component, role, device, budget)?;
     let inputs = CaseInputs::open(case_dir, &case.run)?;
     let job = LoopJob {
         case,

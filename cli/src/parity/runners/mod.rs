@@ -34,10 +34,21 @@ pub fn run_component(
     case_dir: &Path,
     device: &Device,
 ) -> Result<Vec<(String, Tensor)>> {
+    run_component_within(name, case_dir, device, None)
+}
+
+/// [`run_component`] with the DiT's layers streamed under `budget` device bytes where
+/// they do not fit (stage-1 and single-forward DiT cases on a GPU).
+pub fn run_component_within(
+    name: &str,
+    case_dir: &Path,
+    device: &Device,
+    budget: Option<u64>,
+) -> Result<Vec<(String, Tensor)>> {
     match name {
-        "magihuman-dit" => dit::run(case_dir, device),
+        "magihuman-dit" => dit::run(case_dir, device, budget),
         "magihuman-distilled-loop" | "magihuman-base-loop" | "magihuman-sr-stage" => {
-            loops::run(name, case_dir, device)
+            loops::run(name, case_dir, device, budget)
         }
         "t5gemma-encoder" => t5gemma::run(case_dir, device),
         "tokenizer" => tokenizer::run(case_dir),

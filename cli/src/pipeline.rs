@@ -18,7 +18,9 @@ use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_media::audio_input::load_conditioning_audio;
 use happyhorse_media::image_input::load_image_input;
-use happyhorse_model::magihuman::{BlockLinearDtype, ConditionedDit, MagiHumanDit, PipelineConfig};
+use happyhorse_model::magihuman::{
+    BlockLinearDtype, ConditionedDit, LayerPlan, MagiHumanDit, PipelineConfig,
+};
 use happyhorse_model::t5gemma::{EncoderConfig, T5GemmaEncoder};
 use happyhorse_model::tokenizer::Tokenizer;
 use happyhorse_sampler::guidance::sr_frame_scales;
@@ -153,8 +155,13 @@ impl Pipeline {
         Ok(())
     }
 
-    /// The base DiT or, with `sr`, the super-resolution DiT for `resolution`, on `device`.
-    fn open_dit(&self, sr: Option<(&std::path::Path, Resolution)>) -> Result<MagiHumanDit> {
+    /// The base DiT or, with `sr`, the super-resolution DiT for `resolution`, on `device`,
+    /// its layers resident or streamed as `layers` (the memory check's plan) says.
+    fn open_dit(
+        &self,
+        sr: Option<(&std::path::Path, Resolution)>,
+        layers: Option<LayerPlan>,
+    ) -> Result<MagiHumanDit> {
         let (path, arch, proxy) = match sr {
             None => (
                 self.stack.dit.as_path(),
@@ -169,13 +176,11 @@ impl Pipeline {
         };
         // As the reference, block linears run in bf16: an all-f32 release is converted once
         // into a memory-mapped sidecar cache.
-        MagiHumanDit::open_with(
-            path,
-            arch,
-            proxy,
-            &self.device,
-            BlockLinearDtype::Bf16Cached,
-        )
+        let dtype = BlockLinearDtype::Bf16Cached;
+        match layers {
+            Some(plan) => MagiHumanDit::open_planned(path, arch, proxy, &self.device, dtype, plan),
+            None => MagiHumanDit::open_with(path, arch, proxy, &self.device, dtype),
+        }
     }
 
     /// The video VAE (encoder and full decoder) on the decode device.
@@ -335,7 +340,8 @@ impl Pipeline {
         let steps = plan.steps;
         let schedule = FlowSchedule::new(steps, ev.shift);
         progress.phase(&format!("sample ({steps} steps)"))?;
-        let dit = self.open_dit(None).map_err(Failure::Input)?;
+        let layers = plan.memory.as_ref().map(|m| m.sample_layers);
+        let dit = self.open_dit(None, layers).map_err(Failure::Input)?;
         let mut model = ConditionedDit::new(&dit, &text.prompt, text.negative.as_ref())?;
         progress.start_steps();
         let mut observe = step_observer(progress, steps);
@@ -522,7 +528,10 @@ impl Pipeline {
         };
         progress.phase("load SR model")?;
         let sr_dit = self
-            .open_dit(Some((sr_path, req.resolution)))
+            .open_dit(
+                Some((sr_path, req.resolution)),
+                plan.memory.as_ref().and_then(|m| m.super_resolution_layers),
+            )
             .map_err(Failure::Input)?;
         let t = video.shape()[2];
         let noise_video = rng

@@ -44,6 +44,7 @@ impl Meter {
     }
 
     /// Counts `bytes` held until the returned guard drops.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     pub(crate) fn hold(&self, bytes: u64) -> Held<'_> {
         self.grow(bytes);
         Held { meter: self, bytes }
@@ -67,6 +68,7 @@ impl Meter {
 }
 
 /// Bytes counted on a [`Meter`] while this guard lives (short-lived buffers).
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 pub(crate) struct Held<'a> {
     meter: &'a Meter,
     bytes: u64,

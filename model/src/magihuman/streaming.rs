@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{bail, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
 
 use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
 use super::config::{DataProxyConfig, ModelConfig};
@@ -250,6 +250,30 @@ impl MagiHumanDit {
         let context = || format!("loading the MagiHuman DiT from {}", path.display());
         let weights = checkpoint_weights(path, &config, device, dtype).with_context(context)?;
         let plan = budget.plan(&weights, &config).with_context(context)?;
+        let weights =
+            DitWeights::from_weights_planned(&weights, &config, plan).with_context(context)?;
+        Self::new(config, data_proxy, weights, device)
+    }
+
+    /// [`MagiHumanDit::open_with`] with the layers `plan` streams left in the mapped file:
+    /// the plan a memory check already made (and reported) for this run.
+    pub fn open_planned(
+        path: &Path,
+        config: ModelConfig,
+        data_proxy: DataProxyConfig,
+        device: &Device,
+        dtype: BlockLinearDtype,
+        plan: LayerPlan,
+    ) -> Result<MagiHumanDit> {
+        let context = || format!("loading the MagiHuman DiT from {}", path.display());
+        ensure!(
+            plan.layers == config.num_layers,
+            "{}: the layer plan covers {} layers, the config has {}",
+            path.display(),
+            plan.layers,
+            config.num_layers
+        );
+        let weights = checkpoint_weights(path, &config, device, dtype).with_context(context)?;
         let weights =
             DitWeights::from_weights_planned(&weights, &config, plan).with_context(context)?;
         Self::new(config, data_proxy, weights, device)

@@ -88,15 +88,27 @@ fn prepare(
     budget: &MemoryBudget,
     opts: &OutputOptions,
 ) -> Result<(Plan, Staging)> {
-    req.validate()?;
     if opts.mp4 && !ffmpeg_on_path() {
         bail!("--mp4 needs ffmpeg on PATH, and none was found; run without --mp4 for the PNG frames and the WAV");
     }
-    let config = PipelineConfig::from_file(&stack.pipeline_config)?;
-    let mut plan = Plan::new(req, &config, stack)?;
-    plan.check_memory(req, stack, &config, devices, budget)?;
+    let plan = dry_run(req, stack, devices, budget)?;
     let staging = Staging::new(&opts.out, opts.force)?;
     Ok((plan, staging))
+}
+
+/// The checks of a run without the run (`generate --dry-run`): the request, the plan and
+/// its memory figures; nothing is written.
+pub fn dry_run(
+    req: &GenerateRequest,
+    stack: &Stack,
+    devices: (&Device, &Device),
+    budget: &MemoryBudget,
+) -> Result<Plan> {
+    req.validate()?;
+    let config = PipelineConfig::from_file(&stack.pipeline_config)?;
+    let mut plan = Plan::new(req, &config)?;
+    plan.check_memory(req, stack, &config, devices, budget)?;
+    Ok(plan)
 }
 
 /// Writes the frames, the WAV, the optional MP4 and `generation.json` into the staging

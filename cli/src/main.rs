@@ -206,6 +206,10 @@ struct GenerateArgs {
     /// Also write video.mp4 (needs ffmpeg on PATH).
     #[arg(long)]
     mp4: bool,
+    /// Check the request and the memory plan, print what each phase needs, and stop:
+    /// nothing is computed or written. Exit 0 when it fits, 2 when it does not.
+    #[arg(long)]
+    dry_run: bool,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -424,9 +428,17 @@ fn generate(args: GenerateArgs) -> ExitCode {
         };
         let budget = resolve_budget(args.memory_budget, &device).map_err(Failure::Input)?;
         let stack = open_stack(args.checkpoints.as_deref(), &mut note).map_err(Failure::Input)?;
+        if args.dry_run {
+            let devices = (&device, &decode_device);
+            let plan = happyhorse::generate::dry_run(&req, &stack, devices, &budget)
+                .map_err(Failure::Input)?;
+            print!("{}", plan.memory_report());
+            return Ok(PathBuf::new());
+        }
         happyhorse::generate::run(&req, stack, &device, &decode_device, &budget, &opts)
     };
     match run() {
+        Ok(dir) if dir.as_os_str().is_empty() => ExitCode::SUCCESS,
         Ok(dir) => {
             println!("{}", dir.display());
             ExitCode::SUCCESS

@@ -83,6 +83,7 @@ impl MemoryPlan {
                     video_tokens: tokens(latent),
                     audio_rows: sizes.audio_frames,
                     text_rows: sizes.text_tokens,
+                    binding_cap: device.max_binding_bytes(),
                 },
             )
         };
@@ -109,6 +110,11 @@ impl MemoryPlan {
             super_resolution_layers,
             decode_bytes,
         })
+    }
+
+    /// The largest phase, in bytes.
+    pub fn largest_phase_bytes(&self) -> u64 {
+        self.phases(true).iter().map(|(_, b)| *b).max().unwrap_or(0)
     }
 
     /// The phases checked against the budget: those on the budget's device (the decode

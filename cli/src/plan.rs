@@ -4,8 +4,8 @@
 //! the same bounds.
 
 use happyhorse_model::magihuman::config::MAX_STEPS;
-use happyhorse_model::magihuman::PipelineConfig;
-use happyhorse_tensor::{bail, Device, Error, Result};
+use happyhorse_model::magihuman::{LayerPlan, PipelineConfig};
+use happyhorse_tensor::{bail, Device, Result};
 
 use crate::memory::MemoryBudget;
 use crate::memory_plan::{MemoryPlan, PhaseSizes};
@@ -43,18 +43,15 @@ pub struct Plan {
     pub text_tokens: usize,
     /// The longest prompt accepted, in tokens.
     pub max_prompt_tokens: usize,
-    /// A rough upper bound of the memory the run needs, in bytes.
-    pub estimate_bytes: u64,
     /// What each phase needs, once [`Plan::check_memory`] has worked it out.
     pub memory: Option<MemoryPlan>,
 }
 
 impl Plan {
     /// Validates `req` against the stack's pipeline config and derives every size.
-    pub fn new(req: &GenerateRequest, config: &PipelineConfig, stack: &Stack) -> Result<Plan> {
+    pub fn new(req: &GenerateRequest, config: &PipelineConfig) -> Result<Plan> {
         req.validate()?;
         let ev = &config.evaluation_config;
-        let src = stack.pipeline_config.display();
         let steps = match req.steps {
             Some(s) if !(1..=MAX_STEPS).contains(&s) => {
                 bail!("--steps is {s}; sampling takes 1 to {MAX_STEPS} steps")
@@ -73,19 +70,7 @@ impl Plan {
         let (h, w) = pixel_size(req.resolution, req.aspect);
         let dit_forwards = steps * ev.cfg_number + sr_steps * ev.sr_cfg_number;
         let max_prompt_tokens = target * PROMPT_TOKENS_PER_TARGET;
-        let estimate_bytes = estimate_bytes(
-            stack.weight_bytes(),
-            config.arch_config.hidden_size,
-            (t, latent_side(h), latent_side(w), a),
-            (h, w),
-            max_prompt_tokens,
-        )
-        .ok_or_else(|| {
-            Error::msg(format!(
-                "{src}: the sizes it gives (hidden_size {}) overflow the memory estimate",
-                config.arch_config.hidden_size
-            ))
-        })?;
+
         Ok(Plan {
             steps,
             sr_steps,
@@ -97,7 +82,6 @@ impl Plan {
             pixels: (h, w),
             text_tokens: target,
             max_prompt_tokens,
-            estimate_bytes,
             memory: None,
         })
     }
@@ -110,15 +94,61 @@ impl Plan {
             String::new()
         };
         format!(
-            "plan: {} steps{sr}, {} DiT forwards, {} frames of {}x{} at {} fps, about {:.1} GiB",
+            "plan: {} steps{sr}, {} DiT forwards, {} frames of {}x{} at {} fps{}",
             self.steps,
             self.dit_forwards,
             self.video_frames,
             self.pixels.1,
             self.pixels.0,
             self.fps,
-            self.estimate_bytes as f64 / (1u64 << 30) as f64
+            self.memory.as_ref().map_or(String::new(), |m| {
+                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+                format!(
+                    ", largest phase {:.1} GiB of a {:.1} GiB budget",
+                    gib(m.largest_phase_bytes()),
+                    gib(m.budget_bytes)
+                )
+            })
         )
+    }
+
+    /// The plan and what each phase needs, one line each (`generate --dry-run`).
+    pub fn memory_report(&self) -> String {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        let mut out = format!("{}\n", self.summary());
+        let Some(m) = &self.memory else {
+            return out;
+        };
+        let layers = |p: &LayerPlan| {
+            format!(
+                " ({} of {} DiT layers resident, {} streamed)",
+                p.resident,
+                p.layers,
+                p.streamed()
+            )
+        };
+        let rows = [
+            ("text encoder", m.text_encoder_bytes, String::new()),
+            ("sample", m.sample_bytes, layers(&m.sample_layers)),
+            (
+                "super-resolution",
+                m.super_resolution_bytes,
+                m.super_resolution_layers
+                    .as_ref()
+                    .map(layers)
+                    .unwrap_or_default(),
+            ),
+            ("decode", m.decode_bytes, String::new()),
+        ];
+        for (phase, bytes, detail) in rows {
+            out += &format!("{phase}: {bytes} bytes ({:.2} GiB){detail}\n", gib(bytes));
+        }
+        out += &format!(
+            "memory budget: {} bytes ({:.2} GiB)\n",
+            m.budget_bytes,
+            gib(m.budget_bytes)
+        );
+        out
     }
 
     /// Works out what each phase of `req` needs on `device` (the VAEs on `decode_device`)
@@ -154,46 +184,5 @@ impl Plan {
         memory.check(budget, devices.1.same(devices.0))?;
         self.memory = Some(memory);
         Ok(())
-    }
-}
-
-/// The weights (memory-mapped, so counted once), the DiT's activations at the output
-/// size (about 24 f32 values per token and hidden unit, attention included), the text
-/// encoder's tokens and the decoder's frame buffers; `None` on overflow.
-fn estimate_bytes(
-    weights: u64,
-    hidden: usize,
-    (t, lh, lw, audio): (usize, usize, usize, usize),
-    (h, w): (usize, usize),
-    text_tokens: usize,
-) -> Option<u64> {
-    let m = |a: u64, b: u64| a.checked_mul(b);
-    let video_tokens = m(m(t as u64, (lh / 2) as u64)?, (lw / 2) as u64)?;
-    let tokens = video_tokens
-        .checked_add(audio as u64)?
-        .checked_add(text_tokens as u64)?;
-    let dit = m(m(tokens, hidden as u64)?, 4 * 24)?;
-    let frames = m(
-        m(video_frames(t) as u64, m(h as u64, w as u64)?)?,
-        3 * 4 * 3,
-    )?;
-    weights.checked_add(dit)?.checked_add(frames)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_estimate_refuses_to_wrap() {
-        let five_s = (32, 16, 28, 126);
-        // 1 GiB of weights; (32·8·14 + 126 + 2560) tokens × 5120 × 96 B; 125 frames × 36 B/px.
-        let fine = estimate_bytes(1 << 30, 5120, five_s, (256, 448), 2560).unwrap();
-        assert_eq!(fine, (1 << 30) + 6270 * 5120 * 96 + 125 * 256 * 448 * 36);
-        assert_eq!(estimate_bytes(0, 1 << 57, five_s, (256, 448), 640), None);
-        assert_eq!(
-            estimate_bytes(u64::MAX - 10, 128, five_s, (256, 448), 640),
-            None
-        );
     }
 }

@@ -168,3 +168,45 @@ fn a_generation_over_the_memory_budget_is_refused_before_any_work() {
     assert!(!run.stderr.contains("panicked"), "{}", run.dump());
     holds_only(&s, &[]);
 }
+
+/// `--dry-run` prints every phase's planned bytes and the budget, exits 0 when the request
+/// fits and 2 when it does not, and writes nothing either way.
+#[test]
+fn a_dry_run_prints_the_memory_plan_and_writes_nothing() {
+    let s = Scratch::new("dry-run");
+    let out = s.join("clip").display().to_string();
+    let base = [
+        "generate",
+        "--quiet",
+        "--prompt",
+        "a horse",
+        "--seconds",
+        "3",
+        "--backend",
+        "cpu",
+        "--dry-run",
+        "--out",
+        &out,
+    ];
+    let fits = happyhorse([&base[..], &["--memory-budget", "8GiB"]].concat());
+    assert_eq!(fits.code, Some(0), "{}", fits.dump());
+    for line in [
+        "plan: ",
+        "text encoder: ",
+        "sample: ",
+        "super-resolution: ",
+        "decode: ",
+        "memory budget: 8589934592 bytes (8.00 GiB)",
+    ] {
+        assert!(fits.stdout.contains(line), "no {line:?}: {}", fits.dump());
+    }
+    holds_only(&s, &[]);
+    let over = happyhorse([&base[..], &["--memory-budget", "64KiB"]].concat());
+    assert_eq!(over.code, Some(2), "{}", over.dump());
+    assert!(
+        over.stderr.contains("memory budget is 65536 bytes"),
+        "{}",
+        over.dump()
+    );
+    holds_only(&s, &[]);
+}

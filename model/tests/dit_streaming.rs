@@ -22,6 +22,7 @@ fn case_a_budget(budget_bytes: u64) -> ForwardBudget {
         video_tokens: 3 * 4 * 4,
         audio_rows: 9,
         text_rows: 12,
+        binding_cap: None,
     }
 }
 

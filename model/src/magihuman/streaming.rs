@@ -15,6 +15,7 @@ use happyhorse_nn::Weights;
 use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
 
 use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
+use super::chunks::chunk_rows;
 use super::config::{DataProxyConfig, ModelConfig};
 use super::dit::MagiHumanDit;
 use super::modality::{ModalityLinear, ModalityNorm};
@@ -216,6 +217,9 @@ pub struct ForwardBudget {
     pub audio_rows: u64,
     /// Text rows of the largest forward.
     pub text_rows: u64,
+    /// The device's largest binding, which sets the forward's token chunks (`None`: one
+    /// chunk of every row, as on the CPU).
+    pub binding_cap: Option<u64>,
 }
 
 impl ForwardBudget {
@@ -223,7 +227,13 @@ impl ForwardBudget {
     /// an error naming the token counts when it overflows.
     pub fn activation_bytes(&self, cfg: &ModelConfig) -> Result<u64> {
         let (v, a, t) = (self.video_tokens, self.audio_rows, self.text_rows);
-        activation_bytes(cfg, v, a, t).ok_or_else(|| {
+        let tokens = v.saturating_add(a).saturating_add(t);
+        let rows = chunk_rows(
+            cfg,
+            usize::try_from(tokens).unwrap_or(usize::MAX),
+            self.binding_cap,
+        )?;
+        chunked_activation_bytes(cfg, v, a, t, rows as u64).ok_or_else(|| {
             Error::msg(format!(
                 "the DiT's activations over {v} video tokens, {a} audio rows and {t} text rows overflow"
             ))
@@ -346,6 +356,30 @@ pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) ->
     let layer = l.checked_mul(attention + mlp)?;
     let values = inputs.checked_add(shared)?.checked_add(layer)?;
     values.checked_mul(F32_BYTES)?.checked_add(values)
+}
+
+/// [`activation_bytes`] when the forward runs in token chunks of `rows` rows (see
+/// `chunks.rs`): a layer's working set is then one chunk's, while every chunk's queries,
+/// keys, values, attention output and new residual rows exist at once. With one chunk it
+/// is [`activation_bytes`].
+pub fn chunked_activation_bytes(
+    cfg: &ModelConfig,
+    video: u64,
+    audio: u64,
+    text: u64,
+    rows: u64,
+) -> Option<u64> {
+    let whole = activation_bytes(cfg, video, audio, text)?;
+    let l = video.checked_add(audio)?.checked_add(text)?;
+    if rows >= l {
+        return Some(whole);
+    }
+    let one_chunk = activation_bytes(cfg, rows, 0, 0)?;
+    let (h, d) = (cfg.hidden_size as u64, cfg.head_dim as u64);
+    let (hq, hkv) = (cfg.heads_q() as u64, cfg.heads_kv() as u64);
+    let every_chunk = l.checked_mul((2 * hq + 2 * hkv) * d + 3 * h)?;
+    let values = every_chunk.checked_mul(F32_BYTES)?;
+    values.checked_add(values / 4)?.checked_add(one_chunk)
 }
 
 /// The forward's walk over the layers: resident layers are lent as they are, a streamed
@@ -498,6 +532,28 @@ mod tests {
         ] {
             assert!(err.contains(figure), "{figure:?} missing from {err}");
         }
+    }
+
+    #[test]
+    fn token_chunks_bound_a_layer_by_one_chunk_and_every_chunks_keys() {
+        let cfg = crate::magihuman::PipelineConfig::from_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/magihuman-dit/A/config.json"
+        )))
+        .unwrap()
+        .arch_config;
+        let whole = activation_bytes(&cfg, 4000, 100, 60).unwrap();
+        assert_eq!(
+            chunked_activation_bytes(&cfg, 4000, 100, 60, 4160),
+            Some(whole)
+        );
+        let chunked = chunked_activation_bytes(&cfg, 4000, 100, 60, 416).unwrap();
+        let (h, d) = (cfg.hidden_size as u64, cfg.head_dim as u64);
+        let (hq, hkv) = (cfg.heads_q() as u64, cfg.heads_kv() as u64);
+        let every_chunk = 4160 * ((2 * hq + 2 * hkv) * d + 3 * h) * 4;
+        let one_chunk = activation_bytes(&cfg, 416, 0, 0).unwrap();
+        assert_eq!(chunked, every_chunk + every_chunk / 4 + one_chunk);
+        assert!(chunked < whole, "{chunked} !< {whole}");
     }
 
     #[test]

@@ -151,7 +151,12 @@ pub fn load_case_dit(
     let forward = match budget {
         Some(bytes) if !device.is_cpu() && role != DitRole::SuperResolution => {
             let held = device.memory_use().live_bytes;
-            largest_forward(case_dir, &run, &proxy, bytes.saturating_sub(held))?
+            largest_forward(case_dir, &run, &proxy, bytes.saturating_sub(held))?.map(|f| {
+                ForwardBudget {
+                    binding_cap: device.max_binding_bytes(),
+                    ..f
+                }
+            })
         }
         _ => None,
     };
@@ -201,6 +206,7 @@ fn largest_forward(
         video_tokens: video_tokens as u64,
         audio_rows: audio[1] as u64,
         text_rows: text[1] as u64,
+        binding_cap: None,
     }))
 }
 

@@ -338,6 +338,20 @@ impl LayerWeights {
 /// pool while the MLP runs), with a quarter more for the pool's size classes. `None` on
 /// overflow.
 pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) -> Option<u64> {
+    chunked_activation_bytes(cfg, video, audio, text, u64::MAX)
+}
+
+/// [`activation_bytes`] when the forward runs in token chunks of `rows` rows (see
+/// `chunks.rs`): a layer's working set is then one chunk's, while every chunk's queries,
+/// keys, values, attention output and new residual rows exist at once. With one chunk
+/// (`rows` at least the sequence) it is [`activation_bytes`].
+pub fn chunked_activation_bytes(
+    cfg: &ModelConfig,
+    video: u64,
+    audio: u64,
+    text: u64,
+    rows: u64,
+) -> Option<u64> {
     let l = video.checked_add(audio)?.checked_add(text)?;
     let h = cfg.hidden_size as u64;
     let d = cfg.head_dim as u64;
@@ -352,34 +366,15 @@ pub fn activation_bytes(cfg: &ModelConfig, video: u64, audio: u64, text: u64) ->
         .map(|i| 2 * cfg.up_gate_size(i) as u64 + cfg.intermediate_size(i) as u64)
         .max()
         .unwrap_or(0);
-    let mlp = 5 * h + widest_mlp;
-    let layer = l.checked_mul(attention + mlp)?;
+    let per_row = attention + 5 * h + widest_mlp;
+    let layer = if rows >= l {
+        l.checked_mul(per_row)?
+    } else {
+        let every_chunk = l.checked_mul((2 * hq + 2 * hkv) * d + h)?;
+        rows.checked_mul(per_row)?.checked_add(every_chunk)?
+    };
     let values = inputs.checked_add(shared)?.checked_add(layer)?;
     values.checked_mul(F32_BYTES)?.checked_add(values)
-}
-
-/// [`activation_bytes`] when the forward runs in token chunks of `rows` rows (see
-/// `chunks.rs`): a layer's working set is then one chunk's, while every chunk's queries,
-/// keys, values, attention output and new residual rows exist at once. With one chunk it
-/// is [`activation_bytes`].
-pub fn chunked_activation_bytes(
-    cfg: &ModelConfig,
-    video: u64,
-    audio: u64,
-    text: u64,
-    rows: u64,
-) -> Option<u64> {
-    let whole = activation_bytes(cfg, video, audio, text)?;
-    let l = video.checked_add(audio)?.checked_add(text)?;
-    if rows >= l {
-        return Some(whole);
-    }
-    let one_chunk = activation_bytes(cfg, rows, 0, 0)?;
-    let (h, d) = (cfg.hidden_size as u64, cfg.head_dim as u64);
-    let (hq, hkv) = (cfg.heads_q() as u64, cfg.heads_kv() as u64);
-    let every_chunk = l.checked_mul((2 * hq + 2 * hkv) * d + 3 * h)?;
-    let values = every_chunk.checked_mul(F32_BYTES)?;
-    values.checked_add(values / 4)?.checked_add(one_chunk)
 }
 
 /// The forward's walk over the layers: resident layers are lent as they are, a streamed
@@ -534,36 +529,40 @@ mod tests {
         }
     }
 
-    #[test]
-    fn token_chunks_bound_a_layer_by_one_chunk_and_every_chunks_keys() {
-        let cfg = crate::magihuman::PipelineConfig::from_file(std::path::Path::new(concat!(
+    /// Case A's architecture.
+    fn case_a_config() -> ModelConfig {
+        crate::magihuman::PipelineConfig::from_file(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/fixtures/magihuman-dit/A/config.json"
         )))
         .unwrap()
-        .arch_config;
+        .arch_config
+    }
+
+    #[test]
+    fn token_chunks_bound_a_layer_by_one_chunk_and_every_chunks_keys() {
+        let cfg = case_a_config();
         let whole = activation_bytes(&cfg, 4000, 100, 60).unwrap();
-        assert_eq!(
-            chunked_activation_bytes(&cfg, 4000, 100, 60, 4160),
-            Some(whole)
-        );
-        let chunked = chunked_activation_bytes(&cfg, 4000, 100, 60, 416).unwrap();
+        let chunked = |rows| chunked_activation_bytes(&cfg, 4000, 100, 60, rows).unwrap();
+        assert_eq!(chunked(4160), whole);
+        assert_eq!(chunked(u64::MAX), whole);
+        // Each row of a chunk costs a whole row's layer working set (5 B per value).
+        let per_row = (chunked(2) - chunked(1)) / 5;
+        assert_eq!(chunked(416) - chunked(1), 5 * 415 * per_row);
+        // What a chunked layer holds for every chunk: q, k, v, attention output, new rows.
         let (h, d) = (cfg.hidden_size as u64, cfg.head_dim as u64);
         let (hq, hkv) = (cfg.heads_q() as u64, cfg.heads_kv() as u64);
-        let every_chunk = 4160 * ((2 * hq + 2 * hkv) * d + 3 * h) * 4;
-        let one_chunk = activation_bytes(&cfg, 416, 0, 0).unwrap();
-        assert_eq!(chunked, every_chunk + every_chunk / 4 + one_chunk);
-        assert!(chunked < whole, "{chunked} !< {whole}");
+        let every_chunk = 4160 * ((2 * hq + 2 * hkv) * d + h);
+        assert_eq!(
+            whole - chunked(416),
+            5 * ((4160 - 416) * per_row - every_chunk)
+        );
+        assert!(chunked(416) < whole);
     }
 
     #[test]
     fn the_activation_bound_grows_with_the_tokens_and_refuses_to_wrap() {
-        let cfg = crate::magihuman::PipelineConfig::from_file(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/magihuman-dit/A/config.json"
-        )))
-        .unwrap()
-        .arch_config;
+        let cfg = case_a_config();
         let small = activation_bytes(&cfg, 16, 4, 8).unwrap();
         let large = activation_bytes(&cfg, 32, 8, 16).unwrap();
         assert_eq!(large, 2 * small);

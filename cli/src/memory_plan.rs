@@ -8,7 +8,8 @@ use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
 use happyhorse_codecs::video::Tiling;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
 use happyhorse_model::magihuman::{DitBytes, ForwardBudget, LayerPlan, PipelineConfig};
-use happyhorse_model::t5gemma::EncoderConfig;
+use happyhorse_model::t5gemma::weights::encoder_scope;
+use happyhorse_model::t5gemma::{EncoderConfig, EncoderWeights};
 use happyhorse_nn::{Synthetic, Weights};
 use happyhorse_tensor::{bail, Device, Error, Result};
 
@@ -97,8 +98,12 @@ impl MemoryPlan {
                 _ => (0, None),
             };
         let encoder = EncoderConfig::from_file(&stack.text_encoder.config)?;
-        let text_encoder_bytes = weights(device, path_bytes(&stack.text_encoder.weights))
-            .saturating_add(encoder_activation_bytes(&encoder, sizes.prompt_tokens));
+        let encoder_weights = match device.is_cpu() {
+            true => 0,
+            false => encoder_weight_bytes(&stack.text_encoder.weights, &encoder, device)?,
+        };
+        let text_encoder_bytes =
+            encoder_weights.saturating_add(encoder_activation_bytes(&encoder, sizes.prompt_tokens));
         let decode_bytes = decode_working_bytes(stack, sizes)?
             .saturating_add(weights(decode_device, decoder_weight_bytes(stack)));
         Ok(MemoryPlan {
@@ -174,6 +179,29 @@ fn dit_phase(
     Ok((plan.device_bytes, plan))
 }
 
+/// Device bytes of the tensors the text encoder reads (as stored, each buffer as `device`
+/// rounds it): the tensors its loader asks for when built on placeholder weights, sized
+/// from the checkpoint's headers. A released checkpoint also holds the decoder, which the
+/// encoder never loads and which is not counted.
+fn encoder_weight_bytes(
+    path: &std::path::Path,
+    cfg: &EncoderConfig,
+    device: &Device,
+) -> Result<u64> {
+    let placeholder = Weights::placeholder(&Device::Cpu);
+    EncoderWeights::load(&placeholder, cfg)?;
+    let asked = encoder_scope(&placeholder)?.prefix().to_string();
+    let file = encoder_scope(&Weights::open(path, &Device::Cpu)?)?;
+    let mut total = 0u64;
+    for (key, shape) in placeholder.placeholder_requests() {
+        let name = key.strip_prefix(&asked).unwrap_or(&key);
+        let info = file.check(name, &shape, &[])?;
+        let bytes = (info.numel() * info.dtype.size()) as u64;
+        total = total.saturating_add(device.buffer_bytes(bytes));
+    }
+    Ok(total)
+}
+
 /// An upper bound of the text encoder's activations over `tokens` tokens: the residual
 /// stream, a layer's attention and MLP working sets, a quarter more for buffer rounding.
 fn encoder_activation_bytes(cfg: &EncoderConfig, tokens: u64) -> u64 {
@@ -222,4 +250,26 @@ fn decode_working_bytes(stack: &Stack, sizes: &PhaseSizes) -> Result<u64> {
         .saturating_mul(w)
         .saturating_mul(F32_BYTES);
     Ok(working.saturating_add(frames))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture's encoder checkpoint holds the encoder alone: what the encoder reads is
+    /// every tensor of the file, as stored.
+    #[test]
+    fn the_encoder_counts_the_tensors_it_reads_as_stored() {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/t5gemma-encoder"
+        ));
+        let cfg = EncoderConfig::from_file(&dir.join("config.json")).unwrap();
+        let weights = dir.join("weights.safetensors");
+        let bytes = std::fs::read(&weights).unwrap();
+        let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let stored = (bytes.len() - 8 - header) as u64;
+        let counted = encoder_weight_bytes(&weights, &cfg, &Device::Cpu).unwrap();
+        assert_eq!(counted, stored);
+    }
 }

@@ -5,14 +5,6 @@
 use happyhorse_tensor::Device;
 use serde_json::{json, Map, Value};
 
-/// The phases whose models (the VAEs) run on the decode device, by name prefix.
-const DECODE_DEVICE_PHASES: [&str; 4] = [
-    "encode image",
-    "encode audio",
-    "decode video",
-    "decode audio",
-];
-
 /// One finished phase's figures.
 struct PhaseFigures {
     name: String,
@@ -39,9 +31,10 @@ impl PhaseMemory {
         }
     }
 
-    /// Marks the start of phase `name` on its device.
-    pub fn start(&mut self, name: &str) {
-        let device = if DECODE_DEVICE_PHASES.iter().any(|p| name.starts_with(p)) {
+    /// Marks the start of phase `name` on its device: the decode device for the VAEs'
+    /// phases.
+    pub fn start(&mut self, name: &str, on_decode_device: bool) {
+        let device = if on_decode_device {
             &self.decode_device
         } else {
             &self.device

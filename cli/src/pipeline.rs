@@ -217,7 +217,7 @@ impl Pipeline {
         let (lh, lw) = (latent_side(h_px), latent_side(w_px));
         let image_latent = match &req.image {
             Some(path) => {
-                progress.phase("encode image")?;
+                progress.decode_phase("encode image")?;
                 let latent = self.encode_image(path, lh * 16, lw * 16);
                 Some(latent.map_err(Failure::Input)?)
             }
@@ -312,7 +312,7 @@ impl Pipeline {
         let video = rng.normal_tensor(&[1, z, t, lh, lw])?.to_device(dev)?;
         let audio_given = match &req.audio {
             Some(path) => {
-                progress.phase("encode audio")?;
+                progress.decode_phase("encode audio")?;
                 audio = self.encode_audio(path, a, rng).map_err(Failure::Input)?;
                 true
             }
@@ -387,7 +387,7 @@ impl Pipeline {
         audio: &Tensor,
         progress: &mut Progress,
     ) -> std::result::Result<(Tensor, Vec<f32>), Failure> {
-        progress.phase("decode video")?;
+        progress.decode_phase("decode video")?;
         let video = video.to_device(&self.decode_device)?;
         let frames = match (&self.stack.turbo_vae, req.full_vae) {
             // Unclamped, as the reference: the frame conversion clamps.
@@ -405,7 +405,7 @@ impl Pipeline {
             return Err(Error::msg(format!("the decoder returned {n_frames} frames")).into());
         }
         check_finite(&frames, "the video decoder's frames")?;
-        progress.phase("decode audio")?;
+        progress.decode_phase("decode audio")?;
         let latent = audio
             .to_device(&self.decode_device)?
             .squeeze(0)?
@@ -518,7 +518,7 @@ impl Pipeline {
         // the devices together.
         let image = match &req.image {
             Some(p) => {
-                progress.phase("encode image (SR)")?;
+                progress.decode_phase("encode image (SR)")?;
                 Some(
                     self.encode_image(p, hs * 16, ws * 16)
                         .map_err(Failure::Input)?,

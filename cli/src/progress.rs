@@ -51,15 +51,25 @@ impl Progress {
         cancel::check()
     }
 
-    /// Ends the running phase (if any) and starts `name`.
+    /// Ends the running phase (if any) and starts `name`, whose models run on the main
+    /// device.
     pub fn phase(&mut self, name: &str) -> Result<()> {
+        self.start_phase(name, false)
+    }
+
+    /// [`Progress::phase`] for a phase whose models (the VAEs) run on the decode device.
+    pub fn decode_phase(&mut self, name: &str) -> Result<()> {
+        self.start_phase(name, true)
+    }
+
+    fn start_phase(&mut self, name: &str, on_decode_device: bool) -> Result<()> {
         self.end_phase();
         self.check_interrupt()?;
         if !self.quiet {
             eprintln!("[{name}]");
         }
         if let Some(m) = &mut self.memory {
-            m.start(name);
+            m.start(name, on_decode_device);
         }
         self.phase = Some((name.to_string(), Instant::now()));
         self.steps_started = None;

@@ -186,37 +186,18 @@ impl Stack {
         }
         Ok(())
     }
-
-    /// Total size in bytes of the stack's weight files: a directory counts the files in
-    /// it and in its subdirectories down to [`MAX_WALK_DEPTH`], at most [`MAX_WALK_ENTRIES`]
-    /// entries in all; links to files count, links to directories are never followed.
-    pub fn weight_bytes(&self) -> u64 {
-        let mut paths = vec![
-            &self.dit,
-            &self.text_encoder.weights,
-            &self.video_vae,
-            &self.audio_vae.weights,
-        ];
-        paths.extend(&self.sr_dit);
-        paths.extend(self.turbo_vae.as_ref().map(|t| &t.weights));
-        let mut budget = MAX_WALK_ENTRIES;
-        paths
-            .into_iter()
-            .map(|p| tree_bytes(p, MAX_WALK_DEPTH, &mut budget))
-            .fold(0u64, u64::saturating_add)
-    }
 }
 
 /// The largest manifest read.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
-/// How deep [`Stack::weight_bytes`] walks below a named directory.
+/// How deep [`path_bytes`] walks below a named directory.
 pub const MAX_WALK_DEPTH: usize = 3;
-/// How many directory entries [`Stack::weight_bytes`] looks at, in all.
+/// How many directory entries [`path_bytes`] looks at, in all.
 pub const MAX_WALK_ENTRIES: usize = 100_000;
 
-/// Bytes of the file at `p` (links followed), or of the files below the directory `p`.
-/// Size in bytes of the file or directory at `p`, counted as [`Stack::weight_bytes`] counts
-/// each of its paths.
+/// Bytes of the file at `p` (links followed), or of the files below the directory `p` down
+/// to [`MAX_WALK_DEPTH`], at most [`MAX_WALK_ENTRIES`] entries in all; links to directories
+/// are never followed.
 pub fn path_bytes(p: &Path) -> u64 {
     tree_bytes(p, MAX_WALK_DEPTH, &mut MAX_WALK_ENTRIES.clone())
 }

@@ -38,6 +38,6 @@ pub use safetensors::SafeTensors;
 pub use sharded::ShardedSafeTensors;
 pub use source::{TensorInfo, WeightSource};
 pub use torch::{open_torch_state_dict, TorchStateDict};
-pub use writer::write_safetensors;
+pub use writer::{safetensors_header, write_safetensors, TensorLayout};
 pub use zip::{ZipArchive, ZipEntry};
 pub use zst::decompress_zst_cached;

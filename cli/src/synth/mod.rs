@@ -107,10 +107,10 @@ pub fn write_stack(
 ) -> Result<()> {
     note(&format!("laying out the {preset} stack (seed {seed})"));
     let files = stack_files(sizes, seed, &crate::builtin::tokenizer_files())?;
-    let sizes: BTreeMap<&str, u64> = files
+    let sizes = files
         .iter()
-        .map(|f| (f.rel.as_str(), f.byte_len()))
-        .collect();
+        .map(|f| Ok((f.rel.as_str(), f.byte_len()?)))
+        .collect::<Result<BTreeMap<&str, u64>>>()?;
     let marker = serde_json::to_string_pretty(&json!({
         "version": VERSION, "preset": preset, "seed": seed, "files": sizes,
     }))

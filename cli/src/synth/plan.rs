@@ -68,14 +68,14 @@ impl StackFile {
     }
 
     /// Size in bytes of the file once written.
-    pub fn byte_len(&self) -> u64 {
-        match &self.contents {
+    pub fn byte_len(&self) -> Result<u64> {
+        Ok(match &self.contents {
             Contents::Bytes(b) => b.len() as u64,
-            Contents::Safetensors(t) => safetensors_out::file_len(t),
+            Contents::Safetensors(t) => safetensors_out::file_len(t)?,
             Contents::Torch { tensors, .. } => {
                 torch_out::file_len(Path::new(&self.rel), tensors, self.dict_path())
             }
-        }
+        })
     }
 
     /// Writes the file at `path` (whole or not at all); `progress` hears the bytes written.

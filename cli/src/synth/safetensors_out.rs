@@ -5,54 +5,31 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use happyhorse_formats::write_atomically;
+use happyhorse_formats::{safetensors_header, write_atomically, TensorLayout};
 use happyhorse_tensor::{Result, ResultExt};
 
 use super::tensor::{stream_bytes, SynthTensor};
 
-/// The order of the tensors' data in a file, as the reference library writes it: larger
-/// elements first, then by name.
-fn data_order(tensors: &[SynthTensor]) -> Vec<&SynthTensor> {
-    let mut order: Vec<&SynthTensor> = tensors.iter().collect();
-    order.sort_by(|a, b| {
-        b.dtype
-            .size()
-            .cmp(&a.dtype.size())
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    order
-}
-
-/// The JSON header of a file holding `tensors` in [`data_order`], padded with spaces to a
-/// multiple of 8 bytes.
-fn header(order: &[&SynthTensor]) -> String {
-    let mut entries = vec![r#""__metadata__":{"format":"pt"}"#.to_string()];
-    let mut offset = 0u64;
-    for t in order {
-        let end = offset + t.byte_len();
-        entries.push(format!(
-            "{}:{}",
-            serde_json::Value::from(t.name.as_str()),
-            serde_json::json!({
-                "dtype": t.dtype.safetensors_name(),
-                "shape": t.shape,
-                "data_offsets": [offset, end],
-            })
-        ));
-        offset = end;
-    }
-    let mut text = format!("{{{}}}", entries.join(","));
-    text.extend(std::iter::repeat_n(
-        ' ',
-        text.len().next_multiple_of(8) - text.len(),
-    ));
-    text
+/// The header of the safetensors file holding `tensors` (with the `{"format": "pt"}`
+/// metadata the reference library writes) and the tensors in the order their data follow.
+fn layout(tensors: &[SynthTensor]) -> Result<(String, Vec<&SynthTensor>)> {
+    let layouts: Vec<TensorLayout> = tensors
+        .iter()
+        .map(|t| TensorLayout {
+            name: &t.name,
+            dtype: t.dtype,
+            shape: &t.shape,
+        })
+        .collect();
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    let (header, order) = safetensors_header(&layouts, &metadata)?;
+    Ok((header, order.into_iter().map(|i| &tensors[i]).collect()))
 }
 
 /// Size in bytes of the safetensors file holding `tensors`.
-pub fn file_len(tensors: &[SynthTensor]) -> u64 {
+pub fn file_len(tensors: &[SynthTensor]) -> Result<u64> {
     let data: u64 = tensors.iter().map(SynthTensor::byte_len).sum();
-    8 + header(&data_order(tensors)).len() as u64 + data
+    Ok(8 + layout(tensors)?.0.len() as u64 + data)
 }
 
 /// Writes `tensors` as the safetensors file `path` (whole or not at all); `progress` hears
@@ -62,8 +39,7 @@ pub fn write_file(
     tensors: &[SynthTensor],
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
-    let order = data_order(tensors);
-    let header = header(&order);
+    let (header, order) = layout(tensors).with_context(|| path.display().to_string())?;
     write_atomically(path, |w| {
         w.write_all(&(header.len() as u64).to_le_bytes())?;
         w.write_all(header.as_bytes())?;
@@ -138,7 +114,10 @@ mod tests {
         let tensors = sample();
         let path = dir.join("one.safetensors");
         write_file(&path, &tensors, &mut |_| {}).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), file_len(&tensors));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            file_len(&tensors).unwrap()
+        );
         assert_reads_back(&SafeTensors::open(&path).unwrap(), &tensors, "");
 
         let shards = shard("model", tensors.clone(), 2);

@@ -178,7 +178,7 @@ fn a_small_stack_opens_checks_clean_and_is_kept_when_complete() {
     for f in &files {
         assert_eq!(
             fs::metadata(dir.join(&f.rel)).unwrap().len(),
-            f.byte_len(),
+            f.byte_len().unwrap(),
             "{}",
             f.rel
         );

@@ -414,7 +414,7 @@ fn generate(args: GenerateArgs) -> ExitCode {
         mp4: args.mp4,
         quiet: args.quiet,
     };
-    let run = || -> std::result::Result<PathBuf, Failure> {
+    let run = || -> std::result::Result<Option<PathBuf>, Failure> {
         req.validate().map_err(Failure::Input)?;
         let device = select_with(args.backend, args.precision).map_err(Failure::Input)?;
         let decode_device = match args.decode_backend {
@@ -433,13 +433,13 @@ fn generate(args: GenerateArgs) -> ExitCode {
             let plan = happyhorse::generate::dry_run(&req, &stack, devices, &budget)
                 .map_err(Failure::Input)?;
             print!("{}", plan.memory_report());
-            return Ok(PathBuf::new());
+            return Ok(None);
         }
-        happyhorse::generate::run(&req, stack, &device, &decode_device, &budget, &opts)
+        happyhorse::generate::run(&req, stack, &device, &decode_device, &budget, &opts).map(Some)
     };
     match run() {
-        Ok(dir) if dir.as_os_str().is_empty() => ExitCode::SUCCESS,
-        Ok(dir) => {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(dir)) => {
             println!("{}", dir.display());
             ExitCode::SUCCESS
         }

@@ -50,7 +50,7 @@ pub fn resolve_budget(flag: Option<u64>, device: &Device) -> Result<MemoryBudget
     let (bytes, source) = match flag {
         Some(bytes) => (Some(bytes), BudgetSource::Flag),
         None if device.is_cpu() => (available_host_bytes(), BudgetSource::HostAvailable),
-        None => (adapter_bytes(device), BudgetSource::Adapter),
+        None => (device.memory_capacity(), BudgetSource::Adapter),
     };
     match bytes {
         Some(bytes) => Ok(MemoryBudget { bytes, source }),
@@ -58,19 +58,6 @@ pub fn resolve_budget(flag: Option<u64>, device: &Device) -> Result<MemoryBudget
             "{device} does not report how much memory it has ({source} is unknown); pass --memory-budget SIZE (for example 16GiB)"
         ),
     }
-}
-
-#[cfg(feature = "gpu")]
-fn adapter_bytes(device: &Device) -> Option<u64> {
-    match device {
-        Device::Gpu(ctx) => ctx.memory_capacity(),
-        Device::Cpu => None,
-    }
-}
-
-#[cfg(not(feature = "gpu"))]
-fn adapter_bytes(_device: &Device) -> Option<u64> {
-    None
 }
 
 /// Parses a `--memory-budget` size: a number (a fraction allowed) and an optional unit,

@@ -37,7 +37,7 @@ pub use prefix::with_prefix;
 pub use safetensors::SafeTensors;
 pub use sharded::ShardedSafeTensors;
 pub use source::{TensorInfo, WeightSource};
-pub use torch::{open_torch_state_dict, TorchStateDict};
+pub use torch::{open_torch_state_dict, storage_class, TorchStateDict};
 pub use writer::{safetensors_header, write_safetensors, TensorLayout};
 pub use zip::{ZipArchive, ZipEntry};
 pub use zst::decompress_zst_cached;

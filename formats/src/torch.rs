@@ -187,18 +187,35 @@ fn key_list(pickle: &Pickle, dict: ValueId) -> String {
     keys.join(", ")
 }
 
+/// PyTorch's storage classes and the element types they hold.
+const STORAGE_CLASSES: [(&str, DType); 7] = [
+    ("FloatStorage", DType::F32),
+    ("HalfStorage", DType::F16),
+    ("BFloat16Storage", DType::BF16),
+    ("DoubleStorage", DType::F64),
+    ("LongStorage", DType::I64),
+    ("IntStorage", DType::I32),
+    ("ByteStorage", DType::U8),
+];
+
 /// The element type of a storage class; `BoolStorage` reads as `U8` (0 or 1).
 fn storage_dtype(storage_type: &str) -> Result<DType> {
-    Ok(match storage_type {
-        "FloatStorage" => DType::F32,
-        "HalfStorage" => DType::F16,
-        "BFloat16Storage" => DType::BF16,
-        "DoubleStorage" => DType::F64,
-        "LongStorage" => DType::I64,
-        "IntStorage" => DType::I32,
-        "ByteStorage" | "BoolStorage" => DType::U8,
-        other => bail!("storage type {other} is not supported"),
-    })
+    let class = match storage_type {
+        "BoolStorage" => "ByteStorage",
+        other => other,
+    };
+    match STORAGE_CLASSES.iter().find(|(name, _)| *name == class) {
+        Some(&(_, dtype)) => Ok(dtype),
+        None => bail!("storage type {storage_type} is not supported"),
+    }
+}
+
+/// The storage class `torch.save` writes for tensors of `dtype`, when it has one.
+pub fn storage_class(dtype: DType) -> Option<&'static str> {
+    STORAGE_CLASSES
+        .iter()
+        .find(|&&(_, d)| d == dtype)
+        .map(|&(name, _)| name)
 }
 
 /// The bytes of a storage, `numel` elements of `dtype` from `data/<key>`.

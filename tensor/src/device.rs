@@ -142,6 +142,16 @@ impl Device {
         }
     }
 
+    /// The device memory the GPU's adapter reports having (see
+    /// `GpuContext::memory_capacity`); `None` on the CPU or when the adapter says nothing.
+    pub fn memory_capacity(&self) -> Option<u64> {
+        match self {
+            Device::Cpu => None,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => ctx.memory_capacity(),
+        }
+    }
+
     /// Drops the GPU's idle pooled buffers (at the end of a phase), returning the bytes
     /// freed; nothing on the CPU.
     pub fn trim_pool(&self) -> crate::Result<u64> {

@@ -5,7 +5,7 @@ use happyhorse_formats::pickle_opcodes::{
     BININT, BINPERSID, BINUNICODE, EMPTY_DICT, EMPTY_TUPLE, GLOBAL, LONG1, MARK, NEWFALSE, PROTO,
     REDUCE, SETITEM, SETITEMS, STOP, TUPLE,
 };
-use happyhorse_tensor::DType;
+use happyhorse_formats::storage_class;
 
 use super::tensor::SynthTensor;
 
@@ -27,15 +27,6 @@ pub fn state_dict(tensors: &[SynthTensor], dict_path: &[&str]) -> Vec<u8> {
     p.0.extend(std::iter::repeat_n(SETITEM, dict_path.len()));
     p.0.push(STOP);
     p.0
-}
-
-/// The storage class torch names for `dtype`.
-fn storage_class(dtype: DType) -> &'static str {
-    match dtype {
-        DType::BF16 => "BFloat16Storage",
-        DType::F16 => "HalfStorage",
-        _ => "FloatStorage",
-    }
 }
 
 struct Pickler(Vec<u8>);
@@ -80,7 +71,8 @@ impl Pickler {
         self.0.push(MARK);
         self.0.push(MARK);
         self.str("storage");
-        self.global("torch", storage_class(t.dtype));
+        let class = storage_class(t.dtype).expect("made-up tensors are f32 or bf16");
+        self.global("torch", class);
         self.str(storage_key);
         self.str("cpu");
         self.int(t.numel());

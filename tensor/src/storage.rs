@@ -66,9 +66,22 @@ impl CpuStorage {
         }
     }
 
-    /// Element `i` widened to f64, for any dtype.
+    /// Element `i` widened to f64, for any dtype (a block-quantized one's block is
+    /// dequantized).
     pub fn get_f64(&self, dtype: DType, i: usize) -> f64 {
         match dtype {
+            DType::Q8_0 | DType::Q4K | DType::Q5K | DType::Q6K => {
+                let (len, size) = (dtype.block_len(), dtype.block_bytes());
+                let at = i / len * size;
+                let mut block = vec![0.0f32; len];
+                happyhorse_formats::quant::dequantize_into(
+                    dtype,
+                    &self.as_bytes()[at..at + size],
+                    &mut block,
+                )
+                .expect("one whole block");
+                block[i % len] as f64
+            }
             DType::F32 => self.as_f32()[i] as f64,
             DType::F16 => self.as_f16()[i].to_f64(),
             DType::BF16 => self.as_bf16()[i].to_f64(),

@@ -81,8 +81,15 @@ impl Tensor {
     pub fn from_bytes(bytes: Arc<dyn ByteSource>, dtype: DType, shape: &[usize]) -> Result<Tensor> {
         let n = checked_numel(shape)?;
         let raw = bytes.as_bytes();
-        let want = n
-            .checked_mul(dtype.size())
+        let inner = shape.last().copied().unwrap_or(1);
+        ensure!(
+            inner.is_multiple_of(dtype.block_len()),
+            "a {dtype} tensor's last dimension must be a whole number of {}-value blocks, \
+             not shape {shape:?}",
+            dtype.block_len()
+        );
+        let want = dtype
+            .storage_bytes(n, inner)
             .ok_or_else(|| Error::msg(format!("shape {shape:?} is too large")))?;
         ensure!(
             raw.len() == want,
@@ -223,6 +230,14 @@ impl Tensor {
             DType::F16 => {
                 let d = s.as_f16();
                 self.layout.for_each_index(|i| out.push(d[i].to_f32()));
+            }
+            dt if dt.is_quantized() => {
+                let all = happyhorse_formats::quant::dequantize(dt, s.as_bytes())?;
+                if self.is_contiguous() {
+                    let o = self.layout.offset();
+                    return Ok(Cow::Owned(all[o..o + self.numel()].to_vec()));
+                }
+                self.layout.for_each_index(|i| out.push(all[i]));
             }
             dt => self
                 .layout

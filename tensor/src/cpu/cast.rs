@@ -39,6 +39,9 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
             x.layout().for_each_index(|i| out.push(d[i]));
             CpuStorage::BF16(out)
         }
+        dt if dt.is_quantized() => bail!(
+            "a strided view of a {dt} tensor cannot be packed; convert it with to_dtype first"
+        ),
         dt => {
             let size = dt.size();
             let bytes = s.as_bytes();

@@ -8,7 +8,7 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use super::gemm::{gemm, Elem, Mat};
+use super::gemm::{gemm, gemm_quant, Elem, Mat, QuantRows};
 use crate::{bail, DType, Result, Tensor};
 
 /// Output columns (weight rows) per tile of [`gemm_nt_tiled`].
@@ -133,10 +133,31 @@ fn gemm_tensor_b(
     }
     let s = t.cpu_storage()?;
     match t.dtype() {
+        dt if dt.is_quantized() => {
+            // Only whole rows of the stored matrix, read as Bᵀ (a linear's weight).
+            let (k, n) = (shape[0], shape[1]);
+            if strides[0] != 1 || strides[1] != k || !off.is_multiple_of(k.max(1)) {
+                bail!(
+                    "a {dt} matrix is read only as whole stored rows (a linear's weight), \
+                     not as a view of shape {shape:?} with strides {strides:?}"
+                );
+            }
+            let row_bytes = dt.row_bytes(k).unwrap_or(0);
+            let first = off / k.max(1) * row_bytes;
+            let bytes = s
+                .as_bytes()
+                .get(first..first + n * row_bytes)
+                .ok_or_else(|| {
+                    crate::Error::msg(format!("a {dt} view of {n} rows runs past its storage"))
+                })?;
+            gemm_quant(a, &QuantRows::new(dt, bytes, n, k)?, c, ldc);
+        }
         DType::F32 => run(a, s.as_f32(), off, shape, strides, c, ldc),
         DType::F16 => run(a, s.as_f16(), off, shape, strides, c, ldc),
         DType::BF16 => run(a, s.as_bf16(), off, shape, strides, c, ldc),
-        other => bail!("matrix products need f32, f16 or bf16 operands, got {other}"),
+        other => {
+            bail!("matrix products need f32, f16, bf16 or block-quantized operands, got {other}")
+        }
     }
     Ok(())
 }

@@ -76,3 +76,33 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
+
+/// Random rows of a block-quantized dtype: random bytes with every f16 scale field set to
+/// a finite value in [2⁻⁸, 2⁻⁷) (and Q4_K/Q5_K mins likewise), so each block decodes to
+/// values of order one. Returns the tensor `[rows, cols]` and the same values dequantized.
+pub fn random_quant(
+    rng: &mut Rng,
+    dtype: happyhorse_tensor::DType,
+    rows: usize,
+    cols: usize,
+) -> (Tensor, Tensor) {
+    use happyhorse_tensor::DType;
+    let size = dtype.block_bytes();
+    let blocks = rows * cols / dtype.block_len();
+    let mut bytes: Vec<u8> = (0..blocks * size).map(|_| rng.next_u64() as u8).collect();
+    let scale_fields: &[usize] = match dtype {
+        DType::Q8_0 => &[0],
+        DType::Q4K | DType::Q5K => &[0, 2],
+        DType::Q6K => &[208],
+        other => panic!("{other} is not block-quantized"),
+    };
+    for block in bytes.chunks_exact_mut(size) {
+        for &at in scale_fields {
+            let scale = half::f16::from_f32((1.0 + rng.uniform().abs()) / 256.0);
+            block[at..at + 2].copy_from_slice(&scale.to_le_bytes());
+        }
+    }
+    let values = happyhorse_formats::quant::dequantize(dtype, &bytes).unwrap();
+    let quant = Tensor::from_bytes(std::sync::Arc::new(bytes), dtype, &[rows, cols]).unwrap();
+    (quant, Tensor::from_vec(values, &[rows, cols]).unwrap())
+}

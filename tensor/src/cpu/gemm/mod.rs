@@ -7,12 +7,14 @@
 
 mod kernel;
 mod pack;
+mod quant;
 
 use half::{bf16, f16};
 use rayon::prelude::*;
 
 pub use kernel::{available_kernels, best_kernel, Kernel};
 pub use pack::pack_panels;
+pub use quant::QuantRows;
 
 /// An element type the GEMM can read: widened to f32 while packing.
 pub trait Elem: Copy + Send + Sync + 'static {
@@ -84,6 +86,32 @@ impl<'a, T> Mat<'a, T> {
         self.rows == 0
             || self.cols == 0
             || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// A matrix the GEMM reads by packing blocks of it into micro-panels of f32 (see
+/// [`pack_panels`]): a strided [`Mat`] of any float dtype, or [`QuantRows`].
+pub trait Panels: Sync {
+    /// Row count.
+    fn rows(&self) -> usize;
+    /// Column count.
+    fn cols(&self) -> usize;
+    /// Packs rows `r0..r0 + nrows`, columns `c0..c0 + ncols` into panels of `w` rows, as
+    /// [`pack_panels`] does.
+    fn pack(&self, r0: usize, nrows: usize, c0: usize, ncols: usize, w: usize, dst: &mut [f32]);
+}
+
+impl<T: Elem> Panels for Mat<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn pack(&self, r0: usize, nrows: usize, c0: usize, ncols: usize, w: usize, dst: &mut [f32]) {
+        pack_panels(self, r0, nrows, c0, ncols, w, dst)
     }
 }
 
@@ -159,11 +187,34 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
     ldc: usize,
     accumulate: bool,
 ) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert!(b.rows == k, "gemm: inner dims {k} and {} differ", b.rows);
     assert!(
         a.in_bounds() && b.in_bounds(),
         "gemm: operand view out of bounds"
+    );
+    gemm_panels(kern, &a, &b.t(), c, ldc, accumulate)
+}
+
+/// `C = A · Wᵀ` with a block-quantized weight `w` (`[N, K]` rows), dequantized while its
+/// panels are packed.
+pub fn gemm_quant(a: Mat<f32>, w: &QuantRows, c: &mut [f32], ldc: usize) {
+    assert!(a.in_bounds(), "gemm: operand view out of bounds");
+    gemm_panels(best_kernel(), &a, w, c, ldc, false)
+}
+
+/// The blocked driver: `C (+)= A · Btᵀ`, where `bt` is B transposed (`N × K`).
+fn gemm_panels<A: Panels, B: Panels>(
+    kern: &Kernel,
+    a: &A,
+    bt: &B,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (m, k, n) = (a.rows(), a.cols(), bt.rows());
+    assert!(
+        bt.cols() == k,
+        "gemm: inner dims {k} and {} differ",
+        bt.cols()
     );
     if m == 0 || n == 0 {
         return;
@@ -192,8 +243,8 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
                 let ap = &mut apack.as_mut_slice()[..mb.next_multiple_of(mr) * kc];
                 let bp = &mut bpack.as_mut_slice()[..nb.next_multiple_of(nr) * kc];
                 rayon::join(
-                    || pack_panels(&a, m0, mb, k0, kc, mr, ap),
-                    || pack_panels(&b.t(), n0, nb, k0, kc, nr, bp),
+                    || a.pack(m0, mb, k0, kc, mr, ap),
+                    || bt.pack(n0, nb, k0, kc, nr, bp),
                 );
                 let acc = accumulate || k0 > 0;
                 run_tiles(

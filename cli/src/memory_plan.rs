@@ -196,7 +196,7 @@ fn encoder_weight_bytes(
     for (key, shape) in placeholder.placeholder_requests() {
         let name = key.strip_prefix(&asked).unwrap_or(&key);
         let info = file.check(name, &shape, &[])?;
-        let bytes = (info.numel() * info.dtype.size()) as u64;
+        let bytes = info.byte_len() as u64;
         total = total.saturating_add(device.buffer_bytes(bytes));
     }
     Ok(total)

@@ -83,6 +83,12 @@ impl DType {
         (numel / block).checked_mul(self.block_bytes())
     }
 
+    /// Bytes of `numel` values in whole blocks (`numel` a multiple of the block length, as
+    /// in every validated tensor); saturates instead of overflowing.
+    pub fn bytes_of(self, numel: u64) -> u64 {
+        (numel / self.block_len() as u64).saturating_mul(self.block_bytes() as u64)
+    }
+
     /// Bytes of one row of `inner` values (`None` as for [`DType::storage_bytes`]).
     pub fn row_bytes(self, inner: usize) -> Option<usize> {
         self.storage_bytes(inner, inner)

@@ -20,9 +20,9 @@ impl TensorInfo {
         self.shape.iter().product()
     }
 
-    /// Number of bytes of the row-major data.
+    /// Number of bytes of the row-major data (whole blocks for a block-quantized dtype).
     pub fn byte_len(&self) -> usize {
-        self.numel() * self.dtype.size()
+        self.dtype.bytes_of(self.numel() as u64) as usize
     }
 }
 

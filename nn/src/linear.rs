@@ -2,8 +2,8 @@
 
 use happyhorse_tensor::{Result, Tensor};
 
-/// A linear layer. The weight stays in its stored dtype (f32, f16 or bf16) and is widened
-/// inside the matmul kernel; the bias is f32.
+/// A linear layer. The weight stays in its stored dtype (f32, f16, bf16 or block-quantized)
+/// and is widened (dequantized) inside the matmul kernel; the bias is f32.
 #[derive(Clone, Debug)]
 pub struct Linear {
     /// `[out_features, in_features]`.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use happyhorse_nn::Weights;
-use happyhorse_tensor::{bail, ensure, Device, Error, Result, ResultExt, Tensor};
+use happyhorse_tensor::{bail, ensure, DType, Device, Error, Result, ResultExt, Tensor};
 
 use super::bf16_cache::{checkpoint_weights, BlockLinearDtype};
 use super::chunks::chunk_rows;
@@ -169,14 +169,13 @@ impl DitBytes {
         let buffers = |specs: &[TensorSpec], experts: u64| -> Result<LayerBuffers> {
             let mut buffers = Vec::new();
             for spec in specs.iter().filter(|s| !s.optional) {
-                let (size, count) = match spec.residence {
-                    Residence::F32 => (F32_BYTES, 1),
+                let (dtype, count) = match spec.residence {
+                    Residence::F32 => (DType::F32, 1),
                     Residence::BlockLinear => {
-                        let stored = weights.check(&spec.name, &spec.shape, &[])?.dtype;
-                        (stored.size() as u64, experts)
+                        (weights.check(&spec.name, &spec.shape, &[])?.dtype, experts)
                     }
                 };
-                let buffer = device.buffer_bytes(spec.numel() / count * size);
+                let buffer = device.buffer_bytes(dtype.bytes_of(spec.numel() / count));
                 buffers.extend(std::iter::repeat_n(buffer, count as usize));
             }
             Ok(buffers)

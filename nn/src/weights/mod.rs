@@ -31,8 +31,17 @@ use made_up::placeholder;
 pub use made_up::{random_tensor, Synthetic};
 use overlay::Overlay;
 
-/// The stored dtypes [`Weights::get_as`] converts from.
-pub const FLOAT_DTYPES: &[DType] = &[DType::F32, DType::F16, DType::BF16];
+/// The stored dtypes [`Weights::get_as`] converts from: the floating-point ones and the
+/// block-quantized ones (dequantized).
+pub const FLOAT_DTYPES: &[DType] = &[
+    DType::F32,
+    DType::F16,
+    DType::BF16,
+    DType::Q8_0,
+    DType::Q4K,
+    DType::Q5K,
+    DType::Q6K,
+];
 
 /// Where the tensors come from.
 #[derive(Clone)]
@@ -402,7 +411,7 @@ impl Weights {
     }
 
     /// The tensor `name` with exactly `shape`, converted to `dtype` (from a float stored
-    /// dtype: f32, f16 or bf16), on the device.
+    /// dtype: f32, f16, bf16 or block-quantized), on the device.
     pub fn get_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         self.host(name, shape, Some(dtype))?.to_device(&self.device)
     }
@@ -460,7 +469,7 @@ impl Weights {
             Source::File(src) => {
                 let dtypes = if dtype.is_some() { FLOAT_DTYPES } else { &[] };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
-                let len = part.iter().product::<usize>() * info.dtype.size();
+                let len = info.dtype.bytes_of(part.iter().product::<usize>() as u64) as usize;
                 (0..n)
                     .map(|m| {
                         let what = || format!("{}: expert {m} of {:?}", src.describe(), info.name);

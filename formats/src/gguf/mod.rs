@@ -1,5 +1,13 @@
-//! GGUF, the container of ggml's quantized checkpoints: its tensor types.
+//! GGUF, the container of ggml's quantized checkpoints: its tensor types, the reader of
+//! its files (metadata and tensor infos validated up front, tensors used in place) and
+//! its [`WeightSource`](crate::WeightSource).
 
+mod cursor;
 mod ggml_type;
+mod metadata;
+mod reader;
+mod source;
 
 pub use ggml_type::GgmlType;
+pub use metadata::{MetaValue, MAX_ARRAY_DEPTH};
+pub use reader::{Gguf, GgufTensorInfo};

@@ -1,6 +1,6 @@
-//! Builders of small synthetic weight files: stored zip archives (zip64 too) and
-//! PyTorch-style pickles, for the reader tests and the fuzz harness; fresh scratch
-//! directories for the tests.
+//! Builders of small synthetic weight files: stored zip archives (zip64 too),
+//! PyTorch-style pickles and GGUF files, for the reader tests and the fuzz harness; fresh
+//! scratch directories for the tests.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -259,4 +259,141 @@ pub fn f32_bytes(n: usize) -> Vec<u8> {
     (0..n)
         .flat_map(|i| (i as f32 + 0.5).to_le_bytes())
         .collect()
+}
+
+/// A GGUF string: u64 length, then the bytes.
+pub fn gguf_str(s: &[u8]) -> Vec<u8> {
+    let mut out = (s.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(s);
+    out
+}
+
+/// One tensor of a synthetic GGUF file.
+pub struct GgufTensor {
+    /// Name bytes (not necessarily UTF-8).
+    pub name: Vec<u8>,
+    /// Dimensions, innermost first; their count is written as n_dims.
+    pub dims: Vec<u64>,
+    /// ggml type number.
+    pub ty: u32,
+    /// Stored bytes.
+    pub data: Vec<u8>,
+    /// Offset in the data section; `None` places it after the previous tensor, aligned.
+    pub offset: Option<u64>,
+}
+
+/// A GGUF file under construction: header fields, metadata entries as raw bytes, tensors.
+pub struct GgufBuilder {
+    /// Version field.
+    pub version: u32,
+    /// `(key bytes, value type, value bytes)` in file order.
+    pub metadata: Vec<(Vec<u8>, u32, Vec<u8>)>,
+    /// Tensor infos and data in file order.
+    pub tensors: Vec<GgufTensor>,
+    /// Alignment the builder places the data section and offsets at.
+    pub alignment: u64,
+}
+
+impl Default for GgufBuilder {
+    fn default() -> GgufBuilder {
+        GgufBuilder {
+            version: 3,
+            metadata: Vec::new(),
+            tensors: Vec::new(),
+            alignment: 32,
+        }
+    }
+}
+
+impl GgufBuilder {
+    /// A metadata entry of value type `ty` with `value` as its raw bytes.
+    pub fn kv(&mut self, key: &str, ty: u32, value: Vec<u8>) -> &mut Self {
+        self.metadata.push((key.as_bytes().to_vec(), ty, value));
+        self
+    }
+
+    /// A u32 metadata entry.
+    pub fn kv_u32(&mut self, key: &str, v: u32) -> &mut Self {
+        self.kv(key, 4, v.to_le_bytes().to_vec())
+    }
+
+    /// A string metadata entry.
+    pub fn kv_str(&mut self, key: &str, v: &str) -> &mut Self {
+        self.kv(key, 8, gguf_str(v.as_bytes()))
+    }
+
+    /// A tensor of ggml type `ty` with dims innermost first, placed after the previous one.
+    pub fn tensor(&mut self, name: &str, dims: &[u64], ty: u32, data: Vec<u8>) -> &mut Self {
+        self.tensors.push(GgufTensor {
+            name: name.as_bytes().to_vec(),
+            dims: dims.to_vec(),
+            ty,
+            data,
+            offset: None,
+        });
+        self
+    }
+
+    /// The file's bytes.
+    pub fn build(&self) -> Vec<u8> {
+        let mut out = b"GGUF".to_vec();
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.metadata.len() as u64).to_le_bytes());
+        for (key, ty, value) in &self.metadata {
+            out.extend_from_slice(&gguf_str(key));
+            out.extend_from_slice(&ty.to_le_bytes());
+            out.extend_from_slice(value);
+        }
+        let mut data = Vec::new();
+        for t in &self.tensors {
+            let offset = t
+                .offset
+                .unwrap_or_else(|| (data.len() as u64).next_multiple_of(self.alignment));
+            out.extend_from_slice(&gguf_str(&t.name));
+            out.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
+            for d in &t.dims {
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            out.extend_from_slice(&t.ty.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+            let end = offset as usize + t.data.len();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[offset as usize..end].copy_from_slice(&t.data);
+        }
+        out.resize(
+            (out.len() as u64).next_multiple_of(self.alignment) as usize,
+            0,
+        );
+        out.extend_from_slice(&data);
+        out
+    }
+}
+
+/// A small valid GGUF file: metadata of several value types, an F32, a Q8_0 and a Q4_0
+/// tensor.
+pub fn small_gguf() -> Vec<u8> {
+    let mut b = GgufBuilder::default();
+    b.kv_str("general.architecture", "test")
+        .kv_u32("general.alignment", 32)
+        .kv("flag", 7, vec![1])
+        .kv("scale", 6, 0.5f32.to_le_bytes().to_vec());
+    let mut words = 8u32.to_le_bytes().to_vec();
+    words.extend_from_slice(&2u64.to_le_bytes());
+    words.extend(gguf_str(b"a"));
+    words.extend(gguf_str(b"bc"));
+    b.kv("words", 9, words);
+    let mut q8 = Vec::new();
+    for block in 0..2u8 {
+        q8.extend_from_slice(&half::f16::from_f32(0.25).to_le_bytes());
+        q8.extend((0..32).map(|i| (i as i8 - 16 + block as i8) as u8));
+    }
+    let mut q4 = half::f16::from_f32(2.0).to_le_bytes().to_vec();
+    q4.extend((0..16u8).map(|i| i | (15 - i) << 4));
+    b.tensor("w.f32", &[3, 2], 0, f32_bytes(6))
+        .tensor("w.q8_0", &[32, 2], 8, q8)
+        .tensor("w.q4_0", &[32], 2, q4);
+    b.build()
 }

@@ -1,7 +1,7 @@
 //! Mutation fuzzing of the weight-file readers, on stable Rust.
 //!
 //! ```text
-//! cargo run --release -p happyhorse-formats --example fuzz_readers -- <safetensors|torch|pickle>
+//! cargo run --release -p happyhorse-formats --example fuzz_readers -- <safetensors|torch|pickle|gguf>
 //!     [--seconds N] [--out DIR] [--seed N] [--time-limit-ms N]
 //! cargo run --release -p happyhorse-formats --example fuzz_readers -- <target> --replay FILE
 //! ```
@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 
 use happyhorse_formats::DType;
 use happyhorse_formats::{
-    parse_pickle, SafeTensors, TensorBytes, TorchStateDict, WeightSource, ZipArchive,
+    parse_pickle, Gguf, SafeTensors, TensorBytes, TorchStateDict, WeightSource, ZipArchive,
 };
-use support::{f32_bytes, torch_checkpoint, Pickler, TorchTensor};
+use support::{f32_bytes, small_gguf, torch_checkpoint, Pickler, TorchTensor};
 
 /// Counts live heap bytes and their peak while an input runs.
 struct CountingAlloc;
@@ -83,6 +83,7 @@ enum Target {
     SafeTensors,
     Torch,
     Pickle,
+    Gguf,
 }
 
 /// Runs one input through a reader, touching every tensor it reports.
@@ -122,6 +123,19 @@ fn run_target(target: Target, input: &[u8]) {
             if let Ok(p) = parse_pickle(input) {
                 let _ = p.describe(p.root());
                 let _ = p.dict_get(p.root(), "ema_state_dict");
+            }
+        }
+        Target::Gguf => {
+            if let Ok(g) = Gguf::from_bytes(TensorBytes::from_vec(input.to_vec()), "fuzz".into()) {
+                check(&g);
+                let listed: usize = g.metadata().iter().map(|(_, v)| v.to_string().len()).sum();
+                std::hint::black_box(listed);
+                for t in g.tensor_infos() {
+                    let values = g
+                        .dequantize_f32(&t.name)
+                        .expect("a validated tensor dequantizes");
+                    assert_eq!(values.len(), t.shape.iter().product::<usize>());
+                }
             }
         }
     }
@@ -227,6 +241,12 @@ fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(root).join(path)).unwrap_or_else(|e| panic!("reading seed {path}: {e}"))
 }
 
+/// A fixture of the shared fixture set beside the repository, when it is there.
+fn shared_fixture(path: &str) -> Option<Vec<u8>> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/");
+    std::fs::read(Path::new(root).join(path)).ok()
+}
+
 fn small_safetensors() -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!("happyhorse-fuzz-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -300,6 +320,11 @@ fn seeds(target: Target) -> Vec<Vec<u8>> {
             s.push(p.stop());
             s
         }
+        Target::Gguf => {
+            let mut s = vec![fixture("gguf/dequant/weights.gguf"), small_gguf()];
+            s.extend(shared_fixture("gguf/magihuman-dit-q8/weights.gguf"));
+            s
+        }
     }
 }
 
@@ -323,9 +348,10 @@ fn options() -> Result<Options, String> {
         Some("safetensors") => Target::SafeTensors,
         Some("torch") => Target::Torch,
         Some("pickle") => Target::Pickle,
+        Some("gguf") => Target::Gguf,
         other => {
             return Err(format!(
-                "unknown target {other:?}: expected safetensors, torch or pickle"
+                "unknown target {other:?}: expected safetensors, torch, pickle or gguf"
             ))
         }
     };

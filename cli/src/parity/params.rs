@@ -142,6 +142,24 @@ impl RunParams {
         }
     }
 
+    /// The weight file `weights` names (`default` when absent) and the `weights_format`
+    /// the case gives for it, which must start with the file's kind (`gguf` for `*.gguf`,
+    /// `torch` for `*.pth`/`*.pt`/`*.ckpt`/`*.bin`, else `safetensors`).
+    pub fn weights_file(&self, default: &str) -> Result<(String, Option<String>)> {
+        let weights = self.str("weights")?.unwrap_or_else(|| default.into());
+        let format = self.str("weights_format")?;
+        if let Some(format) = &format {
+            let kind = weights_kind(&weights);
+            if !format.to_ascii_lowercase().starts_with(kind) {
+                bail!(
+                    "{} is {format:?}, but the weights file {weights:?} is {kind}",
+                    self.describe("weights_format")
+                );
+            }
+        }
+        Ok((weights, format))
+    }
+
     /// A value the runner cannot change (what its implementation does): when present it
     /// must equal `expected` (numbers compared as f64), else the case is refused.
     pub fn expect(&self, key: &str, expected: serde_json::Value, why: &str) -> Result<()> {
@@ -184,6 +202,20 @@ impl RunParams {
             );
         }
         Ok(())
+    }
+}
+
+/// The kind a weights file name says it is: `gguf`, `torch` or `safetensors`.
+fn weights_kind(name: &str) -> &'static str {
+    if name.ends_with(".gguf") {
+        "gguf"
+    } else if [".pth", ".pt", ".ckpt", ".bin"]
+        .iter()
+        .any(|e| name.ends_with(e))
+    {
+        "torch"
+    } else {
+        "safetensors"
     }
 }
 

@@ -24,6 +24,14 @@ pub fn cases() -> Vec<(&'static str, PathBuf)> {
     .collect()
 }
 
+/// The cases whose runner does not use the device (GGUF dequantization is the reader's):
+/// run once, on the CPU.
+#[allow(dead_code)] // the GPU test has no use for them
+pub fn device_independent_cases() -> Vec<(&'static str, PathBuf)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"));
+    vec![("gguf dequant", root.join("gguf/dequant"))]
+}
+
 /// Runs `happyhorse parity` on one case and panics with the report unless it passes and
 /// compared every check that is not a contrast (every optional intermediate produced).
 pub fn assert_case_passes(name: &str, dir: &Path, device: &Device) -> ParityRun {

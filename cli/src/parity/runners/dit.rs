@@ -96,18 +96,7 @@ pub fn load_case_dit(
         top.accept(&name);
     }
     let config_name = top.str("config")?.unwrap_or_else(|| "config.json".into());
-    let weights = top
-        .str("weights")?
-        .unwrap_or_else(|| "weights.safetensors".into());
-    if let Some(format) = top.str("weights_format")? {
-        let kind = weights_kind(&weights);
-        if !format.to_ascii_lowercase().starts_with(kind) {
-            bail!(
-                "{} is {format:?}, but the weights file {weights:?} is {kind}",
-                top.describe("weights_format")
-            );
-        }
-    }
+    let (weights, _) = top.weights_file("weights.safetensors")?;
     top.str_list("weights_alternatives")?;
     top.finish()?;
 
@@ -208,20 +197,6 @@ fn largest_forward(
         text_rows: text[1] as u64,
         binding_cap: None,
     }))
-}
-
-/// The kind `weights_format` must start with for a weights file name.
-fn weights_kind(name: &str) -> &'static str {
-    if name.ends_with(".gguf") {
-        "gguf"
-    } else if [".pth", ".pt", ".ckpt", ".bin"]
-        .iter()
-        .any(|e| name.ends_with(e))
-    {
-        "torch"
-    } else {
-        "safetensors"
-    }
 }
 
 /// The clean image latent of an image-to-video case as `[1, C, 1, H, W]` (frame 0 of the

@@ -4,6 +4,7 @@
 //! returns every output under the name the case's `checks` use.
 
 pub mod dit;
+pub mod gguf;
 pub mod loops;
 pub mod sa_audio;
 pub mod t5gemma;
@@ -26,6 +27,7 @@ pub const COMPONENTS: &[&str] = &[
     "wan22-vae",
     "turbo-vaed",
     "sa-audio-vae",
+    "gguf",
 ];
 
 /// Runs one component on a case and returns its named outputs.
@@ -55,6 +57,7 @@ pub fn run_component_within(
         "wan22-vae" => wan22::run(case_dir, device),
         "turbo-vaed" => turbo::run(case_dir, device),
         "sa-audio-vae" => sa_audio::run(case_dir, device),
+        "gguf" => gguf::run(case_dir),
         other => bail!(
             "{}: unknown component {other:?} (known: {})",
             case_dir.display(),

@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 /// The manifest's file name inside a checkpoint directory.
 pub const MANIFEST: &str = "happyhorse-stack.json";
 
-/// A config file and a weight file (or directory of shards).
+/// A config file and a weight file (safetensors, GGUF, a PyTorch checkpoint, or a
+/// directory of shards).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigAndWeights {
@@ -43,7 +44,7 @@ pub struct ConfigAndWeights {
 pub struct TextEncoderFiles {
     /// T5Gemma `config.json`.
     pub config: PathBuf,
-    /// Weights (safetensors, index json or a directory).
+    /// Weights (safetensors, index json, GGUF or a directory).
     pub weights: PathBuf,
     /// `tokenizer.model`/`tokenizer.json`, or a directory holding one and
     /// `tokenizer_config.json`.

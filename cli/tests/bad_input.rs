@@ -309,6 +309,42 @@ fn info_refuses_broken_stacks() {
 }
 
 #[test]
+fn broken_gguf_weight_files_are_refused_naming_them() {
+    let s = Scratch::new("bad-gguf");
+    let stack = stack_copy(&s);
+    // A file of GGUF's layout but the wrong magic, named by each weight entry.
+    let mut broken = b"GGUX".to_vec();
+    broken.extend_from_slice(&3u32.to_le_bytes());
+    broken.extend_from_slice(&[0; 16]);
+    let entries: [(&str, &[&str]); 6] = [
+        ("dit", &["dit"]),
+        ("sr_dit", &["sr_dit"]),
+        ("video_vae", &["video_vae"]),
+        ("text_encoder", &["text_encoder", "weights"]),
+        ("audio_vae", &["audio_vae", "weights"]),
+        ("turbo_vae", &["turbo_vae", "weights"]),
+    ];
+    for (name, _) in &entries {
+        fs::write(stack.join(format!("{name}-broken.gguf")), &broken).unwrap();
+    }
+    edit_json(&stack.join("happyhorse-stack.json"), |v| {
+        for (name, path) in &entries {
+            let (last, parents) = path.split_last().unwrap();
+            let slot = parents.iter().fold(&mut *v, |o, key| &mut o[*key]);
+            slot[*last] = format!("{name}-broken.gguf").into();
+        }
+    });
+    let run = happyhorse(["info", "--checkpoints", &stack.display().to_string()]);
+    let named: Vec<String> = entries
+        .iter()
+        .map(|(name, _)| format!("{name}-broken.gguf"))
+        .collect();
+    let mut wanted: Vec<&str> = named.iter().map(String::as_str).collect();
+    wanted.push("bad magic");
+    expect(&run, 2, &wanted);
+}
+
+#[test]
 fn a_damaged_builtin_stack_is_rebuilt() {
     let s = Scratch::new("bad-builtin");
     let cache = s.join("cache");

@@ -256,13 +256,14 @@ impl TurboVaeDecoder {
     }
 }
 
-/// Opens a Turbo checkpoint: the `ema_state_dict` of a torch file, or a safetensors file.
+/// Opens a Turbo checkpoint: the `ema_state_dict` of a torch file, or a safetensors or
+/// GGUF file.
 pub fn open_checkpoint(path: &Path) -> Result<Box<dyn WeightSource>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name.ends_with(".safetensors") || path.is_dir() {
+    if name.ends_with(".safetensors") || name.ends_with(".gguf") || path.is_dir() {
         open_weights(path)
     } else {
         open_torch_state_dict(path, &["ema_state_dict"])

@@ -270,7 +270,7 @@ fn checkpoint_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// The weight files of a checkpoint path: the file itself, plus every safetensors
+/// The weight files of a checkpoint path: the file itself, plus every safetensors or GGUF
 /// file, shard and index of its directory when it is a directory or an index.
 fn checkpoint_files(path: &Path) -> Result<Vec<PathBuf>> {
     let is_index = path
@@ -284,7 +284,7 @@ fn checkpoint_files(path: &Path) -> Result<Vec<PathBuf>> {
     for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
         let p = entry?.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        let weight = [".safetensors", ".safetensors.zst", ".index.json"]
+        let weight = [".safetensors", ".safetensors.zst", ".index.json", ".gguf"]
             .iter()
             .any(|ext| name.ends_with(ext));
         if weight && !name.starts_with('.') && p.is_file() {

@@ -33,7 +33,7 @@ pub use cache_dir::{cache_root, set_cache_root};
 pub use dtype::DType;
 pub use error::{Error, Result, ResultExt};
 pub use gguf::Gguf;
-pub use open::open_weights;
+pub use open::{open_weights, WeightFileKind};
 pub use pickle::opcodes as pickle_opcodes;
 pub use pickle::{parse_pickle, Pickle, StorageRef, TensorRef, Value, ValueId};
 pub use prefix::with_prefix;

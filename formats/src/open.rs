@@ -6,6 +6,42 @@ use crate::{
     bail, open_torch_state_dict, Error, Gguf, Result, SafeTensors, ShardedSafeTensors, WeightSource,
 };
 
+/// What a weight file is, by the end of its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFileKind {
+    /// `*.index.json`: the index of a sharded safetensors set.
+    ShardIndex,
+    /// `*.safetensors`.
+    SafeTensors,
+    /// `*.gguf`.
+    Gguf,
+    /// A PyTorch zip checkpoint: `*.pth`, `*.pt`, `*.ckpt`, `*.bin`.
+    Torch,
+}
+
+/// Every kind with the name endings that say it, in the order they are tried.
+const KIND_ENDINGS: [(WeightFileKind, &[&str]); 4] = [
+    (WeightFileKind::ShardIndex, &[".index.json"]),
+    (WeightFileKind::SafeTensors, &[".safetensors"]),
+    (WeightFileKind::Gguf, &[".gguf"]),
+    (WeightFileKind::Torch, &[".pth", ".pt", ".ckpt", ".bin"]),
+];
+
+impl WeightFileKind {
+    /// The kind a file name says, `None` for a name no reader claims.
+    pub fn of_name(name: &str) -> Option<WeightFileKind> {
+        KIND_ENDINGS
+            .iter()
+            .find(|(_, endings)| endings.iter().any(|e| name.ends_with(e)))
+            .map(|(kind, _)| *kind)
+    }
+
+    /// The kind the last component of `path` says.
+    pub fn of_path(path: &Path) -> Option<WeightFileKind> {
+        WeightFileKind::of_name(&path.file_name()?.to_string_lossy())
+    }
+}
+
 /// Opens a weight file by its kind: `*.safetensors`, a sharded set (`*.index.json`, or a
 /// directory holding one or a single `*.safetensors`), a GGUF file (`*.gguf`, or a
 /// directory holding a single one and no safetensors), or a PyTorch zip checkpoint
@@ -14,26 +50,15 @@ pub fn open_weights(path: &Path) -> Result<Box<dyn WeightSource>> {
     if path.is_dir() {
         return open_dir(path);
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".index.json") {
-        Ok(Box::new(ShardedSafeTensors::open(path)?))
-    } else if name.ends_with(".safetensors") {
-        Ok(Box::new(SafeTensors::open(path)?))
-    } else if name.ends_with(".gguf") {
-        Ok(Box::new(Gguf::open(path)?))
-    } else if [".pth", ".pt", ".ckpt", ".bin"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-    {
-        open_torch_state_dict(path, &[])
-    } else {
-        bail!(
+    match WeightFileKind::of_path(path) {
+        Some(WeightFileKind::ShardIndex) => Ok(Box::new(ShardedSafeTensors::open(path)?)),
+        Some(WeightFileKind::SafeTensors) => Ok(Box::new(SafeTensors::open(path)?)),
+        Some(WeightFileKind::Gguf) => Ok(Box::new(Gguf::open(path)?)),
+        Some(WeightFileKind::Torch) => open_torch_state_dict(path, &[]),
+        None => bail!(
             "{}: unknown weight file kind (expected .safetensors, .index.json, .gguf, .pth, .pt, .ckpt or .bin)",
             path.display()
-        )
+        ),
     }
 }
 
@@ -82,5 +107,35 @@ fn open_dir(dir: &Path) -> Result<Box<dyn WeightSource>> {
             dir.display()
         ),
         _ => bail!("{}: several *.safetensors.index.json files", dir.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_by_name() {
+        let cases = [
+            (
+                "model.safetensors.index.json",
+                Some(WeightFileKind::ShardIndex),
+            ),
+            (
+                "model-00001-of-00002.safetensors",
+                Some(WeightFileKind::SafeTensors),
+            ),
+            ("dit-q8_0.gguf", Some(WeightFileKind::Gguf)),
+            ("Wan2.2_VAE.pth", Some(WeightFileKind::Torch)),
+            ("model.pt", Some(WeightFileKind::Torch)),
+            ("checkpoint-340000.ckpt", Some(WeightFileKind::Torch)),
+            ("pytorch_model.bin", Some(WeightFileKind::Torch)),
+            ("config.json", None),
+            ("weights.gguf.txt", None),
+        ];
+        for (name, kind) in cases {
+            assert_eq!(WeightFileKind::of_name(name), kind, "{name}");
+        }
+        assert_eq!(WeightFileKind::of_path(Path::new("/")), None);
     }
 }

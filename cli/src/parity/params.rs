@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use happyhorse_formats::{open_weights, WeightSource};
+use happyhorse_formats::{open_weights, WeightFileKind, WeightSource};
 use happyhorse_tensor::{bail, Error, Result, Tensor};
 
 use super::meta::Meta;
@@ -205,17 +205,13 @@ impl RunParams {
     }
 }
 
-/// The kind a weights file name says it is: `gguf`, `torch` or `safetensors`.
+/// The kind a weights file name says it is: `gguf`, `torch` or `safetensors` (a shard
+/// index, or a name no reader claims).
 fn weights_kind(name: &str) -> &'static str {
-    if name.ends_with(".gguf") {
-        "gguf"
-    } else if [".pth", ".pt", ".ckpt", ".bin"]
-        .iter()
-        .any(|e| name.ends_with(e))
-    {
-        "torch"
-    } else {
-        "safetensors"
+    match WeightFileKind::of_name(name) {
+        Some(WeightFileKind::Gguf) => "gguf",
+        Some(WeightFileKind::Torch) => "torch",
+        _ => "safetensors",
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use happyhorse_formats::{open_torch_state_dict, open_weights, WeightSource};
+use happyhorse_formats::{open_torch_state_dict, open_weights, WeightFileKind, WeightSource};
 use happyhorse_nn::{Synthetic, Weights};
 use happyhorse_tensor::probe::Prefixed;
 use happyhorse_tensor::{ensure, Device, NoProbe, Probe, Result, ResultExt, Tensor};
@@ -259,11 +259,13 @@ impl TurboVaeDecoder {
 /// Opens a Turbo checkpoint: the `ema_state_dict` of a torch file, or a safetensors or
 /// GGUF file.
 pub fn open_checkpoint(path: &Path) -> Result<Box<dyn WeightSource>> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if name.ends_with(".safetensors") || name.ends_with(".gguf") || path.is_dir() {
+    let kind = WeightFileKind::of_path(path);
+    if path.is_dir()
+        || matches!(
+            kind,
+            Some(WeightFileKind::SafeTensors | WeightFileKind::Gguf)
+        )
+    {
         open_weights(path)
     } else {
         open_torch_state_dict(path, &["ema_state_dict"])

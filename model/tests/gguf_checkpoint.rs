@@ -1,11 +1,15 @@
 //! The DiT checkpoint of the `magihuman-dit-q8` case, a GGUF file: every tensor the file
-//! holds is one of the checkpoint contract's, with its shape, and of the type the case says.
+//! holds is one of the checkpoint contract's, with its shape, and of the type the case says;
+//! the memory plan counts its quantized block linears as stored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use happyhorse_formats::{DType, Gguf, WeightSource};
-use happyhorse_model::magihuman::{checkpoint_specs, PipelineConfig};
+use happyhorse_model::magihuman::weights::Residence;
+use happyhorse_model::magihuman::{checkpoint_specs, DitBytes, PipelineConfig};
+use happyhorse_nn::Weights;
+use happyhorse_tensor::Device;
 
 /// The case directory: carried in `tests/fixtures`, or in the shared fixture set beside
 /// the repository.
@@ -70,4 +74,25 @@ fn gguf_dit_checkpoint_matches_the_contract_and_the_case_types() {
         .count();
     assert_eq!(q8_held, q8);
     assert!(q8 > 0);
+}
+
+#[test]
+fn planned_dit_bytes_count_quantized_block_linears_as_stored() {
+    let dir = case_dir();
+    let path = dir.join("weights.gguf");
+    let gguf = Gguf::open(&path).unwrap();
+    let cfg = PipelineConfig::from_file(&dir.join("config.json"))
+        .unwrap()
+        .arch_config;
+    let want: u64 = checkpoint_specs(&cfg)
+        .iter()
+        .filter(|s| !s.optional)
+        .map(|s| match s.residence {
+            Residence::F32 => s.numel() * 4,
+            Residence::BlockLinear => gguf.info(&s.name).unwrap().byte_len() as u64,
+        })
+        .sum();
+    let weights = Weights::open(&path, &Device::Cpu).unwrap();
+    let bytes = DitBytes::of(&weights, &cfg).unwrap();
+    assert_eq!(bytes.total(), want);
 }

@@ -1,12 +1,16 @@
-//! ggml's block-quantized formats: the scalar reference dequantizers.
+//! ggml's block-quantized formats: the scalar reference dequantizers and the quantizers.
 //!
 //! Each format stores a row's values in blocks (32 values for Q8_0, 256 for the K types);
-//! a block holds its own scales. These functions are the reference every kernel that reads
-//! quantized weights (the CPU GEMM's panel packing, the WGSL linear) is tested against.
+//! a block holds its own scales. The dequantizers are the reference every kernel that
+//! reads quantized weights (the CPU GEMM's panel packing, the WGSL linear) is tested
+//! against; the quantizers write the blocks of a GGUF file.
 
 mod kept;
+mod quantize;
+mod quantize_k;
 
 pub use kept::{dequantize_q4_k, dequantize_q5_k, dequantize_q6_k, dequantize_q8_0};
+pub use quantize::{quantize_row, quantize_rows};
 
 use crate::{bail, DType, Result};
 
@@ -34,6 +38,9 @@ pub fn dequantize_into(dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()
         DType::Q5K => blocks.for_each(|(b, o)| dequantize_q5_k(b, o)),
         DType::Q6K => blocks.for_each(|(b, o)| dequantize_q6_k(b, o)),
         DType::F32 => blocks.for_each(|(b, o)| o[0] = f32::from_le_bytes(b.try_into().unwrap())),
+        DType::F64 => {
+            blocks.for_each(|(b, o)| o[0] = f64::from_le_bytes(b.try_into().unwrap()) as f32)
+        }
         DType::F16 => blocks.for_each(|(b, o)| o[0] = f16_at(b, 0)),
         DType::BF16 => blocks.for_each(|(b, o)| {
             o[0] = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)

@@ -1,0 +1,406 @@
+//! `happyhorse quantize`: the GGUF file it writes (read back here, and by ggml's own
+//! `gguf` package when Python has it), the built-in DiT quantized, and its refusals.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{builtin_file, happyhorse, Scratch};
+use happyhorse_formats::{write_safetensors, DType, SafeTensors, WeightSource};
+
+/// What a GGUF file says: its metadata (numbers and strings as text, arrays as lists)
+/// and each tensor's name, dimensions (innermost first, as stored) and ggml type number.
+struct GgufContents {
+    metadata: BTreeMap<String, String>,
+    tensors: Vec<(String, Vec<u64>, u32)>,
+}
+
+/// Reads a GGUF v3 file's header, metadata and tensor infos.
+fn read_gguf(path: &Path) -> GgufContents {
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 0usize;
+    let mut take = |n: usize| {
+        at += n;
+        bytes[at - n..at].to_vec()
+    };
+    let u32_of = |b: Vec<u8>| u32::from_le_bytes(b.try_into().unwrap());
+    let u64_of = |b: Vec<u8>| u64::from_le_bytes(b.try_into().unwrap());
+    assert_eq!(take(4), b"GGUF");
+    assert_eq!(u32_of(take(4)), 3);
+    let (n_tensors, n_kv) = (u64_of(take(8)), u64_of(take(8)));
+    let string = |take: &mut dyn FnMut(usize) -> Vec<u8>| {
+        let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
+        String::from_utf8(take(n)).unwrap()
+    };
+    fn value(ty: u32, take: &mut dyn FnMut(usize) -> Vec<u8>) -> String {
+        let size = |ty: u32| match ty {
+            0 | 1 | 7 => 1,
+            2 | 3 => 2,
+            4..=6 => 4,
+            _ => 8,
+        };
+        match ty {
+            8 => {
+                let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
+                String::from_utf8(take(n)).unwrap()
+            }
+            9 => {
+                let elem = u32::from_le_bytes(take(4).try_into().unwrap());
+                let n = u64::from_le_bytes(take(8).try_into().unwrap());
+                let items: Vec<String> = (0..n).map(|_| value(elem, take)).collect();
+                format!("[{}]", items.join(","))
+            }
+            6 => f32::from_le_bytes(take(4).try_into().unwrap()).to_string(),
+            _ => {
+                let mut b = take(size(ty));
+                b.resize(8, 0);
+                u64::from_le_bytes(b.try_into().unwrap()).to_string()
+            }
+        }
+    }
+    let mut metadata = BTreeMap::new();
+    for _ in 0..n_kv {
+        let key = string(&mut take);
+        let ty = u32_of(take(4));
+        metadata.insert(key, value(ty, &mut take));
+    }
+    let mut tensors = Vec::new();
+    for _ in 0..n_tensors {
+        let name = string(&mut take);
+        let n_dims = u32_of(take(4));
+        let dims = (0..n_dims).map(|_| u64_of(take(8))).collect();
+        let ty = u32_of(take(4));
+        let _offset = u64_of(take(8));
+        tensors.push((name, dims, ty));
+    }
+    GgufContents { metadata, tensors }
+}
+
+/// ggml's names of the type numbers the tests expect.
+fn type_name(id: u32) -> &'static str {
+    match id {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        6 => "Q5_0",
+        7 => "Q5_1",
+        8 => "Q8_0",
+        12 => "Q4_K",
+        13 => "Q5_K",
+        14 => "Q6_K",
+        30 => "BF16",
+        _ => panic!("unexpected ggml type {id}"),
+    }
+}
+
+/// `name shape type` lines (shape innermost first) of a file, sorted by name.
+fn describe(contents: &GgufContents) -> Vec<String> {
+    let mut lines: Vec<String> = contents
+        .tensors
+        .iter()
+        .map(|(name, dims, ty)| format!("{name} {dims:?} {}", type_name(*ty)))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The same lines as ggml's `gguf` package reads them, or `None` (saying why on stderr)
+/// when `$HAPPYHORSE_PYTHON` (default `python3`) cannot import it.
+fn describe_with_ggml(path: &Path) -> Option<Vec<String>> {
+    let python = std::env::var("HAPPYHORSE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import sys\nfrom gguf import GGUFReader\n\
+        for t in GGUFReader(sys.argv[1]).tensors:\n    \
+        print(t.name, [int(d) for d in t.shape], t.tensor_type.name)";
+    let out = Command::new(&python)
+        .args(["-c", script])
+        .arg(path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let mut lines: Vec<String> = String::from_utf8(o.stdout)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect();
+            lines.sort();
+            Some(lines)
+        }
+        Ok(o) => {
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            let why = stderr.trim().lines().last().unwrap_or("failed");
+            eprintln!("skipped: the check by ggml's gguf package ({python}: {why})");
+            None
+        }
+        Err(e) => {
+            eprintln!("skipped: the check by ggml's gguf package ({python}: {e})");
+            None
+        }
+    }
+}
+
+/// A checkpoint of every kind of tensor the command meets.
+fn write_source(path: &Path) {
+    let f32s = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| ((i % 97) as f32 / 97.0 - 0.5).to_le_bytes())
+            .collect()
+    };
+    let halves = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| (0x3c00u16 + (i % 7) as u16).to_le_bytes())
+            .collect()
+    };
+    let f64s = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| (i as f64 / 8.0).to_le_bytes())
+            .collect()
+    };
+    let data = [
+        (
+            "block.layers.0.attention.linear_qkv.weight",
+            DType::F32,
+            vec![4, 256],
+            f32s(1024),
+        ),
+        (
+            "block.layers.0.mlp.down_proj.weight",
+            DType::BF16,
+            vec![2, 512],
+            halves(1024),
+        ),
+        (
+            "block.layers.0.mlp.narrow.weight",
+            DType::F16,
+            vec![3, 64],
+            halves(192),
+        ),
+        (
+            "block.layers.0.attention.pre_norm.weight",
+            DType::F16,
+            vec![256],
+            halves(256),
+        ),
+        (
+            "block.layers.0.attention.linear_qkv.bias",
+            DType::F64,
+            vec![4],
+            f64s(4),
+        ),
+        (
+            "adapter.video_embedder.weight",
+            DType::F32,
+            vec![2, 256],
+            f32s(512),
+        ),
+        (
+            "final_linear_video.weight",
+            DType::BF16,
+            vec![2, 256],
+            halves(512),
+        ),
+        ("conv.weight", DType::F32, vec![2, 1, 256], f32s(512)),
+    ];
+    let tensors: Vec<_> = data
+        .iter()
+        .map(|(n, d, s, b)| (n.to_string(), *d, s.clone(), b.as_slice()))
+        .collect();
+    write_safetensors(path, &tensors, &BTreeMap::new()).unwrap();
+}
+
+#[test]
+fn every_type_writes_the_linear_weights_quantized_and_the_rest_as_stored() {
+    let scratch = Scratch::new("quantize-types");
+    let source = scratch.join("model.safetensors");
+    write_source(&source);
+    for (flag, ty, ty_narrow) in [
+        ("q8_0", "Q8_0", "Q8_0"),
+        ("Q4_0", "Q4_0", "Q4_0"),
+        ("q4_1", "Q4_1", "Q4_1"),
+        ("q5_0", "Q5_0", "Q5_0"),
+        ("q5_1", "Q5_1", "Q5_1"),
+        ("q4_k", "Q4_K", "F16"),
+        ("Q5_K", "Q5_K", "F16"),
+        ("q6_k", "Q6_K", "F16"),
+    ] {
+        let out = scratch.join(&format!("{flag}.gguf"));
+        let run = happyhorse([
+            "quantize",
+            "--type",
+            flag,
+            "--out",
+            out.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, Some(0), "{}", run.dump());
+        let quantized = if ty == ty_narrow { 3 } else { 2 };
+        assert!(
+            run.stdout.contains(&format!(
+                "{quantized} tensors in {ty}, {} kept as stored",
+                8 - quantized
+            )),
+            "{}",
+            run.dump()
+        );
+        assert!(run.stderr.contains("[8/8]"), "{}", run.dump());
+        let expected = vec![
+            "adapter.video_embedder.weight [256, 2] F32".to_string(),
+            format!("block.layers.0.attention.linear_qkv.bias [4] F32"),
+            format!("block.layers.0.attention.linear_qkv.weight [256, 4] {ty}"),
+            "block.layers.0.attention.pre_norm.weight [256] F16".to_string(),
+            format!("block.layers.0.mlp.down_proj.weight [512, 2] {ty}"),
+            format!("block.layers.0.mlp.narrow.weight [64, 3] {ty_narrow}"),
+            "conv.weight [256, 1, 2] F32".to_string(),
+            "final_linear_video.weight [256, 2] BF16".to_string(),
+        ];
+        let contents = read_gguf(&out);
+        assert_eq!(describe(&contents), expected, "{flag}");
+        let m = &contents.metadata;
+        assert_eq!(m["general.architecture"], "magihuman");
+        assert_eq!(m["general.name"], "model.safetensors");
+        assert_eq!(m["general.quantization_version"], "2");
+        assert_eq!(m["general.alignment"], "32");
+        assert_eq!(m["happyhorse.source_files"], "[model.safetensors]");
+        if let Some(ggml) = describe_with_ggml(&out) {
+            assert_eq!(ggml, expected, "{flag}: as ggml's gguf package reads it");
+        }
+    }
+}
+
+#[test]
+fn the_builtin_dit_quantizes_its_block_linears() {
+    let dit = builtin_file("dit");
+    let scratch = Scratch::new("quantize-dit");
+    let out = scratch.join("dit-q8.gguf");
+    let run = happyhorse([
+        "quantize",
+        "--quiet",
+        "--type",
+        "q8_0",
+        "--out",
+        out.to_str().unwrap(),
+        dit.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(run.stderr.is_empty(), "--quiet: {}", run.dump());
+    let source = SafeTensors::open(&dit).unwrap();
+    let contents = read_gguf(&out);
+    assert_eq!(contents.metadata["general.architecture"], "magihuman");
+    assert_eq!(contents.tensors.len(), source.names().len());
+    let block_linears = ["linear_qkv", "linear_proj", "up_gate_proj", "down_proj"];
+    let mut quantized = 0;
+    for (name, dims, ty) in &contents.tensors {
+        let info = source.info(name).unwrap();
+        let shape: Vec<u64> = info.shape.iter().rev().map(|&d| d as u64).collect();
+        assert_eq!(dims, &shape, "{name}");
+        let linear =
+            name.starts_with("block.layers.") && block_linears.iter().any(|l| name.contains(l));
+        let expected = if linear && info.shape[1] % 32 == 0 {
+            quantized += 1;
+            "Q8_0"
+        } else {
+            info.dtype.safetensors_name()
+        };
+        assert_eq!(
+            type_name(*ty),
+            expected,
+            "{name} ({:?} {})",
+            info.shape,
+            info.dtype
+        );
+    }
+    assert!(
+        quantized > 0,
+        "no block linear of the built-in DiT was quantized"
+    );
+    assert!(
+        run.stdout.contains(&format!("{quantized} tensors in Q8_0")),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
+    let scratch = Scratch::new("quantize-refusals");
+    let source = scratch.join("model.safetensors");
+    write_source(&source);
+    let src = source.to_str().unwrap();
+    let out = scratch.join("out.gguf");
+    let out_s = out.to_str().unwrap();
+
+    let run = happyhorse(["quantize", "--type", "q3_k", "--out", out_s, src]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains("--type")
+            && run
+                .stderr
+                .contains("q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k"),
+        "{}",
+        run.dump()
+    );
+
+    let missing = scratch.join("absent.safetensors");
+    let run = happyhorse([
+        "quantize",
+        "--type",
+        "q8_0",
+        "--out",
+        out_s,
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(run.stderr.contains("absent.safetensors"), "{}", run.dump());
+
+    let nowhere = scratch.join("no-dir/out.gguf");
+    let run = happyhorse([
+        "quantize",
+        "--type",
+        "q8_0",
+        "--out",
+        nowhere.to_str().unwrap(),
+        src,
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains("--out") && run.stderr.contains("no-dir"),
+        "{}",
+        run.dump()
+    );
+
+    let ints = scratch.join("ints.safetensors");
+    let ids: Vec<u8> = (0..4i64).flat_map(|i| i.to_le_bytes()).collect();
+    let tensors = [(
+        "position_ids".to_string(),
+        DType::I64,
+        vec![4],
+        ids.as_slice(),
+    )];
+    write_safetensors(&ints, &tensors, &BTreeMap::new()).unwrap();
+    let run = happyhorse([
+        "quantize",
+        "--type",
+        "q8_0",
+        "--out",
+        out_s,
+        ints.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains("\"position_ids\"") && run.stderr.contains("I64"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(scratch.entries(), ["ints.safetensors", "model.safetensors"]);
+
+    std::fs::write(&out, b"earlier").unwrap();
+    let run = happyhorse(["quantize", "--type", "q8_0", "--out", out_s, src]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(run.stderr.contains("--force"), "{}", run.dump());
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
+    let run = happyhorse(["quantize", "--type", "q8_0", "--force", "--out", out_s, src]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_eq!(read_gguf(&out).tensors.len(), 8);
+}

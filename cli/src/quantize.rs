@@ -15,16 +15,16 @@ use happyhorse_formats::quant::{dequantize_into, quantize_rows};
 use happyhorse_formats::{open_weights, DType, TensorInfo, WeightSource};
 use happyhorse_tensor::{bail, cancel, Error, Result, ResultExt};
 
-/// The types `--type` accepts, by their lower-case spelling.
-pub const QUANT_TYPES: [(&str, GgmlType); 8] = [
-    ("q8_0", GgmlType::Q8_0),
-    ("q4_0", GgmlType::Q4_0),
-    ("q4_1", GgmlType::Q4_1),
-    ("q5_0", GgmlType::Q5_0),
-    ("q5_1", GgmlType::Q5_1),
-    ("q4_k", GgmlType::Q4K),
-    ("q5_k", GgmlType::Q5K),
-    ("q6_k", GgmlType::Q6K),
+/// The types `--type` accepts, spelled as ggml names them in any case.
+pub const QUANT_TYPES: [GgmlType; 8] = [
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q6K,
 ];
 
 /// The file's alignment, written as `general.alignment`.
@@ -35,13 +35,14 @@ const CHUNK_VALUES: usize = 16 << 20;
 
 /// Parses `--type` (any case), naming the flag and the accepted types when unknown.
 pub fn parse_quant_type(text: &str) -> Result<GgmlType> {
-    let lower = text.to_ascii_lowercase();
     QUANT_TYPES
-        .iter()
-        .find(|(name, _)| *name == lower)
-        .map(|&(_, ty)| ty)
+        .into_iter()
+        .find(|ty| ty.name().eq_ignore_ascii_case(text))
         .ok_or_else(|| {
-            let names: Vec<&str> = QUANT_TYPES.iter().map(|(n, _)| *n).collect();
+            let names: Vec<String> = QUANT_TYPES
+                .iter()
+                .map(|ty| ty.name().to_ascii_lowercase())
+                .collect();
             Error::msg(format!(
                 "--type {text:?} is not a quantized type happyhorse writes (expected one of {})",
                 names.join(", ")

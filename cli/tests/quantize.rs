@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{builtin_file, happyhorse, Scratch};
+use common::{builtin_file, happyhorse, Run, Scratch};
 use happyhorse_formats::{write_safetensors, DType, SafeTensors, WeightSource};
 
 /// What a GGUF file says: its metadata (numbers and strings as text, arrays as lists)
@@ -141,73 +141,61 @@ fn describe_with_ggml(path: &Path) -> Option<Vec<String>> {
     }
 }
 
+/// `n` little-endian values of `dtype`, varied (the 16-bit ones as bit patterns near 1).
+fn values(dtype: DType, n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| match dtype {
+            DType::F32 => ((i % 97) as f32 / 97.0 - 0.5).to_le_bytes().to_vec(),
+            DType::F64 => (i as f64 / 8.0).to_le_bytes().to_vec(),
+            _ => (0x3c00u16 + (i % 7) as u16).to_le_bytes().to_vec(),
+        })
+        .collect()
+}
+
 /// A checkpoint of every kind of tensor the command meets.
 fn write_source(path: &Path) {
-    let f32s = |n: usize| -> Vec<u8> {
-        (0..n)
-            .flat_map(|i| ((i % 97) as f32 / 97.0 - 0.5).to_le_bytes())
-            .collect()
-    };
-    let halves = |n: usize| -> Vec<u8> {
-        (0..n)
-            .flat_map(|i| (0x3c00u16 + (i % 7) as u16).to_le_bytes())
-            .collect()
-    };
-    let f64s = |n: usize| -> Vec<u8> {
-        (0..n)
-            .flat_map(|i| (i as f64 / 8.0).to_le_bytes())
-            .collect()
-    };
-    let data = [
+    let layouts: [(&str, DType, &[usize]); 8] = [
         (
             "block.layers.0.attention.linear_qkv.weight",
             DType::F32,
-            vec![4, 256],
-            f32s(1024),
+            &[4, 256],
         ),
         (
             "block.layers.0.mlp.down_proj.weight",
             DType::BF16,
-            vec![2, 512],
-            halves(1024),
+            &[2, 512],
         ),
-        (
-            "block.layers.0.mlp.narrow.weight",
-            DType::F16,
-            vec![3, 64],
-            halves(192),
-        ),
+        ("block.layers.0.mlp.narrow.weight", DType::F16, &[3, 64]),
         (
             "block.layers.0.attention.pre_norm.weight",
             DType::F16,
-            vec![256],
-            halves(256),
+            &[256],
         ),
-        (
-            "block.layers.0.attention.linear_qkv.bias",
-            DType::F64,
-            vec![4],
-            f64s(4),
-        ),
-        (
-            "adapter.video_embedder.weight",
-            DType::F32,
-            vec![2, 256],
-            f32s(512),
-        ),
-        (
-            "final_linear_video.weight",
-            DType::BF16,
-            vec![2, 256],
-            halves(512),
-        ),
-        ("conv.weight", DType::F32, vec![2, 1, 256], f32s(512)),
+        ("block.layers.0.attention.linear_qkv.bias", DType::F64, &[4]),
+        ("adapter.video_embedder.weight", DType::F32, &[2, 256]),
+        ("final_linear_video.weight", DType::BF16, &[2, 256]),
+        ("conv.weight", DType::F32, &[2, 1, 256]),
     ];
-    let tensors: Vec<_> = data
+    let data: Vec<Vec<u8>> = layouts
         .iter()
-        .map(|(n, d, s, b)| (n.to_string(), *d, s.clone(), b.as_slice()))
+        .map(|(_, dtype, shape)| values(*dtype, shape.iter().product()))
+        .collect();
+    let tensors: Vec<_> = layouts
+        .iter()
+        .zip(&data)
+        .map(|((name, dtype, shape), bytes)| {
+            (name.to_string(), *dtype, shape.to_vec(), bytes.as_slice())
+        })
         .collect();
     write_safetensors(path, &tensors, &BTreeMap::new()).unwrap();
+}
+
+/// `happyhorse quantize --type ty --out out <extra…> source`.
+fn quantize(ty: &str, out: &Path, source: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["quantize", "--type", ty, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(source.to_str().unwrap());
+    happyhorse(args)
 }
 
 #[test]
@@ -226,14 +214,7 @@ fn every_type_writes_the_linear_weights_quantized_and_the_rest_as_stored() {
         ("q6_k", "Q6_K", "F16"),
     ] {
         let out = scratch.join(&format!("{flag}.gguf"));
-        let run = happyhorse([
-            "quantize",
-            "--type",
-            flag,
-            "--out",
-            out.to_str().unwrap(),
-            source.to_str().unwrap(),
-        ]);
+        let run = quantize(flag, &out, &source, &[]);
         assert_eq!(run.code, Some(0), "{}", run.dump());
         let quantized = if ty == ty_narrow { 3 } else { 2 };
         assert!(
@@ -274,15 +255,7 @@ fn the_builtin_dit_quantizes_its_block_linears() {
     let dit = builtin_file("dit");
     let scratch = Scratch::new("quantize-dit");
     let out = scratch.join("dit-q8.gguf");
-    let run = happyhorse([
-        "quantize",
-        "--quiet",
-        "--type",
-        "q8_0",
-        "--out",
-        out.to_str().unwrap(),
-        dit.to_str().unwrap(),
-    ]);
+    let run = quantize("q8_0", &out, &dit, &["--quiet"]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(run.stderr.is_empty(), "--quiet: {}", run.dump());
     let source = SafeTensors::open(&dit).unwrap();
@@ -322,85 +295,53 @@ fn the_builtin_dit_quantizes_its_block_linears() {
     );
 }
 
+/// Asserts that `run` exited 2 with every one of `words` in its error.
+fn refused(run: Run, words: &[&str]) {
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    for w in words {
+        assert!(run.stderr.contains(w), "no {w:?} in {}", run.dump());
+    }
+}
+
 #[test]
 fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     let scratch = Scratch::new("quantize-refusals");
     let source = scratch.join("model.safetensors");
     write_source(&source);
-    let src = source.to_str().unwrap();
     let out = scratch.join("out.gguf");
-    let out_s = out.to_str().unwrap();
 
-    let run = happyhorse(["quantize", "--type", "q3_k", "--out", out_s, src]);
-    assert_eq!(run.code, Some(2), "{}", run.dump());
-    assert!(
-        run.stderr.contains("--type")
-            && run
-                .stderr
-                .contains("q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k"),
-        "{}",
-        run.dump()
+    let types = "q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k";
+    refused(
+        quantize("q3_k", &out, &source, &[]),
+        &["--type", "q3_k", types],
     );
-
     let missing = scratch.join("absent.safetensors");
-    let run = happyhorse([
-        "quantize",
-        "--type",
-        "q8_0",
-        "--out",
-        out_s,
-        missing.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.dump());
-    assert!(run.stderr.contains("absent.safetensors"), "{}", run.dump());
-
-    let nowhere = scratch.join("no-dir/out.gguf");
-    let run = happyhorse([
-        "quantize",
-        "--type",
-        "q8_0",
-        "--out",
-        nowhere.to_str().unwrap(),
-        src,
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.dump());
-    assert!(
-        run.stderr.contains("--out") && run.stderr.contains("no-dir"),
-        "{}",
-        run.dump()
+    refused(
+        quantize("q8_0", &out, &missing, &[]),
+        &["SOURCE", "absent.safetensors"],
     );
-
+    let nowhere = scratch.join("no-dir/out.gguf");
+    refused(
+        quantize("q8_0", &nowhere, &source, &[]),
+        &["--out", "no-dir"],
+    );
     let ints = scratch.join("ints.safetensors");
     let ids: Vec<u8> = (0..4i64).flat_map(|i| i.to_le_bytes()).collect();
-    let tensors = [(
-        "position_ids".to_string(),
-        DType::I64,
-        vec![4],
-        ids.as_slice(),
-    )];
+    let tensors = [("position_ids".into(), DType::I64, vec![4], &ids[..])];
     write_safetensors(&ints, &tensors, &BTreeMap::new()).unwrap();
-    let run = happyhorse([
-        "quantize",
-        "--type",
-        "q8_0",
-        "--out",
-        out_s,
-        ints.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, Some(2), "{}", run.dump());
-    assert!(
-        run.stderr.contains("\"position_ids\"") && run.stderr.contains("I64"),
-        "{}",
-        run.dump()
+    refused(
+        quantize("q8_0", &out, &ints, &[]),
+        &["\"position_ids\"", "I64"],
     );
     assert_eq!(scratch.entries(), ["ints.safetensors", "model.safetensors"]);
 
     std::fs::write(&out, b"earlier").unwrap();
-    let run = happyhorse(["quantize", "--type", "q8_0", "--out", out_s, src]);
-    assert_eq!(run.code, Some(2), "{}", run.dump());
-    assert!(run.stderr.contains("--force"), "{}", run.dump());
+    refused(
+        quantize("q8_0", &out, &source, &[]),
+        &["--out", "exists", "--force"],
+    );
     assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
-    let run = happyhorse(["quantize", "--type", "q8_0", "--force", "--out", out_s, src]);
+    let run = quantize("q8_0", &out, &source, &["--force"]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert_eq!(read_gguf(&out).tensors.len(), 8);
 }

@@ -1,5 +1,5 @@
 //! The quantizers: byte for byte against ggml's own quantization of the fixture rows, and
-//! the K types' round-trip error through the dequantizers.
+//! the K types' round-trip error and stability through the dequantizers.
 
 use happyhorse_formats::gguf::GgmlType;
 use happyhorse_formats::quant::{dequantize, quantize_row, quantize_rows};
@@ -10,12 +10,12 @@ const CASES: &str = concat!(
     "/../tests/fixtures/gguf/quantize"
 );
 
-/// The fixture rows (18 rows of 64 values) and their width.
-fn fixture_rows() -> (Vec<f32>, usize) {
+/// The fixture rows `name` (`rows`: 18 of 64 values, `k_rows`: 14 of 256) and their width.
+fn fixture_rows(name: &str) -> (Vec<f32>, usize) {
     let file = SafeTensors::open(&std::path::Path::new(CASES).join("inputs.safetensors")).unwrap();
-    let info = file.info("rows").unwrap();
+    let info = file.info(name).unwrap();
     assert_eq!(info.dtype, DType::F32);
-    let bytes = file.bytes("rows").unwrap();
+    let bytes = file.bytes(name).unwrap();
     let values = bytes
         .as_slice()
         .chunks_exact(4)
@@ -25,28 +25,31 @@ fn fixture_rows() -> (Vec<f32>, usize) {
 }
 
 #[test]
-fn the_32_value_types_match_ggml_byte_for_byte() {
-    let (values, width) = fixture_rows();
-    for (ty, file) in [
-        (GgmlType::Q8_0, "q8_0.bin"),
-        (GgmlType::Q4_0, "q4_0.bin"),
-        (GgmlType::Q4_1, "q4_1.bin"),
-        (GgmlType::Q5_0, "q5_0.bin"),
-        (GgmlType::Q5_1, "q5_1.bin"),
+fn every_type_matches_ggml_byte_for_byte() {
+    for (ty, rows, file) in [
+        (GgmlType::Q8_0, "rows", "q8_0.bin"),
+        (GgmlType::Q4_0, "rows", "q4_0.bin"),
+        (GgmlType::Q4_1, "rows", "q4_1.bin"),
+        (GgmlType::Q5_0, "rows", "q5_0.bin"),
+        (GgmlType::Q5_1, "rows", "q5_1.bin"),
+        (GgmlType::Q4K, "k_rows", "q4_k.bin"),
+        (GgmlType::Q5K, "k_rows", "q5_k.bin"),
+        (GgmlType::Q6K, "k_rows", "q6_k.bin"),
     ] {
+        let (values, width) = fixture_rows(rows);
         let expected = std::fs::read(std::path::Path::new(CASES).join(file)).unwrap();
         let ours = quantize_rows(ty, &values, width).unwrap();
         assert_eq!(ours.len(), expected.len(), "{ty}: byte count");
-        let block = ty.block_bytes().unwrap();
+        let (block, block_len) = (ty.block_bytes().unwrap(), ty.block_len().unwrap());
         for (i, (a, b)) in ours.chunks(block).zip(expected.chunks(block)).enumerate() {
-            assert_eq!(a, b, "{ty}: block {i} (row {})", i * 32 / width);
+            assert_eq!(a, b, "{ty}: block {i} (row {})", i * block_len / width);
         }
     }
 }
 
 #[test]
 fn q8_0_of_the_fixture_dequantizes_within_half_a_step() {
-    let (values, width) = fixture_rows();
+    let (values, width) = fixture_rows("rows");
     let bytes = quantize_rows(GgmlType::Q8_0, &values, width).unwrap();
     let back = dequantize(DType::Q8_0, &bytes).unwrap();
     for (block, (x, y)) in values.chunks(32).zip(back.chunks(32)).enumerate() {

@@ -107,10 +107,7 @@ fn push_symmetric(x: &[f32], bits: u32, out: &mut Vec<u8>) {
     let d = max / -half;
     let id = inverse(d);
     let top = (1u8 << bits) - 1;
-    let q: Vec<u8> = x
-        .iter()
-        .map(|&v| ((v * id + (half + 0.5)).trunc() as u8).min(top))
-        .collect();
+    let q: [u8; QK] = std::array::from_fn(|i| ((x[i] * id + (half + 0.5)).trunc() as u8).min(top));
     push_f16(d, out);
     push_levels(&q, bits, out);
 }
@@ -123,10 +120,7 @@ fn push_affine(x: &[f32], bits: u32, out: &mut Vec<u8>) {
     let top = (1u8 << bits) - 1;
     let d = (max - min) / top as f32;
     let id = inverse(d);
-    let q: Vec<u8> = x
-        .iter()
-        .map(|&v| (((v - min) * id + 0.5).trunc() as u8).min(top))
-        .collect();
+    let q: [u8; QK] = std::array::from_fn(|i| (((x[i] - min) * id + 0.5).trunc() as u8).min(top));
     push_f16(d, out);
     push_f16(min, out);
     push_levels(&q, bits, out);

@@ -66,7 +66,8 @@ fn fit_scale_min(
         *l = level(iscale, min, v);
     }
     let mut best = error(scale, min, levels);
-    let mut trial = vec![0u8; x.len()];
+    let mut trial = [0u8; 32];
+    let trial = &mut trial[..x.len()];
     for step in 0..=steps {
         let iscale = (rmin + 0.1 * step as f32 + nmax as f32) / (max - min);
         let (mut sum_l, mut sum_l2, mut sum_xl) = (0.0f32, 0.0f32, 0.0f32);
@@ -85,9 +86,9 @@ fn fit_scale_min(
                 this_min = 0.0;
                 this_scale = sum_xl / sum_l2;
             }
-            let err = error(this_scale, this_min, &trial);
+            let err = error(this_scale, this_min, trial);
             if err < best {
-                levels.copy_from_slice(&trial);
+                levels.copy_from_slice(trial);
                 best = err;
                 scale = this_scale;
                 min = this_min;
@@ -261,10 +262,7 @@ pub(super) fn quantize_q6_k(x: &[f32], out: &mut Vec<u8>) {
     }
     let iscale = -128.0 / max_scale;
     let d = f16::from_f32(1.0 / iscale);
-    let sc: Vec<i8> = scales
-        .iter()
-        .map(|&s| nearest_int(iscale * s).min(127) as i8)
-        .collect();
+    let sc = scales.map(|s| nearest_int(iscale * s).min(127) as i8);
     for (j, sub) in x.chunks_exact(16).enumerate() {
         let dj = d.to_f32() * sc[j] as f32;
         if dj == 0.0 {

@@ -130,17 +130,21 @@ fn architecture(names: &[String], source: &Path) -> String {
         "t5gemma".into()
     } else {
         let stem = source.file_stem().unwrap_or_default().to_string_lossy();
-        stem.trim_end_matches(".safetensors")
-            .trim_end_matches(".index")
+        stem.trim_end_matches(".index")
+            .trim_end_matches(".safetensors")
             .to_string()
     }
 }
 
-/// The file names the source is read from: the file itself, or a directory's weight
-/// files (`*.safetensors`, `*.index.json`), sorted.
+/// The file names the source is read from: the file itself (an index and then the shards
+/// it names), or a directory's weight files (`*.safetensors`, `*.index.json`), sorted.
 fn source_files(source: &Path) -> Result<Vec<String>> {
     if !source.is_dir() {
-        return Ok(vec![file_name(source)]);
+        let mut files = vec![file_name(source)];
+        if files[0].ends_with(".index.json") {
+            files.extend(index_shards(source)?);
+        }
+        return Ok(files);
     }
     let entries =
         std::fs::read_dir(source).with_context(|| format!("listing {}", source.display()))?;
@@ -155,6 +159,25 @@ fn source_files(source: &Path) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// The shard files a `*.index.json` names, sorted, each once.
+fn index_shards(index: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read(index).with_context(|| format!("reading {}", index.display()))?;
+    let json: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| Error::msg(format!("{}: invalid index JSON: {e}", index.display())))?;
+    let mut shards: Vec<String> = json["weight_map"]
+        .as_object()
+        .map(|map| {
+            map.values()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    shards.sort();
+    shards.dedup();
+    Ok(shards)
+}
+
+/// The last component of `path` (all of it when it has none).
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -8,13 +8,27 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{builtin_file, happyhorse, Run, Scratch};
+use happyhorse::quantize::parse_quant_type;
+use happyhorse_formats::quant::{dequantize, quantize_rows};
 use happyhorse_formats::{write_safetensors, DType, SafeTensors, WeightSource};
 
 /// What a GGUF file says: its metadata (numbers and strings as text, arrays as lists)
-/// and each tensor's name, dimensions (innermost first, as stored) and ggml type number.
+/// and each tensor's name, dimensions (innermost first, as stored) and ggml type number;
+/// the file's bytes, where the data section starts, and each tensor's offset in it.
 struct GgufContents {
     metadata: BTreeMap<String, String>,
     tensors: Vec<(String, Vec<u64>, u32)>,
+    bytes: Vec<u8>,
+    data_start: usize,
+    offsets: BTreeMap<String, usize>,
+}
+
+impl GgufContents {
+    /// The first `len` bytes of tensor `name`'s data.
+    fn data(&self, name: &str, len: usize) -> &[u8] {
+        let at = self.data_start + self.offsets[name];
+        &self.bytes[at..at + len]
+    }
 }
 
 /// Reads a GGUF v3 file's header, metadata and tensor infos.
@@ -66,16 +80,23 @@ fn read_gguf(path: &Path) -> GgufContents {
         let ty = u32_of(take(4));
         metadata.insert(key, value(ty, &mut take));
     }
-    let mut tensors = Vec::new();
+    let (mut tensors, mut offsets) = (Vec::new(), BTreeMap::new());
     for _ in 0..n_tensors {
         let name = string(&mut take);
         let n_dims = u32_of(take(4));
         let dims = (0..n_dims).map(|_| u64_of(take(8))).collect();
         let ty = u32_of(take(4));
-        let _offset = u64_of(take(8));
+        offsets.insert(name.clone(), u64_of(take(8)) as usize);
         tensors.push((name, dims, ty));
     }
-    GgufContents { metadata, tensors }
+    let data_start = at.next_multiple_of(32);
+    GgufContents {
+        metadata,
+        tensors,
+        bytes,
+        data_start,
+        offsets,
+    }
 }
 
 /// ggml's names of the type numbers the tests expect.
@@ -244,9 +265,34 @@ fn every_type_writes_the_linear_weights_quantized_and_the_rest_as_stored() {
         assert_eq!(m["general.quantization_version"], "2");
         assert_eq!(m["general.alignment"], "32");
         assert_eq!(m["happyhorse.source_files"], "[model.safetensors]");
+        check_data(&contents, &source, flag);
         if let Some(ggml) = describe_with_ggml(&out) {
             assert_eq!(ggml, expected, "{flag}: as ggml's gguf package reads it");
         }
+    }
+}
+
+/// Checks each tensor's data in `contents` against the checkpoint `source`: the stored
+/// bytes, F64 values as f32, and the quantizer's blocks of the values for `--type flag`.
+fn check_data(contents: &GgufContents, source: &Path, flag: &str) {
+    let ty = parse_quant_type(flag).unwrap();
+    let file = SafeTensors::open(source).unwrap();
+    for (name, _, type_id) in &contents.tensors {
+        let info = file.info(name).unwrap();
+        let stored = file.bytes(name).unwrap();
+        let values = dequantize(info.dtype, stored.as_slice()).unwrap();
+        let expected = if *type_id == ty.id() {
+            quantize_rows(ty, &values, info.shape[1]).unwrap()
+        } else if info.dtype == DType::F64 {
+            values.iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            stored.as_slice().to_vec()
+        };
+        assert_eq!(
+            contents.data(name, expected.len()),
+            expected,
+            "{flag}: {name}"
+        );
     }
 }
 
@@ -344,4 +390,43 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     let run = quantize("q8_0", &out, &source, &["--force"]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert_eq!(read_gguf(&out).tensors.len(), 8);
+}
+
+/// Writes a safetensors file at `path` holding one small F32 tensor `name`.
+fn write_one(path: &Path, name: &str) {
+    let bytes = values(DType::F32, 64);
+    let tensors = [(name.to_string(), DType::F32, vec![2, 32], &bytes[..])];
+    write_safetensors(path, &tensors, &BTreeMap::new()).unwrap();
+}
+
+#[test]
+fn the_metadata_names_the_architecture_the_source_and_its_files() {
+    let scratch = Scratch::new("quantize-metadata");
+    let encoder = scratch.join("enc.safetensors");
+    write_one(&encoder, "model.encoder.layers.0.self_attn.q_proj.weight");
+    let dir = scratch.mkdir("ckpt");
+    write_one(&dir.join("model.safetensors"), "layers.0.w.weight");
+    let sharded = scratch.mkdir("sharded");
+    write_one(&sharded.join("b.safetensors"), "x.weight");
+    write_one(&sharded.join("a.safetensors"), "y.weight");
+    let index = sharded.join("model.safetensors.index.json");
+    let map = r#"{"weight_map": {"x.weight": "b.safetensors", "y.weight": "a.safetensors"}}"#;
+    std::fs::write(&index, map).unwrap();
+    let index_files = "[model.safetensors.index.json,a.safetensors,b.safetensors]";
+    for (source, architecture, name, files) in [
+        (&encoder, "t5gemma", "enc.safetensors", "[enc.safetensors]"),
+        (&dir, "ckpt", "ckpt", "[model.safetensors]"),
+        (&index, "model", "model.safetensors.index.json", index_files),
+    ] {
+        let out = scratch.join("out.gguf");
+        let run = quantize("q8_0", &out, source, &["--force"]);
+        assert_eq!(run.code, Some(0), "{}", run.dump());
+        let m = read_gguf(&out).metadata;
+        let got = [
+            &m["general.architecture"],
+            &m["general.name"],
+            &m["happyhorse.source_files"],
+        ];
+        assert_eq!(got, [architecture, name, files], "{source:?}");
+    }
 }

@@ -235,7 +235,7 @@ pub fn quantize_checkpoint(
         let info = source
             .info(name)
             .ok_or_else(|| Error::msg(format!("{}: no tensor {name:?}", source.describe())))?;
-        let target = plan_tensor(&info, request.ty)?;
+        let target = plan_tensor(&info, request.ty).with_context(|| source.describe())?;
         plan.push(Planned {
             source: info,
             target,

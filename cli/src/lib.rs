@@ -19,6 +19,7 @@ pub mod phase_memory;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod quantize;
 pub mod request;
 pub mod stack;
 pub mod step_counters;

@@ -10,9 +10,11 @@ use happyhorse::failure::Failure;
 use happyhorse::generate::{open_stack, OutputOptions};
 use happyhorse::memory::{parse_memory_size, resolve_budget};
 use happyhorse::parity;
+use happyhorse::quantize::{parse_quant_type, quantize_checkpoint, QuantizeRequest};
 use happyhorse::request::{Aspect, GenerateRequest, Resolution};
 use happyhorse::synth::{synth_stack, Preset};
 use happyhorse::verify::verify_stack;
+use happyhorse_formats::gguf::GgmlType;
 use happyhorse_tensor::heap::CountingAllocator;
 use happyhorse_tensor::{cancel, Error, Result};
 
@@ -100,6 +102,14 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Writes a checkpoint as one GGUF file, its large linear weights block-quantized.
+    ///
+    /// Quantized: the 2-D float tensors named *.weight whose last dimension is whole blocks
+    /// of the type (32 values, 256 for the K types), except embedders (`embed` in the
+    /// name), final layers (`final_*`, `lm_head`) and norms, which stay as stored (F64 as
+    /// F32). Integer tensors are refused. Tensor names are kept. Progress on stderr, a
+    /// summary on stdout; nothing is left at --out on error or interruption.
+    Quantize(QuantizeArgs),
     /// Prints the token ids and pieces of a text.
     #[command(group(ArgGroup::new("input").required(true).args(["text", "file"])))]
     Tokenize {
@@ -135,6 +145,31 @@ struct ParityArgs {
     /// none), on the CPU the available host memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_memory_size, allow_hyphen_values = true)]
     memory_budget: Option<u64>,
+}
+
+/// `happyhorse quantize`'s flags.
+#[derive(Args)]
+struct QuantizeArgs {
+    /// The quantized type: q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k (any case).
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_type_flag)]
+    ty: GgmlType,
+    /// The GGUF file to write.
+    #[arg(long, value_name = "FILE.gguf")]
+    out: PathBuf,
+    /// Replace --out when it exists.
+    #[arg(long)]
+    force: bool,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+    /// The checkpoint: a .safetensors file, a sharded set (*.index.json, or a directory
+    /// holding one or a single .safetensors), or a PyTorch .pth/.pt/.ckpt/.bin.
+    source: PathBuf,
+}
+
+/// `--type`'s parser for clap.
+fn parse_type_flag(text: &str) -> std::result::Result<GgmlType, String> {
+    parse_quant_type(text).map_err(|e| e.to_string())
 }
 
 /// `synth-stack --preset`.
@@ -310,6 +345,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Quantize(args) => quantize(args),
         Command::Tokenize {
             tokenizer,
             file,
@@ -451,6 +487,36 @@ fn generate(args: GenerateArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `happyhorse quantize`: the GGUF file and a summary; exit 0, 2 or 130.
+fn quantize(args: QuantizeArgs) -> ExitCode {
+    let request = QuantizeRequest {
+        source: args.source,
+        out: args.out,
+        ty: args.ty,
+        force: args.force,
+    };
+    let quiet = args.quiet;
+    match quantize_checkpoint(&request, &mut |line| {
+        if !quiet {
+            eprintln!("  {line}")
+        }
+    }) {
+        Ok(s) => {
+            println!(
+                "{}: {} tensors in {}, {} kept as stored; {} bytes in, {} bytes out",
+                request.out.display(),
+                s.quantized,
+                request.ty,
+                s.kept,
+                s.bytes_in,
+                s.bytes_out
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

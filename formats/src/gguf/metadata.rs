@@ -83,6 +83,43 @@ impl MetaValue {
         }
     }
 
+    /// Appends the value's type number and the value as a GGUF file stores them. An
+    /// array's items must share one type (an empty array is written as one of strings).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(&self.type_id().to_le_bytes());
+        self.encode_value(out)
+    }
+
+    fn encode_value(&self, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            MetaValue::U8(v) => out.push(*v),
+            MetaValue::I8(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::U16(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::I16(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::U32(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::I32(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::F32(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::Bool(v) => out.push(u8::from(*v)),
+            MetaValue::String(s) => super::writer::push_string(s, out),
+            MetaValue::U64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::I64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::F64(v) => out.extend_from_slice(&v.to_le_bytes()),
+            MetaValue::Array(items) => {
+                let item_type = items.first().map_or(8, MetaValue::type_id);
+                ensure!(
+                    items.iter().all(|v| v.type_id() == item_type),
+                    "the items of an array must share one value type"
+                );
+                out.extend_from_slice(&item_type.to_le_bytes());
+                out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+                for item in items {
+                    item.encode_value(out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The string, when the value is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -24,18 +24,23 @@ pub(crate) fn scale_min_k4(j: usize, s: &[u8]) -> (u8, u8) {
     }
 }
 
+/// The scale `d·sc` and offset `dmin·m` of the two sub-blocks of 32 values that 32-byte
+/// chunk `chunk` (0..4) of a Q4_K or Q5_K block holds: the low nibbles', then the high ones'.
+fn chunk_scales_k4(block: &[u8], chunk: usize) -> [(f32, f32); 2] {
+    let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
+    [2 * chunk, 2 * chunk + 1].map(|j| {
+        let (sc, m) = scale_min_k4(j, &block[4..16]);
+        (d * sc as f32, dmin * m as f32)
+    })
+}
+
 /// `block_q4_K`: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and mins, 128 bytes
 /// of 4-bit values. Eight sub-blocks of 32: value `d·sc·q − dmin·m`.
 pub fn dequantize_q4_k(block: &[u8], out: &mut [f32]) {
-    let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
-    let scales = &block[4..16];
     let qs = &block[16..144];
     for (chunk, q) in qs.chunks_exact(32).enumerate() {
         let y = &mut out[chunk * 64..chunk * 64 + 64];
-        let (sc_lo, m_lo) = scale_min_k4(2 * chunk, scales);
-        let (sc_hi, m_hi) = scale_min_k4(2 * chunk + 1, scales);
-        let (d1, m1) = (d * sc_lo as f32, dmin * m_lo as f32);
-        let (d2, m2) = (d * sc_hi as f32, dmin * m_hi as f32);
+        let [(d1, m1), (d2, m2)] = chunk_scales_k4(block, chunk);
         for l in 0..32 {
             y[l] = d1 * (q[l] & 0xF) as f32 - m1;
             y[l + 32] = d2 * (q[l] >> 4) as f32 - m2;
@@ -45,16 +50,11 @@ pub fn dequantize_q4_k(block: &[u8], out: &mut [f32]) {
 
 /// `block_q5_K`: as Q4_K with 32 more bytes `qh` holding each value's fifth bit.
 pub fn dequantize_q5_k(block: &[u8], out: &mut [f32]) {
-    let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
-    let scales = &block[4..16];
     let qh = &block[16..48];
     let qs = &block[48..176];
     for (chunk, q) in qs.chunks_exact(32).enumerate() {
         let y = &mut out[chunk * 64..chunk * 64 + 64];
-        let (sc_lo, m_lo) = scale_min_k4(2 * chunk, scales);
-        let (sc_hi, m_hi) = scale_min_k4(2 * chunk + 1, scales);
-        let (d1, m1) = (d * sc_lo as f32, dmin * m_lo as f32);
-        let (d2, m2) = (d * sc_hi as f32, dmin * m_hi as f32);
+        let [(d1, m1), (d2, m2)] = chunk_scales_k4(block, chunk);
         let (u1, u2) = (1u8 << (2 * chunk), 2u8 << (2 * chunk));
         for l in 0..32 {
             let hi1 = if qh[l] & u1 != 0 { 16 } else { 0 };

@@ -1,4 +1,4 @@
-//! ggml's block-quantized formats: the scalar reference dequantizers.
+//! ggml's block-quantized formats: the scalar reference dequantizers and the quantizers.
 //!
 //! Each format stores a row's values in blocks (32 values for Q8_0, 256 for the K types);
 //! a block holds its own scales. These functions are the reference every kernel that reads
@@ -9,10 +9,13 @@
 mod k_low;
 mod kept;
 mod legacy;
+mod quantize;
+mod quantize_k;
 
 pub use k_low::{dequantize_q2_k, dequantize_q3_k};
 pub use kept::{dequantize_q4_k, dequantize_q5_k, dequantize_q6_k, dequantize_q8_0};
 pub use legacy::{dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1};
+pub use quantize::{quantize_row, quantize_rows};
 
 use crate::gguf::GgmlType;
 use crate::{bail, DType, Result};
@@ -32,6 +35,7 @@ pub fn dequantize_into(dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()
         DType::Q5K => dequantize_q5_k,
         DType::Q6K => dequantize_q6_k,
         DType::F32 => |b, o| o[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        DType::F64 => |b, o| o[0] = f64::from_le_bytes(b.try_into().unwrap()) as f32,
         DType::F16 => |b, o| o[0] = f16_at(b, 0),
         DType::BF16 => {
             |b, o| o[0] = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)

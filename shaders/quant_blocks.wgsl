@@ -42,10 +42,17 @@ fn scale_min_NAME(at: u32, s: u32) -> vec2<f32> {
     return vec2<f32>(f32(sc), f32(m));
 }
 
-// Values j..j+3 of sub-block (d·sc, dmin·m) of a Q4_K/Q5_K block, from their quants.
-fn scaled_NAME(d: f32, dmin: f32, sm: vec2<f32>, q: vec4<u32>) -> vec4<f32> {
-    let d1 = d * sm.x;
-    let m1 = dmin * sm.y;
+// Values j..j+3 of a Q4_K/Q5_K block at byte `at` (f16 d, f16 dmin, 12 scale bytes), whose
+// 4-bit quants start at byte `at + qs`: four 64-value chunks of 32 bytes, the low nibbles
+// the first 32 values of a chunk, the high nibbles the next; `fifth` is added to the
+// quants. Sub-block j / 32 gives sc and m: d·sc·q − dmin·m.
+fn k_quant_NAME(at: u32, qs: u32, j: u32, fifth: vec4<u32>) -> vec4<f32> {
+    let sub = j / 32u;
+    let word = NAME[(at + qs + (j / 64u) * 32u + j % 32u) >> 2u];
+    let q = (lanes_NAME(word >> (4u * (sub % 2u))) & vec4<u32>(0xfu)) | fifth;
+    let sm = scale_min_NAME(at + 4u, sub);
+    let d1 = half_NAME(at) * sm.x;
+    let m1 = half_NAME(at + 2u) * sm.y;
     return d1 * vec4<f32>(q) - m1;
 }
 
@@ -65,33 +72,19 @@ fn dequant4_NAME(b: u32, j: u32) -> vec4<f32> {
 //# Q4_K
 const BLOCK_LEN_NAME: u32 = 256u;
 
-// f16 d, f16 dmin, 12 scale bytes, 128 bytes of nibbles: four 64-value chunks of 32 bytes,
-// low nibbles the first 32 values, high nibbles the next.
+// The 128 bytes of quants follow the scales.
 fn dequant4_NAME(b: u32, j: u32) -> vec4<f32> {
-    let at = b * 144u;
-    let chunk = j / 64u;
-    let high = (j / 32u) % 2u;
-    let qs = NAME[(at + 16u + chunk * 32u + j % 32u) >> 2u];
-    let q = lanes_NAME(qs >> (4u * high)) & vec4<u32>(0xfu);
-    let sm = scale_min_NAME(at + 4u, 2u * chunk + high);
-    return scaled_NAME(half_NAME(at), half_NAME(at + 2u), sm, q);
+    return k_quant_NAME(b * 144u, 16u, j, vec4<u32>());
 }
 //# Q5_K
 const BLOCK_LEN_NAME: u32 = 256u;
 
-// As Q4_K, with 32 bytes qh after the scales holding each value's fifth bit: bit
-// 2·chunk + high of qh[j % 32].
+// As Q4_K, with 32 bytes qh after the scales holding each value's fifth bit: bit j / 32 of
+// qh[j % 32]; the 128 bytes of low 4 bits follow.
 fn dequant4_NAME(b: u32, j: u32) -> vec4<f32> {
     let at = b * 176u;
-    let chunk = j / 64u;
-    let high = (j / 32u) % 2u;
-    let l = j % 32u;
-    let qs = NAME[(at + 48u + chunk * 32u + l) >> 2u];
-    let qh = NAME[(at + 16u + l) >> 2u];
-    let fifth = lanes_NAME(qh >> (2u * chunk + high)) & vec4<u32>(1u);
-    let q = (lanes_NAME(qs >> (4u * high)) & vec4<u32>(0xfu)) | (fifth << vec4<u32>(4u));
-    let sm = scale_min_NAME(at + 4u, 2u * chunk + high);
-    return scaled_NAME(half_NAME(at), half_NAME(at + 2u), sm, q);
+    let qh = NAME[(at + 16u + j % 32u) >> 2u] >> (j / 32u);
+    return k_quant_NAME(at, 48u, j, (lanes_NAME(qh) & vec4<u32>(1u)) << vec4<u32>(4u));
 }
 //# Q6_K
 const BLOCK_LEN_NAME: u32 = 256u;

@@ -134,14 +134,24 @@ fn portable_path(dev: &Device) -> happyhorse_tensor::gpu::gemm::GemmPath {
     }
 }
 
+/// Random `[rows, cols]` weights of each block-quantized dtype from `seed`: the tensor on
+/// the CPU, its values dequantized there, and its copy on `dev`.
+fn uploaded(dev: &Device, seed: u64, rows: usize, cols: usize) -> Vec<[Tensor; 3]> {
+    let mut rng = Rng::new(seed);
+    QUANTIZED
+        .map(|dtype| {
+            let (quant, dense) = random_quant(&mut rng, dtype, rows, cols);
+            let up = quant.to_device(dev).unwrap();
+            assert_eq!(up.dtype(), dtype);
+            [quant, dense, up]
+        })
+        .into()
+}
+
 #[test]
 fn quantized_tensors_go_up_and_down_as_their_bytes() {
-    let dev = gpu();
-    let mut rng = Rng::new(29);
-    for dtype in QUANTIZED {
-        let (quant, _) = random_quant(&mut rng, dtype, 6, 512);
-        let up = quant.to_device(&dev).unwrap();
-        assert_eq!(up.dtype(), dtype);
+    for [quant, _, up] in uploaded(&gpu(), 29, 6, 512) {
+        let dtype = quant.dtype();
         let down = up.to_device(&Device::Cpu).unwrap();
         assert_eq!((down.dtype(), down.shape()), (dtype, quant.shape()));
         assert_eq!(bytes_of(&down), bytes_of(&quant), "{dtype} round trip");
@@ -153,7 +163,11 @@ fn quantized_tensors_go_up_and_down_as_their_bytes() {
             bytes_of(&quant)[2 * row..5 * row],
             "{dtype} rows"
         );
-        let narrowed = quant.narrow(0, 1, 4).unwrap().to_device(&dev).unwrap();
+        let narrowed = quant
+            .narrow(0, 1, 4)
+            .unwrap()
+            .to_device(up.device())
+            .unwrap();
         let back = narrowed.to_device(&Device::Cpu).unwrap();
         assert_eq!(
             bytes_of(&back),
@@ -235,11 +249,8 @@ fn quantized_weights_split_over_bindings_by_whole_rows() {
 
 #[test]
 fn to_dtype_on_the_gpu_dequantizes_exactly_as_the_cpu() {
-    let dev = gpu();
-    let mut rng = Rng::new(43);
-    for dtype in QUANTIZED {
-        let (quant, dense) = random_quant(&mut rng, dtype, 5, 768);
-        let up = quant.to_device(&dev).unwrap();
+    for [quant, dense, up] in uploaded(&gpu(), 43, 5, 768) {
+        let dtype = quant.dtype();
         let f32s = up.to_dtype(DType::F32).unwrap();
         assert_eq!(f32s.dtype(), DType::F32);
         assert_eq!(f32s.to_vec().unwrap(), dense.to_vec().unwrap(), "{dtype}");

@@ -203,10 +203,10 @@ fn an_uploaded_quantized_weight_counts_its_quantized_bytes() {
 fn quantized_weights_split_over_bindings_by_whole_rows() {
     let dev = Device::gpu_with_binding_cap(Some(4096)).unwrap();
     let mut rng = Rng::new(37);
-    // (dtype, rows, K): 6800, 5760 and 6300 bytes, each two bindings of at most 4096
-    // bytes, a whole number of rows and of words each (Q8_0 and Q6_K rows are not).
+    // (dtype, rows, K): 6800, 5760, 6336 and 6300 bytes, each two bindings of at most 4096
+    // bytes, a whole number of rows and of words each (rows of 34 and 210 bytes are not).
     for (dtype, rows, k) in [
-        (DType::Q8_0, 100, 64),
+        (DType::Q8_0, 200, 32),
         (DType::Q4K, 40, 256),
         (DType::Q5K, 36, 256),
         (DType::Q6K, 30, 256),
@@ -220,6 +220,10 @@ fn quantized_weights_split_over_bindings_by_whole_rows() {
             bytes_of(&quant),
             "{dtype} split round trip"
         );
+        // Embedding rows from both pieces, dequantized as the CPU does.
+        let ids = [0, rows as u32 - 1, 1, rows as u32 / 2];
+        let rows_of = |t: &Tensor| t.embedding(&ids).unwrap().to_vec().unwrap();
+        assert_eq!(rows_of(&wg), rows_of(&dense), "{dtype} embedding");
         let x = rand(&[3, k], 38);
         let b = rand(&[rows], 39);
         let (xg, bg) = (x.to_device(&dev).unwrap(), b.to_device(&dev).unwrap());

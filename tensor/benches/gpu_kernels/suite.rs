@@ -2,11 +2,10 @@
 //! case that fails it is not timed), then one warm-up and the median of several timed runs
 //! at the full shape, synchronizing with the device before each clock read.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cases::{Case, Op};
-use crate::quant::random_blocks;
+use crate::quant::random_weight;
 use crate::seeded::{values, words};
 use happyhorse_tensor::gpu::matmul::linear_on;
 use happyhorse_tensor::{AttentionOpts, ConvParams, DType, Device, Result, Tensor};
@@ -112,20 +111,18 @@ fn seeded(shape: &[usize], seed: u64) -> Result<Tensor> {
 
 /// A seeded weight `[rows, cols]` in `dtype`: seeded f32 values converted, or random blocks
 /// of a block-quantized dtype (whose scales keep the values of order one).
-fn weight(shape: &[usize; 2], seed: u64, dtype: DType) -> Result<Tensor> {
-    if !dtype.is_quantized() {
-        return seeded(shape, seed)?.to_dtype(dtype);
+fn weight(shape: [usize; 2], seed: u64, dtype: DType) -> Result<Tensor> {
+    if dtype.is_quantized() {
+        return random_weight(dtype, shape, &mut words(seed));
     }
-    let blocks = shape[0] * shape[1] / dtype.block_len();
-    let bytes = random_blocks(dtype, blocks, &mut words(seed));
-    Tensor::from_bytes(Arc::new(bytes), dtype, shape)
+    seeded(&shape, seed)?.to_dtype(dtype)
 }
 
 /// The operands of `op` on the CPU, the weight (if any) in `weights`.
 fn operands(op: &Op, weights: DType) -> Result<Vec<Tensor>> {
     Ok(match *op {
         Op::Linear { m, k, n, .. } => {
-            vec![seeded(&[m, k], 1)?, weight(&[n, k], 2, weights)?]
+            vec![seeded(&[m, k], 1)?, weight([n, k], 2, weights)?]
         }
         Op::Attention {
             len,

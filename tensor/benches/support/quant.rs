@@ -1,7 +1,9 @@
 //! Random block-quantized weights for tests and benchmarks: random bytes whose f16 scale
 //! fields are set so that every block decodes to finite values of order one.
 
-use happyhorse_tensor::DType;
+use std::sync::Arc;
+
+use happyhorse_tensor::{DType, Result, Tensor};
 
 /// The byte offsets of the f16 scale fields in one block of `dtype` (`d`, and `dmin` of
 /// Q4_K/Q5_K).
@@ -27,4 +29,14 @@ pub fn random_blocks(dtype: DType, blocks: usize, next: &mut dyn FnMut() -> u64)
         }
     }
     bytes
+}
+
+/// A `[rows, cols]` tensor of `dtype`'s random blocks from the words `next` gives.
+pub fn random_weight(
+    dtype: DType,
+    [rows, cols]: [usize; 2],
+    next: &mut dyn FnMut() -> u64,
+) -> Result<Tensor> {
+    let bytes = random_blocks(dtype, rows * cols / dtype.block_len(), next);
+    Tensor::from_bytes(Arc::new(bytes), dtype, &[rows, cols])
 }

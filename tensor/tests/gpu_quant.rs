@@ -174,6 +174,23 @@ fn quantized_tensors_go_up_and_down_as_their_bytes() {
             bytes_of(&quant)[row..5 * row],
             "{dtype} narrowed"
         );
+        // Part of a block cannot be copied either way; a view across rows is not packed.
+        let vector = up.reshape(&[6 * 512]).unwrap().narrow(0, 16, 16).unwrap();
+        let err = vector.to_device(&Device::Cpu).unwrap_err().to_string();
+        assert!(err.contains(&format!("16 {dtype} values")), "{err}");
+        let host = quant
+            .reshape(&[6 * 512])
+            .unwrap()
+            .narrow(0, 16, 16)
+            .unwrap();
+        let err = host.to_device(up.device()).unwrap_err().to_string();
+        assert!(err.contains(&format!("16 {dtype} values")), "{err}");
+        let columns = up.narrow(1, 0, 256).unwrap().to_device(&Device::Cpu);
+        let err = columns.unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{dtype} tensor cannot be packed")),
+            "{err}"
+        );
     }
 }
 

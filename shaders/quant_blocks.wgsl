@@ -3,8 +3,9 @@
 // its start: `dequant4_NAME(b, j)` returns values j..j+3 (j % 4 == 0) of block b widened to
 // f32, `load_NAME(i)` element i of the blocks in order. Blocks of 34 and 210 bytes are not
 // word aligned, so their fields are read by byte offset. The products are those of the
-// scalar dequantizers of formats/src/quant/kept.rs, in the same order. The host picks a
-// section and substitutes NAME.
+// scalar dequantizers of formats/src/quant/kept.rs, in the same order; each but Q6_K's last
+// is exact in f32, so the values are the CPU's bit for bit, fused multiply-adds or not. The
+// host picks a section and substitutes NAME.
 
 // Four bytes from byte offset `at`, byte q in bits 8q..8q+8.
 fn bytes4_NAME(at: u32) -> u32 {

@@ -184,7 +184,10 @@ fn quantized_tensors_go_up_and_down_as_their_bytes() {
             .narrow(0, 16, 16)
             .unwrap();
         let err = host.to_device(up.device()).unwrap_err().to_string();
-        assert!(err.contains(&format!("16 {dtype} values")), "{err}");
+        assert!(
+            err.contains(&format!("[16] from element 16: 16 {dtype} values")),
+            "{err}"
+        );
         let columns = up.narrow(1, 0, 256).unwrap().to_device(&Device::Cpu);
         let err = columns.unwrap_err().to_string();
         assert!(

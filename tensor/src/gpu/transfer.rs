@@ -24,8 +24,17 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     let dtype = host.dtype();
     let n = host.numel();
     let all = host.cpu_storage()?.as_bytes();
-    let start = element_bytes(dtype, host.layout().offset())?;
-    let bytes = &all[start..start + element_bytes(dtype, n)?];
+    let offset = host.layout().offset();
+    let bytes_of = |elements: usize| {
+        element_bytes(dtype, elements).map_err(|e| {
+            Error::msg(format!(
+                "uploading a tensor of shape {:?} from element {offset}: {e}",
+                host.shape()
+            ))
+        })
+    };
+    let start = bytes_of(offset)?;
+    let bytes = &all[start..start + bytes_of(n)?];
     let total = bytes.len() as u64;
     let cap = ctx.max_binding_bytes();
     if total <= cap {
@@ -48,7 +57,7 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
         dtype.block_len()
     };
     let rows = n / row_elems;
-    let row_bytes = element_bytes(dtype, row_elems)? as u64;
+    let row_bytes = bytes_of(row_elems)? as u64;
     let mut per = (cap / row_bytes.max(1)) as usize;
     while per > 0 && !(per as u64 * row_bytes).is_multiple_of(4) {
         per -= 1;
@@ -62,7 +71,7 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     let mut pieces = Vec::new();
     for r0 in (0..rows).step_by(per) {
         let (e0, e1) = (r0 * row_elems, (r0 + per).min(rows) * row_elems);
-        let (b0, b1) = (element_bytes(dtype, e0)?, element_bytes(dtype, e1)?);
+        let (b0, b1) = (bytes_of(e0)?, bytes_of(e1)?);
         let buf = ctx.alloc((b1 - b0) as u64, "a piece of an uploaded weight")?;
         write(ctx, &buf, &bytes[b0..b1])?;
         pieces.push(Piece {

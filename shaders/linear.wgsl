@@ -1,6 +1,7 @@
 // Output of the GEMM cores for linear (x · wᵀ + b) and batched matmul (with b transposed):
 // A = X [z, M, K], B = W [z, N, K], each in its own dtype, loaded by linear_scalar.wgsl or
-// linear_vec4.wgsl (reference core) or linear_fetch.wgsl (tiled and cooperative cores).
+// linear_vec4.wgsl (reference core) or linear_fetch.wgsl (tiled and cooperative cores); a
+// block-quantized W through quant_blocks.wgsl.
 // P (binding 0) is LinearParams (tensor/src/gpu/gemm/mod.rs); the launch declares it and the
 // storage bindings (gemm/kernels.rs): X, W, BIAS (f32) read; OUT written through store_OUT.
 

@@ -7,18 +7,14 @@ use std::time::Instant;
 use happyhorse_tensor::gpu::GpuContext;
 use happyhorse_tensor::{AttentionOpts, DType, Device, Result, Tensor};
 
+#[path = "support/quant.rs"]
+mod quant;
+#[path = "support/seeded.rs"]
+mod seeded;
+
+/// A seeded f32 tensor of values in [-1, 1).
 fn rand(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let mut s = seed | 1;
-    let v = (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect();
-    Tensor::from_vec(v, shape).unwrap()
+    Tensor::from_vec(seeded::values(shape.iter().product(), seed), shape).unwrap()
 }
 
 /// Seconds per run of `f` on the CPU (best of `reps`).
@@ -32,8 +28,9 @@ fn time_cpu(reps: usize, f: impl Fn() -> Result<Tensor>) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Seconds per run of `f` on the GPU: kernel time (timestamps) or wall time to completion.
-fn time_gpu(ctx: &GpuContext, kernel: &str, reps: usize, f: impl Fn() -> Result<Tensor>) -> f64 {
+/// Seconds per run of `f` on the GPU: the time of every kernel it launches (timestamps; a
+/// linear's GEMM kernel depends on the adapter's path) or wall time to completion.
+fn time_gpu(ctx: &GpuContext, reps: usize, f: impl Fn() -> Result<Tensor>) -> f64 {
     f().unwrap();
     ctx.synchronize().unwrap();
     if ctx.has_timestamps() {
@@ -43,9 +40,8 @@ fn time_gpu(ctx: &GpuContext, kernel: &str, reps: usize, f: impl Fn() -> Result<
             f().unwrap();
         }
         ctx.set_profiling(false);
-        let t = ctx.take_kernel_times();
-        let k = &t[kernel];
-        return k.seconds / reps as f64;
+        let kernels = ctx.take_kernel_times();
+        return kernels.values().map(|k| k.seconds).sum::<f64>() / reps as f64;
     }
     let t = Instant::now();
     for _ in 0..reps {
@@ -78,11 +74,14 @@ fn main() -> Result<()> {
     for &n in sizes {
         let reps = if n >= 1024 { 2 } else { 4 };
         let x = rand(&[n, n], 1);
-        for dt in [DType::F32, DType::BF16] {
-            let w = rand(&[n, n], 2).to_dtype(dt)?;
+        for dt in [DType::F32, DType::BF16, DType::Q8_0, DType::Q4K] {
+            let w = match dt {
+                DType::F32 | DType::BF16 => rand(&[n, n], 2).to_dtype(dt)?,
+                _ => quant::random_weight(dt, [n, n], &mut seeded::words(2))?,
+            };
             let (xg, wg) = (x.to_device(&dev)?, w.to_device(&dev)?);
             let cpu = time_cpu(reps, || x.linear(&w, None));
-            let gpu = time_gpu(ctx, "gemm", reps, || xg.linear(&wg, None));
+            let gpu = time_gpu(ctx, reps, || xg.linear(&wg, None));
             row(
                 format!("linear {n}³ {dt}"),
                 2.0 * (n as f64).powi(3),
@@ -103,7 +102,7 @@ fn main() -> Result<()> {
         };
         let (qg, kg, vg) = (q.to_device(&dev)?, k.to_device(&dev)?, v.to_device(&dev)?);
         let cpu = time_cpu(2, || q.attention(&k, &v, &opts));
-        let gpu = time_gpu(ctx, "attention", 2, || qg.attention(&kg, &vg, &opts));
+        let gpu = time_gpu(ctx, 2, || qg.attention(&kg, &vg, &opts));
         row(
             format!("attention L={l} H={h} D={d} gqa"),
             4.0 * (b * h * l * l * d) as f64,
@@ -119,7 +118,7 @@ fn main() -> Result<()> {
     };
     let (xg, wg) = (x.to_device(&dev)?, w.to_device(&dev)?);
     let cpu = time_cpu(2, || x.conv3d(&w, None, &p));
-    let gpu = time_gpu(ctx, "conv3d", 2, || xg.conv3d(&wg, None, &p));
+    let gpu = time_gpu(ctx, 2, || xg.conv3d(&wg, None, &p));
     row(
         "conv3d 64→64 k3 4×32×32".into(),
         2.0 * (64 * 64 * 27 * 4 * 32 * 32) as f64,

@@ -6,6 +6,8 @@
 #[path = "../benches/gpu_kernels/cases.rs"]
 #[allow(dead_code)]
 mod cases;
+#[path = "../benches/support/quant.rs"]
+mod quant;
 #[path = "../benches/support/seeded.rs"]
 mod seeded;
 #[path = "../benches/gpu_kernels/suite.rs"]
@@ -24,8 +26,8 @@ fn every_quick_case_passes_its_parity_check_and_reports_a_finite_speed() {
     let cases = cases::cases(true, &paths);
     assert_eq!(
         cases.len(),
-        2 * paths.len() + 3,
-        "linear ×2 per GEMM path, attention, conv3d ×2"
+        4 * paths.len() + 3,
+        "linear ×4 per GEMM path (f32, bf16, Q8_0, Q4_K weights), attention, conv3d ×2"
     );
     for case in &cases {
         let outcome = suite::run_case(&dev, case)

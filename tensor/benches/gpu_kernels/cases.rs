@@ -195,6 +195,20 @@ const DECODER_CONVS: [(&str, usize, usize, usize, usize, bool); 4] = [
 ];
 
 impl Case {
+    /// The op shrunk for the CPU check ([`Op::reduced`]), a linear's K cut to whole blocks
+    /// of a block-quantized weight.
+    pub fn reduced(&self) -> Op {
+        match self.op.reduced() {
+            Op::Linear { m, k, n, path } => Op::Linear {
+                m,
+                k: k - k % self.weights.block_len(),
+                n,
+                path,
+            },
+            op => op,
+        }
+    }
+
     /// Whether the case runs the cooperative GEMM (f16 operands).
     pub fn rounds_operands_to_f16(&self) -> bool {
         matches!(
@@ -207,9 +221,15 @@ impl Case {
     }
 }
 
-/// Each weight dtype of `op`, named `name`.
-fn weighted(out: &mut Vec<Case>, name: &str, op: Op) {
-    for weights in [DType::F32, DType::BF16] {
+/// The weight dtypes of the conv3d cases.
+const CONV_WEIGHTS: [DType; 2] = [DType::F32, DType::BF16];
+
+/// The weight dtypes of the linear cases: dense, and kept block-quantized.
+const LINEAR_WEIGHTS: [DType; 4] = [DType::F32, DType::BF16, DType::Q8_0, DType::Q4K];
+
+/// `op` with each of `dtypes` for its weights, named `name`.
+fn weighted(out: &mut Vec<Case>, name: &str, op: Op, dtypes: &[DType]) {
+    for &weights in dtypes {
         out.push(Case {
             name: name.to_string(),
             op,
@@ -218,14 +238,16 @@ fn weighted(out: &mut Vec<Case>, name: &str, op: Op) {
     }
 }
 
-/// The linear `m × k → n` on each of `paths`, named `name [path]`.
+/// The linear `m × k → n` on each of `paths`, named `name [path]`, with each weight dtype
+/// whose blocks fill its rows of `k`.
 fn linears(out: &mut Vec<Case>, name: &str, (m, k, n): (usize, usize, usize), paths: &[GemmPath]) {
+    let dtypes: Vec<DType> = LINEAR_WEIGHTS
+        .into_iter()
+        .filter(|d| k.is_multiple_of(d.block_len()))
+        .collect();
     for &path in paths {
-        weighted(
-            out,
-            &format!("{name} [{path}]"),
-            Op::Linear { m, k, n, path },
-        );
+        let op = Op::Linear { m, k, n, path };
+        weighted(out, &format!("{name} [{path}]"), op, &dtypes);
     }
 }
 
@@ -253,7 +275,7 @@ pub fn cases(quick: bool, paths: &[GemmPath]) -> Vec<Case> {
             w: 16,
             causal: false,
         };
-        weighted(&mut out, "conv3d", conv);
+        weighted(&mut out, "conv3d", conv, &CONV_WEIGHTS);
         return out;
     }
     for (clip, pixels, seconds) in CLIPS {
@@ -281,7 +303,7 @@ pub fn cases(quick: bool, paths: &[GemmPath]) -> Vec<Case> {
             w,
             causal,
         };
-        weighted(&mut out, name, op);
+        weighted(&mut out, name, op, &CONV_WEIGHTS);
     }
     out
 }

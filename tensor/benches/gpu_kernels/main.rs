@@ -3,7 +3,7 @@
 //!
 //! For each case (the DiT's GEMMs and attention at the token counts of a 5 s clip at 256p
 //! and at 540p, each GEMM on every path the adapter runs, the video decoders' conv3d
-//! layers; weights in f32 and bf16) it checks the
+//! layers; weights in f32 and bf16, and the linears' also kept in Q8_0 and Q4_K) it checks the
 //! GPU against the CPU on a reduced shape, then prints the median time and TFLOP/s of the
 //! full shape. `--quick` runs small shapes (seconds on a software adapter). Exits 1 when a
 //! check fails or a case cannot run.
@@ -14,6 +14,8 @@ use happyhorse_tensor::gpu::gemm::GemmPath;
 use happyhorse_tensor::Device;
 
 mod cases;
+#[path = "../support/quant.rs"]
+mod quant;
 #[path = "../support/seeded.rs"]
 mod seeded;
 mod suite;

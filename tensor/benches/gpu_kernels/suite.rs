@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use crate::cases::{Case, Op};
-use crate::seeded::values;
+use crate::quant::random_weight;
+use crate::seeded::{values, words};
 use happyhorse_tensor::gpu::matmul::linear_on;
 use happyhorse_tensor::{AttentionOpts, ConvParams, DType, Device, Result, Tensor};
 
@@ -108,11 +109,20 @@ fn seeded(shape: &[usize], seed: u64) -> Result<Tensor> {
     Tensor::from_vec(values(shape.iter().product(), seed), shape)
 }
 
+/// A seeded weight `[rows, cols]` in `dtype`: seeded f32 values converted, or random blocks
+/// of a block-quantized dtype (whose scales keep the values of order one).
+fn weight(shape: [usize; 2], seed: u64, dtype: DType) -> Result<Tensor> {
+    if dtype.is_quantized() {
+        return random_weight(dtype, shape, &mut words(seed));
+    }
+    seeded(&shape, seed)?.to_dtype(dtype)
+}
+
 /// The operands of `op` on the CPU, the weight (if any) in `weights`.
 fn operands(op: &Op, weights: DType) -> Result<Vec<Tensor>> {
     Ok(match *op {
         Op::Linear { m, k, n, .. } => {
-            vec![seeded(&[m, k], 1)?, seeded(&[n, k], 2)?.to_dtype(weights)?]
+            vec![seeded(&[m, k], 1)?, weight([n, k], 2, weights)?]
         }
         Op::Attention {
             len,
@@ -199,7 +209,7 @@ fn runs_after(warm_up_seconds: f64) -> usize {
 /// Checks `case` on its reduced shape against the CPU, then (when that passed) times it at
 /// the full shape on `dev`.
 pub fn run_case(dev: &Device, case: &Case) -> Result<Outcome> {
-    let small = case.op.reduced();
+    let small = case.reduced();
     let cpu_operands = operands(&small, case.weights)?;
     let cpu = launch(&small, &cpu_operands)?.to_vec()?;
     let gpu = launch(&small, &upload(&cpu_operands, dev)?)?.to_vec()?;

@@ -23,7 +23,8 @@ param_block! {
     }
 }
 
-/// Converts to a float dtype, packed.
+/// Converts to a float dtype, packed; a block-quantized tensor (one binding, any view) is
+/// dequantized by its loader.
 pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     let mode = match dtype {
         DType::F32 => 0,
@@ -34,8 +35,16 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     gather(x, dtype, mode)
 }
 
-/// A packed copy in the same dtype.
+/// A packed copy in the same dtype (not of a block-quantized view, whose values do not
+/// fill whole blocks in any other order).
 pub fn contiguous(x: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_quantized() {
+        bail!(
+            "a view of shape {:?} of a {} tensor cannot be packed on the GPU; convert it with to_dtype first",
+            x.shape(),
+            x.dtype()
+        );
+    }
     gather(x, x.dtype(), 3)
 }
 

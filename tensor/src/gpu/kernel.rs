@@ -12,6 +12,7 @@ use crate::{bail, DType, Device, Layout, Result, Tensor};
 /// Shared helpers of every kernel (flat indexing, NaN-aware max and min).
 pub(crate) const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const DTYPE: &str = include_str!("../../../shaders/dtype.wgsl");
+const QUANT_BLOCKS: &str = include_str!("../../../shaders/quant_blocks.wgsl");
 /// The storage index of an element of a strided view, for kernels whose parameter block
 /// has `rank` and `shape`.
 pub(crate) const STRIDED: &str = include_str!("../../../shaders/strided.wgsl");
@@ -46,12 +47,18 @@ pub(crate) fn kernel_sources(src: &'static str, name: &str) -> Result<[&'static 
 }
 
 /// `fn load_<name>(i: u32) -> f32` reading element `i` of the `array<u32>` binding
-/// `<name>` as `dtype`.
+/// `<name>` as `dtype`. For a block-quantized dtype also `fn dequant4_<name>(b, j)` (values
+/// `j..j + 4` of block `b`) and `BLOCK_LEN_<name>`; the binding then starts on a block.
 pub(crate) fn loader(name: &str, dtype: DType) -> Result<String> {
-    let Some(body) = section(DTYPE, dtype.safetensors_name()) else {
+    let (prelude_text, src) = if dtype.is_quantized() {
+        (prelude(QUANT_BLOCKS), QUANT_BLOCKS)
+    } else {
+        ("", DTYPE)
+    };
+    let Some(body) = section(src, dtype.safetensors_name()) else {
         bail!("GPU kernels cannot read {dtype} tensors");
     };
-    Ok(body.replace("NAME", name))
+    Ok((prelude_text.to_string() + body).replace("NAME", name))
 }
 
 /// `alias WORDS_<name>` (the u32 vector holding four `dtype` elements of the binding

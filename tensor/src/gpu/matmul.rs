@@ -1,10 +1,10 @@
-//! Matrix products on the GPU: linear layers (weights in f32, f16 or bf16, possibly split
-//! over several bindings by rows; activations in f32 or f16) and batched matmul, on the
-//! GEMM path of the adapter (`gemm/`).
+//! Matrix products on the GPU: linear layers (weights in f32, f16, bf16 or a
+//! block-quantized dtype, possibly split over several bindings by rows; activations in f32
+//! or f16) and batched matmul, on the GEMM path of the adapter (`gemm/`).
 
 use super::cast::{packed_activation, packed_f32, packed_operand};
 use super::gemm::{gemm, linear_path, Gemm, GemmBias, GemmOperand, GemmOutput, GemmPath};
-use super::kernel::{buffer_of, ctx_of, output_as, param_block, storage_of};
+use super::kernel::{buffer_of, ctx_of, output_as, param_block, storage_of, word};
 use crate::{bail, DType, Result, Tensor};
 
 param_block! {
@@ -31,10 +31,11 @@ param_block! {
     }
 }
 
-/// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16 or bf16, in one or several bindings,
-/// on the adapter's GEMM path for these dtypes. On a context with f16 activations a
-/// half-precision-weight layer stores its result in f16 (the reference computes those
-/// layers in bf16); an f32-weight layer follows `x`.
+/// `x [.., K] · w [N, K]ᵀ + b`, with `w` in f32, f16, bf16 or a block-quantized dtype
+/// (kept quantized: the GEMM dequantizes its blocks into the workgroup tiles), in one or
+/// several bindings, on the adapter's GEMM path for these dtypes. On a context with f16
+/// activations a half-precision or quantized weight layer stores its result in f16 (the
+/// reference computes those layers in bf16); an f32-weight layer follows `x`.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let path = linear_path(ctx_of(x)?.gemm_choice(), x.dtype(), w.dtype());
     linear_on(path, x, w, bias)
@@ -45,8 +46,11 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let ctx = ctx_of(x)?;
     let (n, k) = (w.shape()[0], w.shape()[1]);
-    if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) {
-        bail!("linear weights must be f32, f16 or bf16, got {}", w.dtype());
+    if !matches!(w.dtype(), DType::F32 | DType::F16 | DType::BF16) && !w.dtype().is_quantized() {
+        bail!(
+            "linear weights must be f32, f16, bf16 or block-quantized, got {}",
+            w.dtype()
+        );
     }
     let w = if w.is_contiguous() {
         w.clone()
@@ -57,8 +61,8 @@ pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) 
     let mut shape = x.shape().to_vec();
     *shape.last_mut().unwrap() = n;
     let out_dtype = match w.dtype() {
-        DType::F16 | DType::BF16 => ctx.result_dtype(&[]),
-        _ => ctx.result_dtype(&[x.dtype()]),
+        DType::F32 => ctx.result_dtype(&[x.dtype()]),
+        _ => ctx.result_dtype(&[]),
     };
     let (out, obuf) = output_as(&ctx, &shape, out_dtype, "a linear layer output")?;
     if m == 0 || n == 0 {
@@ -82,6 +86,8 @@ pub fn linear_on(path: GemmPath, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) 
                 w.shape()
             );
         }
+        // The kernels index the piece's elements in 32 bits.
+        word(e - p.start)?;
         gemm(
             &ctx,
             &Gemm {

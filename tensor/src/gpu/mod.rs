@@ -1,5 +1,6 @@
 //! The wgpu backend: every op as a WGSL compute kernel (shaders in `shaders/`), tensors in
-//! GPU buffers, weights widened from bf16/f16 inside the kernels, accumulation in f32.
+//! GPU buffers, weights widened from bf16/f16 (or dequantized from their blocks) inside the
+//! kernels, accumulation in f32.
 //!
 //! Each file mirrors its CPU twin in `cpu/` and declares its kernels' parameter blocks
 //! (`#[repr(C)]` structs mirrored by WGSL structs of the same name, see `kernel.rs`);

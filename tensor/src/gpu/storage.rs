@@ -1,7 +1,17 @@
 //! GPU tensor storage: one buffer, or several when a weight exceeds one binding.
 
 use super::GpuBuffer;
-use crate::DType;
+use crate::{bail, DType, Result};
+
+/// Bytes of `elements` consecutive values of `dtype` that start on a block boundary: for a
+/// block-quantized dtype whole blocks (an error naming the dtype and the counts otherwise).
+pub(crate) fn element_bytes(dtype: DType, elements: usize) -> Result<usize> {
+    let block = dtype.block_len();
+    if !elements.is_multiple_of(block) {
+        bail!("{elements} {dtype} values are not whole blocks of {block}");
+    }
+    Ok(elements / block * dtype.block_bytes())
+}
 
 /// A run of whole rows of a tensor in one buffer.
 #[derive(Clone, Debug)]
@@ -14,8 +24,10 @@ pub struct Piece {
     pub len: usize,
 }
 
-/// The storage of a GPU tensor: its elements, packed little endian as in host memory, in
-/// one buffer or split by rows of the leading dimension over several.
+/// The storage of a GPU tensor: its elements (a block-quantized tensor's blocks), packed
+/// little endian as in host memory, in one buffer or split by rows of the leading dimension
+/// over several. Piece ranges count elements; a piece of a block-quantized tensor holds
+/// whole blocks.
 #[derive(Clone, Debug)]
 pub struct GpuStorage {
     pieces: Vec<Piece>,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::counters::Counters;
 use super::kernel::ctx_of;
-use super::storage::Piece;
+use super::storage::{element_bytes, Piece};
 use super::{GpuBuffer, GpuContext, GpuStorage};
 use crate::storage::Storage;
 use crate::{bail, Device, Error, Layout, Result, Tensor};
@@ -12,8 +12,9 @@ use crate::{bail, Device, Error, Layout, Result, Tensor};
 /// Bytes written or read per step: bounds the staging memory of a transfer.
 const CHUNK: u64 = 64 << 20;
 
-/// Copies a host tensor to the GPU (packed, same dtype). A tensor larger than one binding
-/// is split by rows of its first dimension into several buffers.
+/// Copies a host tensor to the GPU (packed, same dtype; a block-quantized tensor's blocks
+/// as they are). A tensor larger than one binding is split by rows of its first dimension
+/// into several buffers.
 pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     let host = if host.is_contiguous() {
         host.clone()
@@ -22,55 +23,74 @@ pub fn upload(ctx: &Arc<GpuContext>, host: &Tensor) -> Result<Tensor> {
     };
     let dtype = host.dtype();
     let n = host.numel();
-    let size = dtype.size();
     let all = host.cpu_storage()?.as_bytes();
-    let start = host.layout().offset() * size;
-    let bytes = &all[start..start + n * size];
+    let offset = host.layout().offset();
+    let bytes_of = |elements: usize| {
+        element_bytes(dtype, elements).map_err(|e| {
+            Error::msg(format!(
+                "uploading a tensor of shape {:?} from element {offset}: {e}",
+                host.shape()
+            ))
+        })
+    };
+    let start = bytes_of(offset)?;
+    let bytes = &all[start..start + bytes_of(n)?];
     let total = bytes.len() as u64;
     let cap = ctx.max_binding_bytes();
-    let mut pieces = Vec::new();
     if total <= cap {
         let buf = ctx.alloc(total, "an uploaded tensor")?;
         write(ctx, &buf, bytes)?;
+        return Ok(gpu_tensor(
+            ctx,
+            &host,
+            vec![Piece {
+                buffer: buf,
+                start: 0,
+                len: n,
+            }],
+        ));
+    }
+    // Rows of the first dimension; a vector splits by elements (blocks when quantized).
+    let row_elems = if host.rank() > 1 {
+        n / host.shape()[0]
+    } else {
+        dtype.block_len()
+    };
+    let rows = n / row_elems;
+    let row_bytes = bytes_of(row_elems)? as u64;
+    let mut per = (cap / row_bytes.max(1)) as usize;
+    while per > 0 && !(per as u64 * row_bytes).is_multiple_of(4) {
+        per -= 1;
+    }
+    if per == 0 {
+        bail!(
+            "tensor {:?} ({dtype}) cannot be split by rows into GPU bindings of {cap} bytes: one row is {row_bytes} bytes",
+            host.shape()
+        );
+    }
+    let mut pieces = Vec::new();
+    for r0 in (0..rows).step_by(per) {
+        let (e0, e1) = (r0 * row_elems, (r0 + per).min(rows) * row_elems);
+        let (b0, b1) = (bytes_of(e0)?, bytes_of(e1)?);
+        let buf = ctx.alloc((b1 - b0) as u64, "a piece of an uploaded weight")?;
+        write(ctx, &buf, &bytes[b0..b1])?;
         pieces.push(Piece {
             buffer: buf,
-            start: 0,
-            len: n,
+            start: e0,
+            len: e1 - e0,
         });
-    } else {
-        let rows = host.shape().first().copied().unwrap_or(1).max(1);
-        let row_elems = n / rows;
-        let row_bytes = (row_elems * size) as u64;
-        let mut per = (cap / row_bytes.max(1)) as usize;
-        while per > 0 && !(per as u64 * row_bytes).is_multiple_of(4) {
-            per -= 1;
-        }
-        if per == 0 {
-            bail!(
-                "tensor {:?} ({dtype}) cannot be split by rows into GPU bindings of {cap} bytes: one row is {row_bytes} bytes",
-                host.shape()
-            );
-        }
-        let mut r0 = 0;
-        while r0 < rows {
-            let nr = per.min(rows - r0);
-            let (e0, e1) = (r0 * row_elems, (r0 + nr) * row_elems);
-            let buf = ctx.alloc(((e1 - e0) * size) as u64, "a piece of an uploaded weight")?;
-            write(ctx, &buf, &bytes[e0 * size..e1 * size])?;
-            pieces.push(Piece {
-                buffer: buf,
-                start: e0,
-                len: e1 - e0,
-            });
-            r0 += nr;
-        }
     }
-    Ok(Tensor::from_parts(
-        Storage::Gpu(GpuStorage::from_pieces(pieces, dtype)),
+    Ok(gpu_tensor(ctx, &host, pieces))
+}
+
+/// A packed GPU tensor of `host`'s shape and dtype over `pieces`.
+fn gpu_tensor(ctx: &Arc<GpuContext>, host: &Tensor, pieces: Vec<Piece>) -> Tensor {
+    Tensor::from_parts(
+        Storage::Gpu(GpuStorage::from_pieces(pieces, host.dtype())),
         Layout::contiguous(host.shape()),
-        dtype,
+        host.dtype(),
         Device::Gpu(ctx.clone()),
-    ))
+    )
 }
 
 /// Writes `data` at the start of `buf`. A small write is recorded in order with the
@@ -113,7 +133,8 @@ pub(crate) fn words_buffer(ctx: &GpuContext, words: &[u32], what: &str) -> Resul
     Ok(buf)
 }
 
-/// Copies a GPU tensor to the host (packed, same dtype and shape).
+/// Copies a GPU tensor to the host (packed, same dtype and shape; a block-quantized view
+/// must be whole blocks, as whole rows are).
 pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
     let ctx = ctx_of(t)?;
     let t = if t.is_contiguous() {
@@ -122,16 +143,29 @@ pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
         super::cast::contiguous(t)?
     };
     let g = super::kernel::storage_of(&t)?;
-    let size = t.dtype().size();
+    let dtype = t.dtype();
     let (e0, e1) = (t.layout().offset(), t.layout().offset() + t.numel());
-    let mut out: Vec<u8> = Vec::with_capacity((e1 - e0) * size);
+    let mut out: Vec<u8> = Vec::with_capacity(element_bytes(dtype, t.numel()).unwrap_or(0));
     for p in g.pieces() {
         let (s, e) = (e0.max(p.start), e1.min(p.start + p.len));
         if s >= e {
             continue;
         }
-        let (b0, b1) = (((s - p.start) * size) as u64, ((e - p.start) * size) as u64);
-        read(&ctx, &p.buffer, b0, b1, &mut out)?;
+        let bytes = |at: usize| {
+            element_bytes(dtype, at - p.start).map_err(|err| {
+                Error::msg(format!(
+                    "downloading a view of shape {:?} from element {e0}: {err}",
+                    t.shape()
+                ))
+            })
+        };
+        read(
+            &ctx,
+            &p.buffer,
+            bytes(s)? as u64,
+            bytes(e)? as u64,
+            &mut out,
+        )?;
     }
     Tensor::from_bytes(Arc::new(out), t.dtype(), t.shape())
 }

@@ -3,6 +3,9 @@
 
 use happyhorse_tensor::Tensor;
 
+#[path = "../../benches/support/quant.rs"]
+mod quant;
+
 /// xorshift64* — small, seeded, reproducible.
 pub struct Rng(u64);
 
@@ -86,22 +89,8 @@ pub fn random_quant(
     rows: usize,
     cols: usize,
 ) -> (Tensor, Tensor) {
-    use happyhorse_tensor::DType;
-    let size = dtype.block_bytes();
     let blocks = rows * cols / dtype.block_len();
-    let mut bytes: Vec<u8> = (0..blocks * size).map(|_| rng.next_u64() as u8).collect();
-    let scale_fields: &[usize] = match dtype {
-        DType::Q8_0 => &[0],
-        DType::Q4K | DType::Q5K => &[0, 2],
-        DType::Q6K => &[208],
-        other => panic!("{other} is not block-quantized"),
-    };
-    for block in bytes.chunks_exact_mut(size) {
-        for &at in scale_fields {
-            let scale = half::f16::from_f32((1.0 + rng.uniform().abs()) / 256.0);
-            block[at..at + 2].copy_from_slice(&scale.to_le_bytes());
-        }
-    }
+    let bytes = quant::random_blocks(dtype, blocks, &mut || rng.next_u64());
     let values = happyhorse_formats::quant::dequantize(dtype, &bytes).unwrap();
     let quant = Tensor::from_bytes(std::sync::Arc::new(bytes), dtype, &[rows, cols]).unwrap();
     (quant, Tensor::from_vec(values, &[rows, cols]).unwrap())

@@ -3,6 +3,8 @@
 
 use happyhorse_tensor::{Device, Tensor};
 
+pub mod linear;
+
 /// The GPU device (lavapipe when no hardware GPU is present).
 pub fn gpu() -> Device {
     Device::gpu().expect("a GPU adapter (install lavapipe with .ci/install-lavapipe.sh)")

@@ -1,9 +1,10 @@
 //! The WGSL of every GEMM kernel variant: path × operand loads (element-wise or vector) ×
-//! activation dtype × weight dtype × output dtype. The bias is a parameter, not a variant.
+//! activation dtype × weight dtype (f32, f16, bf16 or block-quantized) × output dtype. The
+//! bias is a parameter, not a variant.
 
 use super::path::GemmPath;
 use crate::gpu::kernel::{
-    kernel_sources, loader, slots_storing, storer, widener4, Slot, F32_ARRAY, U32_ARRAY,
+    kernel_sources, loader, prelude, slots_storing, storer, widener4, Slot, F32_ARRAY, U32_ARRAY,
 };
 use crate::{DType, Result};
 
@@ -52,6 +53,10 @@ pub(crate) fn vec4_slots(out: DType) -> Result<Vec<Slot>> {
 #[cfg(test)]
 pub(crate) const OPERAND_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
+/// The block-quantized dtypes the GEMM kernels read as weights.
+#[cfg(test)]
+pub(crate) const QUANTIZED_DTYPES: [DType; 4] = [DType::Q8_0, DType::Q4K, DType::Q5K, DType::Q6K];
+
 /// The dtypes the GEMM kernels store results in.
 #[cfg(test)]
 pub(crate) const STORED_DTYPES: [DType; 2] = [DType::F32, DType::F16];
@@ -79,9 +84,53 @@ fn header(path: GemmPath) -> String {
     }
 }
 
-/// The kernel of `path` for activations in `x` and weights in `w`, storing `out`, with
-/// vector operand loads when `aligned` (K and every operand offset a multiple of 4
-/// elements).
+/// How a variant reads its operands: their loader definitions, the sections of
+/// `linear_fetch.wgsl` the tiled and cooperative cores fetch through, the reference core's
+/// staging sources, and the bindings.
+struct Operands {
+    loads: String,
+    fetch: &'static [&'static str],
+    staging: &'static [&'static str],
+    slots: Vec<Slot>,
+}
+
+/// The operand reads of a variant (see [`variant`]). Block-quantized weights are fetched
+/// four values of a block at a time, with X as vectors where aligned; the reference core
+/// reads them one element at a time.
+fn operands(path: GemmPath, x: DType, w: DType, out: DType, aligned: bool) -> Result<Operands> {
+    const SCALAR_STAGING: &[&str] = &[LINEAR_SCALAR, GEMM_SCALAR];
+    if w.is_quantized() {
+        let x4 = widener4("X", x).filter(|_| aligned && path != GemmPath::Reference);
+        let (x_load, fetch, x_slot) = match x4 {
+            Some(x4) => (x4, &["X_VEC4", "QUANT"], "array<WORDS_X>"),
+            None => (loader("X", x)?, &["X_SCALAR", "QUANT"], U32_ARRAY),
+        };
+        return Ok(Operands {
+            loads: x_load + &loader("W", w)?,
+            fetch,
+            staging: SCALAR_STAGING,
+            slots: slots_storing(&[("X", x_slot), ("W", U32_ARRAY), ("BIAS", F32_ARRAY)], out)?,
+        });
+    }
+    Ok(match (widener4("X", x), widener4("W", w)) {
+        (Some(x4), Some(w4)) if aligned => Operands {
+            loads: x4 + &w4,
+            fetch: &["VEC4"],
+            staging: &[LINEAR_VEC4],
+            slots: vec4_slots(out)?,
+        },
+        _ => Operands {
+            loads: loader("X", x)? + &loader("W", w)?,
+            fetch: &["SCALAR"],
+            staging: SCALAR_STAGING,
+            slots: scalar_slots(out)?,
+        },
+    })
+}
+
+/// The kernel of `path` for activations in `x` and weights in `w` (f32, f16, bf16 or
+/// block-quantized), storing `out`, with vector operand loads when `aligned` (K and every
+/// operand offset a multiple of 4 elements).
 pub(crate) fn variant(
     path: GemmPath,
     x: DType,
@@ -89,37 +138,27 @@ pub(crate) fn variant(
     out: DType,
     aligned: bool,
 ) -> Result<Variant> {
-    let store = storer("OUT", out)?;
-    let (loads, fetch, slots) = match (widener4("X", x), widener4("W", w)) {
-        (Some(x4), Some(w4)) if aligned => (x4 + &w4, "VEC4", vec4_slots(out)?),
-        _ => (
-            loader("X", x)? + &loader("W", w)?,
-            "SCALAR",
-            scalar_slots(out)?,
-        ),
-    };
-    let defines = header(path) + &loads + &store;
+    let reads = operands(path, x, w, out, aligned)?;
+    let defines = header(path) + &reads.loads + &storer("OUT", out)?;
     let (name, core) = match path {
-        GemmPath::Reference => {
-            let sources = match fetch {
-                "VEC4" => vec![LINEAR, LINEAR_VEC4, GEMM],
-                _ => vec![LINEAR, LINEAR_SCALAR, GEMM_SCALAR, GEMM],
-            };
-            return Ok(Variant {
-                name: "gemm",
-                defines,
-                sources,
-                slots,
-            });
-        }
+        GemmPath::Reference => ("gemm", GEMM),
         GemmPath::Cooperative(_) => ("gemm_coop", GEMM_COOP),
         GemmPath::Tiled(_) => ("gemm_tiled", GEMM_TILED),
     };
-    let [shared, fetch] = kernel_sources(LINEAR_FETCH, fetch)?;
+    let mut sources = vec![LINEAR];
+    if path == GemmPath::Reference {
+        sources.extend(reads.staging);
+    } else {
+        sources.push(prelude(LINEAR_FETCH));
+        for &fetch in reads.fetch {
+            sources.push(kernel_sources(LINEAR_FETCH, fetch)?[1]);
+        }
+    }
+    sources.push(core);
     Ok(Variant {
         name,
         defines,
-        sources: vec![LINEAR, shared, fetch, core],
-        slots,
+        sources,
+        slots: reads.slots,
     })
 }

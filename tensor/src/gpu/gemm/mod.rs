@@ -32,7 +32,9 @@ pub(crate) struct Gemm<'a> {
     pub bias: Option<GemmBias<'a>>,
 }
 
-/// An operand of a GEMM, rows of K in `dtype` (f32, f16 or bf16): row `r` of batch `z` at `offset + z · batch_stride + r · K`.
+/// An operand of a GEMM, rows of K in `dtype` (f32, f16 or bf16; a weight also
+/// block-quantized, its rows whole blocks): row `r` of batch `z` at element
+/// `offset + z · batch_stride + r · K`.
 pub(crate) struct GemmOperand<'a> {
     pub buffer: &'a GpuBuffer,
     pub dtype: DType,

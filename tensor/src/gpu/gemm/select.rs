@@ -156,7 +156,8 @@ pub fn choose(a: &GemmAdapter) -> GemmChoice {
 /// The path of a linear layer with activations in `x` and weights in `w` under `choice`:
 /// the cooperative kernel, which rounds both operands to f16, only where the activations
 /// already are f16 and the weights 16-bit (bf16 values in f16's normal range are exact in
-/// f16); otherwise the portable one, so f32 activations keep f32 products.
+/// f16); otherwise the portable one, so f32 activations keep f32 products and
+/// block-quantized weights their f32 dequantized values.
 pub fn linear_path(choice: &GemmChoice, x: DType, w: DType) -> GemmPath {
     let halves = x == DType::F16 && matches!(w, DType::F16 | DType::BF16);
     match choice.path {

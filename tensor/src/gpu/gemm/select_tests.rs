@@ -155,6 +155,8 @@ fn linear_takes_the_cooperative_path_only_for_16_bit_operands() {
         (DType::F32, DType::BF16, LARGEST),
         (DType::BF16, DType::BF16, LARGEST),
         (DType::F32, DType::F32, LARGEST),
+        (DType::F16, DType::Q8_0, LARGEST),
+        (DType::F16, DType::Q4K, LARGEST),
     ] {
         assert_eq!(linear_path(&choice, x, w), path, "x {x}, w {w}");
     }

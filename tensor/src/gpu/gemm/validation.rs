@@ -1,11 +1,11 @@
-//! Every GEMM kernel variant the engine can instantiate, compiled the way a device would
+//! Every GEMM kernel variant the engine can instantiate (block-quantized weights included), compiled the way a device would
 //! compile it: WGSL parsed and validated by naga with the capabilities its path needs, then
 //! written as SPIR-V and as MSL. Lavapipe has no cooperative matrices, so this is where the
 //! cooperative kernel is compiled at all.
 
 use naga::valid::{Capabilities, ShaderStages, SubgroupOperationSet, ValidationFlags, Validator};
 
-use super::kernels::{variant, OPERAND_DTYPES, STORED_DTYPES};
+use super::kernels::{variant, OPERAND_DTYPES, QUANTIZED_DTYPES, STORED_DTYPES};
 use super::{Accumulator, GemmPath, LinearParams, TILE_SHAPES};
 use crate::gpu::kernel::{declaration, source};
 use crate::DType;
@@ -77,9 +77,10 @@ fn every_gemm_variant_validates_and_writes_spirv_and_msl() {
     let mut cooperative = 0;
     for path in paths() {
         for aligned in [false, true] {
+            let weights = || OPERAND_DTYPES.into_iter().chain(QUANTIZED_DTYPES);
             for (x, w) in OPERAND_DTYPES
                 .iter()
-                .flat_map(|&x| OPERAND_DTYPES.map(|w| (x, w)))
+                .flat_map(|&x| weights().map(move |w| (x, w)))
             {
                 for out in STORED_DTYPES {
                     cooperative += usize::from(matches!(path, GemmPath::Cooperative(_)));
@@ -91,6 +92,7 @@ fn every_gemm_variant_validates_and_writes_spirv_and_msl() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    // Accumulators × operand loads × activation dtypes × weight dtypes × output dtypes.
-    assert_eq!(cooperative, 2 * 2 * 3 * 3 * 2);
+    // Accumulators × operand loads × activation dtypes × weight dtypes (3 dense, 4
+    // block-quantized) × output dtypes.
+    assert_eq!(cooperative, 2 * 2 * 3 * 7 * 2);
 }

@@ -241,12 +241,6 @@ fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(root).join(path)).unwrap_or_else(|e| panic!("reading seed {path}: {e}"))
 }
 
-/// A fixture of the shared fixture set beside the repository, when it is there.
-fn shared_fixture(path: &str) -> Option<Vec<u8>> {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/");
-    std::fs::read(Path::new(root).join(path)).ok()
-}
-
 fn small_safetensors() -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!("happyhorse-fuzz-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -321,9 +315,11 @@ fn seeds(target: Target) -> Vec<Vec<u8>> {
             s
         }
         Target::Gguf => {
-            let mut s = vec![fixture("gguf/dequant/weights.gguf"), small_gguf()];
-            s.extend(shared_fixture("gguf/magihuman-dit-q8/weights.gguf"));
-            s
+            vec![
+                fixture("gguf/dequant/weights.gguf"),
+                fixture("gguf/magihuman-dit-q8/weights.gguf"),
+                small_gguf(),
+            ]
         }
     }
 }

@@ -33,7 +33,13 @@ fn a_small_file_is_written_byte_for_byte() {
         meta("big", MetaValue::U64(1 << 40)),
         meta("f", MetaValue::F32(0.5)),
         meta("b", MetaValue::Bool(true)),
-        meta("files", MetaValue::Array(vec![MetaValue::String("a".into()), MetaValue::String("bc".into())])),
+        meta(
+            "files",
+            MetaValue::Array(vec![
+                MetaValue::String("a".into()),
+                MetaValue::String("bc".into()),
+            ]),
+        ),
     ];
     let tensors = [
         tensor("w", GgmlType::F32, &[2]),
@@ -201,4 +207,80 @@ fn a_producer_that_writes_the_wrong_count_leaves_nothing() {
         "nothing is left in {dir:?}"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_writable_type_round_trips_through_quantize_write_and_read() {
+    use happyhorse_formats::quant::{dequantize_ggml, quantize_rows};
+    use happyhorse_formats::{DType, Gguf, WeightSource};
+    let types = [
+        GgmlType::Q8_0,
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q4K,
+        GgmlType::Q5K,
+        GgmlType::Q6K,
+    ];
+    let (rows, cols) = (3, 512);
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * (1.0 + (i / cols) as f32))
+        .collect();
+    let blocks: Vec<Vec<u8>> = types
+        .iter()
+        .map(|&ty| quantize_rows(ty, &values, cols).unwrap())
+        .collect();
+    let tensors: Vec<GgufTensor> = types
+        .iter()
+        .map(|&ty| tensor(&format!("w.{}", ty.name()), ty, &[rows, cols]))
+        .collect();
+    let dir = temp_dir("gguf-round-trip");
+    let path = dir.join("all.gguf");
+    let metadata = [meta("general.name", MetaValue::String("all".into()))];
+    write_gguf(&path, &metadata, &tensors, |i, sink| {
+        sink.write_all(&blocks[i])?;
+        Ok(())
+    })
+    .unwrap();
+
+    let file = Gguf::open(&path).unwrap();
+    assert_eq!(file.get("general.name").and_then(|v| v.as_str()), Some("all"));
+    for ((ty, t), bytes) in types.iter().zip(&tensors).zip(&blocks) {
+        let mut want = vec![0.0f32; rows * cols];
+        dequantize_ggml(*ty, bytes, &mut want).unwrap();
+        assert_eq!(file.dequantize_f32(&t.name).unwrap(), want, "{ty}");
+        let info = file.info(&t.name).unwrap();
+        assert_eq!(info.shape, [rows, cols], "{ty}");
+        match ty.kept_dtype() {
+            // Kept types are used in place: the very bytes written.
+            Some(dtype) => {
+                assert_eq!(info.dtype, dtype);
+                assert_eq!(file.bytes(&t.name).unwrap().as_slice(), &bytes[..], "{ty}");
+            }
+            // The others are widened to bf16 once.
+            None => {
+                assert_eq!(info.dtype, DType::BF16);
+                let got = file.bytes(&t.name).unwrap();
+                let widened: Vec<u8> = want
+                    .iter()
+                    .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+                    .collect();
+                assert_eq!(got.as_slice(), &widened[..], "{ty}");
+            }
+        }
+        // Within one step of the type's grid over the largest magnitude (3): a 4-bit type
+        // with a signed scale may clip its far end by a whole step.
+        let bits = match ty {
+            GgmlType::Q8_0 => 8,
+            GgmlType::Q6K => 6,
+            GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q5K => 5,
+            _ => 4,
+        };
+        let step = 3.0 / (1 << (bits - 1)) as f32;
+        let err = (values.iter().zip(&want))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(err <= step, "{ty}: largest error {err}, a step is {step}");
+    }
 }

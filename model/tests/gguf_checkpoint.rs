@@ -11,19 +11,9 @@ use happyhorse_model::magihuman::{checkpoint_specs, DitBytes, PipelineConfig};
 use happyhorse_nn::Weights;
 use happyhorse_tensor::Device;
 
-/// The case directory: carried in `tests/fixtures`, or in the shared fixture set beside
-/// the repository.
+/// The case directory, carried in `tests/fixtures`.
 fn case_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("../tests/fixtures/gguf/magihuman-dit-q8"),
-        root.join("../../shared/fixtures/gguf/magihuman-dit-q8"),
-    ];
-    candidates
-        .iter()
-        .find(|d| d.join("weights.gguf").is_file())
-        .unwrap_or_else(|| panic!("no magihuman-dit-q8 case in {candidates:?}"))
-        .clone()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gguf/magihuman-dit-q8")
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub fn cases() -> Vec<(&'static str, PathBuf)> {
         ("magihuman-dit D", "magihuman-dit/D"),
         ("magihuman-dit E", "magihuman-dit/E"),
         ("magihuman-dit F", "magihuman-dit/F"),
+        ("magihuman-dit A, GGUF Q8_0", "gguf/magihuman-dit-q8"),
         ("t5gemma-encoder", "t5gemma-encoder"),
         ("tokenizer", "tokenizer"),
         ("wan22-vae", "wan22-vae"),

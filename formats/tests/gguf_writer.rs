@@ -245,7 +245,10 @@ fn every_writable_type_round_trips_through_quantize_write_and_read() {
     .unwrap();
 
     let file = Gguf::open(&path).unwrap();
-    assert_eq!(file.get("general.name").and_then(|v| v.as_str()), Some("all"));
+    assert_eq!(
+        file.get("general.name").and_then(|v| v.as_str()),
+        Some("all")
+    );
     for ((ty, t), bytes) in types.iter().zip(&tensors).zip(&blocks) {
         let mut want = vec![0.0f32; rows * cols];
         dequantize_ggml(*ty, bytes, &mut want).unwrap();

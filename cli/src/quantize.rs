@@ -93,7 +93,7 @@ fn is_exempt(name: &str) -> bool {
 
 /// The GGUF tensor of `info`: quantized to `ty` when it is a large linear weight (see the
 /// module's documentation), else in its stored type.
-fn plan_tensor(info: &TensorInfo, ty: GgmlType) -> Result<GgufTensor> {
+pub fn plan_tensor(info: &TensorInfo, ty: GgmlType) -> Result<GgufTensor> {
     let block_len = ty.block_len().unwrap_or(1);
     let quantize = info.dtype.is_float()
         && info.shape.len() == 2

@@ -11,21 +11,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use happyhorse_formats::gguf::{write_gguf, GgmlType, GgufTensor, MetaValue};
-use happyhorse_formats::quant::{dequantize_into, quantize_rows};
+use happyhorse_formats::quant::{dequantize_into, quantize_rows, WRITABLE_TYPES};
 use happyhorse_formats::{open_weights, DType, TensorInfo, WeightSource};
 use happyhorse_tensor::{bail, cancel, Error, Result, ResultExt};
 
-/// The types `--type` accepts, spelled as ggml names them in any case.
-pub const QUANT_TYPES: [GgmlType; 8] = [
-    GgmlType::Q8_0,
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::Q4K,
-    GgmlType::Q5K,
-    GgmlType::Q6K,
-];
+/// The types `--type` accepts, spelled as ggml names them in any case: every type the
+/// quantizers write.
+pub const QUANT_TYPES: [GgmlType; 8] = WRITABLE_TYPES;
 
 /// The file's alignment, written as `general.alignment`.
 const ALIGNMENT: u32 = 32;

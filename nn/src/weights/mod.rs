@@ -33,7 +33,7 @@ use overlay::Overlay;
 
 /// The stored dtypes [`Weights::get_as`] converts from: the floating-point ones and the
 /// block-quantized ones (dequantized).
-pub const FLOAT_DTYPES: &[DType] = &[
+pub const CONVERTIBLE_DTYPES: &[DType] = &[
     DType::F32,
     DType::F16,
     DType::BF16,
@@ -388,7 +388,11 @@ impl Weights {
     fn host(&self, name: &str, shape: &[usize], dtype: Option<DType>) -> Result<Tensor> {
         let t = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() { FLOAT_DTYPES } else { &[] };
+                let dtypes = if dtype.is_some() {
+                    CONVERTIBLE_DTYPES
+                } else {
+                    &[]
+                };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 Tensor::from_bytes(Arc::new(bytes), info.dtype, &info.shape)
                     .with_context(|| format!("{}: tensor {:?}", src.describe(), info.name))?
@@ -467,7 +471,11 @@ impl Weights {
         part[0] = rows;
         let experts: Vec<Tensor> = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() { FLOAT_DTYPES } else { &[] };
+                let dtypes = if dtype.is_some() {
+                    CONVERTIBLE_DTYPES
+                } else {
+                    &[]
+                };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 let len = info.dtype.bytes_of(part.iter().product::<usize>() as u64) as usize;
                 (0..n)

@@ -43,6 +43,9 @@ pub const CONVERTIBLE_DTYPES: &[DType] = &[
     DType::Q6K,
 ];
 
+/// The dtypes [`Weights::get_as`] and [`Weights::experts_as`] convert to.
+const TARGET_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
+
 /// Where the tensors come from.
 #[derive(Clone)]
 enum Source {
@@ -384,8 +387,22 @@ impl Weights {
         Ok((bytes, info))
     }
 
+    /// Refuses converting `name` to a `dtype` that is not f32, f16 or bf16 (tensors are
+    /// only ever converted to those, whatever their source), naming the tensor.
+    fn check_target(&self, name: &str, dtype: Option<DType>) -> Result<()> {
+        match dtype {
+            Some(d) if !TARGET_DTYPES.contains(&d) => bail!(
+                "{}: tensor {:?} cannot be converted to {d} (only to F32, F16 or BF16)",
+                self.describe(),
+                self.key(name)
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// `name` of `shape` on the host in its stored dtype (f32 when made up), or as `dtype`.
     fn host(&self, name: &str, shape: &[usize], dtype: Option<DType>) -> Result<Tensor> {
+        self.check_target(name, dtype)?;
         let t = match &self.shared.config.source {
             Source::File(src) => {
                 let dtypes = if dtype.is_some() {
@@ -414,8 +431,8 @@ impl Weights {
         self.host(name, shape, None)?.to_device(&self.device)
     }
 
-    /// The tensor `name` with exactly `shape`, converted to `dtype` (from a float stored
-    /// dtype: f32, f16, bf16 or block-quantized), on the device.
+    /// The tensor `name` with exactly `shape`, converted to `dtype` (f32, f16 or bf16; from a
+    /// float stored dtype: f32, f16, bf16 or block-quantized), on the device.
     pub fn get_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         self.host(name, shape, Some(dtype))?.to_device(&self.device)
     }
@@ -459,6 +476,7 @@ impl Weights {
         n: usize,
         dtype: Option<DType>,
     ) -> Result<Vec<Tensor>> {
+        self.check_target(name, dtype)?;
         let rows = match shape.first() {
             Some(&d) if n > 0 && d % n == 0 => d / n,
             _ => bail!(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{builtin_file, happyhorse, Run, Scratch};
+use common::{builtin_file, fixture, happyhorse, Run, Scratch};
 use happyhorse::quantize::parse_quant_type;
 use happyhorse_formats::gguf::MetaValue;
 use happyhorse_formats::quant::{dequantize, quantize_rows};
@@ -306,6 +306,15 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     refused(
         quantize("q8_0", &out, &ints, &[]),
         &["\"position_ids\"", "I64"],
+    );
+    let quantized = fixture("gguf/magihuman-dit-q8/weights.gguf");
+    refused(
+        quantize("q4_k", &out, &quantized, &[]),
+        &[
+            "weights.gguf",
+            "\"block.layers.0.attention.linear_proj.weight\"",
+            "already Q8_0",
+        ],
     );
     assert_eq!(scratch.entries(), ["ints.safetensors", "model.safetensors"]);
 

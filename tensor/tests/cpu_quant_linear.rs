@@ -68,6 +68,10 @@ fn quantized_tensors_dequantize_and_refuse_what_they_cannot_be() {
         t.to_vec().unwrap(),
         dense.transpose(0, 1).unwrap().to_vec().unwrap()
     );
+    assert_eq!(
+        t.to_vec_f64().unwrap(),
+        dense.transpose(0, 1).unwrap().to_vec_f64().unwrap()
+    );
     let err = rng
         .tensor(&[2, 3])
         .matmul(&t.narrow(0, 0, 3).unwrap())

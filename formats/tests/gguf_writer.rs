@@ -140,12 +140,17 @@ fn bad_layouts_are_refused_naming_what_is_wrong() {
         (
             vec![meta("general.alignment", MetaValue::U32(12))],
             vec![],
-            &["general.alignment", "12"],
+            &["general.alignment", "12", "not a nonzero power of two"],
+        ),
+        (
+            vec![meta("general.alignment", MetaValue::U32(24))],
+            vec![],
+            &["general.alignment", "24", "not a nonzero power of two"],
         ),
         (
             vec![meta("general.alignment", MetaValue::U64(32))],
             vec![],
-            &["general.alignment", "U64"],
+            &["general.alignment", "u64", "not a u32"],
         ),
         (
             vec![],

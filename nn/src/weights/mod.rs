@@ -387,29 +387,26 @@ impl Weights {
         Ok((bytes, info))
     }
 
-    /// Refuses converting `name` to a `dtype` that is not f32, f16 or bf16 (tensors are
-    /// only ever converted to those, whatever their source), naming the tensor.
-    fn check_target(&self, name: &str, dtype: Option<DType>) -> Result<()> {
+    /// The stored dtypes `name` may have when asked for as `dtype`: any when it is kept as
+    /// stored (`None`), else [`CONVERTIBLE_DTYPES`]. A `dtype` other than f32, f16 or bf16
+    /// is refused, naming the tensor: tensors are only ever converted to those.
+    fn stored_dtypes_for(&self, name: &str, dtype: Option<DType>) -> Result<&'static [DType]> {
         match dtype {
-            Some(d) if !TARGET_DTYPES.contains(&d) => bail!(
+            None => Ok(&[]),
+            Some(d) if TARGET_DTYPES.contains(&d) => Ok(CONVERTIBLE_DTYPES),
+            Some(d) => bail!(
                 "{}: tensor {:?} cannot be converted to {d} (only to F32, F16 or BF16)",
                 self.describe(),
                 self.key(name)
             ),
-            _ => Ok(()),
         }
     }
 
     /// `name` of `shape` on the host in its stored dtype (f32 when made up), or as `dtype`.
     fn host(&self, name: &str, shape: &[usize], dtype: Option<DType>) -> Result<Tensor> {
-        self.check_target(name, dtype)?;
+        let dtypes = self.stored_dtypes_for(name, dtype)?;
         let t = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() {
-                    CONVERTIBLE_DTYPES
-                } else {
-                    &[]
-                };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 Tensor::from_bytes(Arc::new(bytes), info.dtype, &info.shape)
                     .with_context(|| format!("{}: tensor {:?}", src.describe(), info.name))?
@@ -476,7 +473,7 @@ impl Weights {
         n: usize,
         dtype: Option<DType>,
     ) -> Result<Vec<Tensor>> {
-        self.check_target(name, dtype)?;
+        let dtypes = self.stored_dtypes_for(name, dtype)?;
         let rows = match shape.first() {
             Some(&d) if n > 0 && d % n == 0 => d / n,
             _ => bail!(
@@ -489,11 +486,6 @@ impl Weights {
         part[0] = rows;
         let experts: Vec<Tensor> = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() {
-                    CONVERTIBLE_DTYPES
-                } else {
-                    &[]
-                };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 let len = info.dtype.bytes_of(part.iter().product::<usize>() as u64) as usize;
                 (0..n)

@@ -107,8 +107,9 @@ enum Command {
     /// Quantized: the 2-D float tensors named *.weight whose last dimension is whole blocks
     /// of the type (32 values, 256 for the K types), except embedders (`embed` in the
     /// name), final layers (`final_*`, `lm_head`) and norms, which stay as stored (F64 as
-    /// F32). Integer tensors are refused. Tensor names are kept. Progress on stderr, a
-    /// summary on stdout; nothing is left at --out on error or interruption.
+    /// F32). Integer and block-quantized tensors are refused. Tensor names are kept.
+    /// Progress on stderr, a summary on stdout; nothing is left at --out on error or
+    /// interruption.
     Quantize(QuantizeArgs),
     /// Prints the token ids and pieces of a text.
     #[command(group(ArgGroup::new("input").required(true).args(["text", "file"])))]

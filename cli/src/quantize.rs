@@ -4,28 +4,21 @@
 //! Quantized: 2-D float tensors named `*.weight` whose inner (last) dimension is whole
 //! blocks of the type, except the embedders (`embed` in the name), the final layers (a
 //! name part `final_*` or `lm_head`) and anything with `norm` in its name. Kept: F32, F16
-//! and BF16 as such, F64 as F32. Integer tensors are refused: the GGUF files happyhorse
-//! reads hold float tensors only.
+//! and BF16 as such, F64 as F32. Integer tensors are refused (the GGUF files happyhorse
+//! reads hold float tensors only), and so are block-quantized ones: a checkpoint is
+//! quantized once, from its float weights.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use happyhorse_formats::gguf::{write_gguf, GgmlType, GgufTensor, MetaValue};
-use happyhorse_formats::quant::{dequantize_into, quantize_rows};
+use happyhorse_formats::quant::{dequantize_into, quantize_rows, WRITABLE_TYPES};
 use happyhorse_formats::{open_weights, DType, TensorInfo, WeightSource};
 use happyhorse_tensor::{bail, cancel, Error, Result, ResultExt};
 
-/// The types `--type` accepts, spelled as ggml names them in any case.
-pub const QUANT_TYPES: [GgmlType; 8] = [
-    GgmlType::Q8_0,
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::Q4K,
-    GgmlType::Q5K,
-    GgmlType::Q6K,
-];
+/// The types `--type` accepts, spelled as ggml names them in any case: every type the
+/// quantizers write.
+pub const QUANT_TYPES: [GgmlType; 8] = WRITABLE_TYPES;
 
 /// The file's alignment, written as `general.alignment`.
 const ALIGNMENT: u32 = 32;
@@ -108,6 +101,10 @@ pub fn plan_tensor(info: &TensorInfo, ty: GgmlType) -> Result<GgufTensor> {
             DType::F32 | DType::F64 => GgmlType::F32,
             DType::F16 => GgmlType::F16,
             DType::BF16 => GgmlType::BF16,
+            quantized if quantized.is_quantized() => bail!(
+                "tensor {:?} is already {quantized}; quantize from a checkpoint of float tensors",
+                info.name
+            ),
             other => bail!(
                 "tensor {:?}: {other} tensors are not written (GGUF files here hold float tensors)",
                 info.name

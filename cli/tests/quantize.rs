@@ -1,5 +1,6 @@
-//! `happyhorse quantize`: the GGUF file it writes (read back here, and by ggml's own
-//! `gguf` package when Python has it), the built-in DiT quantized, and its refusals.
+//! `happyhorse quantize`: the GGUF file it writes (read back by happyhorse's reader, and
+//! by ggml's own `gguf` package when Python has it), the built-in DiT quantized, and its
+//! refusals.
 
 mod common;
 
@@ -7,125 +8,46 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{builtin_file, happyhorse, Run, Scratch};
+use common::{builtin_file, fixture, happyhorse, Run, Scratch};
 use happyhorse::quantize::parse_quant_type;
+use happyhorse_formats::gguf::MetaValue;
 use happyhorse_formats::quant::{dequantize, quantize_rows};
-use happyhorse_formats::{write_safetensors, DType, SafeTensors, WeightSource};
+use happyhorse_formats::{write_safetensors, DType, Gguf, SafeTensors, WeightSource};
 
-/// What a GGUF file says: its metadata (numbers and strings as text, arrays as lists)
-/// and each tensor's name, dimensions (innermost first, as stored) and ggml type number;
-/// the file's bytes, where the data section starts, and each tensor's offset in it.
-struct GgufContents {
-    metadata: BTreeMap<String, String>,
-    tensors: Vec<(String, Vec<u64>, u32)>,
-    bytes: Vec<u8>,
-    data_start: usize,
-    offsets: BTreeMap<String, usize>,
+/// The GGUF file at `path`, read by the project's reader.
+fn read_gguf(path: &Path) -> Gguf {
+    Gguf::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-impl GgufContents {
-    /// The first `len` bytes of tensor `name`'s data.
-    fn data(&self, name: &str, len: usize) -> &[u8] {
-        let at = self.data_start + self.offsets[name];
-        &self.bytes[at..at + len]
-    }
-}
-
-/// Reads a GGUF v3 file's header, metadata and tensor infos.
-fn read_gguf(path: &Path) -> GgufContents {
-    let bytes = std::fs::read(path).unwrap();
-    let mut at = 0usize;
-    let mut take = |n: usize| {
-        at += n;
-        bytes[at - n..at].to_vec()
-    };
-    let u32_of = |b: Vec<u8>| u32::from_le_bytes(b.try_into().unwrap());
-    let u64_of = |b: Vec<u8>| u64::from_le_bytes(b.try_into().unwrap());
-    assert_eq!(take(4), b"GGUF");
-    assert_eq!(u32_of(take(4)), 3);
-    let (n_tensors, n_kv) = (u64_of(take(8)), u64_of(take(8)));
-    let string = |take: &mut dyn FnMut(usize) -> Vec<u8>| {
-        let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-        String::from_utf8(take(n)).unwrap()
-    };
-    fn value(ty: u32, take: &mut dyn FnMut(usize) -> Vec<u8>) -> String {
-        let size = |ty: u32| match ty {
-            0 | 1 | 7 => 1,
-            2 | 3 => 2,
-            4..=6 => 4,
-            _ => 8,
-        };
-        match ty {
-            8 => {
-                let n = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-                String::from_utf8(take(n)).unwrap()
-            }
-            9 => {
-                let elem = u32::from_le_bytes(take(4).try_into().unwrap());
-                let n = u64::from_le_bytes(take(8).try_into().unwrap());
-                let items: Vec<String> = (0..n).map(|_| value(elem, take)).collect();
-                format!("[{}]", items.join(","))
-            }
-            6 => f32::from_le_bytes(take(4).try_into().unwrap()).to_string(),
-            _ => {
-                let mut b = take(size(ty));
-                b.resize(8, 0);
-                u64::from_le_bytes(b.try_into().unwrap()).to_string()
-            }
-        }
-    }
-    let mut metadata = BTreeMap::new();
-    for _ in 0..n_kv {
-        let key = string(&mut take);
-        let ty = u32_of(take(4));
-        metadata.insert(key, value(ty, &mut take));
-    }
-    let (mut tensors, mut offsets) = (Vec::new(), BTreeMap::new());
-    for _ in 0..n_tensors {
-        let name = string(&mut take);
-        let n_dims = u32_of(take(4));
-        let dims = (0..n_dims).map(|_| u64_of(take(8))).collect();
-        let ty = u32_of(take(4));
-        offsets.insert(name.clone(), u64_of(take(8)) as usize);
-        tensors.push((name, dims, ty));
-    }
-    let data_start = at.next_multiple_of(32);
-    GgufContents {
-        metadata,
-        tensors,
-        bytes,
-        data_start,
-        offsets,
-    }
-}
-
-/// ggml's names of the type numbers the tests expect.
-fn type_name(id: u32) -> &'static str {
-    match id {
-        0 => "F32",
-        1 => "F16",
-        2 => "Q4_0",
-        3 => "Q4_1",
-        6 => "Q5_0",
-        7 => "Q5_1",
-        8 => "Q8_0",
-        12 => "Q4_K",
-        13 => "Q5_K",
-        14 => "Q6_K",
-        30 => "BF16",
-        _ => panic!("unexpected ggml type {id}"),
-    }
-}
-
-/// `name shape type` lines (shape innermost first) of a file, sorted by name.
-fn describe(contents: &GgufContents) -> Vec<String> {
-    let mut lines: Vec<String> = contents
-        .tensors
+/// `name shape type` lines of a file, sorted by name, with each shape innermost first
+/// as the file stores it and ggml's reader reports it.
+fn describe(gguf: &Gguf) -> Vec<String> {
+    let mut lines: Vec<String> = gguf
+        .tensor_infos()
         .iter()
-        .map(|(name, dims, ty)| format!("{name} {dims:?} {}", type_name(*ty)))
+        .map(|t| {
+            let stored: Vec<usize> = t.shape.iter().rev().copied().collect();
+            format!("{} {stored:?} {}", t.name, t.ty.name())
+        })
         .collect();
     lines.sort();
     lines
+}
+
+/// The metadata value of `key`, or a panic naming the missing key.
+fn meta<'a>(gguf: &'a Gguf, key: &str) -> &'a MetaValue {
+    gguf.get(key)
+        .unwrap_or_else(|| panic!("no metadata key {key:?}"))
+}
+
+/// A metadata string.
+fn text(s: &str) -> MetaValue {
+    MetaValue::String(s.into())
+}
+
+/// A metadata array of strings.
+fn texts(items: &[&str]) -> MetaValue {
+    MetaValue::Array(items.iter().map(|s| text(s)).collect())
 }
 
 /// The same lines as ggml's `gguf` package reads them, or `None` (saying why on stderr)
@@ -257,31 +179,37 @@ fn every_type_writes_the_linear_weights_quantized_and_the_rest_as_stored() {
             "conv.weight [256, 1, 2] F32".to_string(),
             "final_linear_video.weight [256, 2] BF16".to_string(),
         ];
-        let contents = read_gguf(&out);
-        assert_eq!(describe(&contents), expected, "{flag}");
-        let m = &contents.metadata;
-        assert_eq!(m["general.architecture"], "magihuman");
-        assert_eq!(m["general.name"], "model.safetensors");
-        assert_eq!(m["general.quantization_version"], "2");
-        assert_eq!(m["general.alignment"], "32");
-        assert_eq!(m["happyhorse.source_files"], "[model.safetensors]");
-        check_data(&contents, &source, flag);
+        let gguf = read_gguf(&out);
+        assert_eq!(describe(&gguf), expected, "{flag}");
+        assert_eq!(meta(&gguf, "general.architecture"), &text("magihuman"));
+        assert_eq!(meta(&gguf, "general.name"), &text("model.safetensors"));
+        assert_eq!(
+            meta(&gguf, "general.quantization_version"),
+            &MetaValue::U32(2)
+        );
+        assert_eq!(meta(&gguf, "general.alignment"), &MetaValue::U32(32));
+        assert_eq!(
+            meta(&gguf, "happyhorse.source_files"),
+            &texts(&["model.safetensors"])
+        );
+        check_data(&gguf, &source, flag);
         if let Some(ggml) = describe_with_ggml(&out) {
             assert_eq!(ggml, expected, "{flag}: as ggml's gguf package reads it");
         }
     }
 }
 
-/// Checks each tensor's data in `contents` against the checkpoint `source`: the stored
+/// Checks each tensor's data in `gguf` against the checkpoint `source`: the stored
 /// bytes, F64 values as f32, and the quantizer's blocks of the values for `--type flag`.
-fn check_data(contents: &GgufContents, source: &Path, flag: &str) {
+fn check_data(gguf: &Gguf, source: &Path, flag: &str) {
     let ty = parse_quant_type(flag).unwrap();
     let file = SafeTensors::open(source).unwrap();
-    for (name, _, type_id) in &contents.tensors {
+    for tensor in gguf.tensor_infos() {
+        let name = &tensor.name;
         let info = file.info(name).unwrap();
         let stored = file.bytes(name).unwrap();
         let values = dequantize(info.dtype, stored.as_slice()).unwrap();
-        let expected = if *type_id == ty.id() {
+        let expected = if tensor.ty == ty {
             quantize_rows(ty, &values, info.shape[1]).unwrap()
         } else if info.dtype == DType::F64 {
             values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -289,7 +217,7 @@ fn check_data(contents: &GgufContents, source: &Path, flag: &str) {
             stored.as_slice().to_vec()
         };
         assert_eq!(
-            contents.data(name, expected.len()),
+            gguf.raw_bytes(name).unwrap().as_slice(),
             expected,
             "{flag}: {name}"
         );
@@ -305,15 +233,15 @@ fn the_builtin_dit_quantizes_its_block_linears() {
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(run.stderr.is_empty(), "--quiet: {}", run.dump());
     let source = SafeTensors::open(&dit).unwrap();
-    let contents = read_gguf(&out);
-    assert_eq!(contents.metadata["general.architecture"], "magihuman");
-    assert_eq!(contents.tensors.len(), source.names().len());
+    let gguf = read_gguf(&out);
+    assert_eq!(meta(&gguf, "general.architecture"), &text("magihuman"));
+    assert_eq!(gguf.tensor_infos().len(), source.names().len());
     let block_linears = ["linear_qkv", "linear_proj", "up_gate_proj", "down_proj"];
     let mut quantized = 0;
-    for (name, dims, ty) in &contents.tensors {
+    for tensor in gguf.tensor_infos() {
+        let name = &tensor.name;
         let info = source.info(name).unwrap();
-        let shape: Vec<u64> = info.shape.iter().rev().map(|&d| d as u64).collect();
-        assert_eq!(dims, &shape, "{name}");
+        assert_eq!(tensor.shape, info.shape, "{name}");
         let linear =
             name.starts_with("block.layers.") && block_linears.iter().any(|l| name.contains(l));
         let expected = if linear && info.shape[1] % 32 == 0 {
@@ -323,7 +251,7 @@ fn the_builtin_dit_quantizes_its_block_linears() {
             info.dtype.safetensors_name()
         };
         assert_eq!(
-            type_name(*ty),
+            tensor.ty.name(),
             expected,
             "{name} ({:?} {})",
             info.shape,
@@ -379,6 +307,15 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
         quantize("q8_0", &out, &ints, &[]),
         &["\"position_ids\"", "I64"],
     );
+    let quantized = fixture("gguf/magihuman-dit-q8/weights.gguf");
+    refused(
+        quantize("q4_k", &out, &quantized, &[]),
+        &[
+            "weights.gguf",
+            "\"block.layers.0.attention.linear_proj.weight\"",
+            "already Q8_0",
+        ],
+    );
     assert_eq!(scratch.entries(), ["ints.safetensors", "model.safetensors"]);
 
     std::fs::write(&out, b"earlier").unwrap();
@@ -389,7 +326,7 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
     let run = quantize("q8_0", &out, &source, &["--force"]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert_eq!(read_gguf(&out).tensors.len(), 8);
+    assert_eq!(read_gguf(&out).tensor_infos().len(), 8);
 }
 
 /// Writes a safetensors file at `path` holding one small F32 tensor `name`.
@@ -412,21 +349,31 @@ fn the_metadata_names_the_architecture_the_source_and_its_files() {
     let index = sharded.join("model.safetensors.index.json");
     let map = r#"{"weight_map": {"x.weight": "b.safetensors", "y.weight": "a.safetensors"}}"#;
     std::fs::write(&index, map).unwrap();
-    let index_files = "[model.safetensors.index.json,a.safetensors,b.safetensors]";
+    let index_files: &[&str] = &[
+        "model.safetensors.index.json",
+        "a.safetensors",
+        "b.safetensors",
+    ];
     for (source, architecture, name, files) in [
-        (&encoder, "t5gemma", "enc.safetensors", "[enc.safetensors]"),
-        (&dir, "ckpt", "ckpt", "[model.safetensors]"),
+        (
+            &encoder,
+            "t5gemma",
+            "enc.safetensors",
+            &["enc.safetensors"][..],
+        ),
+        (&dir, "ckpt", "ckpt", &["model.safetensors"]),
         (&index, "model", "model.safetensors.index.json", index_files),
     ] {
         let out = scratch.join("out.gguf");
         let run = quantize("q8_0", &out, source, &["--force"]);
         assert_eq!(run.code, Some(0), "{}", run.dump());
-        let m = read_gguf(&out).metadata;
+        let gguf = read_gguf(&out);
         let got = [
-            &m["general.architecture"],
-            &m["general.name"],
-            &m["happyhorse.source_files"],
+            meta(&gguf, "general.architecture"),
+            meta(&gguf, "general.name"),
+            meta(&gguf, "happyhorse.source_files"),
         ];
-        assert_eq!(got, [architecture, name, files], "{source:?}");
+        let expected = [&text(architecture), &text(name), &texts(files)];
+        assert_eq!(got, expected, "{source:?}");
     }
 }

@@ -140,12 +140,17 @@ fn bad_layouts_are_refused_naming_what_is_wrong() {
         (
             vec![meta("general.alignment", MetaValue::U32(12))],
             vec![],
-            &["general.alignment", "12"],
+            &["general.alignment", "12", "not a nonzero power of two"],
+        ),
+        (
+            vec![meta("general.alignment", MetaValue::U32(24))],
+            vec![],
+            &["general.alignment", "24", "not a nonzero power of two"],
         ),
         (
             vec![meta("general.alignment", MetaValue::U64(32))],
             vec![],
-            &["general.alignment", "U64"],
+            &["general.alignment", "u64", "not a u32"],
         ),
         (
             vec![],
@@ -211,18 +216,9 @@ fn a_producer_that_writes_the_wrong_count_leaves_nothing() {
 
 #[test]
 fn every_writable_type_round_trips_through_quantize_write_and_read() {
-    use happyhorse_formats::quant::{dequantize_ggml, quantize_rows};
+    use happyhorse_formats::quant::{dequantize_ggml, quantize_rows, WRITABLE_TYPES};
     use happyhorse_formats::{DType, Gguf, WeightSource};
-    let types = [
-        GgmlType::Q8_0,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q4K,
-        GgmlType::Q5K,
-        GgmlType::Q6K,
-    ];
+    let types = WRITABLE_TYPES;
     let (rows, cols) = (3, 512);
     let values: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * (1.0 + (i / cols) as f32))

@@ -155,6 +155,27 @@ fn get_as_converts_float_dtypes_and_names_others() {
 }
 
 #[test]
+fn no_source_converts_to_a_block_quantized_dtype() {
+    let file = Memory::new("mem").f32("w", &[1, 32], &[0.5; 32]).weights();
+    let sources = [
+        (file, "mem"),
+        (Weights::random(1, &Device::Cpu), "random"),
+        (Weights::placeholder(&Device::Cpu), "placeholder"),
+    ];
+    for (w, describe) in sources {
+        for dtype in [DType::Q8_0, DType::Q4K, DType::I64] {
+            let parts = [
+                describe,
+                "\"w\"",
+                &format!("cannot be converted to {dtype}"),
+            ];
+            assert_fails_naming(w.get_as("w", &[1, 32], dtype), &parts);
+            assert_fails_naming(w.experts_as("w", &[1, 32], 1, dtype), &parts);
+        }
+    }
+}
+
+#[test]
 fn get_opt_is_none_only_when_absent() {
     let w = Memory::new("mem").f32("x", &[1], &[7.0]).weights();
     assert_eq!(values(&w.get_opt("x", &[1]).unwrap().unwrap()), [7.0]);

@@ -253,6 +253,10 @@ impl Tensor {
 
     /// Copies the elements to the host as f64 (exact for every dtype but I64 beyond 2^53).
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        if self.dtype.is_quantized() {
+            // Dequantized once as a whole, not a block per element; f32 widens exactly.
+            return Ok(self.to_vec()?.into_iter().map(f64::from).collect());
+        }
         let t = self.to_device(&Device::Cpu)?;
         let s = t.cpu_storage()?;
         let mut out = Vec::with_capacity(t.numel());

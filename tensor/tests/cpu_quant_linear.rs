@@ -68,11 +68,20 @@ fn quantized_tensors_dequantize_and_refuse_what_they_cannot_be() {
         t.to_vec().unwrap(),
         dense.transpose(0, 1).unwrap().to_vec().unwrap()
     );
+    assert_eq!(
+        t.to_vec_f64().unwrap(),
+        dense.transpose(0, 1).unwrap().to_vec_f64().unwrap()
+    );
     let err = rng
         .tensor(&[2, 3])
         .matmul(&t.narrow(0, 0, 3).unwrap())
         .unwrap_err();
     assert!(err.to_string().contains("Q4_K"), "{err}");
+    let err = t.contiguous().unwrap_err().to_string();
+    assert!(
+        err.contains("a view of shape [512, 3] of a Q4_K tensor cannot be packed"),
+        "{err}"
+    );
     let bytes = std::sync::Arc::new(vec![0u8; 144]);
     let err = Tensor::from_bytes(bytes, DType::Q4K, &[2, 128]).unwrap_err();
     assert!(err.to_string().contains("256-value blocks"), "{err}");

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::cursor::Cursor;
+use super::writer::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT};
 use crate::{bail, ensure, Result};
 
 /// How deep arrays of arrays may nest.
@@ -138,6 +139,25 @@ impl MetaValue {
             _ => None,
         }
     }
+}
+
+/// The alignment of a file's data section that `metadata` names: `general.alignment`, a
+/// u32 and a nonzero power of two (as ggml requires), or [`DEFAULT_ALIGNMENT`] when absent.
+pub(crate) fn alignment(metadata: &[(String, MetaValue)]) -> Result<u64> {
+    let Some((_, value)) = metadata.iter().find(|(k, _)| k == ALIGNMENT_KEY) else {
+        return Ok(DEFAULT_ALIGNMENT.into());
+    };
+    let MetaValue::U32(alignment) = *value else {
+        bail!(
+            "metadata key {ALIGNMENT_KEY:?} is a {} ({value}), not a u32",
+            value.type_name()
+        );
+    };
+    ensure!(
+        alignment.is_power_of_two(),
+        "metadata key {ALIGNMENT_KEY:?} is {alignment}, not a nonzero power of two"
+    );
+    Ok(alignment.into())
 }
 
 /// Reads a value of type number `ty`; `depth` counts the arrays it lies in.

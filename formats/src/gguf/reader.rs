@@ -7,18 +7,13 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::cursor::Cursor;
-use super::metadata::{read_value, MetaValue};
+use super::metadata::{alignment, read_value, MetaValue};
+use super::writer::MAX_DIMS;
 use super::GgmlType;
 use crate::{bail, ensure, quant, Error, Result, TensorBytes};
 
 /// The versions read: 3, and 2, whose layout is the same.
 const VERSIONS: [u32; 2] = [2, 3];
-
-/// The data section's alignment when `general.alignment` is absent.
-const DEFAULT_ALIGNMENT: u64 = 32;
-
-/// Most dimensions a tensor may have.
-const MAX_DIMS: u32 = 4;
 
 /// Fewest bytes of a metadata entry: key length, value type, a one-byte value.
 const MIN_KV_BYTES: u64 = 13;
@@ -230,25 +225,6 @@ fn read_metadata(cur: &mut Cursor, count: u64) -> Result<Vec<(String, MetaValue)
     Ok(metadata)
 }
 
-/// `general.alignment`: a u32, a nonzero power of two; 32 when absent.
-fn alignment(metadata: &[(String, MetaValue)]) -> Result<u64> {
-    const KEY: &str = "general.alignment";
-    let Some((_, value)) = metadata.iter().find(|(k, _)| k == KEY) else {
-        return Ok(DEFAULT_ALIGNMENT);
-    };
-    let MetaValue::U32(alignment) = *value else {
-        bail!(
-            "metadata key {KEY:?} is a {} ({value}), not a u32",
-            value.type_name()
-        );
-    };
-    ensure!(
-        alignment.is_power_of_two(),
-        "metadata key {KEY:?} is {alignment}, not a nonzero power of two"
-    );
-    Ok(alignment.into())
-}
-
 /// A tensor info as read, before its place in the data section is checked.
 struct RawTensorInfo {
     /// Dimensions, innermost first.
@@ -260,7 +236,7 @@ struct RawTensorInfo {
 fn read_tensor_info(cur: &mut Cursor) -> Result<RawTensorInfo> {
     let n_dims = cur.u32("n_dims")?;
     ensure!(
-        (1..=MAX_DIMS).contains(&n_dims),
+        (1..=MAX_DIMS as u32).contains(&n_dims),
         "n_dims is {n_dims}; a tensor has 1 to {MAX_DIMS} dimensions"
     );
     let dims = (0..n_dims)

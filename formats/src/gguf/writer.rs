@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
+use super::metadata::alignment;
 use super::{GgmlType, MetaValue};
 use crate::{bail, cancel, ensure, write_atomically, Error, Result, ResultExt};
 
@@ -83,9 +84,10 @@ pub struct GgufLayout {
 
 /// Lays out a GGUF v3 file holding `metadata` (keys in the order given) and `tensors`:
 /// refuses repeated or empty keys and names, names longer than [`MAX_TENSOR_NAME`] bytes,
-/// more than [`MAX_DIMS`] dimensions, and an alignment that is not a positive multiple of 8.
+/// more than [`MAX_DIMS`] dimensions, and an alignment the reader refuses (not a u32, or
+/// not a nonzero power of two).
 pub fn gguf_layout(metadata: &[(String, MetaValue)], tensors: &[GgufTensor]) -> Result<GgufLayout> {
-    let alignment = alignment_of(metadata)?;
+    let alignment = alignment(metadata)?;
     let mut header = b"GGUF".to_vec();
     header.extend_from_slice(&3u32.to_le_bytes());
     header.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
@@ -175,17 +177,6 @@ pub fn write_gguf(
         Ok(())
     })
     .with_context(|| format!("writing {}", path.display()))
-}
-
-/// The alignment `metadata` names (a `UINT32`), else [`DEFAULT_ALIGNMENT`].
-fn alignment_of(metadata: &[(String, MetaValue)]) -> Result<u64> {
-    match metadata.iter().find(|(k, _)| k == ALIGNMENT_KEY) {
-        None => Ok(DEFAULT_ALIGNMENT as u64),
-        Some((_, MetaValue::U32(a))) if *a > 0 && a % 8 == 0 => Ok(*a as u64),
-        Some((_, other)) => {
-            bail!("{ALIGNMENT_KEY} must be a UINT32 positive multiple of 8, not {other:?}")
-        }
-    }
 }
 
 /// Refuses a tensor name or shape ggml cannot read.

@@ -15,7 +15,7 @@ mod quantize_k;
 pub use k_low::{dequantize_q2_k, dequantize_q3_k};
 pub use kept::{dequantize_q4_k, dequantize_q5_k, dequantize_q6_k, dequantize_q8_0};
 pub use legacy::{dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1};
-pub use quantize::{quantize_row, quantize_rows};
+pub use quantize::{quantize_row, quantize_rows, WRITABLE_TYPES};
 
 use crate::gguf::GgmlType;
 use crate::{bail, DType, Result};

@@ -14,6 +14,19 @@ use crate::{bail, Result};
 /// Values per block of the 32-value formats.
 const QK: usize = 32;
 
+/// The block-quantized types [`quantize_row`] writes: Q8_0, the other 32-value types, then
+/// the K types.
+pub const WRITABLE_TYPES: [GgmlType; 8] = [
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q6K,
+];
+
 /// Appends the blocks of `ty` holding `values` to `out`. `values` must be a whole number
 /// of blocks of finite values; an error names the type and the count, or the first value
 /// that is not finite.

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use happyhorse_nn::weights::FLOAT_DTYPES;
+use happyhorse_nn::weights::CONVERTIBLE_DTYPES;
 use happyhorse_nn::{Linear, RmsNorm, Weights};
 use happyhorse_tensor::{ensure, DType, Device, Error, Result, Tensor};
 
@@ -274,7 +274,7 @@ impl DitWeights {
         let specs = try_checkpoint_specs(cfg)?;
         for spec in &specs {
             if !spec.optional || weights.contains(&spec.name) {
-                weights.check(&spec.name, &spec.shape, FLOAT_DTYPES)?;
+                weights.check(&spec.name, &spec.shape, CONVERTIBLE_DTYPES)?;
             }
         }
         let specs: HashMap<&str, &TensorSpec> =

@@ -33,7 +33,7 @@ use overlay::Overlay;
 
 /// The stored dtypes [`Weights::get_as`] converts from: the floating-point ones and the
 /// block-quantized ones (dequantized).
-pub const FLOAT_DTYPES: &[DType] = &[
+pub const CONVERTIBLE_DTYPES: &[DType] = &[
     DType::F32,
     DType::F16,
     DType::BF16,
@@ -42,6 +42,9 @@ pub const FLOAT_DTYPES: &[DType] = &[
     DType::Q5K,
     DType::Q6K,
 ];
+
+/// The dtypes [`Weights::get_as`] and [`Weights::experts_as`] convert to.
+const TARGET_DTYPES: [DType; 3] = [DType::F32, DType::F16, DType::BF16];
 
 /// Where the tensors come from.
 #[derive(Clone)]
@@ -384,11 +387,26 @@ impl Weights {
         Ok((bytes, info))
     }
 
+    /// The stored dtypes `name` may have when asked for as `dtype`: any when it is kept as
+    /// stored (`None`), else [`CONVERTIBLE_DTYPES`]. A `dtype` other than f32, f16 or bf16
+    /// is refused, naming the tensor: tensors are only ever converted to those.
+    fn stored_dtypes_for(&self, name: &str, dtype: Option<DType>) -> Result<&'static [DType]> {
+        match dtype {
+            None => Ok(&[]),
+            Some(d) if TARGET_DTYPES.contains(&d) => Ok(CONVERTIBLE_DTYPES),
+            Some(d) => bail!(
+                "{}: tensor {:?} cannot be converted to {d} (only to F32, F16 or BF16)",
+                self.describe(),
+                self.key(name)
+            ),
+        }
+    }
+
     /// `name` of `shape` on the host in its stored dtype (f32 when made up), or as `dtype`.
     fn host(&self, name: &str, shape: &[usize], dtype: Option<DType>) -> Result<Tensor> {
+        let dtypes = self.stored_dtypes_for(name, dtype)?;
         let t = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() { FLOAT_DTYPES } else { &[] };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 Tensor::from_bytes(Arc::new(bytes), info.dtype, &info.shape)
                     .with_context(|| format!("{}: tensor {:?}", src.describe(), info.name))?
@@ -410,8 +428,8 @@ impl Weights {
         self.host(name, shape, None)?.to_device(&self.device)
     }
 
-    /// The tensor `name` with exactly `shape`, converted to `dtype` (from a float stored
-    /// dtype: f32, f16, bf16 or block-quantized), on the device.
+    /// The tensor `name` with exactly `shape`, converted to `dtype` (f32, f16 or bf16; from a
+    /// float stored dtype: f32, f16, bf16 or block-quantized), on the device.
     pub fn get_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
         self.host(name, shape, Some(dtype))?.to_device(&self.device)
     }
@@ -455,6 +473,7 @@ impl Weights {
         n: usize,
         dtype: Option<DType>,
     ) -> Result<Vec<Tensor>> {
+        let dtypes = self.stored_dtypes_for(name, dtype)?;
         let rows = match shape.first() {
             Some(&d) if n > 0 && d % n == 0 => d / n,
             _ => bail!(
@@ -467,7 +486,6 @@ impl Weights {
         part[0] = rows;
         let experts: Vec<Tensor> = match &self.shared.config.source {
             Source::File(src) => {
-                let dtypes = if dtype.is_some() { FLOAT_DTYPES } else { &[] };
                 let (bytes, info) = self.file_bytes(src.as_ref(), name, shape, dtypes)?;
                 let len = info.dtype.bytes_of(part.iter().product::<usize>() as u64) as usize;
                 (0..n)

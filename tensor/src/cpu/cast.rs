@@ -40,7 +40,8 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
             CpuStorage::BF16(out)
         }
         dt if dt.is_quantized() => bail!(
-            "a strided view of a {dt} tensor cannot be packed; convert it with to_dtype first"
+            "a view of shape {:?} of a {dt} tensor cannot be packed; convert it with to_dtype first",
+            x.shape()
         ),
         dt => {
             let size = dt.size();

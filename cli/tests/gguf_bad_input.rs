@@ -41,9 +41,20 @@ fn put(file: &mut [u8], at: usize, bytes: &[u8]) {
     file[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
+/// An edit writing `value` over a field of tensor `name`'s info.
+fn set(name: &'static str, field: fn(&InfoAt) -> usize, value: Vec<u8>) -> Edit {
+    Box::new(move |f| {
+        let at = field(&info_at(f, name));
+        put(f, at, &value)
+    })
+}
+
+/// A change to a file's bytes.
+type Edit = Box<dyn Fn(&mut Vec<u8>)>;
+
 /// One kind of damage: its name, the words the error must hold besides the file's name,
 /// and the edit.
-type Damage = (&'static str, Vec<&'static str>, Box<dyn Fn(&mut Vec<u8>)>);
+type Damage = (&'static str, Vec<&'static str>, Edit);
 
 /// The classes of damage to a file whose tensors include `first` (at data offset 0) and
 /// `other` (a later one).
@@ -80,26 +91,17 @@ fn damages(first: &'static str, other: &'static str) -> Vec<Damage> {
         (
             "dims count",
             vec![other],
-            Box::new(move |f| {
-                let at = info_at(f, other).n_dims;
-                put(f, at, &5u32.to_le_bytes())
-            }),
+            set(other, |i| i.n_dims, 5u32.to_le_bytes().into()),
         ),
         (
             "dims overflow",
             vec![other],
-            Box::new(move |f| {
-                let at = info_at(f, other).dims;
-                put(f, at, &(u64::MAX / 3).to_le_bytes())
-            }),
+            set(other, |i| i.dims, (u64::MAX / 3).to_le_bytes().into()),
         ),
         (
             "unknown type",
             vec![other, "IQ2_XXS"],
-            Box::new(move |f| {
-                let at = info_at(f, other).ty;
-                put(f, at, &16u32.to_le_bytes())
-            }),
+            set(other, |i| i.ty, 16u32.to_le_bytes().into()),
         ),
         (
             "misaligned offset",
@@ -113,18 +115,12 @@ fn damages(first: &'static str, other: &'static str) -> Vec<Damage> {
         (
             "offset past the end",
             vec![other],
-            Box::new(move |f| {
-                let at = info_at(f, other).offset;
-                put(f, at, &(1u64 << 40).to_le_bytes())
-            }),
+            set(other, |i| i.offset, (1u64 << 40).to_le_bytes().into()),
         ),
         (
             "overlapping tensors",
             vec![first, other],
-            Box::new(move |f| {
-                let at = info_at(f, other).offset;
-                put(f, at, &0u64.to_le_bytes())
-            }),
+            set(other, |i| i.offset, 0u64.to_le_bytes().into()),
         ),
     ]
 }

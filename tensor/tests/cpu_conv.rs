@@ -129,9 +129,11 @@ fn conv3d_with_half_weights_and_pointwise() {
 }
 
 #[test]
-fn conv3d_large_enough_to_split_im2col_blocks() {
+fn conv3d_large_enough_to_span_several_packed_blocks() {
     let mut rng = Rng::new(43);
-    // kc = 16·27 = 432 → blocks of 9_728 positions; 4·52·50 = 10_400 positions span two.
+    // The implicit im2col operand is packed in blocks of 2048 positions and 256 of the
+    // kc = 16·27 = 432 rows: 4·52·50 = 10_400 positions span six blocks, kc two, and the
+    // runs along w cross panel edges (50 is no multiple of any register tile).
     let x = rng.tensor(&[1, 16, 4, 52, 50]);
     let w = rng.tensor(&[3, 16, 3, 3, 3]);
     let p = ConvParams {

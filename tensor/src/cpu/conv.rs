@@ -1,15 +1,13 @@
-//! CPU convolutions: im2col over blocks of output positions, then the packed GEMM
-//! `out[Cout/g × positions] = W[Cout/g × Cin/g·k] · cols[Cin/g·k × positions]`, writing
-//! channel-major output in place. A 1×1×1 unit-stride unpadded conv skips im2col.
+//! CPU convolutions: the packed GEMM `out[Cout/g × positions] = W[Cout/g × Cin/g·k] ·
+//! cols[Cin/g·k × positions]`, writing channel-major output in place, where the im2col
+//! matrix `cols` is never built: the GEMM packs its panels straight from the input
+//! (implicit im2col). A 1×1×1 unit-stride unpadded conv reads the input as it is.
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, Elem, Mat};
+use super::gemm::{gemm, gemm_panels, Elem, Mat, Panels};
 use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
-
-/// Upper bound on the im2col buffer, in values (16 MiB).
-const COLS_MAX: usize = 1 << 22;
 
 /// Geometry of one conv3d call.
 struct Geom {
@@ -21,70 +19,106 @@ struct Geom {
 }
 
 impl Geom {
-    /// Fills `cols [cig·k, np]` for output positions `p0..p0 + np` of batch `bi`, group `gi`.
-    #[allow(clippy::too_many_arguments)]
-    fn im2col(
+    /// Fills `dst` with row `row` (channel `row / taps` of group `gi`, tap `row % taps`) of
+    /// batch `bi`'s im2col matrix, at output positions `pos0..pos0 + dst.len()`.
+    fn fill(
         &self,
         xv: &[f32],
-        bi: usize,
-        gi: usize,
-        cig: usize,
-        p0: usize,
-        np: usize,
-        cols: &mut [f32],
+        (bi, gi, cig): (usize, usize, usize),
+        row: usize,
+        pos0: usize,
+        dst: &mut [f32],
     ) {
         let [ti, hi, wi] = self.n_in;
         let [kt, kh, kw] = self.k;
         let [_, ho, wo] = self.o;
         let p = &self.p;
         let taps = kt * kh * kw;
-        cols.par_chunks_mut(np).enumerate().for_each(|(row, dst)| {
-            let (c, tap) = (row / taps, row % taps);
-            let (a, bb, cc) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-            let ch = gi * cig + c;
-            let plane = &xv[(bi * self.cin + ch) * ti * hi * wi..][..ti * hi * wi];
-            let off = |o: usize, kk: usize, d: usize| {
-                (o * p.stride[d] + kk * p.dilation[d]) as isize - p.padding[d].0 as isize
-            };
-            let mut pos = p0;
-            let mut i = 0;
-            while i < np {
-                let (ot, oh, ow) = (pos / (ho * wo), (pos / wo) % ho, pos % wo);
-                // One run along w: the rest of this output row, or the block end.
-                let run = (wo - ow).min(np - i);
-                let (it, ih) = (off(ot, a, 0), off(oh, bb, 1));
-                let seg = &mut dst[i..i + run];
-                if it < 0 || it as usize >= ti || ih < 0 || ih as usize >= hi {
-                    seg.fill(0.0);
+        let (c, tap) = (row / taps, row % taps);
+        debug_assert!(c < cig);
+        let (a, bb, cc) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+        let ch = gi * cig + c;
+        let plane = &xv[(bi * self.cin + ch) * ti * hi * wi..][..ti * hi * wi];
+        let off = |o: usize, kk: usize, d: usize| {
+            (o * p.stride[d] + kk * p.dilation[d]) as isize - p.padding[d].0 as isize
+        };
+        let (mut pos, mut i, np) = (pos0, 0, dst.len());
+        while i < np {
+            let (ot, oh, ow) = (pos / (ho * wo), (pos / wo) % ho, pos % wo);
+            // One run along w: the rest of this output row, or the end of `dst`.
+            let run = (wo - ow).min(np - i);
+            let (it, ih) = (off(ot, a, 0), off(oh, bb, 1));
+            let seg = &mut dst[i..i + run];
+            if it < 0 || it as usize >= ti || ih < 0 || ih as usize >= hi {
+                seg.fill(0.0);
+            } else {
+                let row = &plane[(it as usize * hi + ih as usize) * wi..][..wi];
+                if p.stride[2] == 1 {
+                    // A contiguous run of the input row, zeros where it leaves the row.
+                    let start = off(ow, cc, 2);
+                    let lo = (-start).clamp(0, run as isize) as usize;
+                    let hi_end = (wi as isize - start).clamp(lo as isize, run as isize) as usize;
+                    seg[..lo].fill(0.0);
+                    if hi_end > lo {
+                        let src = (start + lo as isize) as usize;
+                        seg[lo..hi_end].copy_from_slice(&row[src..src + (hi_end - lo)]);
+                    }
+                    seg[hi_end..].fill(0.0);
                 } else {
-                    let row = &plane[(it as usize * hi + ih as usize) * wi..][..wi];
-                    if p.stride[2] == 1 {
-                        // A contiguous run of the input row, zeros where it leaves the row.
-                        let start = off(ow, cc, 2);
-                        let lo = (-start).clamp(0, run as isize) as usize;
-                        let hi_end =
-                            (wi as isize - start).clamp(lo as isize, run as isize) as usize;
-                        seg[..lo].fill(0.0);
-                        if hi_end > lo {
-                            let src = (start + lo as isize) as usize;
-                            seg[lo..hi_end].copy_from_slice(&row[src..src + (hi_end - lo)]);
-                        }
-                        seg[hi_end..].fill(0.0);
-                    } else {
-                        for (j, d) in seg.iter_mut().enumerate() {
-                            let iw = off(ow + j, cc, 2);
-                            *d = if iw >= 0 && (iw as usize) < wi {
-                                row[iw as usize]
-                            } else {
-                                0.0
-                            };
-                        }
+                    for (j, d) in seg.iter_mut().enumerate() {
+                        let iw = off(ow + j, cc, 2);
+                        *d = if iw >= 0 && (iw as usize) < wi {
+                            row[iw as usize]
+                        } else {
+                            0.0
+                        };
                     }
                 }
-                i += run;
-                pos += run;
             }
-        });
+            i += run;
+            pos += run;
+        }
+    }
+}
+
+/// The transposed im2col matrix of one batch and group, `[positions, Cin/g·k]`, as a GEMM
+/// operand packed straight from the input: no columns buffer is ever written.
+struct Im2col<'a> {
+    geom: &'a Geom,
+    xv: &'a [f32],
+    /// Batch, group and input channels per group.
+    at: (usize, usize, usize),
+    positions: usize,
+}
+
+impl Panels for Im2col<'_> {
+    fn rows(&self) -> usize {
+        self.positions
+    }
+
+    fn cols(&self) -> usize {
+        self.at.2 * self.geom.k.iter().product::<usize>()
+    }
+
+    fn pack(&self, r0: usize, nrows: usize, c0: usize, ncols: usize, w: usize, dst: &mut [f32]) {
+        let panel_len = w * ncols;
+        if panel_len == 0 {
+            return;
+        }
+        // Column c of a panel holds `w` consecutive positions: a run of im2col row c.
+        let work = |(p, panel): (usize, &mut [f32])| {
+            let count = w.min(nrows - p * w);
+            for (c, col) in panel.chunks_mut(w).enumerate() {
+                self.geom
+                    .fill(self.xv, self.at, c0 + c, r0 + p * w, &mut col[..count]);
+                col[count..].fill(0.0);
+            }
+        };
+        if nrows * ncols < (1 << 15) {
+            dst.chunks_mut(panel_len).enumerate().for_each(work);
+        } else {
+            dst.par_chunks_mut(panel_len).enumerate().for_each(work);
+        }
     }
 }
 
@@ -129,15 +163,6 @@ fn conv3d_typed<T: Elem>(
         o,
         p: *p,
     };
-    let block = (COLS_MAX / kc.max(1))
-        .max(64)
-        .next_multiple_of(32)
-        .min(positions);
-    let mut cols = if pointwise {
-        Vec::new()
-    } else {
-        vec![0.0f32; block * kc]
-    };
     for bi in 0..b {
         for gi in 0..g {
             let a = Mat::row_major(&wd[gi * cog * kc..(gi + 1) * cog * kc], cog, kc);
@@ -153,17 +178,13 @@ fn conv3d_typed<T: Elem>(
                 );
                 continue;
             }
-            for p0 in (0..positions).step_by(block) {
-                let np = block.min(positions - p0);
-                geom.im2col(&xv, bi, gi, cig, p0, np, &mut cols[..kc * np]);
-                gemm(
-                    a,
-                    Mat::row_major(&cols[..kc * np], kc, np),
-                    &mut dst[p0..],
-                    positions,
-                    false,
-                );
-            }
+            let cols = Im2col {
+                geom: &geom,
+                xv: &xv,
+                at: (bi, gi, cig),
+                positions,
+            };
+            gemm_panels(&a, &cols, dst, positions);
         }
     }
     if let Some(bias) = bias {

@@ -191,18 +191,24 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
         a.in_bounds() && b.in_bounds(),
         "gemm: operand view out of bounds"
     );
-    gemm_panels(kern, &a, &b.t(), c, ldc, accumulate)
+    drive(kern, &a, &b.t(), c, ldc, accumulate)
 }
 
 /// `C = A · Wᵀ` with a block-quantized weight `w` (`[N, K]` rows), dequantized while its
 /// panels are packed.
 pub fn gemm_quant(a: Mat<f32>, w: &QuantRows, c: &mut [f32], ldc: usize) {
     assert!(a.in_bounds(), "gemm: operand view out of bounds");
-    gemm_panels(best_kernel(), &a, w, c, ldc, false)
+    drive(best_kernel(), &a, w, c, ldc, false)
+}
+
+/// `C = A · Btᵀ` for any operands that pack themselves into panels (`bt` is B transposed,
+/// `N × K`), with the best kernel of this CPU.
+pub fn gemm_panels<A: Panels, B: Panels>(a: &A, bt: &B, c: &mut [f32], ldc: usize) {
+    drive(best_kernel(), a, bt, c, ldc, false)
 }
 
 /// The blocked driver: `C (+)= A · Btᵀ`, where `bt` is B transposed (`N × K`).
-fn gemm_panels<A: Panels, B: Panels>(
+fn drive<A: Panels, B: Panels>(
     kern: &Kernel,
     a: &A,
     bt: &B,

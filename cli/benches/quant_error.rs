@@ -74,6 +74,7 @@ fn main() -> Result<()> {
         std::fs::create_dir_all(&dir)?;
         let bf16_file = dir.join("bf16.safetensors");
         write_bf16(weights, &bf16_file)?;
+        let bf16_bytes = std::fs::metadata(&bf16_file)?.len();
         let reference = run_with(case, &bf16_file, &dir.join("bf16-case"))?;
         for (name, ty) in TYPES {
             let file = dir.join(format!("{name}.gguf"));
@@ -91,7 +92,7 @@ fn main() -> Result<()> {
                 println!(
                     "| {label} | {name} | {output} | {max_abs:.3e} | {rms_rel:.3e} | {} (bf16 {}) |",
                     summary.bytes_out,
-                    std::fs::metadata(&bf16_file)?.len()
+                    bf16_bytes
                 );
             }
         }
@@ -236,12 +237,7 @@ fn memory_table() -> Result<()> {
         for (_, ty) in TYPES {
             let mut bytes = 0u64;
             for t in tensors {
-                let planned = plan_tensor(t, ty)?;
-                let block = (
-                    planned.ty.block_len().unwrap(),
-                    planned.ty.block_bytes().unwrap(),
-                );
-                bytes += (t.numel() / block.0 * block.1) as u64;
+                bytes += plan_tensor(t, ty)?.byte_len()? as u64;
             }
             row += &format!(" {} |", gb(bytes));
         }

@@ -11,28 +11,23 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use happyhorse_formats::gguf::writer::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT};
 use happyhorse_formats::gguf::{write_gguf, GgmlType, GgufTensor, MetaValue};
 use happyhorse_formats::quant::{dequantize_into, quantize_rows, WRITABLE_TYPES};
 use happyhorse_formats::{open_weights, DType, TensorInfo, WeightSource};
 use happyhorse_tensor::{bail, cancel, Error, Result, ResultExt};
 
-/// The types `--type` accepts, spelled as ggml names them in any case: every type the
-/// quantizers write.
-pub const QUANT_TYPES: [GgmlType; 8] = WRITABLE_TYPES;
-
-/// The file's alignment, written as `general.alignment`.
-const ALIGNMENT: u32 = 32;
-
 /// The most values widened to f32 at a time while a tensor is quantized (64 MiB).
 const CHUNK_VALUES: usize = 16 << 20;
 
-/// Parses `--type` (any case), naming the flag and the accepted types when unknown.
+/// Parses `--type` (any case): one of the types the quantizers write
+/// ([`WRITABLE_TYPES`]), naming the flag and the accepted types when unknown.
 pub fn parse_quant_type(text: &str) -> Result<GgmlType> {
-    QUANT_TYPES
+    WRITABLE_TYPES
         .into_iter()
         .find(|ty| ty.name().eq_ignore_ascii_case(text))
         .ok_or_else(|| {
-            let names: Vec<String> = QUANT_TYPES
+            let names: Vec<String> = WRITABLE_TYPES
                 .iter()
                 .map(|ty| ty.name().to_ascii_lowercase())
                 .collect();
@@ -190,7 +185,7 @@ fn metadata(source: &Path, names: &[String]) -> Result<Vec<(String, MetaValue)>>
         ),
         ("general.name".into(), MetaValue::String(file_name(source))),
         ("general.quantization_version".into(), MetaValue::U32(2)),
-        ("general.alignment".into(), MetaValue::U32(ALIGNMENT)),
+        (ALIGNMENT_KEY.into(), MetaValue::U32(DEFAULT_ALIGNMENT)),
         (
             "happyhorse.source_files".into(),
             MetaValue::Array(

@@ -73,15 +73,22 @@ fn describe_with_ggml(path: &Path) -> Option<Vec<String>> {
         }
         Ok(o) => {
             let stderr = String::from_utf8_lossy(&o.stderr);
-            let why = stderr.trim().lines().last().unwrap_or("failed");
-            eprintln!("skipped: the check by ggml's gguf package ({python}: {why})");
-            None
+            skip_ggml_check(&python, stderr.trim().lines().last().unwrap_or("failed"))
         }
-        Err(e) => {
-            eprintln!("skipped: the check by ggml's gguf package ({python}: {e})");
-            None
-        }
+        Err(e) => skip_ggml_check(&python, &e.to_string()),
     }
+}
+
+/// Says why the check by ggml's package is skipped; fails instead when
+/// `$HAPPYHORSE_PYTHON` names the interpreter that should have it (as CI does).
+fn skip_ggml_check(python: &str, why: &str) -> Option<Vec<String>> {
+    if std::env::var_os("HAPPYHORSE_PYTHON").is_some() {
+        panic!(
+            "$HAPPYHORSE_PYTHON ({python}) cannot read GGUF files with ggml's gguf package: {why}"
+        );
+    }
+    eprintln!("skipped: the check by ggml's gguf package ({python}: {why})");
+    None
 }
 
 /// `n` little-endian values of `dtype`, varied (the 16-bit ones as bit patterns near 1).

@@ -1,6 +1,6 @@
 //! The tensor types of a GGUF file, by their ggml numbers.
 
-use crate::DType;
+use crate::{bail, ensure, DType, Error, Result};
 
 /// A ggml tensor type as a GGUF file numbers it. The types happyhorse reads have their own
 /// variant; every other number is [`GgmlType::Other`], refused with its name.
@@ -138,35 +138,51 @@ impl GgmlType {
         !matches!(self, GgmlType::Other(_))
     }
 
+    /// Values per block and bytes per block, `None` for a type not read. The types held
+    /// as tensor types take their layout from [`DType`]; the rest are listed here.
+    fn layout(self) -> Option<(usize, usize)> {
+        if let Some(dtype) = self.kept_dtype() {
+            return Some((dtype.block_len(), dtype.block_bytes()));
+        }
+        Some(match self {
+            GgmlType::Q4_0 => (32, 18),
+            GgmlType::Q4_1 => (32, 20),
+            GgmlType::Q5_0 => (32, 22),
+            GgmlType::Q5_1 => (32, 24),
+            GgmlType::Q2K => (256, 84),
+            GgmlType::Q3K => (256, 110),
+            _ => return None,
+        })
+    }
+
     /// Values per block (1 for F32, F16, BF16), `None` for a type not read.
     pub fn block_len(self) -> Option<usize> {
-        Some(match self {
-            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => 1,
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => {
-                32
-            }
-            GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => 256,
-            GgmlType::Other(_) => return None,
-        })
+        self.layout().map(|(len, _)| len)
     }
 
     /// Bytes per block, `None` for a type not read.
     pub fn block_bytes(self) -> Option<usize> {
-        Some(match self {
-            GgmlType::F32 => 4,
-            GgmlType::F16 | GgmlType::BF16 => 2,
-            GgmlType::Q4_0 => 18,
-            GgmlType::Q4_1 => 20,
-            GgmlType::Q5_0 => 22,
-            GgmlType::Q5_1 => 24,
-            GgmlType::Q8_0 => 34,
-            GgmlType::Q2K => 84,
-            GgmlType::Q3K => 110,
-            GgmlType::Q4K => 144,
-            GgmlType::Q5K => 176,
-            GgmlType::Q6K => 210,
-            GgmlType::Other(_) => return None,
-        })
+        self.layout().map(|(_, bytes)| bytes)
+    }
+
+    /// Bytes of `numel` values of this type whose innermost dimension holds `inner`: an
+    /// error naming the type when it is not read, when `inner` is not whole blocks, or
+    /// when the size overflows.
+    pub fn data_bytes(self, numel: u64, inner: u64) -> Result<u64> {
+        let Some((block_len, block_bytes)) = self.layout() else {
+            bail!("type {self} (ggml type {}) is not read", self.id());
+        };
+        ensure!(
+            inner.is_multiple_of(block_len as u64),
+            "innermost dimension {inner} is not a multiple of {self}'s block of {block_len} values"
+        );
+        (numel / block_len as u64)
+            .checked_mul(block_bytes as u64)
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "the byte size of {numel} values of {self} overflows"
+                ))
+            })
     }
 
     /// The tensor type a tensor of this type is held as: itself for the types the kernels

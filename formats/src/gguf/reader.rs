@@ -258,25 +258,15 @@ impl RawTensorInfo {
         file_len: usize,
     ) -> Result<GgufTensorInfo> {
         let ty = self.ty;
-        let (Some(block_len), Some(block_bytes)) = (ty.block_len(), ty.block_bytes()) else {
-            bail!("type {ty} (ggml type {}) is not read", ty.id());
-        };
         let dims = &self.dims;
         let numel = dims
             .iter()
             .try_fold(1u64, |n, &d| n.checked_mul(d))
             .filter(|&n| usize::try_from(n).is_ok())
             .ok_or_else(|| Error::msg(format!("shape {dims:?} (innermost first) overflows")))?;
-        let inner = dims[0];
-        ensure!(
-            inner.is_multiple_of(block_len as u64),
-            "innermost dimension {inner} of shape {dims:?} (innermost first) is not a multiple of {ty}'s block of {block_len} values"
-        );
-        let size = (numel / block_len as u64)
-            .checked_mul(block_bytes as u64)
-            .ok_or_else(|| {
-                Error::msg(format!("the byte size of shape {dims:?} of {ty} overflows"))
-            })?;
+        let size = ty
+            .data_bytes(numel, dims[0])
+            .map_err(|e| e.context(format!("shape {dims:?} (innermost first)")))?;
         let offset = self.offset;
         ensure!(
             offset.is_multiple_of(alignment),

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::metadata::alignment;
 use super::{GgmlType, MetaValue};
-use crate::{bail, cancel, ensure, write_atomically, Error, Result, ResultExt};
+use crate::{cancel, ensure, write_atomically, Error, Result, ResultExt};
 
 /// The file's alignment when the metadata names none.
 pub const DEFAULT_ALIGNMENT: u32 = 32;
@@ -40,32 +40,18 @@ impl GgufTensor {
     /// Bytes of the tensor's data, or an error naming it when its type is not one written,
     /// its innermost dimension is not whole blocks, or the size overflows.
     pub fn byte_len(&self) -> Result<usize> {
-        let (Some(block_len), Some(block_bytes)) = (self.ty.block_len(), self.ty.block_bytes())
-        else {
-            bail!(
-                "tensor {:?}: type {} is not one written",
-                self.name,
-                self.ty
-            );
-        };
-        let inner = self.shape.last().copied().unwrap_or(1);
-        ensure!(
-            inner.is_multiple_of(block_len),
-            "tensor {:?}: innermost dimension {inner} of shape {:?} is not whole blocks of {block_len} values of {}",
-            self.name,
-            self.shape,
-            self.ty
-        );
-        self.shape
+        let what = || format!("tensor {:?} of shape {:?}", self.name, self.shape);
+        let numel = self
+            .shape
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .and_then(|n| (n / block_len).checked_mul(block_bytes))
-            .ok_or_else(|| {
-                Error::msg(format!(
-                    "tensor {:?}: shape {:?} overflows",
-                    self.name, self.shape
-                ))
-            })
+            .ok_or_else(|| Error::msg(format!("{}: the shape overflows", what())))?;
+        let inner = self.shape.last().copied().unwrap_or(1);
+        let bytes = self
+            .ty
+            .data_bytes(numel as u64, inner as u64)
+            .map_err(|e| e.context(what()))?;
+        usize::try_from(bytes).map_err(|_| Error::msg(format!("{}: the size overflows", what())))
     }
 }
 

@@ -44,12 +44,12 @@ pub fn dequantize_q3_k(block: &[u8], out: &mut [f32]) {
     let hmask = &block[..32];
     let scales = &block[96..108];
     let d = f16_at(block, 108);
+    let dl: [f32; 16] = std::array::from_fn(|group| d * scale_k3(group, scales) as f32);
     let mut at = 0;
     for_two_bit_fields(&block[32..96], |group, l, q| {
         let high_bit = 1u8 << (group / 2);
         let minus = if hmask[l] & high_bit != 0 { 0 } else { 4 };
-        let dl = d * scale_k3(group, scales) as f32;
-        out[at] = dl * (q as i32 - minus) as f32;
+        out[at] = dl[group] * (q as i32 - minus) as f32;
         at += 1;
     });
 }

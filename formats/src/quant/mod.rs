@@ -58,17 +58,14 @@ pub fn dequantize_ggml(ty: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<()
     if let Some(dtype) = ty.kept_dtype() {
         return dequantize_into(dtype, bytes, out);
     }
-    let block: BlockFn = match ty {
-        GgmlType::Q4_0 => dequantize_q4_0,
-        GgmlType::Q4_1 => dequantize_q4_1,
-        GgmlType::Q5_0 => dequantize_q5_0,
-        GgmlType::Q5_1 => dequantize_q5_1,
-        GgmlType::Q2K => dequantize_q2_k,
-        GgmlType::Q3K => dequantize_q3_k,
-        other => bail!("dequantizing {other}: ggml type {} is not read", other.id()),
-    };
-    let Some(layout) = ty.block_len().zip(ty.block_bytes()) else {
-        bail!("dequantizing {ty}: no block layout");
+    let (block, layout): (BlockFn, _) = match (ty, ty.block_len().zip(ty.block_bytes())) {
+        (GgmlType::Q4_0, Some(layout)) => (dequantize_q4_0, layout),
+        (GgmlType::Q4_1, Some(layout)) => (dequantize_q4_1, layout),
+        (GgmlType::Q5_0, Some(layout)) => (dequantize_q5_0, layout),
+        (GgmlType::Q5_1, Some(layout)) => (dequantize_q5_1, layout),
+        (GgmlType::Q2K, Some(layout)) => (dequantize_q2_k, layout),
+        (GgmlType::Q3K, Some(layout)) => (dequantize_q3_k, layout),
+        (other, _) => bail!("dequantizing {other}: ggml type {} is not read", other.id()),
     };
     for_blocks(&ty, layout, bytes, out, block)
 }

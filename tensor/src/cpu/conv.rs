@@ -3,9 +3,7 @@
 //! matrix `cols` is never built: the GEMM packs its panels straight from the input
 //! (implicit im2col). A 1×1×1 unit-stride unpadded conv reads the input as it is.
 
-use rayon::prelude::*;
-
-use super::gemm::{gemm, gemm_panels, Elem, Mat, Panels};
+use super::gemm::{for_each_panel, gemm, gemm_panels, Elem, Mat, Panels};
 use crate::params::conv::{ConvParams, ConvTranspose1d};
 use crate::{bail, DType, Result, Tensor};
 
@@ -101,24 +99,15 @@ impl Panels for Im2col<'_> {
     }
 
     fn pack(&self, r0: usize, nrows: usize, c0: usize, ncols: usize, w: usize, dst: &mut [f32]) {
-        let panel_len = w * ncols;
-        if panel_len == 0 {
-            return;
-        }
         // Column c of a panel holds `w` consecutive positions: a run of im2col row c.
-        let work = |(p, panel): (usize, &mut [f32])| {
+        for_each_panel(dst, w, nrows, ncols, |(p, panel)| {
             let count = w.min(nrows - p * w);
             for (c, col) in panel.chunks_mut(w).enumerate() {
                 self.geom
                     .fill(self.xv, self.at, c0 + c, r0 + p * w, &mut col[..count]);
                 col[count..].fill(0.0);
             }
-        };
-        if nrows * ncols < (1 << 15) {
-            dst.chunks_mut(panel_len).enumerate().for_each(work);
-        } else {
-            dst.par_chunks_mut(panel_len).enumerate().for_each(work);
-        }
+        });
     }
 }
 

@@ -8,7 +8,7 @@
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use super::gemm::{gemm, gemm_quant, Elem, Mat, QuantRows};
+use super::gemm::{gemm, gemm_panels, Elem, Mat, QuantRows};
 use crate::{bail, DType, Result, Tensor};
 
 /// Output columns (weight rows) per tile of [`gemm_nt_tiled`].
@@ -150,7 +150,8 @@ fn gemm_tensor_b(
                 .ok_or_else(|| {
                     crate::Error::msg(format!("a {dt} view of {n} rows runs past its storage"))
                 })?;
-            gemm_quant(a, &QuantRows::new(dt, bytes, n, k)?, c, ldc);
+            assert!(a.in_bounds(), "gemm: operand view out of bounds");
+            gemm_panels(&a, &QuantRows::new(dt, bytes, n, k)?, c, ldc);
         }
         DType::F32 => run(a, s.as_f32(), off, shape, strides, c, ldc),
         DType::F16 => run(a, s.as_f16(), off, shape, strides, c, ldc),

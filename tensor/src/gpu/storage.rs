@@ -6,11 +6,13 @@ use crate::{bail, DType, Result};
 /// Bytes of `elements` consecutive values of `dtype` that start on a block boundary: for a
 /// block-quantized dtype whole blocks (an error naming the dtype and the counts otherwise).
 pub(crate) fn element_bytes(dtype: DType, elements: usize) -> Result<usize> {
-    let block = dtype.block_len();
-    if !elements.is_multiple_of(block) {
-        bail!("{elements} {dtype} values are not whole blocks of {block}");
-    }
-    Ok(elements / block * dtype.block_bytes())
+    let Some(bytes) = dtype.row_bytes(elements) else {
+        bail!(
+            "{elements} {dtype} values are not whole blocks of {}",
+            dtype.block_len()
+        );
+    };
+    Ok(bytes)
 }
 
 /// A run of whole rows of a tensor in one buffer.

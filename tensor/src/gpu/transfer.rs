@@ -145,7 +145,7 @@ pub fn download(t: &Tensor, _g: &GpuStorage) -> Result<Tensor> {
     let g = super::kernel::storage_of(&t)?;
     let dtype = t.dtype();
     let (e0, e1) = (t.layout().offset(), t.layout().offset() + t.numel());
-    let mut out: Vec<u8> = Vec::with_capacity(element_bytes(dtype, t.numel()).unwrap_or(0));
+    let mut out: Vec<u8> = Vec::with_capacity(dtype.bytes_of(t.numel() as u64) as usize);
     for p in g.pieces() {
         let (s, e) = (e0.max(p.start), e1.min(p.start + p.len));
         if s >= e {

@@ -13,7 +13,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 pub use kernel::{available_kernels, best_kernel, Kernel};
-pub use pack::pack_panels;
+pub use pack::{for_each_panel, pack_panels};
 pub use quant::QuantRows;
 
 /// An element type the GEMM can read: widened to f32 while packing.
@@ -194,15 +194,9 @@ pub fn gemm_with<TA: Elem, TB: Elem>(
     drive(kern, &a, &b.t(), c, ldc, accumulate)
 }
 
-/// `C = A · Wᵀ` with a block-quantized weight `w` (`[N, K]` rows), dequantized while its
-/// panels are packed.
-pub fn gemm_quant(a: Mat<f32>, w: &QuantRows, c: &mut [f32], ldc: usize) {
-    assert!(a.in_bounds(), "gemm: operand view out of bounds");
-    drive(best_kernel(), &a, w, c, ldc, false)
-}
-
 /// `C = A · Btᵀ` for any operands that pack themselves into panels (`bt` is B transposed,
-/// `N × K`), with the best kernel of this CPU.
+/// `N × K`; e.g. a block-quantized weight's [`QuantRows`], dequantized while its panels are
+/// packed), with the best kernel of this CPU.
 pub fn gemm_panels<A: Panels, B: Panels>(a: &A, bt: &B, c: &mut [f32], ldc: usize) {
     drive(best_kernel(), a, bt, c, ldc, false)
 }

@@ -19,10 +19,6 @@ pub fn pack_panels<T: Elem>(
     w: usize,
     dst: &mut [f32],
 ) {
-    let panel_len = w * ncols;
-    if panel_len == 0 {
-        return;
-    }
     let work = |(p, panel): (usize, &mut [f32])| {
         if src.rs == 1 && (p + 1) * w <= nrows {
             // Column-major source: each packed column is a contiguous run.
@@ -57,9 +53,24 @@ pub fn pack_panels<T: Elem>(
             }
         }
     };
-    let chunks = dst.chunks_mut(panel_len).enumerate();
+    for_each_panel(dst, w, nrows, ncols, work);
+}
+
+/// Runs `work(p, panel)` over the `w · ncols`-value panels of `dst`, in parallel when the
+/// block (`nrows × ncols`) is large enough to pay for it: the loop every packer shares.
+pub fn for_each_panel(
+    dst: &mut [f32],
+    w: usize,
+    nrows: usize,
+    ncols: usize,
+    work: impl Fn((usize, &mut [f32])) + Sync + Send,
+) {
+    let panel_len = w * ncols;
+    if panel_len == 0 {
+        return;
+    }
     if nrows * ncols < (1 << 15) {
-        chunks.for_each(work);
+        dst.chunks_mut(panel_len).enumerate().for_each(work);
     } else {
         dst.par_chunks_mut(panel_len).enumerate().for_each(work);
     }

@@ -316,7 +316,7 @@ fn main() -> ExitCode {
     if let Some(dir) = cli.cache_dir {
         happyhorse_formats::set_cache_root(dir);
     }
-    match cli.command {
+    let code = match cli.command {
         Command::Generate(args) => generate(args),
         Command::Info {
             checkpoints,
@@ -355,7 +355,11 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+    };
+    if let Some(table) = happyhorse_tensor::cpu::profile::report() {
+        eprintln!("{table}");
     }
+    code
 }
 
 /// `happyhorse parity`: runs a fixture case and prints its checks; exit 0, 1 or 2.

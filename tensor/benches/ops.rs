@@ -2,8 +2,9 @@
 //! where sections are any of `sgemm linear attention conv` (all by default).
 //!
 //! Prints GFLOP/s (best of several runs) of SGEMM for each rung and micro-kernel, a bf16
-//! `linear` at a DiT shape, attention and a VAE-like conv3d, and, when `python3` with numpy
-//! is installed, numpy's matmul at 2048³ timed in the same run with the ratio to ours.
+//! `linear` at a DiT shape, attention and a VAE-like conv3d, and, when `HAPPYHORSE_PYTHON`
+//! (else `python3`) has numpy, numpy's matmul at 2048³ timed in the same run with the ratio
+//! to ours, with a warning when the machine is too busy for that ratio to count.
 
 use std::process::Command;
 use std::time::Instant;
@@ -167,19 +168,35 @@ fn conv3d(quick: bool) -> Result<()> {
     Ok(())
 }
 
-/// numpy's 2048³ float32 matmul GFLOP/s, if python3 with numpy is available.
+/// numpy's 2048³ float32 matmul GFLOP/s, if `HAPPYHORSE_PYTHON` (else `python3`) has numpy;
+/// OpenBLAS picks its own kernel (the variables that would pin an older one are removed).
 fn numpy_2048() -> Option<f64> {
     let script = "import numpy as np, time\n\
         a=np.random.rand(2048,2048).astype(np.float32); b=np.random.rand(2048,2048).astype(np.float32)\n\
         a@b\n\
         t=min((lambda s: (a@b, time.perf_counter()-s)[1])(time.perf_counter()) for _ in range(5))\n\
         print(2*2048**3/t/1e9)";
-    let out = Command::new("python3").args(["-c", script]).output().ok()?;
+    let python = std::env::var("HAPPYHORSE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .args(["-c", script])
+        .env_remove("OPENBLAS_CORETYPE")
+        .env_remove("OPENBLAS_L2_SIZE")
+        .output()
+        .ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+/// The one-minute load average (0 where the system does not say).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "quick");
+    let load_before = load_average();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "threads {}, kernels {:?}, load average {}",
@@ -214,6 +231,16 @@ fn main() -> Result<()> {
                     "numpy float32 matmul 2048^3", ""
                 );
                 println!("ratio ours / numpy at 2048^3: {:.2}", ours / np);
+                // A loaded machine starves OpenBLAS's threads more than ours: the ratio
+                // only means something on an idle one.
+                let busy = load_average().max(load_before);
+                if busy > 0.25 * rayon::current_num_threads() as f64 {
+                    println!(
+                        "warning: load average {busy:.2} on {} threads: too busy for the \
+                         numpy ratio to count; rerun on an idle machine",
+                        rayon::current_num_threads()
+                    );
+                }
             }
             _ => println!("numpy not available: no reference ratio"),
         }

@@ -251,9 +251,15 @@ fn conv_t_ref(
 #[test]
 fn conv_transpose1d_output_padding_and_groups() {
     let mut rng = Rng::new(45);
-    for (stride, padding, out_pad, groups) in
-        [(1, 0, 0, 1), (2, 1, 1, 1), (3, 2, 2, 2), (4, 0, 3, 4)]
-    {
+    for (stride, padding, out_pad, groups) in [
+        (1, 0, 0, 1),
+        (2, 1, 1, 1),
+        (3, 2, 2, 2),
+        (4, 0, 3, 4),
+        (3, 4, 1, 1),
+        (7, 2, 0, 1),
+    ] {
+        // Stride 7 over 5 taps leaves two output phases without any tap.
         let x = rng.tensor(&[2, 4, 7]);
         let w = rng.tensor(&[4, 3, 5]);
         let bias = rng.tensor(&[3 * groups]);
@@ -331,4 +337,74 @@ fn conv1d_with_taps_entirely_in_the_padding() {
         tol(21),
         0.0,
     );
+}
+
+/// Every direct-convolution kernel of this CPU against the reference: output channels that
+/// fill no tile evenly, rows that end inside a tile, a reduction of several blocks, dilation
+/// and asymmetric padding in every dimension, and one long 1-D row.
+#[test]
+fn direct_conv_every_kernel() {
+    use happyhorse_tensor::cpu::conv_direct::{available_direct_kernels, conv3d, DirectGeom};
+    let mut rng = Rng::new(21);
+    let cases = [
+        (
+            [1, 20, 4, 7, 37],
+            [13, 20, 3, 3, 3],
+            [(2, 0), (1, 1), (0, 2)],
+            [1, 2, 1],
+        ),
+        (
+            [1, 5, 1, 1, 300],
+            [7, 5, 1, 1, 7],
+            [(0, 0), (0, 0), (9, 9)],
+            [1, 1, 3],
+        ),
+        (
+            [1, 3, 3, 9, 9],
+            [2, 3, 3, 1, 3],
+            [(0, 0), (0, 0), (1, 1)],
+            [1, 1, 1],
+        ),
+    ];
+    for (xs, ws, padding, dilation) in cases {
+        let x = rng.tensor(&xs);
+        let w = rng.tensor(&ws);
+        let p = ConvParams {
+            padding,
+            dilation,
+            ..ConvParams::unit()
+        };
+        let (want, shape) = conv3d_ref(&x, &w, None, &p);
+        let g = DirectGeom {
+            cin: xs[1],
+            n_in: [xs[2], xs[3], xs[4]],
+            cout: ws[0],
+            k: [ws[2], ws[3], ws[4]],
+            p,
+        };
+        assert_eq!(g.output(), [shape[2], shape[3], shape[4]]);
+        let (xv, wv) = (x.to_vec().unwrap(), w.to_vec().unwrap());
+        let taps = ws[1..].iter().product::<usize>();
+        for kern in available_direct_kernels() {
+            let mut out = vec![f32::NAN; want.len()];
+            conv3d(kern, &g, &xv, &wv, &mut out);
+            assert_close(
+                &format!("direct conv {} {xs:?} * {ws:?}", kern.name),
+                &out,
+                &want,
+                tol(taps),
+                0.0,
+            );
+        }
+        // The op itself takes the same path, with bf16 weights widened on packing.
+        let wb = w.to_dtype(DType::BF16).unwrap();
+        let (want_b, _) = conv3d_ref(&x, &wb.to_dtype(DType::F32).unwrap(), None, &p);
+        assert_close(
+            "direct conv through Tensor::conv3d, bf16 weights",
+            &x.conv3d(&wb, None, &p).unwrap().to_vec().unwrap(),
+            &want_b,
+            tol(taps),
+            0.0,
+        );
+    }
 }

@@ -3,6 +3,7 @@
 mod cpu_util;
 
 use cpu_util::{assert_close, Rng};
+use happyhorse_tensor::ops::channel_norm::{ChannelAct, ChannelNorm, ChannelNormKind};
 use happyhorse_tensor::{DType, Tensor};
 
 fn rows(v: &[f32], w: usize) -> impl Iterator<Item = &[f32]> {
@@ -235,4 +236,85 @@ fn simd_exp_accuracy_and_edges() {
     assert_eq!(edge[2], 1.0);
     assert_eq!(edge[3], 0.0);
     assert!((edge[4] - std::f32::consts::E).abs() <= 2.0 * f32::EPSILON * std::f32::consts::E);
+}
+
+/// The channel norm's cases: shape, kind, activation, whether a gain is given.
+fn channel_norm_cases() -> Vec<(Vec<usize>, ChannelNorm, bool)> {
+    let rms = ChannelNormKind::Rms { eps: 1e-6 };
+    let l2 = ChannelNormKind::L2 { min_norm: 1e-12 };
+    let mut v = Vec::new();
+    for act in [ChannelAct::Identity, ChannelAct::Silu, ChannelAct::Relu] {
+        v.push((vec![2, 5, 3, 7], ChannelNorm { kind: rms, act }, false));
+        v.push((vec![1, 16, 300], ChannelNorm { kind: l2, act }, true));
+    }
+    v.push((
+        vec![3, 48, 2, 2, 70],
+        ChannelNorm {
+            kind: rms,
+            act: ChannelAct::Silu,
+        },
+        true,
+    ));
+    v
+}
+
+/// `act(x · inverse · gain)` in f64.
+fn channel_norm_ref(x: &[f32], shape: &[usize], g: Option<&[f32]>, p: ChannelNorm) -> Vec<f64> {
+    let (b, c) = (shape[0], shape[1]);
+    let s: usize = shape[2..].iter().product();
+    let mut out = vec![0.0f64; x.len()];
+    for bi in 0..b {
+        for pos in 0..s {
+            let at = |ch: usize| (bi * c + ch) * s + pos;
+            let ss: f64 = (0..c).map(|ch| (x[at(ch)] as f64).powi(2)).sum();
+            let inv = match p.kind {
+                ChannelNormKind::Rms { eps } => 1.0 / (ss / c as f64 + eps as f64).sqrt(),
+                ChannelNormKind::L2 { min_norm } => 1.0 / ss.sqrt().max(min_norm as f64),
+            };
+            for ch in 0..c {
+                let y = x[at(ch)] as f64 * inv * g.map_or(1.0, |g| g[ch] as f64);
+                out[at(ch)] = match p.act {
+                    ChannelAct::Identity => y,
+                    ChannelAct::Silu => y / (1.0 + (-y).exp()),
+                    ChannelAct::Relu => y.max(0.0),
+                };
+            }
+        }
+    }
+    out
+}
+
+/// The channel norm against f64, including a position of zeros (the L2 floor).
+#[test]
+fn channel_norm_against_f64() {
+    let mut rng = Rng::new(77);
+    for (shape, p, with_gain) in channel_norm_cases() {
+        let mut xv = rng.vec(shape.iter().product());
+        let s: usize = shape[2..].iter().product();
+        for ch in 0..shape[1] {
+            xv[ch * s] = 0.0;
+        }
+        let x = Tensor::from_vec(xv.clone(), &shape).unwrap();
+        let g = with_gain.then(|| rng.tensor(&[shape[1]]));
+        let gv = g.as_ref().map(|g| g.to_vec().unwrap());
+        let got = x.channel_norm(g.as_ref(), p).unwrap();
+        assert_eq!(got.shape(), &shape[..]);
+        let want = channel_norm_ref(&xv, &shape, gv.as_deref(), p);
+        // Two products and e^x (a few ulp) in f32 after f64 statistics.
+        assert_close(
+            &format!("channel_norm {shape:?} {p:?}"),
+            &got.to_vec().unwrap(),
+            &want,
+            1e-6,
+            4e-6,
+        );
+    }
+    let x = Tensor::from_vec(vec![1.0; 6], &[1, 3, 2]).unwrap();
+    let bad = Tensor::from_vec(vec![1.0; 2], &[2]).unwrap();
+    let p = ChannelNorm {
+        kind: ChannelNormKind::Rms { eps: 1e-6 },
+        act: ChannelAct::Identity,
+    };
+    let err = x.channel_norm(Some(&bad), p).unwrap_err().to_string();
+    assert!(err.contains("expected 3 values"), "{err}");
 }

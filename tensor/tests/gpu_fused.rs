@@ -48,3 +48,43 @@ fn fused_kernels_match_cpu_and_the_unfused_kernels() {
         );
     }
 }
+
+/// The channel norm (RMS and L2 kinds, each activation, with and without a gain) on the
+/// GPU against the CPU: f32 statistics over `C` channels against f64 ones, and exp.
+#[test]
+fn channel_norm_matches_cpu() {
+    use happyhorse_tensor::ops::channel_norm::{ChannelAct, ChannelNorm, ChannelNormKind};
+    use happyhorse_tensor::Tensor;
+    let dev = gpu();
+    let mut seed = 90;
+    for (shape, gain) in [
+        (vec![2usize, 5, 3, 7], false),
+        (vec![1, 48, 2, 3, 50], true),
+    ] {
+        for kind in [
+            ChannelNormKind::Rms { eps: 1e-6 },
+            ChannelNormKind::L2 { min_norm: 1e-12 },
+        ] {
+            for act in [ChannelAct::Identity, ChannelAct::Silu, ChannelAct::Relu] {
+                seed += 1;
+                let x = fused_common::seeded(&shape, seed, 2.0);
+                let g = gain.then(|| fused_common::seeded(&[shape[1]], seed + 100, 1.5));
+                let p = ChannelNorm { kind, act };
+                let cpu = x.channel_norm(g.as_ref(), p).unwrap();
+                let (xg, gg) = (
+                    x.to_device(&dev).unwrap(),
+                    g.as_ref().map(|g| g.to_device(&dev).unwrap()),
+                );
+                let on_gpu: Tensor = xg.channel_norm(gg.as_ref(), p).unwrap();
+                let norm = shape[1] as f32 * f32::EPSILON;
+                assert_close(
+                    &format!("channel_norm {shape:?} {p:?}"),
+                    &on_gpu,
+                    &cpu,
+                    norm + TRANSCENDENTAL,
+                    norm,
+                );
+            }
+        }
+    }
+}

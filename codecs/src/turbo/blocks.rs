@@ -7,6 +7,7 @@ use super::layers::{rms_norm_channels, Conv};
 use crate::video::frame_conv::FrameConv;
 use crate::video::rearrange::interleave_halves;
 use happyhorse_nn::Weights;
+use happyhorse_tensor::ops::channel_norm::ChannelAct;
 
 /// Epsilon of norm1, norm2 and the decoder's final norms.
 pub(crate) const NORM_EPS: f32 = 1e-8;
@@ -66,17 +67,21 @@ impl ResnetBlock {
 
     /// `x [B, in, T, H, W]` → `[B, out, T, H, W]`.
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = rms_norm_channels(x, NORM_EPS)?;
-        let h = if self.relu {
-            h.unary(happyhorse_tensor::UnaryOp::Relu)?
+        let act = if self.relu {
+            ChannelAct::Relu
         } else {
-            h.silu()?
+            ChannelAct::Silu
         };
+        let h = rms_norm_channels(x, NORM_EPS, act)?;
         let h = self.conv1.forward(&h)?;
-        let h = rms_norm_channels(&h, NORM_EPS)?.silu()?;
+        let h = rms_norm_channels(&h, NORM_EPS, ChannelAct::Silu)?;
         let h = self.conv2.forward(&h)?;
         let s = match &self.shortcut {
-            Some(c) => c.forward(&rms_norm_channels(x, self.shortcut_eps)?)?,
+            Some(c) => c.forward(&rms_norm_channels(
+                x,
+                self.shortcut_eps,
+                ChannelAct::Identity,
+            )?)?,
             None => x.clone(),
         };
         h.add(&s)

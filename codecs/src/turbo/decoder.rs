@@ -10,6 +10,7 @@ use crate::video::frame_conv::FrameConv;
 use crate::video::rearrange::{pixel_shuffle2, unpatchify};
 use crate::video::tiling::TileSizes;
 use happyhorse_nn::Weights;
+use happyhorse_tensor::ops::channel_norm::ChannelAct;
 
 /// The decoder.
 pub(crate) struct Decoder {
@@ -132,10 +133,10 @@ impl Decoder {
             probe.tap(&format!("decoder.up_blocks.{i}"), &x)?;
         }
         if let Some(sc) = &self.shuffle_conv {
-            let h = rms_norm_channels(&x, NORM_EPS)?.silu()?;
+            let h = rms_norm_channels(&x, NORM_EPS, ChannelAct::Silu)?;
             x = pixel_shuffle2(&sc.forward(&h)?)?;
         }
-        let h = rms_norm_channels(&x, NORM_EPS)?.silu()?;
+        let h = rms_norm_channels(&x, NORM_EPS, ChannelAct::Silu)?;
         let y = self.conv_out.forward(&h)?;
         if self.use_unpatchify {
             unpatchify(&y)

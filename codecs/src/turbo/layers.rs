@@ -1,6 +1,7 @@
 //! Turbo VAE layers: the non-causal 3-D convolution (replicate time padding), its
 //! depthwise-separable form, and the weightless channel RMSNorm.
 
+use happyhorse_tensor::ops::channel_norm::{ChannelAct, ChannelNorm, ChannelNormKind};
 use happyhorse_tensor::{ConvParams, PadMode, Result, Tensor};
 
 use happyhorse_nn::Weights;
@@ -97,8 +98,13 @@ impl Conv {
     }
 }
 
-/// `x · rsqrt(mean over channels of x² + eps)` for `[B, C, …]`.
-pub(crate) fn rms_norm_channels(x: &Tensor, eps: f32) -> Result<Tensor> {
-    let d = x.square()?.mean(1, true)?.add_scalar(eps)?.sqrt()?;
-    x.div(&d)
+/// `act(x · rsqrt(mean over channels of x² + eps))` for `[B, C, …]`, in one pass.
+pub(crate) fn rms_norm_channels(x: &Tensor, eps: f32, act: ChannelAct) -> Result<Tensor> {
+    x.channel_norm(
+        None,
+        ChannelNorm {
+            kind: ChannelNormKind::Rms { eps },
+            act,
+        },
+    )
 }

@@ -1,6 +1,7 @@
 //! Wan2.2 VAE blocks: `ResidualBlock`, `AttentionBlock`, `Resample`, and the parameter-free
 //! shortcuts `AvgDown3D` / `DupUp3D`.
 
+use happyhorse_tensor::ops::channel_norm::ChannelAct;
 use happyhorse_tensor::{AttentionOpts, Result, Tensor};
 
 use super::cache::{FeatCache, Slot};
@@ -78,9 +79,9 @@ impl ResidualBlock {
             Some(s) => s.forward(x, None)?,
             None => x.clone(),
         };
-        let y = self.norm1.forward(x)?.silu()?;
+        let y = self.norm1.forward_act(x, ChannelAct::Silu)?;
         let y = self.conv1.forward(&y, cache.as_deref_mut())?;
-        let y = self.norm2.forward(&y)?.silu()?;
+        let y = self.norm2.forward_act(&y, ChannelAct::Silu)?;
         let y = self.conv2.forward(&y, cache)?;
         y.add(&h)
     }

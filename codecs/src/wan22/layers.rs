@@ -1,6 +1,7 @@
 //! Wan2.2 VAE layers: the causal 3-D convolution with its chunk cache and the L2
 //! `RMS_norm`.
 
+use happyhorse_tensor::ops::channel_norm::{ChannelAct, ChannelNorm, ChannelNormKind};
 use happyhorse_tensor::{ConvParams, Result, Tensor};
 
 use super::cache::{FeatCache, Slot};
@@ -161,7 +162,15 @@ impl RmsNorm {
 
     /// Normalises `[B, C, T, H, W]` over `C`.
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let n = x.square()?.sum(1, true)?.sqrt()?.clamp(1e-12, f32::MAX)?;
-        x.div(&n)?.mul(&self.g)
+        self.forward_act(x, ChannelAct::Identity)
+    }
+
+    /// Normalises over `C` and applies `act`, in one pass.
+    pub(crate) fn forward_act(&self, x: &Tensor, act: ChannelAct) -> Result<Tensor> {
+        let p = ChannelNorm {
+            kind: ChannelNormKind::L2 { min_norm: 1e-12 },
+            act,
+        };
+        x.channel_norm(Some(&self.g), p)
     }
 }

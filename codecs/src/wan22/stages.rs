@@ -3,6 +3,7 @@
 //! the head (norm, SiLU, causal convolution).
 
 use happyhorse_nn::Weights;
+use happyhorse_tensor::ops::channel_norm::ChannelAct;
 use happyhorse_tensor::{Result, Tensor};
 
 use super::blocks::{AttentionBlock, Mode, Resample, ResidualBlock};
@@ -165,7 +166,7 @@ impl Head {
 
     /// One chunk.
     pub(crate) fn forward(&self, x: &Tensor, cache: &mut FeatCache) -> Result<Tensor> {
-        let y = self.norm.forward(x)?.silu()?;
+        let y = self.norm.forward_act(x, ChannelAct::Silu)?;
         self.conv.forward(&y, Some(cache))
     }
 }

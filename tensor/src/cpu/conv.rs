@@ -144,7 +144,6 @@ fn conv3d_typed<T: Elem>(
     let wd = &wd[w.layout().offset()..][..cout * kc];
     let xv = x.cpu_f32()?;
     let mut out = vec![0.0f32; b * cout * positions];
-    let pointwise = k == [1, 1, 1] && p.stride == [1; 3] && p.padding == [(0, 0); 3];
     let geom = Geom {
         cin,
         n_in,
@@ -152,6 +151,44 @@ fn conv3d_typed<T: Elem>(
         o,
         p: *p,
     };
+    if super::conv_direct::applies(p, k) {
+        let geom = super::conv_direct::DirectGeom {
+            cin,
+            n_in,
+            cout,
+            k,
+            p: *p,
+        };
+        let kern = super::conv_direct::best_direct_kernel();
+        let in_len = cin * n_in.iter().product::<usize>();
+        for (bi, dst) in out.chunks_mut(cout * positions).enumerate() {
+            super::conv_direct::conv3d(kern, &geom, &xv[bi * in_len..][..in_len], wd, dst);
+        }
+    } else {
+        conv3d_gemm(&xv, wd, &mut out, (b, g, cig, cog, kc), &geom, positions);
+    }
+    if let Some(bias) = bias {
+        let bv = bias.cpu_f32()?;
+        super::for_rows(&mut out, positions, |row, r| {
+            let add = bv[row % cout];
+            r.iter_mut().for_each(|v| *v += add);
+        });
+    }
+    Tensor::from_vec(out, &[b, cout, o[0], o[1], o[2]])
+}
+
+/// The packed-GEMM conv of every batch item and group: `pointwise` convs read the input as
+/// it is, the others pack their panels through [`Im2col`].
+fn conv3d_gemm<T: Elem>(
+    xv: &[f32],
+    wd: &[T],
+    out: &mut [f32],
+    (b, g, cig, cog, kc): (usize, usize, usize, usize, usize),
+    geom: &Geom,
+    positions: usize,
+) {
+    let (cin, cout) = (geom.cin, cog * g);
+    let pointwise = geom.k == [1, 1, 1] && geom.p.stride == [1; 3] && geom.p.padding == [(0, 0); 3];
     for bi in 0..b {
         for gi in 0..g {
             let a = Mat::row_major(&wd[gi * cog * kc..(gi + 1) * cog * kc], cog, kc);
@@ -168,26 +205,19 @@ fn conv3d_typed<T: Elem>(
                 continue;
             }
             let cols = Im2col {
-                geom: &geom,
-                xv: &xv,
+                geom,
+                xv,
                 at: (bi, gi, cig),
                 positions,
             };
             gemm_panels(&a, &cols, dst, positions);
         }
     }
-    if let Some(bias) = bias {
-        let bv = bias.cpu_f32()?;
-        super::for_rows(&mut out, positions, |row, r| {
-            let add = bv[row % cout];
-            r.iter_mut().for_each(|v| *v += add);
-        });
-    }
-    Tensor::from_vec(out, &[b, cout, o[0], o[1], o[2]])
 }
 
-/// See [`Tensor::conv_transpose1d`]: per batch and group, `cols [Cout/g·k, L] = Wᵀ · x` on
-/// the packed GEMM, then each column scatters its `k` taps to `i·stride + t − padding`.
+/// See [`Tensor::conv_transpose1d`]. One group: [`conv_t_phases`]. Several: per batch and
+/// group, `cols [Cout/g·k, L] = Wᵀ · x` on the packed GEMM, then each column scatters its `k`
+/// taps to `i·stride + t − padding`.
 pub fn conv_transpose1d(
     x: &Tensor,
     w: &Tensor,
@@ -228,6 +258,9 @@ fn conv_t_typed<T: Elem>(
     let bv = bias
         .map(|b| b.cpu_f32().map(|v| v.into_owned()))
         .transpose()?;
+    if groups == 1 {
+        return conv_t_phases(&xv, wd, (b, cin, l), (cout, k), bv.as_deref(), p);
+    }
     let mut out = vec![0.0f32; b * cout * lo];
     let mut cols = vec![0.0f32; cog * k * l];
     for bi in 0..b {
@@ -252,6 +285,71 @@ fn conv_t_typed<T: Elem>(
                             row[pos - padding] += v;
                         }
                     }
+                }
+            });
+        }
+    }
+    Tensor::from_vec(out, &[b, cout, lo])
+}
+
+/// A one-group transposed conv as `stride` ordinary convolutions, one per output phase:
+/// output `o = q·stride + r − padding` takes taps `t = r + j·stride` at inputs `q − j`, so
+/// phase `r` is a stride-1 conv of `x` with those taps reversed (padded by one less than
+/// their count on each side) on the direct kernel, and its results are interleaved into the
+/// output. No column is scattered and every output is written once.
+fn conv_t_phases<T: Elem>(
+    xv: &[f32],
+    wd: &[T],
+    (b, cin, l): (usize, usize, usize),
+    (cout, k): (usize, usize),
+    bias: Option<&[f32]>,
+    p: &ConvTranspose1d,
+) -> Result<Tensor> {
+    let (s, pad) = (p.stride, p.padding);
+    let lo = p.output_len(l, k);
+    let mut out = vec![0.0f32; b * cout * lo];
+    if let Some(bv) = bias {
+        super::for_rows(&mut out, lo, |row, r| r.fill(bv[row % cout]));
+    }
+    let kern = super::conv_direct::best_direct_kernel();
+    for r in 0..s.min(k) {
+        let taps = (k - r).div_ceil(s);
+        // Phase weights [Cout, Cin, taps], tap j' = taps − 1 − j of w[ci, co, r + j·s].
+        let mut wr = vec![0.0f32; cout * cin * taps];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for j in 0..taps {
+                    wr[(co * cin + ci) * taps + taps - 1 - j] =
+                        wd[(ci * cout + co) * k + r + j * s].widen();
+                }
+            }
+        }
+        let g = super::conv_direct::DirectGeom {
+            cin,
+            n_in: [1, 1, l],
+            cout,
+            k: [1, 1, taps],
+            p: ConvParams {
+                padding: [(0, 0), (0, 0), (taps - 1, taps - 1)],
+                ..ConvParams::unit()
+            },
+        };
+        let nq = l + taps - 1;
+        let mut phase = vec![0.0f32; cout * nq];
+        for bi in 0..b {
+            super::conv_direct::conv3d(kern, &g, &xv[bi * cin * l..][..cin * l], &wr, &mut phase);
+            let dst = &mut out[bi * cout * lo..][..cout * lo];
+            let phase = &phase;
+            super::for_rows(dst, lo, |co, row| {
+                let src = &phase[co * nq..][..nq];
+                // o = q·s + r − pad for q in 0..nq, kept where 0 ≤ o < lo.
+                let q0 = pad.saturating_sub(r).div_ceil(s);
+                for (q, &v) in src.iter().enumerate().skip(q0) {
+                    let o = q * s + r - pad;
+                    if o >= lo {
+                        break;
+                    }
+                    row[o] += v;
                 }
             });
         }

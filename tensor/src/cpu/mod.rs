@@ -3,13 +3,16 @@
 
 pub mod attention;
 pub mod cast;
+pub mod channel_norm;
 pub mod clamped_gelu;
 pub mod conv;
+pub mod conv_direct;
 pub mod elementwise;
 pub mod gated_heads;
 pub mod gemm;
 pub mod matmul;
 pub mod norm;
+pub mod profile;
 pub mod qk_norm_rope;
 pub mod reduce;
 pub mod resize;

@@ -87,15 +87,31 @@ pub fn upsample_nearest(x: &Tensor, factors: &[usize]) -> Result<Tensor> {
     let out_shape = upsampled_shape(xs, factors);
     let xv = x.cpu_f32()?;
     let in_strides = contiguous_strides(xs);
-    let out_strides = contiguous_strides(&out_shape);
     let mut out = vec![0.0f32; out_shape.iter().product()];
-    super::fill_indexed(&mut out, |flat| {
+    if out_shape.is_empty() || out.is_empty() {
+        return Tensor::from_vec(xv.to_vec(), &out_shape);
+    }
+    // Row by row of the last dimension: each output row repeats one source row, each value
+    // `f` times.
+    let last = out_shape.len() - 1;
+    let factor = |d: usize| out_shape[d] / xs[d];
+    let (wi, f) = (xs[last], factor(last));
+    super::for_rows(&mut out, out_shape[last], |r, row| {
         let mut src = 0;
-        for d in 0..out_shape.len() {
-            let o = (flat / out_strides[d]) % out_shape[d];
-            src += o / (out_shape[d] / xs[d]) * in_strides[d];
+        let mut rest = r;
+        for d in (0..last).rev() {
+            let o = rest % out_shape[d];
+            rest /= out_shape[d];
+            src += o / factor(d) * in_strides[d];
         }
-        xv[src]
+        let src = &xv[src..src + wi];
+        if f == 1 {
+            row.copy_from_slice(src);
+        } else {
+            for (chunk, &v) in row.chunks_exact_mut(f).zip(src) {
+                chunk.fill(v);
+            }
+        }
     });
     Tensor::from_vec(out, &out_shape)
 }

@@ -12,6 +12,7 @@
 pub mod attention;
 mod capacity;
 pub mod cast;
+pub mod channel_norm;
 pub mod clamped_gelu;
 pub mod context;
 pub mod conv;

@@ -209,7 +209,8 @@ fn resize() {
 #[test]
 fn fused() {
     use super::reduce::{RMS_ROW, ROWREDUCE};
-    use super::{clamped_gelu, gated_heads, qk_norm_rope};
+    use super::{channel_norm, clamped_gelu, gated_heads, qk_norm_rope};
+    use crate::params::fused::{ChannelAct, ChannelNorm, ChannelNormKind};
     for (store, slots) in stored(qk_norm_rope::slots) {
         check::<qk_norm_rope::QkNormRopeParams>(
             &format!("{}{store}", loaders(&["X", "G", "ROT"])),
@@ -226,6 +227,21 @@ fn fused() {
                 ),
                 &slots,
                 &[gated_heads::SRC, PER_ELEMENT],
+            );
+        }
+        for (store, slots) in stored(channel_norm::slots) {
+            let p = ChannelNorm {
+                kind: ChannelNormKind::Rms { eps: 1e-6 },
+                act: ChannelAct::Silu,
+            };
+            check::<channel_norm::ChannelNormParams>(
+                &format!(
+                    "{}{}{store}",
+                    channel_norm::constants(p, flag),
+                    loaders(&["X", "G"])
+                ),
+                &slots,
+                &[channel_norm::SRC, PER_ELEMENT],
             );
         }
         for (store, slots) in stored(clamped_gelu::slots) {

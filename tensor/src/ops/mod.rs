@@ -7,6 +7,7 @@
 //! that device.
 
 pub mod attention;
+pub mod channel_norm;
 pub mod clamped_gelu;
 pub mod conv;
 pub mod elementwise;
@@ -27,7 +28,10 @@ macro_rules! dispatch {
     ($t:expr, $module:ident::$op:ident($($arg:expr),* $(,)?)) => {
         dispatch!(
             $t,
-            $crate::cpu::$module::$op($($arg),*),
+            $crate::cpu::profile::timed(
+                concat!(stringify!($module), "::", stringify!($op)),
+                || $crate::cpu::$module::$op($($arg),*),
+            ),
             $crate::gpu::$module::$op($($arg),*)
         )
     };

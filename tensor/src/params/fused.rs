@@ -117,3 +117,61 @@ impl ClampedGelu {
         self.gelu(a) * (lin + 1.0)
     }
 }
+
+/// How [`crate::Tensor::channel_norm`] scales each position's channel vector.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ChannelNormKind {
+    /// `1 / √(mean(x²) + eps)`: the RMSNorm of the Turbo decoder.
+    Rms {
+        /// Added to the mean square.
+        eps: f32,
+    },
+    /// `1 / max(‖x‖, min_norm)`: `F.normalize` over channels, the Wan2.2 VAE's RMS_norm
+    /// (whose `√C` goes into the gain).
+    L2 {
+        /// The smallest norm divided by.
+        min_norm: f32,
+    },
+}
+
+/// The activation applied after a channel norm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelAct {
+    /// None.
+    Identity,
+    /// `x · sigmoid(x)`.
+    Silu,
+    /// `max(x, 0)`.
+    Relu,
+}
+
+/// A normalisation over the channels (dimension 1) of `[B, C, …]`, an optional per-channel
+/// gain and an activation, in one pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChannelNorm {
+    /// The scale of each position.
+    pub kind: ChannelNormKind,
+    /// The activation after the gain.
+    pub act: ChannelAct,
+}
+
+impl ChannelNorm {
+    /// The factor of a position whose `c` channels have squares summing to `sum_sq`.
+    #[inline]
+    pub fn inverse(&self, sum_sq: f64, c: usize) -> f32 {
+        match self.kind {
+            ChannelNormKind::Rms { eps } => 1.0 / ((sum_sq / c as f64) as f32 + eps).sqrt(),
+            ChannelNormKind::L2 { min_norm } => 1.0 / (sum_sq as f32).sqrt().max(min_norm),
+        }
+    }
+
+    /// The activation of one value.
+    #[inline]
+    pub fn activate(&self, x: f32) -> f32 {
+        match self.act {
+            ChannelAct::Identity => x,
+            ChannelAct::Silu => x / (1.0 + (-x).exp()),
+            ChannelAct::Relu => x.max(0.0),
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Direct stride-1 convolution with no im2col at all: on a zero-padded copy `xp` of one
+//! batch item, output position `pos` of tap row `k = (ci, a, b, c)` reads `xp[pos + off[k]]`
+//! with `off[k] = ci·plane + a·dt·Hp·Wp + b·dh·Wp + c·dw`, the same offset for every
+//! position. A micro-kernel keeps an `MR` output channels × `NR` positions tile in registers
+//! and reads each of its `k` rows straight from `xp` (no B panel is packed); only the
+//! weights are packed, once per call, as `[K][MR]` panels.
+//!
+//! It pays where the packed GEMM does not: few output channels (each packed B value would
+//! serve only `Cout` multiply-adds) and wide rows. The GEMM path stays for strided, grouped
+//! and pointwise convolutions.
+
+use rayon::prelude::*;
+
+use super::gemm::Elem;
+use crate::params::conv::ConvParams;
+
+/// A direct-convolution micro-kernel and its register tile.
+pub struct DirectKernel {
+    /// The instruction set (`"avx512"`, `"avx2+fma"`, `"portable"`).
+    pub name: &'static str,
+    /// Output channels per tile.
+    pub mr: usize,
+    /// Positions per tile.
+    pub nr: usize,
+    /// `run(kc, a, x, off, c, ldc, m, n, acc)`: `a` holds `kc·MR` packed weights, tap row
+    /// `i` of the tile is read at `x + off[i]` (`NR` values), and `c` addresses `m` rows of
+    /// `n` outputs with row stride `ldc`; `acc` adds to what `c` holds.
+    ///
+    /// # Safety
+    /// Every read `x + off[i] .. + NR` must lie in one allocation, `c` must be valid for
+    /// its extents, and the CPU must have the kernel's instructions.
+    #[allow(clippy::type_complexity)]
+    pub run:
+        unsafe fn(usize, *const f32, *const f32, *const usize, *mut f32, usize, usize, usize, bool),
+}
+
+/// Rows of the reduction (input channel × tap) per pass over the output tile: the tile's
+/// weights and input rows then stay in the first two cache levels.
+const KB: usize = 256;
+
+/// Whether [`conv3d`] handles this geometry: one group, unit stride, and a kernel larger
+/// than one tap (a pointwise conv is a plain GEMM on the input as it is).
+pub fn applies(p: &ConvParams, k: [usize; 3]) -> bool {
+    p.groups == 1 && p.stride == [1; 3] && k != [1, 1, 1]
+}
+
+/// Stores an `MR × NR` tile held in `tmp` into `m` rows of `n` values of `c`.
+///
+/// # Safety
+/// `c` must address `m` rows of `n` values with stride `ldc`.
+#[inline(always)]
+unsafe fn store_partial<const NR: usize>(
+    tmp: &[f32],
+    c: *mut f32,
+    ldc: usize,
+    (m, n): (usize, usize),
+    acc: bool,
+) {
+    // SAFETY: the caller upholds this function's contract (see its documentation).
+    unsafe {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            for j in 0..n {
+                let v = tmp[i * NR + j];
+                *row.add(j) = if acc { *row.add(j) + v } else { v };
+            }
+        }
+    }
+}
+
+/// The portable kernel: a 4 × 16 tile the compiler vectorises with the baseline SIMD.
+///
+/// # Safety
+/// See [`DirectKernel::run`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn portable_4x16(
+    kc: usize,
+    a: *const f32,
+    x: *const f32,
+    off: *const usize,
+    c: *mut f32,
+    ldc: usize,
+    m: usize,
+    n: usize,
+    acc: bool,
+) {
+    // SAFETY: the caller upholds this function's contract (see its documentation).
+    unsafe {
+        const MR: usize = 4;
+        const NR: usize = 16;
+        let a = std::slice::from_raw_parts(a, kc * MR);
+        let off = std::slice::from_raw_parts(off, kc);
+        let mut t = [[0.0f32; NR]; MR];
+        for (ap, &o) in a.chunks_exact(MR).zip(off) {
+            let b = &*(x.add(o) as *const [f32; NR]);
+            for i in 0..MR {
+                for j in 0..NR {
+                    t[i][j] += ap[i] * b[j];
+                }
+            }
+        }
+        store_partial::<NR>(t.as_flattened(), c, ldc, (m, n), acc);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// An x86 direct kernel for one vector width: `MR` channels × `2·W` positions in `2·MR`
+    /// accumulators; each tap row is two unaligned loads at its own offset.
+    macro_rules! direct_kernel {
+        ($(#[$doc:meta])* $name:ident, $feature:literal, mr $mr:literal, lanes $w:literal,
+         $zero:ident, $load:ident, $store:ident, $splat:ident, $fmadd:ident, $add:ident) => {
+            $(#[$doc])*
+            ///
+            /// # Safety
+            /// See [`super::DirectKernel::run`]; the CPU must have the kernel's features.
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn $name(
+                kc: usize,
+                mut a: *const f32,
+                x: *const f32,
+                off: *const usize,
+                c: *mut f32,
+                ldc: usize,
+                m: usize,
+                n: usize,
+                acc: bool,
+            ) {
+                // SAFETY: the caller upholds this function's contract (see its
+                // documentation).
+                unsafe {
+                    const MR: usize = $mr;
+                    const W: usize = $w;
+                    const NR: usize = 2 * W;
+                    let mut r = [[$zero(); 2]; MR];
+                    for kk in 0..kc {
+                        let p = x.add(*off.add(kk));
+                        let b0 = $load(p);
+                        let b1 = $load(p.add(W));
+                        for (i, ri) in r.iter_mut().enumerate() {
+                            let ai = $splat(*a.add(i));
+                            ri[0] = $fmadd(ai, b0, ri[0]);
+                            ri[1] = $fmadd(ai, b1, ri[1]);
+                        }
+                        a = a.add(MR);
+                    }
+                    if m == MR && n == NR {
+                        for (i, ri) in r.iter().enumerate() {
+                            let row = c.add(i * ldc);
+                            let (mut v0, mut v1) = (ri[0], ri[1]);
+                            if acc {
+                                v0 = $add(v0, $load(row));
+                                v1 = $add(v1, $load(row.add(W)));
+                            }
+                            $store(row, v0);
+                            $store(row.add(W), v1);
+                        }
+                    } else {
+                        let mut tmp = [0.0f32; MR * NR];
+                        for (i, ri) in r.iter().enumerate() {
+                            $store(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                            $store(tmp.as_mut_ptr().add(i * NR + W), ri[1]);
+                        }
+                        super::store_partial::<NR>(&tmp, c, ldc, (m, n), acc);
+                    }
+                }
+            }
+        };
+    }
+
+    direct_kernel! {
+        /// AVX2+FMA: 6 channels × 16 positions in twelve ymm accumulators.
+        avx2_6x16, "avx2,fma", mr 6, lanes 8,
+        _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+        _mm256_fmadd_ps, _mm256_add_ps
+    }
+
+    direct_kernel! {
+        /// AVX-512: 8 channels × 32 positions in sixteen zmm accumulators (decoder layers
+        /// have 3–16 output channels per tile more often than 12).
+        avx512_8x32, "avx512f", mr 8, lanes 16,
+        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+        _mm512_fmadd_ps, _mm512_add_ps
+    }
+}
+
+static PORTABLE: DirectKernel = DirectKernel {
+    name: "portable",
+    mr: 4,
+    nr: 16,
+    run: portable_4x16,
+};
+#[cfg(target_arch = "x86_64")]
+static AVX2: DirectKernel = DirectKernel {
+    name: "avx2+fma",
+    mr: 6,
+    nr: 16,
+    run: x86::avx2_6x16,
+};
+#[cfg(target_arch = "x86_64")]
+static AVX512: DirectKernel = DirectKernel {
+    name: "avx512",
+    mr: 8,
+    nr: 32,
+    run: x86::avx512_8x32,
+};
+
+/// Every direct kernel this CPU can run, fastest first (the portable one is always last);
+/// the same instruction sets as [`super::gemm::available_kernels`].
+pub fn available_direct_kernels() -> Vec<&'static DirectKernel> {
+    super::gemm::available_kernels()
+        .iter()
+        .map(|k| match k.name {
+            #[cfg(target_arch = "x86_64")]
+            "avx512" => &AVX512,
+            #[cfg(target_arch = "x86_64")]
+            "avx2+fma" => &AVX2,
+            _ => &PORTABLE,
+        })
+        .collect()
+}
+
+/// The fastest direct kernel of this CPU.
+pub fn best_direct_kernel() -> &'static DirectKernel {
+    available_direct_kernels()[0]
+}
+
+/// Geometry of a direct convolution over one batch item.
+pub struct DirectGeom {
+    /// Input channels.
+    pub cin: usize,
+    /// Input extents (T, H, W).
+    pub n_in: [usize; 3],
+    /// Output channels.
+    pub cout: usize,
+    /// Kernel extents.
+    pub k: [usize; 3],
+    /// Padding, dilation (stride 1, one group: see [`applies`]).
+    pub p: ConvParams,
+}
+
+impl DirectGeom {
+    fn padded(&self) -> [usize; 3] {
+        std::array::from_fn(|d| self.n_in[d] + self.p.padding[d].0 + self.p.padding[d].1)
+    }
+
+    /// Output extents.
+    pub fn output(&self) -> [usize; 3] {
+        self.p.output_extents(self.n_in, self.k)
+    }
+}
+
+/// A raw output pointer that tasks writing disjoint output rows share.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each task writes only its own output rows (see `conv3d`).
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The output at element `i` (a method, so closures capture the whole `Send` wrapper).
+    ///
+    /// # Safety
+    /// `i` must lie within the output.
+    unsafe fn at(&self, i: usize) -> *mut f32 {
+        // SAFETY: the caller upholds this function's contract (see its documentation).
+        unsafe { self.0.add(i) }
+    }
+}
+
+/// Convolves one batch item `x [Cin, T, H, W]` with `w [Cout, Cin·kt·kh·kw]` into
+/// `out [Cout, To, Ho, Wo]` (overwritten) on `kern`.
+pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], out: &mut [f32]) {
+    let [tp, hp, wp] = g.padded();
+    let [kt, kh, kw] = g.k;
+    let [to, ho, wo] = g.output();
+    let (mr, nr) = (kern.mr, kern.nr);
+    let taps = kt * kh * kw;
+    let kk = g.cin * taps;
+    let positions = to * ho * wo;
+    assert_eq!(out.len(), g.cout * positions, "direct conv output size");
+
+    // The zero-padded input, with room for a tile's last loads past the end.
+    let [ti, hi, wi] = g.n_in;
+    let [(pt, _), (ph, _), (pw, _)] = g.p.padding;
+    let plane = tp * hp * wp;
+    let mut xp = vec![0.0f32; g.cin * plane + nr];
+    xp[..g.cin * plane]
+        .par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(ci, dst)| {
+            for t in 0..ti {
+                for h in 0..hi {
+                    let src = &x[((ci * ti + t) * hi + h) * wi..][..wi];
+                    dst[((t + pt) * hp + h + ph) * wp + pw..][..wi].copy_from_slice(src);
+                }
+            }
+        });
+
+    let [dt, dh, dw] = g.p.dilation;
+    let off: Vec<usize> = (0..kk)
+        .map(|k| {
+            let (ci, tap) = (k / taps, k % taps);
+            let (a, b, c) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+            ci * plane + a * dt * hp * wp + b * dh * wp + c * dw
+        })
+        .collect();
+
+    // Weights as `[K][MR]` panels, one per tile of output channels, zero past `Cout`.
+    let tiles = g.cout.div_ceil(mr);
+    let mut panels = vec![0.0f32; tiles * kk * mr];
+    for (t, panel) in panels.chunks_mut(kk * mr).enumerate() {
+        for r in 0..mr.min(g.cout - t * mr) {
+            let row = &w[(t * mr + r) * kk..][..kk];
+            for (k, v) in row.iter().enumerate() {
+                panel[k * mr + r] = v.widen();
+            }
+        }
+    }
+
+    // Work units are runs of `nr` positions of one output row; each task takes a range of
+    // them, so a single long row (a 1-D conv) still splits across threads.
+    let runs = wo.div_ceil(nr);
+    let units = to * ho * runs;
+    let chunk = units.div_ceil(rayon::current_num_threads() * 4).max(1);
+    let outp = OutPtr(out.as_mut_ptr());
+    let (xp, off, panels) = (&xp, &off, &panels);
+    (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
+        for k0 in (0..kk).step_by(KB) {
+            let kc = KB.min(kk - k0);
+            for unit in task * chunk..units.min((task + 1) * chunk) {
+                let (row, w0) = (unit / runs, (unit % runs) * nr);
+                let (ot, oh) = (row / ho, row % ho);
+                let base = (ot * hp + oh) * wp;
+                // All channel tiles of one run in turn, while its input rows are still in
+                // the first-level cache.
+                for t in 0..tiles {
+                    let m = mr.min(g.cout - t * mr);
+                    // SAFETY: the furthest read is `base + w0 + nr − 1 + off[K−1]`, below
+                    // `cin·plane + nr` since `base + w0 + off[K−1] < cin·plane`; the tile
+                    // writes rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of output
+                    // row `row`, a unit no other task has.
+                    unsafe {
+                        (kern.run)(
+                            kc,
+                            panels.as_ptr().add((t * kk + k0) * mr),
+                            xp.as_ptr().add(base + w0),
+                            off.as_ptr().add(k0),
+                            outp.at((t * mr) * positions + row * wo + w0),
+                            positions,
+                            m,
+                            nr.min(wo - w0),
+                            k0 > 0,
+                        );
+                    }
+                }
+            }
+        }
+    });
+}

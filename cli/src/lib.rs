@@ -7,6 +7,7 @@
 //! audio (happyhorse-codecs), and [`output`] writes PNG frames, a WAV and
 //! `generation.json`. Every op runs through happyhorse-tensor on the CPU or a wgpu device.
 
+pub mod allocator;
 pub mod builtin;
 pub mod device;
 pub mod failure;

@@ -312,6 +312,7 @@ fn install_signal_handler() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    happyhorse::allocator::keep_freed_activations();
     install_signal_handler();
     if let Some(dir) = cli.cache_dir {
         happyhorse_formats::set_cache_root(dir);

@@ -5,7 +5,7 @@
 //! `turbo` and `wan22` are the released video decoders' layers (channels, kernels, padding)
 //! on one output frame: Turbo's at a 896×512 clip's extents, Wan2.2's on spatial tiles
 //! (its full-resolution layers are hundreds of GFLOP a frame). `builtin` is the built-in
-//! stack's Turbo decoder at its 448×256 output; `audio` the released Stable Audio VAE
+//! stack's Turbo decoder on one 16-frame window of its 448×256 output; `audio` the released Stable Audio VAE
 //! decoder's convolutions for one second of sound. Time padding (replicate or causal) is
 //! already in the input, as the decoders apply it before the convolution.
 //!
@@ -30,29 +30,42 @@ struct Case {
     conv: TorchConv,
 }
 
-fn conv3d(
+/// A conv3d case of `frames` output frames of `out` (H, W), time padding already applied.
+fn conv3d_frames(
     section: &'static str,
     label: &str,
     [ci, co]: [usize; 2],
     k: [usize; 3],
     out: [usize; 2],
+    frames: usize,
 ) -> Case {
     let pad = [0, k[1] / 2, k[2] / 2];
     Case {
         section,
         label: format!(
-            "{label} {ci}->{co} k{}x{}x{} -> {}x{}",
+            "{label} {ci}->{co} k{}x{}x{} -> {frames}x{}x{}",
             k[0], k[1], k[2], out[1], out[0]
         ),
         conv: TorchConv {
             op: "conv3d",
-            x: vec![1, ci, k[0], out[0], out[1]],
+            x: vec![1, ci, frames + k[0] - 1, out[0], out[1]],
             w: vec![co, ci, k[0], k[1], k[2]],
             stride: 1,
             padding: pad.to_vec(),
             dilation: 1,
         },
     }
+}
+
+/// A conv3d case of one output frame.
+fn conv3d(
+    section: &'static str,
+    label: &str,
+    c: [usize; 2],
+    k: [usize; 3],
+    out: [usize; 2],
+) -> Case {
+    conv3d_frames(section, label, c, k, out, 1)
 }
 
 fn conv1d(label: &str, c: usize, k: usize, dil: usize, len: usize) -> Case {
@@ -88,8 +101,30 @@ fn conv_t(label: &str, [ci, co]: [usize; 2], stride: usize, len: usize) -> Case 
 /// Every case; `s` divides the larger extents (2 for a quick run).
 fn cases(s: usize) -> Vec<Case> {
     vec![
-        conv3d("builtin", "turbo resnet", [16, 16], [3; 3], [128, 224 / s]),
-        conv3d("builtin", "turbo conv_out", [4, 3], [3; 3], [256, 448 / s]),
+        conv3d_frames(
+            "builtin",
+            "turbo resnet",
+            [16, 16],
+            [3; 3],
+            [128, 224],
+            16 / s,
+        ),
+        conv3d_frames(
+            "builtin",
+            "turbo frame conv",
+            [16, 16],
+            [1, 3, 3],
+            [128, 224],
+            16 / s,
+        ),
+        conv3d_frames(
+            "builtin",
+            "turbo conv_out",
+            [4, 3],
+            [3; 3],
+            [256, 448],
+            16 / s,
+        ),
         conv3d("turbo", "conv_in", [48, 512], [3; 3], [32, 56]),
         conv3d("turbo", "mid resnet", [512, 512], [3; 3], [32, 56 / s]),
         conv3d("turbo", "up 0 resnet", [256, 256], [3; 3], [64, 112 / s]),

@@ -341,7 +341,8 @@ fn conv1d_with_taps_entirely_in_the_padding() {
 
 /// Every direct-convolution kernel of this CPU against the reference: output channels that
 /// fill no tile evenly, rows that end inside a tile, a reduction of several blocks, dilation
-/// and asymmetric padding in every dimension, and one long 1-D row.
+/// (in time too: a frame ring wider than the kernel) and asymmetric padding in every
+/// dimension, and one long 1-D row.
 #[test]
 fn direct_conv_every_kernel() {
     use happyhorse_tensor::cpu::conv_direct::{available_direct_kernels, conv3d, DirectGeom};
@@ -360,10 +361,10 @@ fn direct_conv_every_kernel() {
             [1, 1, 3],
         ),
         (
-            [1, 3, 3, 9, 9],
-            [2, 3, 3, 1, 3],
-            [(0, 0), (0, 0), (1, 1)],
-            [1, 1, 1],
+            [1, 3, 6, 9, 9],
+            [2, 3, 2, 1, 3],
+            [(1, 2), (0, 0), (1, 1)],
+            [3, 1, 1],
         ),
     ];
     for (xs, ws, padding, dilation) in cases {
@@ -404,6 +405,30 @@ fn direct_conv_every_kernel() {
             &x.conv3d(&wb, None, &p).unwrap().to_vec().unwrap(),
             &want_b,
             tol(taps),
+            0.0,
+        );
+    }
+}
+
+/// Long one-group inputs take the per-phase path: strides that divide the taps, that do not,
+/// and that leave phases without any tap.
+#[test]
+fn conv_transpose1d_long_inputs_by_phases() {
+    let mut rng = Rng::new(46);
+    for (stride, padding, out_pad) in [(2, 1, 1), (3, 2, 0), (7, 2, 5), (1, 0, 0)] {
+        let x = rng.tensor(&[2, 4, 4100]);
+        let w = rng.tensor(&[4, 3, 5]);
+        let bias = rng.tensor(&[3]);
+        let y = x
+            .conv_transpose1d(&w, Some(&bias), stride, padding, out_pad, 1)
+            .unwrap();
+        let (want, lo) = conv_t_ref(&x, &w, Some(&bias), stride, padding, out_pad, 1);
+        assert_eq!(y.shape(), [2, 3, lo]);
+        assert_close(
+            &format!("long conv_transpose1d s{stride} p{padding} op{out_pad}"),
+            &y.to_vec().unwrap(),
+            &want,
+            tol(20),
             0.0,
         );
     }

@@ -159,7 +159,7 @@ fn conv3d_typed<T: Elem>(
             k,
             p: *p,
         };
-        let kern = super::conv_direct::best_direct_kernel();
+        let kern = super::conv_direct::best_direct_kernel(cout);
         let in_len = cin * n_in.iter().product::<usize>();
         for (bi, dst) in out.chunks_mut(cout * positions).enumerate() {
             super::conv_direct::conv3d(kern, &geom, &xv[bi * in_len..][..in_len], wd, dst);
@@ -215,8 +215,14 @@ fn conv3d_gemm<T: Elem>(
     }
 }
 
-/// See [`Tensor::conv_transpose1d`]. One group: [`conv_t_phases`]. Several: per batch and
-/// group, `cols [Cout/g·k, L] = Wᵀ · x` on the packed GEMM, then each column scatters its `k`
+/// The shortest input a one-group transposed conv takes [`conv_t_phases`] for: below it,
+/// repacking each phase's weights and too few positions to split over threads cost more
+/// than the scattered columns save (`decoder_convs` bench: at 1408 positions the columns
+/// win by 10 %, at 5632 they tie, at 22528 the phases take 0.55× their time).
+const PHASES_MIN_LEN: usize = 4096;
+
+/// See [`Tensor::conv_transpose1d`]. One group and a long input: [`conv_t_phases`].
+/// Otherwise per batch and group, `cols [Cout/g·k, L] = Wᵀ · x` on the packed GEMM, then each column scatters its `k`
 /// taps to `i·stride + t − padding`.
 pub fn conv_transpose1d(
     x: &Tensor,
@@ -258,7 +264,7 @@ fn conv_t_typed<T: Elem>(
     let bv = bias
         .map(|b| b.cpu_f32().map(|v| v.into_owned()))
         .transpose()?;
-    if groups == 1 {
+    if groups == 1 && l >= PHASES_MIN_LEN {
         return conv_t_phases(&xv, wd, (b, cin, l), (cout, k), bv.as_deref(), p);
     }
     let mut out = vec![0.0f32; b * cout * lo];
@@ -311,7 +317,7 @@ fn conv_t_phases<T: Elem>(
     if let Some(bv) = bias {
         super::for_rows(&mut out, lo, |row, r| r.fill(bv[row % cout]));
     }
-    let kern = super::conv_direct::best_direct_kernel();
+    let kern = super::conv_direct::best_direct_kernel(cout);
     for r in 0..s.min(k) {
         let taps = (k - r).div_ceil(s);
         // Phase weights [Cout, Cin, taps], tap j' = taps − 1 − j of w[ci, co, r + j·s].

@@ -38,6 +38,9 @@ pub struct DirectKernel {
 /// weights and input rows then stay in the first two cache levels.
 const KB: usize = 256;
 
+/// The most output rows one task computes (see `conv3d`).
+const ROWS_PER_TASK: usize = 8;
+
 /// Whether [`conv3d`] handles this geometry: one group, unit stride, and a kernel larger
 /// than one tap (a pointwise conv is a plain GEMM on the input as it is).
 pub fn applies(p: &ConvParams, k: [usize; 3]) -> bool {
@@ -179,6 +182,14 @@ mod x86 {
     }
 
     direct_kernel! {
+        /// AVX-512 for layers of at most four output channels (a decoder's RGB output):
+        /// 4 channels × 32 positions in eight zmm accumulators.
+        avx512_4x32, "avx512f", mr 4, lanes 16,
+        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+        _mm512_fmadd_ps, _mm512_add_ps
+    }
+
+    direct_kernel! {
         /// AVX-512: 8 channels × 32 positions in sixteen zmm accumulators (decoder layers
         /// have 3–16 output channels per tile more often than 12).
         avx512_8x32, "avx512f", mr 8, lanes 16,
@@ -208,24 +219,42 @@ static AVX512: DirectKernel = DirectKernel {
     run: x86::avx512_8x32,
 };
 
+#[cfg(target_arch = "x86_64")]
+static AVX512_NARROW: DirectKernel = DirectKernel {
+    name: "avx512 narrow",
+    mr: 4,
+    nr: 32,
+    run: x86::avx512_4x32,
+};
+
 /// Every direct kernel this CPU can run, fastest first (the portable one is always last);
-/// the same instruction sets as [`super::gemm::available_kernels`].
+/// the same instruction sets as [`super::gemm::available_kernels`], AVX-512 with its
+/// narrow tile too.
 pub fn available_direct_kernels() -> Vec<&'static DirectKernel> {
     super::gemm::available_kernels()
         .iter()
-        .map(|k| match k.name {
-            #[cfg(target_arch = "x86_64")]
-            "avx512" => &AVX512,
-            #[cfg(target_arch = "x86_64")]
-            "avx2+fma" => &AVX2,
-            _ => &PORTABLE,
+        .flat_map(|k| -> Vec<&'static DirectKernel> {
+            match k.name {
+                #[cfg(target_arch = "x86_64")]
+                "avx512" => vec![&AVX512, &AVX512_NARROW],
+                #[cfg(target_arch = "x86_64")]
+                "avx2+fma" => vec![&AVX2],
+                _ => vec![&PORTABLE],
+            }
         })
         .collect()
 }
 
-/// The fastest direct kernel of this CPU.
-pub fn best_direct_kernel() -> &'static DirectKernel {
-    available_direct_kernels()[0]
+/// The fastest direct kernel of this CPU for `cout` output channels: AVX-512 computes
+/// layers of at most four channels on a 4-row tile rather than half-empty 8-row ones.
+pub fn best_direct_kernel(cout: usize) -> &'static DirectKernel {
+    let best = available_direct_kernels()[0];
+    #[cfg(target_arch = "x86_64")]
+    if best.name == "avx512" && cout <= AVX512_NARROW.mr {
+        return &AVX512_NARROW;
+    }
+    let _ = cout;
+    best
 }
 
 /// Geometry of a direct convolution over one batch item.
@@ -274,8 +303,13 @@ impl OutPtr {
 
 /// Convolves one batch item `x [Cin, T, H, W]` with `w [Cout, Cin·kt·kh·kw]` into
 /// `out [Cout, To, Ho, Wo]` (overwritten) on `kern`.
+///
+/// Output frames go one at a time. The padded input frames they read live in a ring of
+/// `(kt − 1)·dt + 1` frame slots, each input frame copied in once when the first output
+/// frame that needs it comes: the ring stays in cache however long the clip, and no padded
+/// copy of the whole input is ever made.
 pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], out: &mut [f32]) {
-    let [tp, hp, wp] = g.padded();
+    let [_, hp, wp] = g.padded();
     let [kt, kh, kw] = g.k;
     let [to, ho, wo] = g.output();
     let (mr, nr) = (kern.mr, kern.nr);
@@ -283,32 +317,34 @@ pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], 
     let kk = g.cin * taps;
     let positions = to * ho * wo;
     assert_eq!(out.len(), g.cout * positions, "direct conv output size");
+    let [dt, dh, dw] = g.p.dilation;
 
-    // The zero-padded input, with room for a tile's last loads past the end.
+    // The ring: `slots` padded frames per input channel, with room for a tile's last loads
+    // past the end. Spatial borders are zero from the start and never written.
+    let slots = (kt - 1) * dt + 1;
+    let frame = hp * wp;
+    let plane = slots * frame;
+    let mut ring = vec![0.0f32; g.cin * plane + nr];
     let [ti, hi, wi] = g.n_in;
     let [(pt, _), (ph, _), (pw, _)] = g.p.padding;
-    let plane = tp * hp * wp;
-    let mut xp = vec![0.0f32; g.cin * plane + nr];
-    xp[..g.cin * plane]
-        .par_chunks_mut(plane)
-        .enumerate()
-        .for_each(|(ci, dst)| {
-            for t in 0..ti {
+    // Copies padded frame `f` (zeros where it is time padding) into its slot.
+    let load = |ring: &mut [f32], f: usize| {
+        let slot = f % slots;
+        ring[..g.cin * plane]
+            .par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(ci, dst)| {
+                let dst = &mut dst[slot * frame..][..frame];
+                let t = f.checked_sub(pt).filter(|&t| t < ti);
                 for h in 0..hi {
-                    let src = &x[((ci * ti + t) * hi + h) * wi..][..wi];
-                    dst[((t + pt) * hp + h + ph) * wp + pw..][..wi].copy_from_slice(src);
+                    let row = &mut dst[(h + ph) * wp + pw..][..wi];
+                    match t {
+                        Some(t) => row.copy_from_slice(&x[((ci * ti + t) * hi + h) * wi..][..wi]),
+                        None => row.fill(0.0),
+                    }
                 }
-            }
-        });
-
-    let [dt, dh, dw] = g.p.dilation;
-    let off: Vec<usize> = (0..kk)
-        .map(|k| {
-            let (ci, tap) = (k / taps, k % taps);
-            let (a, b, c) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-            ci * plane + a * dt * hp * wp + b * dh * wp + c * dw
-        })
-        .collect();
+            });
+    };
 
     // Weights as `[K][MR]` panels, one per tile of output channels, zero past `Cout`.
     let tiles = g.cout.div_ceil(mr);
@@ -323,42 +359,59 @@ pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], 
     }
 
     // Work units are runs of `nr` positions of one output row; each task takes a range of
-    // them, so a single long row (a 1-D conv) still splits across threads.
+    // them, so a single long row (a 1-D conv) still splits across threads. Few rows per
+    // task: each pass over a block of the reduction then finds the input rows its
+    // neighbours read still in the second-level cache.
     let runs = wo.div_ceil(nr);
-    let units = to * ho * runs;
-    let chunk = units.div_ceil(rayon::current_num_threads() * 4).max(1);
+    let units = ho * runs;
+    let chunk = units
+        .div_ceil(rayon::current_num_threads() * 4)
+        .clamp(1, ROWS_PER_TASK * runs);
     let outp = OutPtr(out.as_mut_ptr());
-    let (xp, off, panels) = (&xp, &off, &panels);
-    (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
-        for k0 in (0..kk).step_by(KB) {
-            let kc = KB.min(kk - k0);
-            for unit in task * chunk..units.min((task + 1) * chunk) {
-                let (row, w0) = (unit / runs, (unit % runs) * nr);
-                let (ot, oh) = (row / ho, row % ho);
-                let base = (ot * hp + oh) * wp;
-                // All channel tiles of one run in turn, while its input rows are still in
-                // the first-level cache.
-                for t in 0..tiles {
-                    let m = mr.min(g.cout - t * mr);
-                    // SAFETY: the furthest read is `base + w0 + nr − 1 + off[K−1]`, below
-                    // `cin·plane + nr` since `base + w0 + off[K−1] < cin·plane`; the tile
-                    // writes rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of output
-                    // row `row`, a unit no other task has.
-                    unsafe {
-                        (kern.run)(
-                            kc,
-                            panels.as_ptr().add((t * kk + k0) * mr),
-                            xp.as_ptr().add(base + w0),
-                            off.as_ptr().add(k0),
-                            outp.at((t * mr) * positions + row * wo + w0),
-                            positions,
-                            m,
-                            nr.min(wo - w0),
-                            k0 > 0,
-                        );
+    let mut off = vec![0usize; kk];
+    for ot in 0..to {
+        let first = if ot == 0 { 0 } else { ot + slots - 1 };
+        for f in first..ot + slots {
+            load(&mut ring, f);
+        }
+        // Tap row k of output frame `ot` at `off[k]` from the ring's row `oh`, column `w0`.
+        for (k, o) in off.iter_mut().enumerate() {
+            let (ci, tap) = (k / taps, k % taps);
+            let (a, b, c) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+            *o = ci * plane + (ot + a * dt) % slots * frame + b * dh * wp + c * dw;
+        }
+        let (ring, off, panels) = (&ring, &off, &panels);
+        (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
+            for k0 in (0..kk).step_by(KB) {
+                let kc = KB.min(kk - k0);
+                for unit in task * chunk..units.min((task + 1) * chunk) {
+                    let (oh, w0) = (unit / runs, (unit % runs) * nr);
+                    let row = ot * ho + oh;
+                    // All channel tiles of one run in turn, while its input rows are still
+                    // in the first-level cache.
+                    for t in 0..tiles {
+                        let m = mr.min(g.cout - t * mr);
+                        // SAFETY: the furthest read is `oh·wp + w0 + nr − 1 + off[K−1]`,
+                        // below `cin·plane + nr` since `oh·wp + w0 + off[K−1] < cin·plane`
+                        // (the last tap row of the last slot ends the ring); the tile writes
+                        // rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of output row
+                        // `row`, a unit no other task has.
+                        unsafe {
+                            (kern.run)(
+                                kc,
+                                panels.as_ptr().add((t * kk + k0) * mr),
+                                ring.as_ptr().add(oh * wp + w0),
+                                off.as_ptr().add(k0),
+                                outp.at((t * mr) * positions + row * wo + w0),
+                                positions,
+                                m,
+                                nr.min(wo - w0),
+                                k0 > 0,
+                            );
+                        }
                     }
                 }
             }
-        }
-    });
+        });
+    }
 }

@@ -38,6 +38,10 @@ pub struct DirectKernel {
 /// weights and input rows then stay in the first two cache levels.
 const KB: usize = 256;
 
+/// Channel tiles whose weights for one reduction block a task keeps in cache (16 tiles of
+/// 8 channels × 256 rows: 128 KiB).
+const TILE_GROUP: usize = 16;
+
 /// The most output rows one task computes (see `conv3d`).
 const ROWS_PER_TASK: usize = 8;
 
@@ -384,30 +388,34 @@ pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], 
         (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
             for k0 in (0..kk).step_by(KB) {
                 let kc = KB.min(kk - k0);
-                for unit in task * chunk..units.min((task + 1) * chunk) {
-                    let (oh, w0) = (unit / runs, (unit % runs) * nr);
-                    let row = ot * ho + oh;
-                    // All channel tiles of one run in turn, while its input rows are still
-                    // in the first-level cache.
-                    for t in 0..tiles {
-                        let m = mr.min(g.cout - t * mr);
-                        // SAFETY: the furthest read is `oh·wp + w0 + nr − 1 + off[K−1]`,
-                        // below `cin·plane + nr` since `oh·wp + w0 + off[K−1] < cin·plane`
-                        // (the last tap row of the last slot ends the ring); the tile writes
-                        // rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of output row
-                        // `row`, a unit no other task has.
-                        unsafe {
-                            (kern.run)(
-                                kc,
-                                panels.as_ptr().add((t * kk + k0) * mr),
-                                ring.as_ptr().add(oh * wp + w0),
-                                off.as_ptr().add(k0),
-                                outp.at((t * mr) * positions + row * wo + w0),
-                                positions,
-                                m,
-                                nr.min(wo - w0),
-                                k0 > 0,
-                            );
+                // A group of channel tiles at a time, so the group's weights for this block
+                // stay in the second-level cache across the task's runs.
+                for t0 in (0..tiles).step_by(TILE_GROUP) {
+                    for unit in task * chunk..units.min((task + 1) * chunk) {
+                        let (oh, w0) = (unit / runs, (unit % runs) * nr);
+                        let row = ot * ho + oh;
+                        // The group's tiles in turn, while the run's input rows are still in
+                        // the first-level cache.
+                        for t in t0..tiles.min(t0 + TILE_GROUP) {
+                            let m = mr.min(g.cout - t * mr);
+                            // SAFETY: the furthest read is `oh·wp + w0 + nr − 1 + off[K−1]`,
+                            // below `cin·plane + nr` since `oh·wp + w0 + off[K−1] < cin·plane`
+                            // (the last tap row of the last slot ends the ring); the tile
+                            // writes rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of
+                            // output row `row`, a unit no other task has.
+                            unsafe {
+                                (kern.run)(
+                                    kc,
+                                    panels.as_ptr().add((t * kk + k0) * mr),
+                                    ring.as_ptr().add(oh * wp + w0),
+                                    off.as_ptr().add(k0),
+                                    outp.at((t * mr) * positions + row * wo + w0),
+                                    positions,
+                                    m,
+                                    nr.min(wo - w0),
+                                    k0 > 0,
+                                );
+                            }
                         }
                     }
                 }

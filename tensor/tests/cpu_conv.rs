@@ -131,19 +131,29 @@ fn conv3d_with_half_weights_and_pointwise() {
 #[test]
 fn conv3d_large_enough_to_span_several_packed_blocks() {
     let mut rng = Rng::new(43);
-    // The implicit im2col operand is packed in blocks of 2048 positions and 256 of the
-    // kc = 16·27 = 432 rows: 4·52·50 = 10_400 positions span six blocks, kc two, and the
-    // runs along w cross panel edges (50 is no multiple of any register tile).
     let x = rng.tensor(&[1, 16, 4, 52, 50]);
     let w = rng.tensor(&[3, 16, 3, 3, 3]);
-    let p = ConvParams {
-        padding: [(2, 0), (1, 1), (1, 1)],
-        ..ConvParams::unit()
-    };
-    let (want, shape) = conv3d_ref(&x, &w, None, &p);
-    let y = x.conv3d(&w, None, &p).unwrap();
-    assert_eq!(y.shape(), &shape[..]);
-    assert_close("conv3d blocks", &y.to_vec().unwrap(), &want, tol(432), 0.0);
+    // Unit stride takes the direct kernel: kc = 16·27 = 432 rows are two reduction blocks,
+    // and the rows of 50 end inside a register tile. Stride 2 along h takes the packed GEMM,
+    // whose implicit im2col operand is packed in blocks of 2048 positions and 256 rows:
+    // 4·26·50 = 5200 positions span three blocks, and the runs along w cross panel edges.
+    for stride in [[1, 1, 1], [1, 2, 1]] {
+        let p = ConvParams {
+            stride,
+            padding: [(2, 0), (1, 1), (1, 1)],
+            ..ConvParams::unit()
+        };
+        let (want, shape) = conv3d_ref(&x, &w, None, &p);
+        let y = x.conv3d(&w, None, &p).unwrap();
+        assert_eq!(y.shape(), &shape[..]);
+        assert_close(
+            &format!("conv3d blocks, stride {stride:?}"),
+            &y.to_vec().unwrap(),
+            &want,
+            tol(432),
+            0.0,
+        );
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! CPU convolutions: the packed GEMM `out[Cout/g × positions] = W[Cout/g × Cin/g·k] ·
-//! cols[Cin/g·k × positions]`, writing channel-major output in place, where the im2col
-//! matrix `cols` is never built: the GEMM packs its panels straight from the input
-//! (implicit im2col). A 1×1×1 unit-stride unpadded conv reads the input as it is.
+//! CPU convolutions. Unit-stride, one-group convs with more than one tap and fewer than 512
+//! output channels run on the direct kernel ([`super::conv_direct`]). The others are the packed GEMM `out[Cout/g × positions] =
+//! W[Cout/g × Cin/g·k] · cols[Cin/g·k × positions]`, writing channel-major output in place,
+//! where the im2col matrix `cols` is never built: the GEMM packs its panels straight from the
+//! input (implicit im2col). A 1×1×1 unit-stride unpadded conv reads the input as it is.
 
 use super::gemm::{for_each_panel, gemm, gemm_panels, Elem, Mat, Panels};
 use crate::params::conv::{ConvParams, ConvTranspose1d};
@@ -151,7 +152,7 @@ fn conv3d_typed<T: Elem>(
         o,
         p: *p,
     };
-    if super::conv_direct::applies(p, k) {
+    if super::conv_direct::applies(p, k, cout) {
         let geom = super::conv_direct::DirectGeom {
             cin,
             n_in,

@@ -7,7 +7,7 @@
 //!
 //! It pays where the packed GEMM does not: few output channels (each packed B value would
 //! serve only `Cout` multiply-adds) and wide rows. The GEMM path stays for strided, grouped
-//! and pointwise convolutions.
+//! and pointwise convolutions and for layers of [`GEMM_FROM_COUT`] channels or more.
 
 use rayon::prelude::*;
 
@@ -45,10 +45,17 @@ const TILE_GROUP: usize = 16;
 /// The most output rows one task computes (see `conv3d`).
 const ROWS_PER_TASK: usize = 8;
 
-/// Whether [`conv3d`] handles this geometry: one group, unit stride, and a kernel larger
-/// than one tap (a pointwise conv is a plain GEMM on the input as it is).
-pub fn applies(p: &ConvParams, k: [usize; 3]) -> bool {
-    p.groups == 1 && p.stride == [1; 3] && k != [1, 1, 1]
+/// From this many output channels the packed GEMM wins: each packed input panel then
+/// serves hundreds of channels, while this kernel reads its input rows once per tile of
+/// `MR` channels (`decoder_convs` bench: 512 and 1024 channels 0.8–0.95× the time here,
+/// 256 and fewer 1.1–4× it).
+pub const GEMM_FROM_COUT: usize = 512;
+
+/// Whether [`conv3d`] handles this geometry: one group, unit stride, a kernel larger than
+/// one tap (a pointwise conv is a plain GEMM on the input as it is), and fewer than
+/// [`GEMM_FROM_COUT`] output channels.
+pub fn applies(p: &ConvParams, k: [usize; 3], cout: usize) -> bool {
+    p.groups == 1 && p.stride == [1; 3] && k != [1, 1, 1] && cout < GEMM_FROM_COUT
 }
 
 /// Stores an `MR × NR` tile held in `tmp` into `m` rows of `n` values of `c`.

@@ -2,15 +2,18 @@
 //! mid-size configuration with random weights, and the tile plan that keeps a 1080p decode
 //! of the released models within a memory budget.
 //!
-//! `cargo run --release -p happyhorse-codecs --example bench_vae -- [turbo|wan|plan] [budget_gib]`
-//! (each model in its own process gives its own peak; no argument runs all three).
+//! `cargo run --release -p happyhorse-codecs --example bench_vae -- [turbo|wan|audio|plan]
+//! [budget_gib]` (each model in its own process gives its own peak; no argument runs all
+//! four). `audio` decodes one second of sound with the Stable Audio VAE decoder at its
+//! released size.
 
 use std::time::Instant;
 
+use happyhorse_codecs::sa_audio::{SaAudioConfig, SaAudioVae, WEIGHT_PREFIX};
 use happyhorse_codecs::turbo::{TurboConfig, TurboVaeDecoder};
 use happyhorse_codecs::video::Tiling;
 use happyhorse_codecs::wan22::{Wan22Config, Wan22Vae};
-use happyhorse_nn::Synthetic;
+use happyhorse_nn::{Synthetic, Weights};
 use happyhorse_tensor::{Device, Result, Tensor};
 
 /// Peak resident memory of this process (`VmHWM`), in MiB.
@@ -82,6 +85,36 @@ fn bench_wan() -> Result<()> {
     })
 }
 
+/// The released Stable Audio VAE's geometry (128 channels, 44.1 kHz stereo, 2048× down).
+const AUDIO_RELEASED: &str = r#"{"sample_rate": 44100, "audio_channels": 2, "model": {"pretransform": {
+  "type": "autoencoder", "config": {
+    "encoder": {"type": "oobleck", "config": {"channels": 128, "c_mults": [1, 2, 4, 8, 16],
+      "strides": [2, 4, 4, 8, 8], "use_snake": true, "in_channels": 2, "latent_dim": 128}},
+    "decoder": {"type": "oobleck", "config": {"channels": 128, "c_mults": [1, 2, 4, 8, 16],
+      "strides": [2, 4, 4, 8, 8], "use_snake": true, "out_channels": 2, "latent_dim": 64,
+      "final_tanh": false}},
+    "bottleneck": {"type": "vae"}, "latent_dim": 64, "downsampling_ratio": 2048,
+    "io_channels": 2}}}}"#;
+
+fn bench_audio() -> Result<()> {
+    let cfg = SaAudioConfig::from_json_str(AUDIO_RELEASED)?;
+    let weights = Weights::random(1, &Device::Cpu);
+    let vae = SaAudioVae::from_weights(&cfg, &weights.sub(WEIGHT_PREFIX))?;
+    // 22 latent frames: 45 056 samples, a little over one second at 44.1 kHz.
+    let z = random_latent(&[1, 64, 22])?;
+    let t0 = Instant::now();
+    let audio = vae.decode(&z)?;
+    let dt = t0.elapsed().as_secs_f64();
+    let seconds = audio.shape()[2] as f64 / 44_100.0;
+    println!(
+        "audio  released (128 channels) latent [1, 64, 22] -> {:?}: {dt:.2} s, {:.2} s per second of sound, VmHWM {:.0} MiB",
+        audio.shape(),
+        dt / seconds,
+        peak_mib()
+    );
+    Ok(())
+}
+
 fn plan_1080p(budget_gib: f64) -> Result<()> {
     let budget = (budget_gib * (1u64 << 30) as f64) as usize;
     let tiling = Tiling {
@@ -143,8 +176,14 @@ fn main() -> Result<()> {
     if matches!(which, "wan" | "all") {
         bench_wan()?;
     }
+    if matches!(which, "audio" | "all") {
+        bench_audio()?;
+    }
     if matches!(which, "plan" | "all") {
         plan_1080p(budget)?;
+    }
+    if let Some(table) = happyhorse_tensor::cpu::profile::report() {
+        println!("{table}");
     }
     Ok(())
 }

@@ -183,3 +183,37 @@ fn affine_and_clamp() {
         [10.0, 30.0, 20.0, 40.0]
     );
 }
+
+/// Snake against f64, on a batched 3-D input and a 4-D one; parameters of the wrong size
+/// are refused with both shapes named.
+#[test]
+fn snake_against_f64() {
+    let mut rng = Rng::new(88);
+    for shape in [vec![2usize, 5, 33], vec![1, 3, 4, 7]] {
+        let c = shape[1];
+        let s: usize = shape[2..].iter().product();
+        let x = rng.tensor(&shape);
+        let (a, ib) = (rng.tensor(&[1, c, 1]), rng.tensor(&[c]));
+        let got = x.snake(&a, &ib).unwrap();
+        assert_eq!(got.shape(), &shape[..]);
+        let (xv, av, bv) = (
+            x.to_vec().unwrap(),
+            a.to_vec().unwrap(),
+            ib.to_vec().unwrap(),
+        );
+        let want: Vec<f64> = xv
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = (i / s) % c;
+                let sin = (av[ch] as f64 * v as f64).sin();
+                v as f64 + sin * sin * bv[ch] as f64
+            })
+            .collect();
+        assert_close("snake", &got.to_vec().unwrap(), &want, 1e-6, 1e-6);
+    }
+    let x = Tensor::zeros(&[1, 3, 4]).unwrap();
+    let bad = Tensor::zeros(&[2]).unwrap();
+    let err = x.snake(&bad, &bad).unwrap_err().to_string();
+    assert!(err.contains("expected 3 values"), "{err}");
+}

@@ -88,3 +88,28 @@ fn channel_norm_matches_cpu() {
         }
     }
 }
+
+/// Snake on the GPU against the CPU (Vulkan's sin is within a few ULP).
+#[test]
+fn snake_matches_cpu() {
+    let dev = gpu();
+    for (i, shape) in [vec![2usize, 5, 300], vec![1, 64, 3, 50]]
+        .into_iter()
+        .enumerate()
+    {
+        let c = shape[1];
+        let x = fused_common::seeded(&shape, 200 + i as u64, 3.0);
+        let a = fused_common::seeded(&[1, c, 1], 210 + i as u64, 2.0);
+        let ib = fused_common::seeded(&[c], 220 + i as u64, 1.0);
+        let cpu = x.snake(&a, &ib).unwrap();
+        let [xg, ag, ibg] = [&x, &a, &ib].map(|t| t.to_device(&dev).unwrap());
+        let on_gpu = xg.snake(&ag, &ibg).unwrap();
+        assert_close(
+            &format!("snake {shape:?}"),
+            &on_gpu,
+            &cpu,
+            TRANSCENDENTAL,
+            TRANSCENDENTAL,
+        );
+    }
+}

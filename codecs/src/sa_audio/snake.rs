@@ -33,8 +33,10 @@ impl SnakeBeta {
     /// Applies the activation to `x [B, C, N]`; an unbatched `[C, N]` comes out as
     /// `[1, C, N]` (the parameters broadcast as `[1, C, 1]`, as in the reference).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let s = x.mul(&self.alpha)?.unary(UnaryOp::Sin)?.square()?;
-        s.mul(&self.inv_beta)?.add(x)
+        if x.rank() == 2 {
+            return x.unsqueeze(0)?.snake(&self.alpha, &self.inv_beta);
+        }
+        x.snake(&self.alpha, &self.inv_beta)
     }
 }
 

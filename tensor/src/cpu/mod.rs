@@ -19,6 +19,7 @@ pub mod resize;
 pub mod rope;
 pub mod segment_norm;
 pub mod simd;
+pub mod snake;
 pub mod softmax;
 
 use rayon::prelude::*;

@@ -33,6 +33,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rope;
 pub mod segment_norm;
+pub mod snake;
 pub mod softmax;
 pub mod storage;
 mod transfer;

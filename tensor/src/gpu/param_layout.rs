@@ -209,8 +209,15 @@ fn resize() {
 #[test]
 fn fused() {
     use super::reduce::{RMS_ROW, ROWREDUCE};
-    use super::{channel_norm, clamped_gelu, gated_heads, qk_norm_rope};
+    use super::{channel_norm, clamped_gelu, gated_heads, qk_norm_rope, snake};
     use crate::params::fused::{ChannelAct, ChannelNorm, ChannelNormKind};
+    for (store, slots) in stored(snake::slots) {
+        check::<snake::SnakeParams>(
+            &format!("{}{store}", loaders(&["X", "A", "IB"])),
+            &slots,
+            &[snake::SRC, PER_ELEMENT],
+        );
+    }
     for (store, slots) in stored(qk_norm_rope::slots) {
         check::<qk_norm_rope::QkNormRopeParams>(
             &format!("{}{store}", loaders(&["X", "G", "ROT"])),

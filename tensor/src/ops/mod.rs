@@ -19,6 +19,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rope;
 pub mod segment_norm;
+pub mod snake;
 pub mod softmax;
 
 /// Runs the CPU or the GPU twin of an op, by the device of `$t`, after checking that no

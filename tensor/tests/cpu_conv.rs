@@ -443,3 +443,38 @@ fn conv_transpose1d_long_inputs_by_phases() {
         );
     }
 }
+
+/// Depthwise convs (one channel per group) at unit stride take their own kernel: padding in
+/// every dimension, dilation, a batch of two and half-precision weights.
+#[test]
+fn depthwise_conv3d() {
+    let mut rng = Rng::new(47);
+    let x = rng.tensor(&[2, 5, 4, 6, 19]);
+    let w = rng.tensor(&[5, 1, 3, 3, 3]);
+    let bias = rng.tensor(&[5]);
+    let p = ConvParams {
+        padding: [(2, 0), (1, 1), (2, 2)],
+        dilation: [1, 1, 2],
+        groups: 5,
+        ..ConvParams::unit()
+    };
+    let (want, shape) = conv3d_ref(&x, &w, Some(&bias), &p);
+    let y = x.conv3d(&w, Some(&bias), &p).unwrap();
+    assert_eq!(y.shape(), &shape[..]);
+    assert_close(
+        "depthwise conv3d",
+        &y.to_vec().unwrap(),
+        &want,
+        tol(27),
+        0.0,
+    );
+    let wb = w.to_dtype(DType::BF16).unwrap();
+    let (want_b, _) = conv3d_ref(&x, &wb.to_dtype(DType::F32).unwrap(), None, &p);
+    assert_close(
+        "depthwise conv3d, bf16 weights",
+        &x.conv3d(&wb, None, &p).unwrap().to_vec().unwrap(),
+        &want_b,
+        tol(27),
+        0.0,
+    );
+}

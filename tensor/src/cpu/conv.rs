@@ -1,5 +1,5 @@
-//! CPU convolutions. Unit-stride, one-group convs with more than one tap and fewer than 512
-//! output channels run on the direct kernel ([`super::conv_direct`]). The others are the packed GEMM `out[Cout/g × positions] =
+//! CPU convolutions. Unit-stride depthwise convs, and unit-stride one-group convs with more
+//! than one tap and fewer than 512 output channels, run directly ([`super::conv_direct`]). The others are the packed GEMM `out[Cout/g × positions] =
 //! W[Cout/g × Cin/g·k] · cols[Cin/g·k × positions]`, writing channel-major output in place,
 //! where the im2col matrix `cols` is never built: the GEMM packs its panels straight from the
 //! input (implicit im2col). A 1×1×1 unit-stride unpadded conv reads the input as it is.
@@ -152,18 +152,22 @@ fn conv3d_typed<T: Elem>(
         o,
         p: *p,
     };
-    if super::conv_direct::applies(p, k, cout) {
-        let geom = super::conv_direct::DirectGeom {
-            cin,
-            n_in,
-            cout,
-            k,
-            p: *p,
-        };
-        let kern = super::conv_direct::best_direct_kernel(cout);
-        let in_len = cin * n_in.iter().product::<usize>();
+    let direct = super::conv_direct::DirectGeom {
+        cin,
+        n_in,
+        cout,
+        k,
+        p: *p,
+    };
+    let in_len = cin * n_in.iter().product::<usize>();
+    if super::conv_direct::depthwise_applies(p, cin, cout) {
         for (bi, dst) in out.chunks_mut(cout * positions).enumerate() {
-            super::conv_direct::conv3d(kern, &geom, &xv[bi * in_len..][..in_len], wd, dst);
+            super::conv_direct::depthwise(&direct, &xv[bi * in_len..][..in_len], wd, dst);
+        }
+    } else if super::conv_direct::applies(p, k, cout) {
+        let kern = super::conv_direct::best_direct_kernel(cout);
+        for (bi, dst) in out.chunks_mut(cout * positions).enumerate() {
+            super::conv_direct::conv3d(kern, &direct, &xv[bi * in_len..][..in_len], wd, dst);
         }
     } else {
         conv3d_gemm(&xv, wd, &mut out, (b, g, cig, cog, kc), &geom, positions);

@@ -430,3 +430,48 @@ pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], 
         });
     }
 }
+
+/// Whether [`depthwise`] handles this geometry: one input and one output channel per group
+/// (a depthwise conv) at unit stride.
+pub fn depthwise_applies(p: &ConvParams, cin: usize, cout: usize) -> bool {
+    p.groups > 1 && p.groups == cin && cin == cout && p.stride == [1; 3]
+}
+
+/// A depthwise convolution of one batch item: channel `c` of `x [C, T, H, W]` with its own
+/// `w [C, kt·kh·kw]` taps into `out [C, To, Ho, Wo]` (overwritten). Each channel is padded
+/// on its own and every output row accumulates its taps as shifted rows of the padded
+/// plane, a loop the compiler vectorises; channels run in parallel.
+pub fn depthwise<T: Elem>(g: &DirectGeom, x: &[f32], w: &[T], out: &mut [f32]) {
+    let [tp, hp, wp] = g.padded();
+    let [kt, kh, kw] = g.k;
+    let [to, ho, wo] = g.output();
+    let [ti, hi, wi] = g.n_in;
+    let [(pt, _), (ph, _), (pw, _)] = g.p.padding;
+    let [dt, dh, dw] = g.p.dilation;
+    let taps = kt * kh * kw;
+    let positions = to * ho * wo;
+    assert_eq!(out.len(), g.cout * positions, "depthwise conv output size");
+    out.par_chunks_mut(positions.max(1))
+        .enumerate()
+        .for_each(|(c, dst)| {
+            let mut plane = vec![0.0f32; tp * hp * wp];
+            for t in 0..ti {
+                for h in 0..hi {
+                    plane[((t + pt) * hp + h + ph) * wp + pw..][..wi]
+                        .copy_from_slice(&x[((c * ti + t) * hi + h) * wi..][..wi]);
+                }
+            }
+            let wc: Vec<f32> = w[c * taps..][..taps].iter().map(|v| v.widen()).collect();
+            for (r, row) in dst.chunks_mut(wo).enumerate() {
+                let (ot, oh) = (r / ho, r % ho);
+                row.fill(0.0);
+                for (tap, &wk) in wc.iter().enumerate() {
+                    let (a, b, cc) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+                    let src = &plane[((ot + a * dt) * hp + oh + b * dh) * wp + cc * dw..][..wo];
+                    for (o, &v) in row.iter_mut().zip(src) {
+                        *o += wk * v;
+                    }
+                }
+            }
+        });
+}

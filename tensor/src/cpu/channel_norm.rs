@@ -3,6 +3,8 @@
 
 use rayon::prelude::*;
 
+use super::OutPtr;
+
 use crate::params::fused::{ChannelAct, ChannelNorm};
 use crate::{Result, Tensor};
 
@@ -68,23 +70,4 @@ pub fn channel_norm(x: &Tensor, gain: Option<&Tensor>, p: ChannelNorm) -> Result
         }
     });
     Tensor::from_vec(out, s)
-}
-
-/// The output pointer the position blocks share.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each task writes its own positions (see `channel_norm`).
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// The output at element `i` (a method, so closures capture the whole `Send` wrapper).
-    ///
-    /// # Safety
-    /// `i` must lie within the output.
-    unsafe fn at(&self, i: usize) -> *mut f32 {
-        // SAFETY: the caller upholds this function's contract (see its documentation).
-        unsafe { self.0.add(i) }
-    }
 }

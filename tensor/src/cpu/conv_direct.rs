@@ -11,7 +11,8 @@
 
 use rayon::prelude::*;
 
-use super::gemm::Elem;
+use super::gemm::{pack_panels, portable_tile, Elem, Mat};
+use super::OutPtr;
 use crate::params::conv::ConvParams;
 
 /// A direct-convolution micro-kernel and its register tile.
@@ -58,31 +59,7 @@ pub fn applies(p: &ConvParams, k: [usize; 3], cout: usize) -> bool {
     p.groups == 1 && p.stride == [1; 3] && k != [1, 1, 1] && cout < GEMM_FROM_COUT
 }
 
-/// Stores an `MR × NR` tile held in `tmp` into `m` rows of `n` values of `c`.
-///
-/// # Safety
-/// `c` must address `m` rows of `n` values with stride `ldc`.
-#[inline(always)]
-unsafe fn store_partial<const NR: usize>(
-    tmp: &[f32],
-    c: *mut f32,
-    ldc: usize,
-    (m, n): (usize, usize),
-    acc: bool,
-) {
-    // SAFETY: the caller upholds this function's contract (see its documentation).
-    unsafe {
-        for i in 0..m {
-            let row = c.add(i * ldc);
-            for j in 0..n {
-                let v = tmp[i * NR + j];
-                *row.add(j) = if acc { *row.add(j) + v } else { v };
-            }
-        }
-    }
-}
-
-/// The portable kernel: a 4 × 16 tile the compiler vectorises with the baseline SIMD.
+/// The portable kernel: a 4 × 16 [`portable_tile`] over tap rows at their offsets.
 ///
 /// # Safety
 /// See [`DirectKernel::run`].
@@ -98,114 +75,48 @@ unsafe fn portable_4x16(
     n: usize,
     acc: bool,
 ) {
-    // SAFETY: the caller upholds this function's contract (see its documentation).
-    unsafe {
-        const MR: usize = 4;
-        const NR: usize = 16;
-        let a = std::slice::from_raw_parts(a, kc * MR);
-        let off = std::slice::from_raw_parts(off, kc);
-        let mut t = [[0.0f32; NR]; MR];
-        for (ap, &o) in a.chunks_exact(MR).zip(off) {
-            let b = &*(x.add(o) as *const [f32; NR]);
-            for i in 0..MR {
-                for j in 0..NR {
-                    t[i][j] += ap[i] * b[j];
-                }
-            }
-        }
-        store_partial::<NR>(t.as_flattened(), c, ldc, (m, n), acc);
-    }
+    // SAFETY: the caller upholds this function's contract; tap row k starts at x + off[k].
+    unsafe { portable_tile::<4, 16>(kc, a, |k| x.add(*off.add(k)), c, ldc, m, n, acc) }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use crate::cpu::gemm::register_tile;
     use std::arch::x86_64::*;
 
-    /// An x86 direct kernel for one vector width: `MR` channels × `2·W` positions in `2·MR`
-    /// accumulators; each tap row is two unaligned loads at its own offset.
-    macro_rules! direct_kernel {
-        ($(#[$doc:meta])* $name:ident, $feature:literal, mr $mr:literal, lanes $w:literal,
-         $zero:ident, $load:ident, $store:ident, $splat:ident, $fmadd:ident, $add:ident) => {
-            $(#[$doc])*
-            ///
-            /// # Safety
-            /// See [`super::DirectKernel::run`]; the CPU must have the kernel's features.
-            #[target_feature(enable = $feature)]
-            #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name(
-                kc: usize,
-                mut a: *const f32,
-                x: *const f32,
-                off: *const usize,
-                c: *mut f32,
-                ldc: usize,
-                m: usize,
-                n: usize,
-                acc: bool,
-            ) {
-                // SAFETY: the caller upholds this function's contract (see its
-                // documentation).
-                unsafe {
-                    const MR: usize = $mr;
-                    const W: usize = $w;
-                    const NR: usize = 2 * W;
-                    let mut r = [[$zero(); 2]; MR];
-                    for kk in 0..kc {
-                        let p = x.add(*off.add(kk));
-                        let b0 = $load(p);
-                        let b1 = $load(p.add(W));
-                        for (i, ri) in r.iter_mut().enumerate() {
-                            let ai = $splat(*a.add(i));
-                            ri[0] = $fmadd(ai, b0, ri[0]);
-                            ri[1] = $fmadd(ai, b1, ri[1]);
-                        }
-                        a = a.add(MR);
-                    }
-                    if m == MR && n == NR {
-                        for (i, ri) in r.iter().enumerate() {
-                            let row = c.add(i * ldc);
-                            let (mut v0, mut v1) = (ri[0], ri[1]);
-                            if acc {
-                                v0 = $add(v0, $load(row));
-                                v1 = $add(v1, $load(row.add(W)));
-                            }
-                            $store(row, v0);
-                            $store(row.add(W), v1);
-                        }
-                    } else {
-                        let mut tmp = [0.0f32; MR * NR];
-                        for (i, ri) in r.iter().enumerate() {
-                            $store(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                            $store(tmp.as_mut_ptr().add(i * NR + W), ri[1]);
-                        }
-                        super::store_partial::<NR>(&tmp, c, ldc, (m, n), acc);
-                    }
-                }
-            }
-        };
-    }
-
-    direct_kernel! {
+    register_tile! {
         /// AVX2+FMA: 6 channels × 16 positions in twelve ymm accumulators.
+        ///
+        /// # Safety
+        /// See [`super::DirectKernel::run`]; the CPU must have the kernel's features.
         avx2_6x16, "avx2,fma", mr 6, lanes 8,
-        _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
-        _mm256_fmadd_ps, _mm256_add_ps
+        [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+         _mm256_fmadd_ps, _mm256_add_ps],
+        b(x: *const f32, off: *const usize), row(k) { x.add(*off.add(k)) }
     }
 
-    direct_kernel! {
+    register_tile! {
         /// AVX-512 for layers of at most four output channels (a decoder's RGB output):
         /// 4 channels × 32 positions in eight zmm accumulators.
+        ///
+        /// # Safety
+        /// See [`super::DirectKernel::run`]; the CPU must have the kernel's features.
         avx512_4x32, "avx512f", mr 4, lanes 16,
-        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
-        _mm512_fmadd_ps, _mm512_add_ps
+        [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+         _mm512_fmadd_ps, _mm512_add_ps],
+        b(x: *const f32, off: *const usize), row(k) { x.add(*off.add(k)) }
     }
 
-    direct_kernel! {
+    register_tile! {
         /// AVX-512: 8 channels × 32 positions in sixteen zmm accumulators (decoder layers
         /// have 3–16 output channels per tile more often than 12).
+        ///
+        /// # Safety
+        /// See [`super::DirectKernel::run`]; the CPU must have the kernel's features.
         avx512_8x32, "avx512f", mr 8, lanes 16,
-        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
-        _mm512_fmadd_ps, _mm512_add_ps
+        [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+         _mm512_fmadd_ps, _mm512_add_ps],
+        b(x: *const f32, off: *const usize), row(k) { x.add(*off.add(k)) }
     }
 }
 
@@ -293,60 +204,43 @@ impl DirectGeom {
     }
 }
 
-/// A raw output pointer that tasks writing disjoint output rows share.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: each task writes only its own output rows (see `conv3d`).
-unsafe impl Send for OutPtr {}
-// SAFETY: as above.
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// The output at element `i` (a method, so closures capture the whole `Send` wrapper).
-    ///
-    /// # Safety
-    /// `i` must lie within the output.
-    unsafe fn at(&self, i: usize) -> *mut f32 {
-        // SAFETY: the caller upholds this function's contract (see its documentation).
-        unsafe { self.0.add(i) }
-    }
+/// Padded input frames in a ring of `(kt − 1)·dt + 1` slots per input channel, with room
+/// for a tile's last loads past the end. Spatial borders are zero from the start and never
+/// written.
+struct FrameRing {
+    buf: Vec<f32>,
+    slots: usize,
+    /// Values per padded frame.
+    frame: usize,
+    /// Values per input channel (`slots` frames).
+    plane: usize,
 }
 
-/// Convolves one batch item `x [Cin, T, H, W]` with `w [Cout, Cin·kt·kh·kw]` into
-/// `out [Cout, To, Ho, Wo]` (overwritten) on `kern`.
-///
-/// Output frames go one at a time. The padded input frames they read live in a ring of
-/// `(kt − 1)·dt + 1` frame slots, each input frame copied in once when the first output
-/// frame that needs it comes: the ring stays in cache however long the clip, and no padded
-/// copy of the whole input is ever made.
-pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], out: &mut [f32]) {
-    let [_, hp, wp] = g.padded();
-    let [kt, kh, kw] = g.k;
-    let [to, ho, wo] = g.output();
-    let (mr, nr) = (kern.mr, kern.nr);
-    let taps = kt * kh * kw;
-    let kk = g.cin * taps;
-    let positions = to * ho * wo;
-    assert_eq!(out.len(), g.cout * positions, "direct conv output size");
-    let [dt, dh, dw] = g.p.dilation;
+impl FrameRing {
+    fn new(g: &DirectGeom, slack: usize) -> FrameRing {
+        let [_, hp, wp] = g.padded();
+        let slots = (g.k[0] - 1) * g.p.dilation[0] + 1;
+        let (frame, plane) = (hp * wp, slots * hp * wp);
+        FrameRing {
+            buf: vec![0.0f32; g.cin * plane + slack],
+            slots,
+            frame,
+            plane,
+        }
+    }
 
-    // The ring: `slots` padded frames per input channel, with room for a tile's last loads
-    // past the end. Spatial borders are zero from the start and never written.
-    let slots = (kt - 1) * dt + 1;
-    let frame = hp * wp;
-    let plane = slots * frame;
-    let mut ring = vec![0.0f32; g.cin * plane + nr];
-    let [ti, hi, wi] = g.n_in;
-    let [(pt, _), (ph, _), (pw, _)] = g.p.padding;
-    // Copies padded frame `f` (zeros where it is time padding) into its slot.
-    let load = |ring: &mut [f32], f: usize| {
-        let slot = f % slots;
-        ring[..g.cin * plane]
-            .par_chunks_mut(plane)
+    /// Copies padded frame `f` of `x` (zeros where it is time padding) into its slot.
+    fn load(&mut self, g: &DirectGeom, x: &[f32], f: usize) {
+        let [_, _, wp] = g.padded();
+        let [ti, hi, wi] = g.n_in;
+        let [(pt, _), (ph, _), (pw, _)] = g.p.padding;
+        let (frame, start) = (self.frame, f % self.slots * self.frame);
+        let t = f.checked_sub(pt).filter(|&t| t < ti);
+        self.buf[..g.cin * self.plane]
+            .par_chunks_mut(self.plane)
             .enumerate()
             .for_each(|(ci, dst)| {
-                let dst = &mut dst[slot * frame..][..frame];
-                let t = f.checked_sub(pt).filter(|&t| t < ti);
+                let dst = &mut dst[start..][..frame];
                 for h in 0..hi {
                     let row = &mut dst[(h + ph) * wp + pw..][..wi];
                     match t {
@@ -355,80 +249,126 @@ pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], 
                     }
                 }
             });
-    };
+    }
 
-    // Weights as `[K][MR]` panels, one per tile of output channels, zero past `Cout`.
-    let tiles = g.cout.div_ceil(mr);
-    let mut panels = vec![0.0f32; tiles * kk * mr];
-    for (t, panel) in panels.chunks_mut(kk * mr).enumerate() {
-        for r in 0..mr.min(g.cout - t * mr) {
-            let row = &w[(t * mr + r) * kk..][..kk];
-            for (k, v) in row.iter().enumerate() {
-                panel[k * mr + r] = v.widen();
-            }
+    /// Makes the slots hold the padded frames output frame `ot` reads, loading the one it
+    /// adds (all of them for the first).
+    fn advance(&mut self, g: &DirectGeom, x: &[f32], ot: usize) {
+        let first = if ot == 0 { 0 } else { ot + self.slots - 1 };
+        for f in first..ot + self.slots {
+            self.load(g, x, f);
         }
     }
 
-    // Work units are runs of `nr` positions of one output row; each task takes a range of
-    // them, so a single long row (a 1-D conv) still splits across threads. Few rows per
-    // task: each pass over a block of the reduction then finds the input rows its
-    // neighbours read still in the second-level cache.
+    /// Fills `off[k]`: where tap row `k` of output frame `ot` starts in the ring, relative
+    /// to the output position's row and column.
+    fn tap_offsets(&self, g: &DirectGeom, ot: usize, off: &mut [usize]) {
+        let [_, _, wp] = g.padded();
+        let [_, kh, kw] = g.k;
+        let [dt, dh, dw] = g.p.dilation;
+        let taps = g.k.iter().product::<usize>();
+        for (k, o) in off.iter_mut().enumerate() {
+            let (ci, tap) = (k / taps, k % taps);
+            let (a, b, c) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+            *o = ci * self.plane + (ot + a * dt) % self.slots * self.frame + b * dh * wp + c * dw;
+        }
+    }
+}
+
+/// Convolves one batch item `x [Cin, T, H, W]` with `w [Cout, Cin·kt·kh·kw]` into
+/// `out [Cout, To, Ho, Wo]` (overwritten) on `kern`.
+///
+/// Output frames go one at a time. The padded input frames they read live in a
+/// [`FrameRing`], each input frame copied in once when the first output frame that needs
+/// it comes: the ring stays in cache however long the clip, and no padded copy of the whole
+/// input is ever made.
+pub fn conv3d<T: Elem>(kern: &DirectKernel, g: &DirectGeom, x: &[f32], w: &[T], out: &mut [f32]) {
+    let kk = g.cin * g.k.iter().product::<usize>();
+    assert_eq!(
+        out.len(),
+        g.cout * g.output().iter().product::<usize>(),
+        "direct conv output size"
+    );
+    let mut ring = FrameRing::new(g, kern.nr);
+    // Weights as `[K][MR]` panels, one per tile of output channels, zero past `Cout`.
+    let mut panels = vec![0.0f32; g.cout.next_multiple_of(kern.mr) * kk];
+    pack_panels(
+        &Mat::row_major(w, g.cout, kk),
+        0,
+        g.cout,
+        0,
+        kk,
+        kern.mr,
+        &mut panels,
+    );
+    let mut off = vec![0usize; kk];
+    let outp = OutPtr(out.as_mut_ptr());
+    for ot in 0..g.output()[0] {
+        ring.advance(g, x, ot);
+        ring.tap_offsets(g, ot, &mut off);
+        frame_tiles(kern, g, (&ring.buf, &off, &panels), ot, outp);
+    }
+}
+
+/// Every register tile of output frame `ot`, in parallel: `ring` holds the frames it reads,
+/// `off` its tap offsets, `panels` the packed weights.
+///
+/// Work units are runs of `nr` positions of one output row; each task takes a range of
+/// them, so a single long row (a 1-D conv) still splits across threads. Few rows per task:
+/// each pass over a block of the reduction then finds the input rows its neighbours read
+/// still in the second-level cache.
+fn frame_tiles(
+    kern: &DirectKernel,
+    g: &DirectGeom,
+    (ring, off, panels): (&[f32], &[usize], &[f32]),
+    ot: usize,
+    outp: OutPtr,
+) {
+    let [_, _, wp] = g.padded();
+    let [to, ho, wo] = g.output();
+    let (mr, nr, kk) = (kern.mr, kern.nr, off.len());
+    let positions = to * ho * wo;
+    let tiles = g.cout.div_ceil(mr);
     let runs = wo.div_ceil(nr);
     let units = ho * runs;
     let chunk = units
         .div_ceil(rayon::current_num_threads() * 4)
         .clamp(1, ROWS_PER_TASK * runs);
-    let outp = OutPtr(out.as_mut_ptr());
-    let mut off = vec![0usize; kk];
-    for ot in 0..to {
-        let first = if ot == 0 { 0 } else { ot + slots - 1 };
-        for f in first..ot + slots {
-            load(&mut ring, f);
-        }
-        // Tap row k of output frame `ot` at `off[k]` from the ring's row `oh`, column `w0`.
-        for (k, o) in off.iter_mut().enumerate() {
-            let (ci, tap) = (k / taps, k % taps);
-            let (a, b, c) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-            *o = ci * plane + (ot + a * dt) % slots * frame + b * dh * wp + c * dw;
-        }
-        let (ring, off, panels) = (&ring, &off, &panels);
-        (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
-            for k0 in (0..kk).step_by(KB) {
-                let kc = KB.min(kk - k0);
-                // A group of channel tiles at a time, so the group's weights for this block
-                // stay in the second-level cache across the task's runs.
-                for t0 in (0..tiles).step_by(TILE_GROUP) {
-                    for unit in task * chunk..units.min((task + 1) * chunk) {
-                        let (oh, w0) = (unit / runs, (unit % runs) * nr);
-                        let row = ot * ho + oh;
-                        // The group's tiles in turn, while the run's input rows are still in
-                        // the first-level cache.
-                        for t in t0..tiles.min(t0 + TILE_GROUP) {
-                            let m = mr.min(g.cout - t * mr);
-                            // SAFETY: the furthest read is `oh·wp + w0 + nr − 1 + off[K−1]`,
-                            // below `cin·plane + nr` since `oh·wp + w0 + off[K−1] < cin·plane`
-                            // (the last tap row of the last slot ends the ring); the tile
-                            // writes rows `t·mr .. t·mr + m` of positions `w0 .. w0 + nr` of
-                            // output row `row`, a unit no other task has.
-                            unsafe {
-                                (kern.run)(
-                                    kc,
-                                    panels.as_ptr().add((t * kk + k0) * mr),
-                                    ring.as_ptr().add(oh * wp + w0),
-                                    off.as_ptr().add(k0),
-                                    outp.at((t * mr) * positions + row * wo + w0),
-                                    positions,
-                                    m,
-                                    nr.min(wo - w0),
-                                    k0 > 0,
-                                );
-                            }
+    (0..units.div_ceil(chunk)).into_par_iter().for_each(|task| {
+        for k0 in (0..kk).step_by(KB) {
+            let kc = KB.min(kk - k0);
+            // A group of channel tiles at a time, so the group's weights for this block
+            // stay in the second-level cache across the task's runs.
+            for t0 in (0..tiles).step_by(TILE_GROUP) {
+                for unit in task * chunk..units.min((task + 1) * chunk) {
+                    let (oh, w0) = (unit / runs, (unit % runs) * nr);
+                    let row = ot * ho + oh;
+                    // The group's tiles in turn, while the run's input rows are still in
+                    // the first-level cache.
+                    for t in t0..tiles.min(t0 + TILE_GROUP) {
+                        // SAFETY: the furthest read is `oh·wp + w0 + nr − 1 + off[K−1]`,
+                        // below `cin·plane + nr` since `oh·wp + w0 + off[K−1] < cin·plane`
+                        // (the last tap row of the last slot ends the ring); the tile
+                        // writes rows `t·mr ..` of positions `w0 .. w0 + nr` of output row
+                        // `row`, a unit no other task has.
+                        unsafe {
+                            (kern.run)(
+                                kc,
+                                panels.as_ptr().add((t * kk + k0) * mr),
+                                ring.as_ptr().add(oh * wp + w0),
+                                off.as_ptr().add(k0),
+                                outp.at((t * mr) * positions + row * wo + w0),
+                                positions,
+                                mr.min(g.cout - t * mr),
+                                nr.min(wo - w0),
+                                k0 > 0,
+                            );
                         }
                     }
                 }
             }
-        });
-    }
+        }
+    });
 }
 
 /// Whether [`depthwise`] handles this geometry: one input and one output channel per group

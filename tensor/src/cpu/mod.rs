@@ -24,6 +24,23 @@ pub mod softmax;
 
 use rayon::prelude::*;
 
+/// A pointer to an output that parallel tasks write disjoint parts of.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: every user hands each task its own part of the output, and the `&mut` the pointer
+// came from outlives the tasks.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// Element `i` (a method, so closures capture the whole `Send` wrapper).
+    pub(crate) fn at(self, i: usize) -> *mut f32 {
+        // SAFETY (of the callers): `i` indexes inside the output.
+        self.0.wrapping_add(i)
+    }
+}
+
 /// Below this many elements a loop is not worth splitting across threads.
 pub(crate) const PAR_MIN: usize = 1 << 14;
 

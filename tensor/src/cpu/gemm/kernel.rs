@@ -25,7 +25,7 @@ pub struct Kernel {
 /// # Safety
 /// `c` must address `m` rows of `n` values with stride `ldc`.
 #[inline(always)]
-unsafe fn store_tile<const NR: usize>(
+pub(crate) unsafe fn store_tile<const NR: usize>(
     tmp: &[f32],
     c: *mut f32,
     ldc: usize,
@@ -45,7 +45,41 @@ unsafe fn store_tile<const NR: usize>(
     }
 }
 
-/// The portable micro-kernel (the compiler vectorises it with the baseline SIMD).
+/// An `MR × NR` register tile the compiler vectorises with the baseline SIMD: `kc` rows of
+/// B, row `k` at `row(k)` (`NR` values), times the `kc·MR` packed values of A.
+///
+/// # Safety
+/// `a` must hold `kc·MR` values, every `row(k)` must address `NR` values, and `c` must
+/// address `m` rows of `n` values with stride `ldc`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn portable_tile<const MR: usize, const NR: usize>(
+    kc: usize,
+    a: *const f32,
+    row: impl Fn(usize) -> *const f32,
+    c: *mut f32,
+    ldc: usize,
+    m: usize,
+    n: usize,
+    acc: bool,
+) {
+    // SAFETY: the caller upholds this function's contract (see its documentation).
+    unsafe {
+        let a = std::slice::from_raw_parts(a, kc * MR);
+        let mut t = [[0.0f32; NR]; MR];
+        for (k, ap) in a.chunks_exact(MR).enumerate() {
+            let b = &*(row(k) as *const [f32; NR]);
+            for i in 0..MR {
+                for j in 0..NR {
+                    t[i][j] += ap[i] * b[j];
+                }
+            }
+        }
+        store_tile::<NR>(t.as_flattened(), c, ldc, m, n, acc);
+    }
+}
+
+/// The portable micro-kernel: a 4 × 16 [`portable_tile`] over packed B panels.
 ///
 /// # Safety
 /// See [`Kernel::run`].
@@ -60,104 +94,102 @@ unsafe fn portable_4x16(
     n: usize,
     acc: bool,
 ) {
-    // SAFETY: the caller upholds this function's contract (see its documentation).
-    unsafe {
-        const MR: usize = 4;
-        const NR: usize = 16;
-        let a = std::slice::from_raw_parts(a, kc * MR);
-        let b = std::slice::from_raw_parts(b, kc * NR);
-        let mut t = [[0.0f32; NR]; MR];
-        for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-            for i in 0..MR {
-                for j in 0..NR {
-                    t[i][j] += ap[i] * bp[j];
+    // SAFETY: the caller upholds this function's contract; row k of the panel starts at
+    // b + 16·k.
+    unsafe { portable_tile::<4, 16>(kc, a, |k| b.add(16 * k), c, ldc, m, n, acc) }
+}
+
+/// An x86 register-tile kernel for one vector width: an `MR × 2·W` tile (`W` lanes of f32
+/// per register) in `2·MR` accumulators, from the width's zero, load, store, splat, fused
+/// multiply-add and add intrinsics. `b(…)` declares the function's B-operand parameters
+/// and `row(k) { … }` gives the address of row `k` of B (`2·W` values): a packed panel for
+/// the GEMM, an offset into the input for the direct convolution. The doc attributes carry
+/// the function's safety contract.
+#[cfg(target_arch = "x86_64")]
+macro_rules! register_tile {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, mr $mr:literal, lanes $w:literal,
+     [$zero:ident, $load:ident, $store:ident, $splat:ident, $fmadd:ident, $add:ident],
+     b($($arg:ident: $ty:ty),*), row($k:ident) $row:block) => {
+        $(#[$doc])*
+        #[target_feature(enable = $feature)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn $name(
+            kc: usize,
+            mut a: *const f32,
+            $($arg: $ty,)*
+            c: *mut f32,
+            ldc: usize,
+            m: usize,
+            n: usize,
+            acc: bool,
+        ) {
+            // SAFETY: the caller upholds this function's contract (see its documentation).
+            unsafe {
+                const MR: usize = $mr;
+                const W: usize = $w;
+                const NR: usize = 2 * W;
+                let mut r = [[$zero(); 2]; MR];
+                for $k in 0..kc {
+                    let p: *const f32 = $row;
+                    let b0 = $load(p);
+                    let b1 = $load(p.add(W));
+                    for (i, ri) in r.iter_mut().enumerate() {
+                        let ai = $splat(*a.add(i));
+                        ri[0] = $fmadd(ai, b0, ri[0]);
+                        ri[1] = $fmadd(ai, b1, ri[1]);
+                    }
+                    a = a.add(MR);
+                }
+                if m == MR && n == NR {
+                    for (i, ri) in r.iter().enumerate() {
+                        let row = c.add(i * ldc);
+                        let (mut v0, mut v1) = (ri[0], ri[1]);
+                        if acc {
+                            v0 = $add(v0, $load(row));
+                            v1 = $add(v1, $load(row.add(W)));
+                        }
+                        $store(row, v0);
+                        $store(row.add(W), v1);
+                    }
+                } else {
+                    let mut tmp = [0.0f32; MR * NR];
+                    for (i, ri) in r.iter().enumerate() {
+                        $store(tmp.as_mut_ptr().add(i * NR), ri[0]);
+                        $store(tmp.as_mut_ptr().add(i * NR + W), ri[1]);
+                    }
+                    $crate::cpu::gemm::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
                 }
             }
         }
-        store_tile::<NR>(t.as_flattened(), c, ldc, m, n, acc);
-    }
+    };
 }
+#[cfg(target_arch = "x86_64")]
+pub(crate) use register_tile;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// An x86 micro-kernel for one vector width: an `MR × 2·W` tile (`W` lanes of f32 per
-    /// register) in `2·MR` accumulators, from the width's zero, load, store, splat,
-    /// fused multiply-add and add intrinsics.
-    macro_rules! micro_kernel {
-        ($(#[$doc:meta])* $name:ident, $feature:literal, mr $mr:literal, lanes $w:literal,
-         $zero:ident, $load:ident, $store:ident, $splat:ident, $fmadd:ident, $add:ident) => {
-            $(#[$doc])*
-            ///
-            /// # Safety
-            /// See [`super::Kernel::run`]; the CPU must have the kernel's target features.
-            #[target_feature(enable = $feature)]
-            #[allow(clippy::too_many_arguments)]
-            pub unsafe fn $name(
-                kc: usize,
-                mut a: *const f32,
-                mut b: *const f32,
-                c: *mut f32,
-                ldc: usize,
-                m: usize,
-                n: usize,
-                acc: bool,
-            ) {
-                // SAFETY: the caller upholds this function's contract (see its
-                // documentation).
-                unsafe {
-                    const MR: usize = $mr;
-                    const W: usize = $w;
-                    const NR: usize = 2 * W;
-                    let mut r = [[$zero(); 2]; MR];
-                    for _ in 0..kc {
-                        let b0 = $load(b);
-                        let b1 = $load(b.add(W));
-                        for (i, ri) in r.iter_mut().enumerate() {
-                            let ai = $splat(*a.add(i));
-                            ri[0] = $fmadd(ai, b0, ri[0]);
-                            ri[1] = $fmadd(ai, b1, ri[1]);
-                        }
-                        a = a.add(MR);
-                        b = b.add(NR);
-                    }
-                    if m == MR && n == NR {
-                        for (i, ri) in r.iter().enumerate() {
-                            let row = c.add(i * ldc);
-                            let (mut v0, mut v1) = (ri[0], ri[1]);
-                            if acc {
-                                v0 = $add(v0, $load(row));
-                                v1 = $add(v1, $load(row.add(W)));
-                            }
-                            $store(row, v0);
-                            $store(row.add(W), v1);
-                        }
-                    } else {
-                        let mut tmp = [0.0f32; MR * NR];
-                        for (i, ri) in r.iter().enumerate() {
-                            $store(tmp.as_mut_ptr().add(i * NR), ri[0]);
-                            $store(tmp.as_mut_ptr().add(i * NR + W), ri[1]);
-                        }
-                        super::store_tile::<NR>(&tmp, c, ldc, m, n, acc);
-                    }
-                }
-            }
-        };
-    }
-
-    micro_kernel! {
+    register_tile! {
         /// The AVX2+FMA micro-kernel: a 6 × 16 tile in twelve ymm accumulators.
+        ///
+        /// # Safety
+        /// See [`super::Kernel::run`]; the CPU must have the kernel's target features.
         avx2_6x16, "avx2,fma", mr 6, lanes 8,
-        _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
-        _mm256_fmadd_ps, _mm256_add_ps
+        [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps,
+         _mm256_fmadd_ps, _mm256_add_ps],
+        b(b: *const f32), row(k) { b.add(16 * k) }
     }
 
-    micro_kernel! {
+    register_tile! {
         /// The AVX-512 micro-kernel: a 12 × 32 tile in twenty-four zmm accumulators.
+        ///
+        /// # Safety
+        /// See [`super::Kernel::run`]; the CPU must have the kernel's target features.
         avx512_12x32, "avx512f", mr 12, lanes 16,
-        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
-        _mm512_fmadd_ps, _mm512_add_ps
+        [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps,
+         _mm512_fmadd_ps, _mm512_add_ps],
+        b(b: *const f32), row(k) { b.add(32 * k) }
     }
 }
 

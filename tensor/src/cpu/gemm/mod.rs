@@ -9,10 +9,14 @@ mod kernel;
 mod pack;
 mod quant;
 
+use super::OutPtr;
 use half::{bf16, f16};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) use kernel::register_tile;
 pub use kernel::{available_kernels, best_kernel, Kernel};
+pub(crate) use kernel::{portable_tile, store_tile};
 pub use pack::{for_each_panel, pack_panels};
 pub use quant::QuantRows;
 
@@ -125,20 +129,6 @@ const KC: usize = 256;
 const MC: usize = 96;
 /// Columns per parallel tile (a multiple of every NR).
 const NT: usize = 256;
-
-/// A pointer to the output that tiles write disjoint parts of.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: tiles write disjoint rectangles of C, and the caller's `&mut` outlives them.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    fn at(self, i: usize) -> *mut f32 {
-        // SAFETY (of the callers): `i` indexes inside C.
-        self.0.wrapping_add(i)
-    }
-}
 
 /// A 64-byte aligned f32 scratch buffer.
 pub struct Aligned {
